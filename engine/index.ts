@@ -1,0 +1,2 @@
+// The model engine: ONNX graphs, autodiff, models, sampler, trainer, tokenizer, checkpoints.
+export {};
