@@ -178,7 +178,9 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   /** Streams chunks into a temp file while hashing them, then publishes it under its hash. */
-  private async putStream(produce: (write: (chunk: Buffer) => Promise<void>) => Promise<void>): Promise<PutResult> {
+  private async putStream(
+    produce: (write: (chunk: Buffer) => Promise<void>) => Promise<void>,
+  ): Promise<PutResult> {
     const tmp = await this.tempPath();
     const hash = createHash('sha256');
     const out = createWriteStream(tmp);

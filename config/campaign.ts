@@ -1,0 +1,159 @@
+import { z } from 'zod';
+import { FORMAT_NAMES, type FormatName, type TaskName } from '../method/types';
+
+/**
+ * The campaign config: everything a self-improvement campaign needs, validated at the boundary.
+ * Unknown keys are rejected (a typo must not silently fall back to a default). Defaults follow the
+ * paper where it has one (m = 32, T = 0.7, all four mixed formats).
+ */
+
+const TASKS = [
+  'gsm8k',
+  'drop',
+  'openbookqa',
+  'arc',
+  'anli',
+  'arith',
+  'custom',
+] as const satisfies readonly TaskName[];
+const FORMATS = FORMAT_NAMES as readonly [FormatName, ...FormatName[]];
+
+const positiveInt = z.int().min(1);
+
+export const ModelConfig = z.strictObject({
+  /** Folder with onnx/model.onnx (or model.onnx), tokenizer.json and tokenizer_config.json. */
+  dir: z.string().min(1),
+  executionProvider: z.enum(['cpu', 'cuda']).default('cpu'),
+  /** Fall back to cpu when cuda is asked for but its libraries are missing (else fail clearly). */
+  allowCpuFallback: z.boolean().default(false),
+});
+
+export const TaskConfig = z.strictObject({
+  name: z.enum(TASKS),
+  /** For `custom`: JSONL field names and the regex whose first group is the answer. */
+  questionField: z.string().min(1).optional(),
+  answerField: z.string().min(1).optional(),
+  idField: z.string().min(1).optional(),
+  answerPattern: z.string().min(1).optional(),
+});
+
+export const DataConfig = z.strictObject({
+  /** Questions the rounds sample from; their labels, if any, are never read. */
+  unlabeledQuestions: z.string().min(1),
+  /** Labeled questions for evaluation (greedy accuracy, SC@k, calibration). */
+  evaluation: z.string().min(1),
+  /** Few-shot CoT exemplars (JSONL {question, rationale, answer}); omit to self-generate them. */
+  exemplars: z.string().min(1).optional(),
+  /** What a malformed line does: stop the run, or skip it and list it in the report. */
+  badLines: z.enum(['fail-fast', 'skip-and-report']).default('fail-fast'),
+  /** Use only the first N questions of each file (quick runs). */
+  limit: positiveInt.optional(),
+});
+
+export const SamplingConfig = z.strictObject({
+  /** Paths sampled per question (paper: 32). */
+  m: z.int().min(1).max(1024).default(32),
+  /** Paper: 0.7. 0 means greedy. */
+  temperature: z.number().min(0).max(5).default(0.7),
+  /** 0 disables top-k. */
+  topK: z.int().min(0).default(0),
+  /** 1 disables nucleus sampling. */
+  topP: z.number().gt(0).max(1).default(1),
+  maxNewTokens: positiveInt.default(256),
+  /** Generation stops at the first of these strings (the next exemplar's "Q:" by default). */
+  stop: z.array(z.string().min(1)).default(['\n\nQ:', '\nQ:']),
+  /** Questions per sampling shard (one activity, one artifact). */
+  shardSize: positiveInt.default(64),
+  /** Shards sampled at the same time across all workers. */
+  maxConcurrentShards: positiveInt.default(4),
+});
+
+export const VotingConfig = z.strictObject({
+  /** 'count': one path, one vote (paper). 'logprob': votes weighted by path probability. */
+  weighting: z.enum(['count', 'logprob']).default('count'),
+});
+
+export const FilteringConfig = z.strictObject({
+  /** Keep a question's paths only when the majority answer's vote share reaches this. */
+  minConfidence: z.number().min(0).max(1).default(0),
+  /** Drop paths whose rationale repeats another's (after whitespace normalisation). */
+  dedupe: z.boolean().default(true),
+  maxPerQuestion: positiveInt.optional(),
+  maxChars: positiveInt.optional(),
+});
+
+export const TrainingConfig = z
+  .strictObject({
+    /** Exactly one of epochs or steps. */
+    epochs: z.number().positive().optional(),
+    steps: positiveInt.optional(),
+    learningRate: z.number().positive().max(1).default(3e-4),
+    batchSize: positiveInt.default(16),
+    gradientAccumulation: positiveInt.default(1),
+    warmupSteps: z.int().min(0).default(0),
+    weightDecay: z.number().min(0).default(0),
+    /** Save a checkpoint (and heartbeat it) every N optimiser steps. */
+    checkpointEvery: positiveInt.default(100),
+    /** Labeled seed examples replayed per self-generated example (0 = none). */
+    replayRatio: z.number().min(0).default(0),
+  })
+  .refine((t) => (t.epochs === undefined) !== (t.steps === undefined), {
+    message: 'set exactly one of training.epochs and training.steps',
+  });
+
+export const EvaluationConfig = z.strictObject({
+  greedy: z.boolean().default(true),
+  /** Self-consistency accuracy at these numbers of sampled paths. */
+  scK: z.array(positiveInt).default([16]),
+  calibrationBins: positiveInt.default(10),
+});
+
+export const GateConfig = z.strictObject({
+  /** A round is promoted unless its greedy accuracy drops more than this (absolute) below the best. */
+  tolerance: z.number().min(0).max(1).default(0.01),
+});
+
+export const TemporalConfig = z.strictObject({
+  /** Unset: Temporal's environment configuration (TEMPORAL_ADDRESS, profiles, TLS, API key). */
+  address: z.string().min(1).optional(),
+  namespace: z.string().min(1).optional(),
+  taskQueues: z
+    .strictObject({
+      /** Voting, filtering, formatting, reports. */
+      light: z.string().min(1).default('lmsi-light'),
+      /** Sampling, training, evaluation: only machines with the model's accelerator poll it. */
+      accelerator: z.string().min(1).default('lmsi-accelerator'),
+    })
+    .default({ light: 'lmsi-light', accelerator: 'lmsi-accelerator' }),
+});
+
+export const CampaignConfig = z.strictObject({
+  /** Lets editors validate the file: "./lmsi.config.schema.json". */
+  $schema: z.string().optional(),
+  /** Campaign id (workflow id prefix); letters, digits, '.', '_' and '-'. */
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-"'),
+  seed: z.int().min(0).default(0),
+  model: ModelConfig,
+  task: TaskConfig,
+  data: DataConfig,
+  sampling: SamplingConfig.default(SamplingConfig.parse({})),
+  voting: VotingConfig.default(VotingConfig.parse({})),
+  filtering: FilteringConfig.default(FilteringConfig.parse({})),
+  /** Which of the paper's four mixed formats to train on (all four by default). */
+  formats: z
+    .array(z.enum(FORMATS))
+    .min(1)
+    .refine((f) => new Set(f).size === f.length, 'formats must not repeat')
+    .default([...FORMATS]),
+  training: TrainingConfig,
+  evaluation: EvaluationConfig.default(EvaluationConfig.parse({})),
+  rounds: z.int().min(1).max(100).default(3),
+  gate: GateConfig.default(GateConfig.parse({})),
+  temporal: TemporalConfig.default(TemporalConfig.parse({})),
+  artifacts: z
+    .strictObject({ dir: z.string().min(1).default('.state/artifacts') })
+    .default({ dir: '.state/artifacts' }),
+});
+
+export type CampaignConfig = z.output<typeof CampaignConfig>;
+export type CampaignConfigInput = z.input<typeof CampaignConfig>;
