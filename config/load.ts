@@ -124,5 +124,5 @@ function lineOf(text: string, offset: number): number {
 
 /** The JSON Schema of the config file (input side: defaults are optional), for editors. */
 export function campaignConfigJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(CampaignConfig, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return z.toJSONSchema(CampaignConfig, { io: 'input', unrepresentable: 'any' });
 }
