@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerConfigCommands } from './config-commands';
+import { registerWorkerCommands } from './worker-commands';
 
 const program = new Command()
   .name('lmsi')
@@ -8,6 +9,7 @@ const program = new Command()
   .showHelpAfterError();
 
 registerConfigCommands(program);
+registerWorkerCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`lmsi: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -1,0 +1,39 @@
+import { Client, Connection } from '@temporalio/client';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { NativeConnection } from '@temporalio/worker';
+
+/**
+ * How lmsi reaches Temporal. Unset fields come from Temporal's standard environment configuration
+ * (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, profiles in temporal.toml),
+ * so the same binary talks to the embedded dev server, a self-hosted cluster or Temporal Cloud.
+ */
+export interface TemporalTarget {
+  address?: string;
+  namespace?: string;
+  /** temporal.toml profile (TEMPORAL_PROFILE otherwise). */
+  profile?: string;
+}
+
+function resolveTarget(target: TemporalTarget) {
+  const { connectionOptions, namespace } = loadClientConnectConfig({ profile: target.profile });
+  return {
+    connectionOptions: {
+      ...connectionOptions,
+      address: target.address ?? connectionOptions.address ?? 'localhost:7233',
+    },
+    namespace: target.namespace ?? namespace ?? 'default',
+  };
+}
+
+export async function connectClient(target: TemporalTarget = {}): Promise<Client> {
+  const { connectionOptions, namespace } = resolveTarget(target);
+  const connection = await Connection.connect(connectionOptions);
+  return new Client({ connection, namespace });
+}
+
+export async function connectWorkerConnection(
+  target: TemporalTarget = {},
+): Promise<{ connection: NativeConnection; namespace: string }> {
+  const { connectionOptions, namespace } = resolveTarget(target);
+  return { connection: await NativeConnection.connect(connectionOptions), namespace };
+}

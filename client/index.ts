@@ -1,0 +1,3 @@
+// Client helpers: connecting to Temporal and starting lmsi workflows.
+export * from './connection';
+export * from './datasets';
