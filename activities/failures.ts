@@ -22,10 +22,20 @@ export async function failingClearly<T>(body: () => Promise<T>): Promise<T> {
       });
     }
     if (e instanceof ArtifactCorruptError) {
-      throw ApplicationFailure.create({ message: e.message, type: 'ArtifactCorrupt', nonRetryable: true, details: [{ ref: e.ref }] });
+      throw ApplicationFailure.create({
+        message: e.message,
+        type: 'ArtifactCorrupt',
+        nonRetryable: true,
+        details: [{ ref: e.ref }],
+      });
     }
     if (e instanceof InvalidRefError) {
-      throw ApplicationFailure.create({ message: e.message, type: 'InvalidRef', nonRetryable: true, details: [{ ref: e.ref }] });
+      throw ApplicationFailure.create({
+        message: e.message,
+        type: 'InvalidRef',
+        nonRetryable: true,
+        details: [{ ref: e.ref }],
+      });
     }
     throw e;
   }

@@ -13,7 +13,10 @@ interface TemporalOptions {
 
 function addTemporalOptions(cmd: Command): Command {
   return cmd
-    .option('--address <host:port>', 'Temporal frontend (default: environment configuration, else localhost:7233)')
+    .option(
+      '--address <host:port>',
+      'Temporal frontend (default: environment configuration, else localhost:7233)',
+    )
     .option('--namespace <ns>', 'Temporal namespace (default: environment configuration, else "default")')
     .option('--profile <name>', 'temporal.toml profile');
 }
@@ -53,16 +56,20 @@ export function registerWorkerCommands(program: Command): void {
       .requiredOption('-f, --file <path>', 'questions file')
       .option('-q, --task-queue <name>', 'task queue of a running worker', 'lmsi-light')
       .option('--skip-bad-lines', 'skip malformed lines and report them instead of failing'),
-  ).action(async (opts: TemporalOptions & { task: string; file: string; taskQueue: string; skipBadLines?: boolean }) => {
-    const client = await connectClient(opts);
-    const file = path.resolve(opts.file);
-    const policy: BadLinePolicy = opts.skipBadLines ? 'skip-and-report' : 'fail-fast';
-    const result = await snapshotDataset(
-      client,
-      { task: opts.task as TaskName, file, policy },
-      { taskQueue: opts.taskQueue, workflowId: `snapshot/${path.basename(file)}/${Date.now()}` },
-    );
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    await client.connection.close();
-  });
+  ).action(
+    async (
+      opts: TemporalOptions & { task: string; file: string; taskQueue: string; skipBadLines?: boolean },
+    ) => {
+      const client = await connectClient(opts);
+      const file = path.resolve(opts.file);
+      const policy: BadLinePolicy = opts.skipBadLines ? 'skip-and-report' : 'fail-fast';
+      const result = await snapshotDataset(
+        client,
+        { task: opts.task as TaskName, file, policy },
+        { taskQueue: opts.taskQueue, workflowId: `snapshot/${path.basename(file)}/${Date.now()}` },
+      );
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      await client.connection.close();
+    },
+  );
 }

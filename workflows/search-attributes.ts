@@ -14,4 +14,10 @@ export const LmsiBestGreedyAccuracy = defineSearchAttributeKey(
 );
 export const LmsiModel = defineSearchAttributeKey('LmsiModel', SearchAttributeType.KEYWORD);
 
-export const lmsiSearchAttributeKeys = [LmsiCampaignId, LmsiRound, LmsiStep, LmsiBestGreedyAccuracy, LmsiModel];
+export const lmsiSearchAttributeKeys = [
+  LmsiCampaignId,
+  LmsiRound,
+  LmsiStep,
+  LmsiBestGreedyAccuracy,
+  LmsiModel,
+];

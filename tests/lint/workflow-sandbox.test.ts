@@ -19,14 +19,19 @@ const probes: Record<string, string> = {
 let messages: Record<string, string[]> = {};
 
 beforeAll(() => {
-  const files = Object.keys(probes).map((name) => path.join(root, 'workflows', `lint-probe-${process.pid}-${name}.ts`));
+  const files = Object.keys(probes).map((name) =>
+    path.join(root, 'workflows', `lint-probe-${process.pid}-${name}.ts`),
+  );
   try {
     Object.values(probes).forEach((code, i) => writeFileSync(files[i], code));
     const run = spawnSync(path.join(root, 'node_modules/.bin/eslint'), ['--format', 'json', ...files], {
       cwd: root,
       encoding: 'utf8',
     });
-    const results = JSON.parse(run.stdout) as { filePath: string; messages: { ruleId: string; message: string }[] }[];
+    const results = JSON.parse(run.stdout) as {
+      filePath: string;
+      messages: { ruleId: string; message: string }[];
+    }[];
     messages = Object.fromEntries(
       Object.keys(probes).map((name, i) => [
         name,
@@ -50,7 +55,9 @@ describe('workflow lint rules', () => {
 
   it('rejects the engine, the store and activity values', () => {
     expect(messages.engine).toEqual([expect.stringContaining('must not import the engine')]);
-    expect(messages.store).toEqual([expect.stringContaining('must not import the engine or the artifact store')]);
+    expect(messages.store).toEqual([
+      expect.stringContaining('must not import the engine or the artifact store'),
+    ]);
     expect(messages.activityValue).toEqual([expect.stringContaining('only the types of activities')]);
   });
 

@@ -7,7 +7,13 @@ import { snapshotDataset } from '../../client';
 import type { Question } from '../../method/types';
 import { LocalArtifactStore } from '../../store';
 import { createLmsiWorker } from '../../workers';
-import { connectTestTemporal, tempDir, uniqueTaskQueue, workflowBundle, type TestTemporal } from '../helpers/temporal';
+import {
+  connectTestTemporal,
+  tempDir,
+  uniqueTaskQueue,
+  workflowBundle,
+  type TestTemporal,
+} from '../helpers/temporal';
 
 const root = path.resolve(__dirname, '../..');
 const gsm8kTest = path.resolve(root, '../shared/data/gsm8k/test.jsonl');
@@ -64,9 +70,16 @@ describe('snapshotDataset workflow (real dev server, real worker)', () => {
     const artifactsDir = await tempDir('artifacts');
     const dir = await tempDir('bad');
     const file = path.join(dir, 'questions.jsonl');
-    await fs.writeFile(file, '{"question": "What is 2+2?", "answer": "#### 4"}\n{"question": "Oops", "answer": 5}\n');
+    await fs.writeFile(
+      file,
+      '{"question": "What is 2+2?", "answer": "#### 4"}\n{"question": "Oops", "answer": 5}\n',
+    );
     const err = await withWorker(artifactsDir, (taskQueue) =>
-      snapshotDataset(temporal.client, { task: 'gsm8k', file }, { taskQueue, workflowId: `snapshot-bad-${Date.now()}` }).then(
+      snapshotDataset(
+        temporal.client,
+        { task: 'gsm8k', file },
+        { taskQueue, workflowId: `snapshot-bad-${Date.now()}` },
+      ).then(
         () => {
           throw new Error('expected the workflow to fail');
         },
