@@ -1,2 +1,3 @@
 // The model engine: ONNX graphs, autodiff, models, sampler, trainer, tokenizer, checkpoints.
-export {};
+export * from './tokenizer';
+export * from './checkpoint';

@@ -1,0 +1,159 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { BadInputError } from '../../method/errors';
+
+/**
+ * safetensors (Hugging Face's weight format): 8-byte little-endian header length, a JSON header
+ * `{name: {dtype, shape, data_offsets: [begin, end]}, __metadata__: {string: string}}` padded with
+ * spaces to 8 bytes, then the tensors' little-endian bytes, contiguous. No npm library for it is
+ * maintained, so this is the whole format, checked against files written by the reference library.
+ */
+
+export type SafetensorsDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+
+/** Raw element storage: float16/bfloat16 stay as their 16-bit patterns. */
+export type TensorData =
+  | Float64Array
+  | Float32Array
+  | Uint16Array
+  | BigInt64Array
+  | Int32Array
+  | Int16Array
+  | Int8Array
+  | Uint8Array;
+
+export interface NamedTensor {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  data: TensorData;
+}
+
+const DTYPES: Record<SafetensorsDtype, { bytes: number; make: (buf: ArrayBuffer, n: number) => TensorData }> =
+  {
+    F64: { bytes: 8, make: (b, n) => new Float64Array(b, 0, n) },
+    F32: { bytes: 4, make: (b, n) => new Float32Array(b, 0, n) },
+    F16: { bytes: 2, make: (b, n) => new Uint16Array(b, 0, n) },
+    BF16: { bytes: 2, make: (b, n) => new Uint16Array(b, 0, n) },
+    I64: { bytes: 8, make: (b, n) => new BigInt64Array(b, 0, n) },
+    I32: { bytes: 4, make: (b, n) => new Int32Array(b, 0, n) },
+    I16: { bytes: 2, make: (b, n) => new Int16Array(b, 0, n) },
+    I8: { bytes: 1, make: (b, n) => new Int8Array(b, 0, n) },
+    U8: { bytes: 1, make: (b, n) => new Uint8Array(b, 0, n) },
+    BOOL: { bytes: 1, make: (b, n) => new Uint8Array(b, 0, n) },
+  };
+
+const MAX_HEADER = 100 * 1024 * 1024;
+
+export function encodeSafetensors(
+  tensors: Record<string, NamedTensor>,
+  metadata?: Record<string, string>,
+): Buffer {
+  // Same order as the reference writer: larger alignment first, then by name; offsets contiguous.
+  const names = Object.keys(tensors).sort(
+    (a, b) => DTYPES[tensors[b].dtype].bytes - DTYPES[tensors[a].dtype].bytes || (a < b ? -1 : a > b ? 1 : 0),
+  );
+  const header: Record<string, unknown> = {};
+  if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const name of names) {
+    const t = tensors[name];
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    if (t.data.length !== n) {
+      throw new Error(
+        `safetensors: tensor ${name} has ${t.data.length} elements, its shape [${t.shape}] needs ${n}`,
+      );
+    }
+    const size = n * DTYPES[t.dtype].bytes;
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + size] };
+    offset += size;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+  const headerBytes = Buffer.from(json, 'utf8');
+  const out = Buffer.alloc(8 + headerBytes.length + offset);
+  out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
+  headerBytes.copy(out, 8);
+  let at = 8 + headerBytes.length;
+  for (const name of names) {
+    const { data } = tensors[name];
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    bytes.copy(out, at);
+    at += bytes.length;
+  }
+  return out;
+}
+
+export function writeSafetensors(
+  file: string,
+  tensors: Record<string, NamedTensor>,
+  metadata?: Record<string, string>,
+): void {
+  writeFileSync(file, encodeSafetensors(tensors, metadata));
+}
+
+export function decodeSafetensors(
+  bytes: Buffer,
+  file = '<buffer>',
+): { tensors: Record<string, NamedTensor>; metadata: Record<string, string> } {
+  const bad = (field: string, problem: string) => new BadInputError(file, null, field, problem);
+  if (bytes.length < 8)
+    throw bad('header', `file is ${bytes.length} bytes, shorter than the 8-byte header length`);
+  const headerLength = Number(bytes.readBigUInt64LE(0));
+  if (headerLength > MAX_HEADER || 8 + headerLength > bytes.length) {
+    throw bad(
+      'header',
+      `header length ${headerLength} does not fit in a ${bytes.length}-byte file (truncated?)`,
+    );
+  }
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8'));
+  } catch (e) {
+    throw bad('header', `not JSON: ${(e as Error).message}`);
+  }
+  const dataStart = 8 + headerLength;
+  const dataLength = bytes.length - dataStart;
+  const tensors: Record<string, NamedTensor> = {};
+  let metadata: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      metadata = entry as Record<string, string>;
+      continue;
+    }
+    const {
+      dtype,
+      shape,
+      data_offsets: offsets,
+    } = entry as { dtype: SafetensorsDtype; shape: number[]; data_offsets: [number, number] };
+    const spec = DTYPES[dtype];
+    if (!spec) throw bad(`${name}.dtype`, `unsupported dtype ${JSON.stringify(dtype)}`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw bad(`${name}.shape`, `expected non-negative integers, got ${JSON.stringify(shape)}`);
+    }
+    const n = shape.reduce((a, b) => a * b, 1);
+    const [begin, end] = offsets ?? [];
+    if (
+      !Number.isInteger(begin) ||
+      !Number.isInteger(end) ||
+      begin < 0 ||
+      end > dataLength ||
+      end - begin !== n * spec.bytes
+    ) {
+      throw bad(
+        `${name}.data_offsets`,
+        `[${offsets}] does not hold ${n} ${dtype} values within ${dataLength} data bytes`,
+      );
+    }
+    // Copy into a fresh, aligned buffer (the file's offsets need not be aligned for the typed array).
+    const copy = new ArrayBuffer(end - begin);
+    new Uint8Array(copy).set(bytes.subarray(dataStart + begin, dataStart + end));
+    tensors[name] = { dtype, shape, data: spec.make(copy, n) };
+  }
+  return { tensors, metadata };
+}
+
+export function readSafetensors(file: string): {
+  tensors: Record<string, NamedTensor>;
+  metadata: Record<string, string>;
+} {
+  return decodeSafetensors(readFileSync(file), file);
+}

@@ -1,0 +1,2 @@
+export * from './char-tokenizer';
+export * from './load';
