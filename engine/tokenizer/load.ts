@@ -56,7 +56,7 @@ export function loadTokenizer(dir: string): LoadedTokenizer {
       // Special tokens are added here, not by the tokenizer's post-processor, so the behaviour is
       // the same for every tokenizer.json whatever its template says.
       const ids = tokenizer.encode(text, { add_special_tokens: false }).ids;
-      return options.bos && addBos ? [bosId!, ...ids] : ids;
+      return options.bos && addBos ? [bosId, ...ids] : ids;
     },
     decode(ids, options = {}) {
       return tokenizer.decode(Array.from(ids), { skip_special_tokens: options.skipSpecial ?? true });
