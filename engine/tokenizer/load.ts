@@ -47,7 +47,8 @@ export function loadTokenizer(dir: string): LoadedTokenizer {
   const bosId = idOf('bos_token');
   const eosId = idOf('eos_token');
   const padId = idOf('pad_token') ?? eosId ?? 0;
-  const addBos = config.add_bos_token !== false && bosId !== null;
+  // The BOS id to prepend, or null when the model does not use one (tokenizer_config add_bos_token).
+  const prependedBos = config.add_bos_token === false ? null : bosId;
   let vocabSize = 0;
   for (const id of tokenizer.get_vocab(true).values()) vocabSize = Math.max(vocabSize, id + 1);
 
@@ -56,7 +57,7 @@ export function loadTokenizer(dir: string): LoadedTokenizer {
       // Special tokens are added here, not by the tokenizer's post-processor, so the behaviour is
       // the same for every tokenizer.json whatever its template says.
       const ids = tokenizer.encode(text, { add_special_tokens: false }).ids;
-      return options.bos && addBos ? [bosId, ...ids] : ids;
+      return options.bos && prependedBos !== null ? [prependedBos, ...ids] : ids;
     },
     decode(ids, options = {}) {
       return tokenizer.decode(Array.from(ids), { skip_special_tokens: options.skipSpecial ?? true });
@@ -69,9 +70,9 @@ export function loadTokenizer(dir: string): LoadedTokenizer {
   };
 }
 
-function readJson(file: string): unknown {
+function readJson(file: string): object {
   try {
-    return JSON.parse(readFileSync(file, 'utf8'));
+    return JSON.parse(readFileSync(file, 'utf8')) as object;
   } catch (e) {
     throw new BadInputError(file, null, '(json)', (e as Error).message);
   }
