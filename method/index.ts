@@ -10,3 +10,6 @@ export * from './bins';
 export * from './metrics';
 export * from './self-generated-questions';
 export * from './self-generated-exemplars';
+export * from './tasks';
+export * from './answers';
+export * from './load';

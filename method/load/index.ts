@@ -1,0 +1,4 @@
+export * from './records';
+export * from './jsonl';
+export * from './csv';
+export { openDataFile } from './open';
