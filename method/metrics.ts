@@ -239,18 +239,15 @@ export function calibrationTable(
 }
 
 /**
- * Mean F1 (DROP's metric): per question the best F1 of the prediction against any gold answer, an
- * abstention scoring 0. `f1` is the task's own (DROP's bag-of-tokens F1).
+ * Mean F1 (DROP's metric) over questions. `f1` scores one prediction against a question's gold
+ * alternatives, taking the best over them as DROP's official script does (e.g. the DROP task's
+ * `dropF1`); a null prediction (an abstention) must score 0.
  */
 export function meanF1(
   items: readonly { prediction: string | null; gold: readonly string[] }[],
-  f1: (prediction: string, gold: string) => number,
+  f1: (prediction: string | null, golds: readonly string[]) => number,
 ): { meanF1: number; total: number } {
   if (items.length === 0) throw new Error('meanF1: no questions to score');
-  let sum = 0;
-  for (const { prediction, gold } of items) {
-    if (prediction === null) continue;
-    sum += gold.reduce((best, g) => Math.max(best, f1(prediction, g)), 0);
-  }
+  const sum = items.reduce((s, { prediction, gold }) => s + f1(prediction, gold), 0);
   return { meanF1: sum / items.length, total: items.length };
 }

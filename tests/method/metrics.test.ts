@@ -8,6 +8,11 @@ import {
   selfConsistencyAccuracy,
 } from '../../method/metrics';
 import type { SampledQuestion } from '../../method/metrics';
+import * as path from 'node:path';
+import { dropF1 } from '../../method/answers/drop';
+import { keepConsistentPaths } from '../../method/filter';
+import { mixedFormats } from '../../method/mixed-formats';
+import { getTask } from '../../method/tasks';
 import { voteOnQuestion } from '../../method/vote';
 import type { VotingPath } from '../../method/vote';
 import { numberTask, question } from './number-task';
@@ -186,18 +191,24 @@ describe('calibrationTable and scoreVotes', () => {
 });
 
 describe('meanF1', () => {
-  // A bag-of-tokens F1 standing in for the DROP task's own.
-  const tokenF1 = (prediction: string, gold: string): number => {
+  // A bag-of-tokens F1, best over the gold alternatives, standing in for the task's own.
+  const tokenF1 = (prediction: string | null, golds: readonly string[]): number => {
+    if (prediction === null) return 0;
     const p = prediction.split(' ');
-    const g = gold.split(' ');
-    const common = p.filter((t) => g.includes(t)).length;
-    if (common === 0) return 0;
-    const precision = common / p.length;
-    const recall = common / g.length;
-    return (2 * precision * recall) / (precision + recall);
+    return Math.max(
+      0,
+      ...golds.map((gold) => {
+        const g = gold.split(' ');
+        const common = p.filter((t) => g.includes(t)).length;
+        if (common === 0) return 0;
+        const precision = common / p.length;
+        const recall = common / g.length;
+        return (2 * precision * recall) / (precision + recall);
+      }),
+    );
   };
 
-  it('averages the best F1 against any gold; an abstention scores 0', () => {
+  it('averages per-question F1 against the gold alternatives; an abstention scores 0', () => {
     const r = meanF1(
       [
         { prediction: 'the red car', gold: ['blue', 'red car'] }, // 0.8
@@ -209,5 +220,85 @@ describe('meanF1', () => {
     expect(r.total).toBe(3);
     expect(r.meanF1).toBeCloseTo(1.8 / 3, 12);
     expect(() => meanF1([], tokenF1)).toThrow(/no questions/);
+  });
+
+  it("takes the DROP task's own F1", () => {
+    // DROP normalises articles and punctuation away: "the Bears" matches "Bears"; 2 of 3 tokens
+    // against a 2-token gold gives F1 0.8.
+    const r = meanF1(
+      [
+        { prediction: 'the Bears.', gold: ['Bears', 'Chicago Bears'] },
+        { prediction: 'Chicago Bears fans', gold: ['Chicago Bears'] },
+        { prediction: null, gold: ['1999'] },
+      ],
+      dropF1,
+    );
+    expect(r.meanF1).toBeCloseTo((1 + 0.8 + 0) / 3, 12);
+  });
+});
+
+describe('end to end with the real gsm8k task', () => {
+  it('votes, filters, formats and scores gold rationales from test.jsonl', async () => {
+    const task = getTask('gsm8k');
+    const file = path.resolve(__dirname, '../../../shared/data/gsm8k/test.jsonl');
+    const { questions, bad } = await task.loadQuestions(file, { limit: 5 });
+    expect(bad).toEqual([]);
+    expect(questions).toHaveLength(5);
+    // Per question: the gold rationale twice (one with a "$" and a thousands comma), a wrong answer,
+    // an abstention.
+    const voted = questions.map((q) => {
+      const gold = q.gold![0];
+      const withDollar = `$${Number(gold.replace(/,/g, '')).toLocaleString('en-US')}`;
+      const texts = [
+        `${q.rationale} The answer is ${gold}.`,
+        `${q.rationale} The answer is ${withDollar}.`,
+        `${q.rationale} The answer is ${Number(gold.replace(/,/g, '')) + 1}.`,
+        'I am not sure.',
+      ];
+      return voteOnQuestion(
+        task,
+        q,
+        texts.map((text, pathIndex) => ({
+          questionId: q.id,
+          pathIndex,
+          text,
+          sumLogprob: -pathIndex,
+          finishReason: 'stop',
+        })),
+      );
+    });
+    for (const v of voted) {
+      expect(v.vote.votes).toBe(2);
+      expect(v.vote.confidence).toBe(0.5);
+    }
+    expect(scoreVotes(task, voted).every((r) => r.correct)).toBe(true);
+    const kept = voted.flatMap((v) => keepConsistentPaths(v.paths, v.vote, { minConfidence: 0.5 }).kept);
+    expect(kept.map((p) => p.pathIndex)).toEqual(questions.flatMap(() => [0, 1]));
+    const examples = mixedFormats(kept, ['zero-shot-cot', 'zero-shot-direct'], { task, questions, seed: 0 });
+    expect(examples).toHaveLength(20);
+    const first = questions[0]; // Janet's ducks: 18 dollars
+    expect(examples[0]).toEqual({
+      prompt: `Q: ${first.text}\nA: Let's think step by step.`,
+      completion: ` ${first.rationale} The answer is 18.`,
+      format: 'zero-shot-cot',
+      questionId: first.id,
+      pathId: `${first.id}#0`,
+    });
+    expect(examples[1].completion).toBe(' The answer is 18.');
+    // Greedy accuracy of each question's first, then third, path.
+    expect(
+      greedyAccuracy(
+        task,
+        voted.map((v) => ({ question: v.question, text: v.paths[0].text })),
+      ).accuracy,
+    ).toBe(1);
+    expect(
+      greedyAccuracy(
+        task,
+        voted.map((v) => ({ question: v.question, text: v.paths[2].text })),
+      ).accuracy,
+    ).toBe(0);
+    const sc = selfConsistencyAccuracy(task, voted, 4, { seed: 0 });
+    expect(sc.accuracy).toBe(1);
   });
 });
