@@ -79,25 +79,24 @@ export function keepConsistentPaths(
   const lowConfidence = vote.confidence < opts.minConfidence;
   const seenRationales = new Set<string>();
   const kept: AnsweredPath[] = [];
-  const ordered = paths.slice().sort((a, b) => a.pathIndex - b.pathIndex);
-  for (const path of ordered) {
-    const reason = dropReason(path);
-    if (reason === null) kept.push(path);
-    else stats.droppedBy[reason]++;
-  }
-
-  function dropReason(path: AnsweredPath): DropReason | null {
+  const rationaleKey = (path: AnsweredPath) => splitRationale(path.text).rationale.replace(/\s+/g, ' ');
+  const dropReason = (path: AnsweredPath): DropReason | null => {
     if (path.answer === null) return 'abstain';
     if (path.answer !== vote.answer) return 'disagree';
     if (lowConfidence) return 'lowConfidence';
     if (opts.maxChars !== undefined && path.text.length > opts.maxChars) return 'tooLong';
-    if (opts.dedupe) {
-      const key = splitRationale(path.text).rationale.replace(/\s+/g, ' ');
-      if (seenRationales.has(key)) return 'duplicate';
-      seenRationales.add(key);
-    }
+    if (opts.dedupe && seenRationales.has(rationaleKey(path))) return 'duplicate';
     if (opts.maxPerQuestion !== undefined && kept.length >= opts.maxPerQuestion) return 'overCap';
     return null;
+  };
+  for (const path of paths.slice().sort((a, b) => a.pathIndex - b.pathIndex)) {
+    const reason = dropReason(path);
+    if (reason !== null) {
+      stats.droppedBy[reason]++;
+      continue;
+    }
+    kept.push(path);
+    if (opts.dedupe) seenRationales.add(rationaleKey(path));
   }
 
   stats.questions = 1;

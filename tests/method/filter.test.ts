@@ -102,6 +102,12 @@ describe('keepConsistentPaths', () => {
     expect(r.stats.droppedBy).toEqual({ ...noDrops, tooLong: 1, overCap: 1, disagree: 1 });
     const total = r.stats.kept + Object.values(r.stats.droppedBy).reduce((a, b) => a + b, 0);
     expect(total).toBe(r.stats.paths);
+    // Only kept paths claim a rationale: the second 'B' is over the cap, not a duplicate of a dropped path.
+    const capped = filter(['A. The answer is 5.', 'B. The answer is 5.', 'B. The answer is 5.'], {
+      dedupe: true,
+      maxPerQuestion: 1,
+    });
+    expect(capped.stats.droppedBy).toEqual({ ...noDrops, overCap: 2 });
   });
 
   it('puts the question in its confidence bin, with its kept paths', () => {
