@@ -1,22 +1,36 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Worker } from '@temporalio/worker';
-import { workflowBundle } from '../helpers/temporal';
+import { DeterminismViolationError, Worker } from '@temporalio/worker';
+import { quietTestRuntime, workflowBundle } from '../helpers/temporal';
 
 /**
  * Determinism guard: every committed history must replay against today's workflow code. A change
- * that would break running workflows fails here; make it with `patched()` and record a new history.
+ * that would break running workflows fails here; make it with `patched()` and record a new history
+ * (LMSI_RECORD_HISTORIES=1 npx jest tests/workflows).
  */
 const dir = path.resolve(__dirname, '../histories');
 const histories = fs.readdirSync(dir).filter((f) => f.endsWith('.json'));
+const load = (file: string) => JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+
+beforeAll(() => quietTestRuntime());
 
 describe('committed workflow histories replay', () => {
   it('has histories to replay', () => {
-    expect(histories.length).toBeGreaterThan(0);
+    expect(histories).toContain('snapshot-dataset.json');
   });
 
   it.each(histories)('%s', async (file) => {
-    const history = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
-    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file);
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, load(file), file);
+  });
+
+  it('detects a history the code would not produce', async () => {
+    const history = load('snapshot-dataset.json');
+    const scheduled = history.events.find(
+      (e: { activityTaskScheduledEventAttributes?: unknown }) => e.activityTaskScheduledEventAttributes,
+    );
+    scheduled.activityTaskScheduledEventAttributes.activityType.name = 'someOtherActivity';
+    await expect(
+      Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'edited'),
+    ).rejects.toThrow(DeterminismViolationError);
   });
 });
