@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DeterminismViolationError, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
 import { quietTestRuntime, workflowBundle } from '../helpers/temporal';
 
 /**
@@ -32,5 +33,7 @@ describe('committed workflow histories replay', () => {
     await expect(
       Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'edited'),
     ).rejects.toThrow(DeterminismViolationError);
+    // (toThrow(undefined) would accept any error: make sure the class really resolved.)
+    expect(DeterminismViolationError).toBeInstanceOf(Function);
   });
 });
