@@ -1,3 +1,4 @@
 // The model engine: ONNX graphs, autodiff, models, sampler, trainer, tokenizer, checkpoints.
 export * from './tokenizer';
 export * from './checkpoint';
+export * as onnx from './onnx';

@@ -1,0 +1,109 @@
+import { onnx } from 'onnx-proto';
+import { encodeAttr } from './attrs';
+import { type AnyTypedArray, BYTES_PER_ELEMENT, type DType, ONNX_DTYPE, toRawBytes } from './dtype';
+import type { Graph, Tensor } from './graph';
+
+/** Opset 18: every Reduce* op takes its axes as an input, Split takes num_outputs. */
+export const OPSET = 18;
+/** IR version 8 is the first that carries opset 18 and the newest onnx-proto (ONNX 1.10) can encode. */
+export const IR_VERSION = 8;
+
+export interface SerializeOptions {
+  /**
+   * Initializers with at least this many bytes go to an external data file (ONNX external data
+   * convention: location/offset/length relative to the model file). Default: all inline.
+   */
+  externalThresholdBytes?: number;
+  /** File name of the external data, relative to the model file. */
+  externalLocation?: string;
+  producerName?: string;
+}
+
+export interface Serialized {
+  model: Uint8Array;
+  /** The external data file's bytes, when any initializer went there. */
+  externalData?: Uint8Array;
+}
+
+function valueInfo(t: Tensor): onnx.IValueInfoProto {
+  return {
+    name: t.name,
+    type: {
+      tensorType: {
+        elemType: ONNX_DTYPE[t.dtype],
+        shape: { dim: t.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
+function rawBytes(dtype: DType, data: AnyTypedArray | readonly number[]): Uint8Array {
+  // Float typed arrays are already little-endian bytes on every platform onnxruntime-node ships for.
+  if (
+    (dtype === 'float32' && data instanceof Float32Array) ||
+    (dtype === 'float64' && data instanceof Float64Array)
+  )
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return toRawBytes(dtype, data);
+}
+
+export function toModelProto(
+  graph: Graph,
+  opts: SerializeOptions = {},
+): { proto: onnx.ModelProto; externalData?: Uint8Array } {
+  const threshold = opts.externalThresholdBytes ?? Infinity;
+  const location = opts.externalLocation ?? 'model.onnx_data';
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  const initializer = graph.initializers.map(({ tensor, data }): onnx.ITensorProto => {
+    const bytes = rawBytes(tensor.dtype, data);
+    const base = { name: tensor.name, dataType: ONNX_DTYPE[tensor.dtype], dims: tensor.shape as number[] };
+    if (bytes.byteLength < threshold) return { ...base, rawData: bytes };
+    // External data is aligned so that readers may map it directly.
+    const align = Math.max(BYTES_PER_ELEMENT[tensor.dtype], 64);
+    const padding = (align - (offset % align)) % align;
+    if (padding) chunks.push(new Uint8Array(padding));
+    offset += padding;
+    chunks.push(bytes);
+    const entry = {
+      ...base,
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: location },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(bytes.byteLength) },
+      ],
+    };
+    offset += bytes.byteLength;
+    return entry;
+  });
+  const proto = onnx.ModelProto.create({
+    irVersion: IR_VERSION,
+    producerName: opts.producerName ?? 'lmsi',
+    opsetImport: [{ domain: '', version: OPSET }],
+    graph: {
+      name: graph.name,
+      input: graph.inputs.map(valueInfo),
+      output: graph.outputs.map(valueInfo),
+      initializer,
+      node: graph.nodes.map((n) => ({
+        name: n.name,
+        opType: n.op,
+        input: n.inputs.map((t) => (t ? t.name : '')),
+        output: n.outputs.map((t) => t.name),
+        attribute: Object.entries(n.attrs).map(([k, v]) => encodeAttr(k, v)),
+      })),
+    },
+  });
+  return { proto, externalData: chunks.length ? Buffer.concat(chunks) : undefined };
+}
+
+export function serialize(graph: Graph, opts: SerializeOptions = {}): Serialized {
+  const { proto, externalData } = toModelProto(graph, opts);
+  return { model: onnx.ModelProto.encode(proto).finish(), externalData };
+}
+
+/** The model bytes of a graph whose initializers all fit inline (tests, small models). */
+export function toBytes(graph: Graph): Uint8Array {
+  return serialize(graph).model;
+}

@@ -1,0 +1,95 @@
+/** @jest-environment ./tests/engine/ort-environment.ts */
+jest.mock('onnxruntime-node', () => (globalThis as Record<string, unknown>).__onnxruntimeNode);
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { onnx } from 'onnx-proto';
+import { Graph, OPSET, createSession, ortTensor, ops as o, serialize } from '../../engine/onnx';
+
+describe('graph builder', () => {
+  test('tracks dtypes and shapes, including symbolic dims through Shape/Gather/Concat', () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', ['batch', 'seq', 8]);
+    expect(o.matmul(x, g.input('w', 'float32', [8, 5])).shape).toEqual(['batch', 'seq', 5]);
+    const heads = o.reshape(x, [0, 0, 2, 4]);
+    expect(heads.shape).toEqual(['batch', 'seq', 2, 4]);
+    expect(o.transpose(heads, [0, 2, 1, 3]).shape).toEqual(['batch', 2, 'seq', 4]);
+    const dims = o.concat([o.gather(o.shapeOf(x), g.ints([0, 1])), g.ints([2, 4])], 0);
+    expect(dims.known).toEqual(['batch', 'seq', 2, 4]);
+    expect(o.reshapeTo(x, dims).shape).toEqual(['batch', 'seq', 2, 4]);
+    expect(o.reduceMean(x, [-1], true).shape).toEqual(['batch', 'seq', 1]);
+    expect(o.equal(x, 0).dtype).toBe('bool');
+    expect(o.cast(x, 'float64').dtype).toBe('float64');
+    const past = g.input('past', 'float32', ['batch', 2, 'past', 4]);
+    expect(o.concat([past, o.transpose(heads, [0, 2, 1, 3])], 2).shape).toEqual(['batch', 2, 'past+seq', 4]);
+  });
+
+  test('fails early with the op and the shapes in the message', () => {
+    const g = new Graph();
+    const a = g.input('a', 'float32', [2, 3]);
+    const b = g.input('b', 'float32', [4, 5]);
+    expect(() => o.matmul(a, b)).toThrow('MatMul(float32[2, 3], float32[4, 5]): inner dimensions differ');
+    expect(() => o.add(a, b)).toThrow(/Add\(float32\[2, 3\], float32\[4, 5\]\).*cannot broadcast/);
+    expect(() => o.reshape(a, [4, 2])).toThrow(/Reshape.*cannot reshape \[2, 3\]/);
+    expect(() => o.add(a, g.input('c', 'float64', [3]))).toThrow(/one element type/);
+    expect(() => g.input('a', 'float32', [1])).toThrow(/already used/);
+    expect(() => g.op('NoSuchOp', [a])).toThrow(/no shape rule for op 'NoSuchOp'/);
+    const other = new Graph('other');
+    expect(() => o.add(a, other.input('z', 'float32', [3]))).toThrow(/belongs to graph other/);
+  });
+
+  test('serialises a ModelProto at opset 18 that onnxruntime runs', async () => {
+    const g = new Graph('affine');
+    const x = g.input('x', 'float32', ['n', 2]);
+    const w = g.initializer('w', 'float32', [2, 2], new Float32Array([1, 2, 3, 4]));
+    g.output(o.add(o.matmul(x, w), 1), 'y');
+    const model = onnx.ModelProto.decode(serialize(g).model);
+    expect(Number(model.opsetImport[0].version)).toBe(OPSET);
+    expect(model.graph?.input?.[0].type?.tensorType?.shape?.dim?.[0].dimParam).toBe('n');
+    const s = await createSession(g);
+    const out = await s.run({ x: ortTensor('float32', [1, 1, 0, 2], [2, 2]) });
+    expect(Array.from(out.y.data as Float32Array)).toEqual([5, 7, 7, 9]);
+  });
+
+  test('large initializers go to external data that onnxruntime loads from disk', async () => {
+    const g = new Graph('external');
+    const x = g.input('x', 'float32', [1, 64]);
+    const w = g.initializer(
+      'w',
+      'float32',
+      [64, 64],
+      Float32Array.from({ length: 64 * 64 }, (_, k) => (k % 7) - 3),
+    );
+    const b = g.initializer(
+      'b',
+      'float32',
+      [64],
+      Float32Array.from({ length: 64 }, (_, k) => k),
+    );
+    g.output(o.add(o.matmul(x, w), b), 'y');
+    const { model, externalData } = serialize(g, {
+      externalThresholdBytes: 1024,
+      externalLocation: 'model.onnx_data',
+    });
+    expect(externalData?.byteLength).toBe(64 * 64 * 4);
+    const dir = mkdtempSync(join(tmpdir(), 'lmsi-onnx-'));
+    try {
+      writeFileSync(join(dir, 'model.onnx'), model);
+      writeFileSync(join(dir, 'model.onnx_data'), externalData!);
+      const fromDisk = await ort.InferenceSession.create(join(dir, 'model.onnx'));
+      const inline = await createSession(g);
+      const feeds = {
+        x: ortTensor(
+          'float32',
+          Float32Array.from({ length: 64 }, (_, k) => k / 64),
+          [1, 64],
+        ),
+      };
+      const [a, c] = [await fromDisk.run(feeds), await inline.run(feeds)];
+      expect(Array.from(a.y.data as Float32Array)).toEqual(Array.from(c.y.data as Float32Array));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
