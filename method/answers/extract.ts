@@ -10,40 +10,21 @@ const ANSWER_IS = /\bthe\s+(?:final\s+|correct\s+|right\s+)?answer\s+(?:is|would
 const HASHES = /^[ \t]*####[ \t]*(.*)$/gm;
 const ANSWER_LINE = /^[ \t>*_#-]*(?:final\s+)?answer\s*[*_]*\s*:[ \t]*(.*)$/gim;
 
-/** Abbreviations whose period does not end a sentence ("St. Louis", "U.S. Army"). */
-const ABBREVIATIONS = new Set([
-  'mr',
-  'mrs',
-  'ms',
-  'dr',
-  'st',
-  'jr',
-  'sr',
-  'vs',
-  'mt',
-  'ft',
-  'gen',
-  'col',
-  'lt',
-  'sgt',
-  'capt',
-  'gov',
-  'sen',
-  'rep',
-  'prof',
-  'inc',
-  'co',
-  'corp',
-  'ltd',
-  'u.s',
-  'u.k',
-  'e.g',
-  'i.e',
-  'a.m',
-  'p.m',
-  'etc',
-  'approx',
-]);
+/** Abbreviations whose period does not end a sentence ("St. Louis", "Maj. Gen. Grow", "Dec. 21"). */
+const ABBREVIATIONS = new Set(
+  (
+    'mr mrs ms dr st jr sr vs mt ft gen maj brig col lt sgt capt cpt adm gov sen rep pres prof rev fr hon ' +
+    'inc co corp ltd etc approx jan feb mar apr jun jul aug sep sept oct nov dec'
+  ).split(' '),
+);
+
+export interface SpanOptions {
+  /**
+   * Read "X. " as an initial when a capital follows ("George W. Bush", "T. J. Houshmandzadeh"): right
+   * for span answers (DROP), wrong where a one-letter answer is followed by a sentence ("B. Because").
+   */
+  initials?: boolean;
+}
 
 function lastMatchEnd(re: RegExp, text: string): number | null {
   let end: number | null = null;
@@ -93,13 +74,16 @@ function unwrapLatex(s: string): string {
     .replace(/\\(?:dfrac|tfrac|frac)\s*\{([^{}]*)\}\s*\{([^{}]*)\}/g, '$1/$2');
 }
 
-/** Where the first sentence of `s` ends: a . ! ? or ; followed by whitespace or the end. */
-function sentenceEnd(s: string): number {
-  for (const m of s.matchAll(/[.!?;](?=\s|$)/g)) {
+/** Where the first sentence of `s` ends: a . ! or ? followed by whitespace or the end. */
+function sentenceEnd(s: string, options: SpanOptions): number {
+  for (const m of s.matchAll(/[.!?](?=\s|$)/g)) {
     const at = m.index ?? 0;
     if (m[0] === '.') {
-      const word = /([A-Za-z.]+)$/.exec(s.slice(0, at))?.[1]?.toLowerCase() ?? '';
-      if (ABBREVIATIONS.has(word)) continue;
+      const word = /([A-Za-z.]+)$/.exec(s.slice(0, at))?.[1] ?? '';
+      if (ABBREVIATIONS.has(word.toLowerCase())) continue;
+      // Dotted letters are one abbreviation: U.S.A., D.J.
+      if (/^(?:[A-Za-z]\.)+[A-Za-z]$/.test(word)) continue;
+      if (options.initials && /^[A-Z]$/.test(word) && /^\s+[A-Z]/.test(s.slice(at + 1))) continue;
     }
     return at;
   }
@@ -108,17 +92,17 @@ function sentenceEnd(s: string): number {
 
 /**
  * Cleans the text that follows an answer marker down to the answer: first line, LaTeX and markdown
- * unwrapped, cut at the end of the first sentence or before "because ...", trailing punctuation and
- * enclosing quotes removed. Empty → null.
+ * unwrapped, cut at the end of the first sentence, trailing punctuation and enclosing quotes removed.
+ * Empty → null. (Reasons given after the answer, "… because …", are left to each task's normalizer:
+ * option texts and DROP spans may contain "because" themselves.)
  */
-export function cleanAnswerSpan(raw: string): string | null {
+export function cleanAnswerSpan(raw: string, options: SpanOptions = {}): string | null {
   let s = unwrapLatex(raw.replace(/^[\s:*_]+/, ''));
   // A whole-span `$...$` is math mode; a lone `$` stays (it is a currency sign).
   s = s.replace(/^\$([^$\n]+)\$/, '$1');
   s = s.split(/\r?\n/)[0];
   s = s.replace(/\*\*|__|`/g, '');
-  s = s.slice(0, sentenceEnd(s));
-  s = s.replace(/\s*,?\s+\b(?:because|since)\b.*$/i, '');
+  s = s.slice(0, sentenceEnd(s, options));
   s = s
     .replace(/^[\s*_"'“”‘’]+/, '')
     .replace(/[\s*_"'“”‘’.,;:!?]+$/, '')
@@ -128,17 +112,22 @@ export function cleanAnswerSpan(raw: string): string | null {
 }
 
 /**
+ * What follows the final-answer marker of a completion, uncleaned: the text after the last "The answer
+ * is", else the content of the last \boxed{..}, the last "#### .." line, the last "Answer: .." line.
+ */
+export function finalAnswerTail(text: string): string | null {
+  const end = lastMatchEnd(ANSWER_IS, text);
+  if (end !== null) return text.slice(end);
+  const boxed = lastBraced(text, ['boxed', 'fbox']);
+  if (boxed) return boxed.inner;
+  return lastGroup(HASHES, text) ?? lastGroup(ANSWER_LINE, text);
+}
+
+/**
  * The raw final-answer text of a completion (paper rule, then explicit markers), or null.
  * A completion whose last "The answer is" is followed by nothing (cut off) is an abstention too.
  */
-export function extractFinalAnswer(text: string): string | null {
-  const end = lastMatchEnd(ANSWER_IS, text);
-  if (end !== null) return cleanAnswerSpan(text.slice(end));
-  const boxed = lastBraced(text, ['boxed', 'fbox']);
-  if (boxed) return cleanAnswerSpan(boxed.inner);
-  const hashes = lastGroup(HASHES, text);
-  if (hashes !== null) return cleanAnswerSpan(hashes);
-  const line = lastGroup(ANSWER_LINE, text);
-  if (line !== null) return cleanAnswerSpan(line);
-  return null;
+export function extractFinalAnswer(text: string, options: SpanOptions = {}): string | null {
+  const tail = finalAnswerTail(text);
+  return tail === null ? null : cleanAnswerSpan(tail, options);
 }

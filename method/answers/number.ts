@@ -81,12 +81,14 @@ export function normalizeNumber(answer: string): string {
 }
 
 /**
- * The number an answer span states: after the last "=" when the span is a calculation, a simple
+ * The number an answer span states: a reason after "because"/"since" dropped, after the last "="
+ * when the span is a calculation, a simple
  * fraction as written, else the first written number, else a number word ("five"). No number → null.
  */
 export function extractNumber(span: string | null): string | null {
   if (span === null) return null;
-  let s = unicodeMinus(span);
+  // A reason after the answer ("8 because 5 + 3 = 8") is not the calculation that gives it.
+  let s = unicodeMinus(span).replace(/\s*,?\s+\b(?:because|since)\b.*$/is, '');
   const eq = s.lastIndexOf('=');
   if (eq >= 0 && HAS_NUMBER.test(s.slice(eq + 1))) s = s.slice(eq + 1);
   const first = s.match(NUMBER)?.[0];

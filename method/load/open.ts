@@ -32,7 +32,8 @@ export async function openDataFile(file: string): Promise<{ stream: Readable; cl
 }
 
 export function readFailure(file: string, e: unknown): BadInputError {
-  const message = e instanceof Error ? e.message : String(e);
+  // Not `instanceof Error`: stream errors may come from another realm (jest's VM contexts).
+  const message = typeof (e as Error)?.message === 'string' ? (e as Error).message : String(e);
   const gz = file.endsWith('.gz') && (e as NodeJS.ErrnoException)?.code?.startsWith('Z_');
   return new BadInputError(
     file,

@@ -40,7 +40,7 @@ export const drop: Task = {
     });
     return { questions: records, bad };
   },
-  extractAnswer: (text) => extractFinalAnswer(text),
+  extractAnswer: (text) => extractFinalAnswer(text, { initials: true }),
   normalize: (answer) => normalizeDropAnswer(answer),
   isCorrect: (prediction, gold) => dropExactMatch(prediction, gold),
   prompts: paperPrompts,

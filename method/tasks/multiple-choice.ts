@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { normalizeChoice } from '../answers/choice';
-import { extractFinalAnswer } from '../answers/extract';
+import { extractChoiceAnswer, normalizeChoice } from '../answers/choice';
 import { readJsonl } from '../load/jsonl';
 import { IdRegistry, Rejection } from '../load/records';
 import type { Choice, LoadOptions, LoadResult, Question, Task, TaskName } from '../types';
@@ -62,7 +61,7 @@ export function multipleChoiceTask(name: TaskName): Task {
       });
       return { questions: records, bad };
     },
-    extractAnswer: (text) => extractFinalAnswer(text),
+    extractAnswer: (text, question) => extractChoiceAnswer(text, question?.choices),
     normalize,
     isCorrect: matchesAnyGold(normalize),
     prompts: paperPrompts,
