@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { cleanAnswerSpan } from '../../../method/answers/extract';
 import { normalizeNumber } from '../../../method/answers/number';
 import { getTask } from '../../../method/tasks';
 import type { Question, TaskName } from '../../../method/types';
