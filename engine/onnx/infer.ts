@@ -134,6 +134,8 @@ const RULES: Record<string, Rule> = {
   Sigmoid: unary,
   Tanh: unary,
   Erf: unary,
+  Cos: unary,
+  Sin: unary,
   Relu: unary,
   Not: unary,
   Trilu: unary,
@@ -194,23 +196,28 @@ const RULES: Record<string, Rule> = {
     const x = arg(c, 0);
     const target = knownDims(c, 1, 'shape');
     const out = target.map((d, i) => (d === 0 ? x.shape[i] : d));
-    const minus = out.indexOf(-1);
     if (out.filter((d) => d === -1).length > 1) throw new Error('at most one -1 in the target shape');
-    if (minus >= 0) {
-      const rest = out.filter((_, i) => i !== minus);
-      if (x.shape.every((d) => typeof d === 'number') && rest.every((d) => typeof d === 'number')) {
-        const total = (x.shape as number[]).reduce((a, b) => a * b, 1);
-        const part = rest.reduce((a, b) => a * b, 1);
-        if (part === 0 || total % part !== 0)
-          throw new Error(`cannot reshape ${formatShape(x.shape)} to ${formatShape(target)}`);
-        out[minus] = total / part;
-      } else out[minus] = c.unknown();
-    } else if (x.shape.every((d) => typeof d === 'number') && out.every((d) => typeof d === 'number')) {
-      const a = (x.shape as number[]).reduce((p, q) => p * q, 1);
-      const b = out.reduce((p, q) => p * q, 1);
-      if (a !== b)
-        throw new Error(`cannot reshape ${formatShape(x.shape)} (${a} elements) to ${formatShape(target)}`);
+    // Cancel the symbolic dims the target keeps; what is left must be numbers that divide evenly.
+    const left = [...x.shape];
+    let divisor = 1;
+    let symbolicLeft = false;
+    for (const d of out) {
+      if (d === -1) continue;
+      if (typeof d === 'number') divisor *= d;
+      else if (left.includes(d)) left.splice(left.indexOf(d), 1);
+      else symbolicLeft = true;
     }
+    const numeric = left.every((d) => typeof d === 'number') && !symbolicLeft;
+    const total = numeric ? (left).reduce((a, b) => a * b, 1) : NaN;
+    const minus = out.indexOf(-1);
+    if (minus >= 0) {
+      if (numeric && (divisor === 0 || total % divisor !== 0))
+        throw new Error(`cannot reshape ${formatShape(x.shape)} to ${formatShape(target)}`);
+      out[minus] = numeric ? total / divisor : c.unknown();
+    } else if (numeric && total !== divisor)
+      throw new Error(
+        `cannot reshape ${formatShape(x.shape)} to ${formatShape(target)}: element counts differ`,
+      );
     return [{ dtype: x.dtype, shape: out, known: x.known?.slice() }];
   },
   Transpose: (c) => {

@@ -164,15 +164,24 @@ export function dimsTensor(ref: Tensor, dims: readonly Dim[]): Tensor {
 export const scatterND = (data: Tensor, indices: Tensor, updates: Tensor, reduction = 'none'): Tensor =>
   one(data, 'ScatterND', [data, indices, updates], { reduction: attr.string(reduction) });
 
-/** Zero-pads `x` by `begin`/`end` elements on each of `axes`. */
+/**
+ * Zero-pads `x` by `begin`/`end` elements on each of `axes`. Pads are given for every axis, not via
+ * Pad-18's `axes` input: onnxruntime 1.29's transpose optimizer permutes the pads of a Pad that has
+ * `axes` as if they covered every axis, and the graph then fails at run time.
+ */
 export function pad(
   x: Tensor,
   axes: readonly number[],
   begin: readonly number[],
   end: readonly number[],
 ): Tensor {
-  const g = x.graph;
-  return one(x, 'Pad', [x, g.ints([...begin, ...end]), null, g.ints(axes)]);
+  const full = new Array<number>(2 * x.rank).fill(0);
+  axes.forEach((a, i) => {
+    const ax = a < 0 ? a + x.rank : a;
+    full[ax] = begin[i];
+    full[ax + x.rank] = end[i];
+  });
+  return one(x, 'Pad', [x, x.graph.ints(full)]);
 }
 
 export function split(x: Tensor, sizes: readonly number[], axis: number): Tensor[] {
@@ -185,3 +194,5 @@ export const trilu = (x: Tensor, upper: boolean, k?: Tensor): Tensor =>
   one(x, 'Trilu', k ? [x, k] : [x], { upper: attr.int(upper ? 1 : 0) });
 
 export const relu = (x: Tensor): Tensor => one(x, 'Relu', [x]);
+export const cos = (x: Tensor): Tensor => one(x, 'Cos', [x]);
+export const sin = (x: Tensor): Tensor => one(x, 'Sin', [x]);

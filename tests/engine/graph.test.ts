@@ -18,6 +18,8 @@ describe('graph builder', () => {
     const dims = o.concat([o.gather(o.shapeOf(x), g.ints([0, 1])), g.ints([2, 4])], 0);
     expect(dims.known).toEqual(['batch', 'seq', 2, 4]);
     expect(o.reshapeTo(x, dims).shape).toEqual(['batch', 'seq', 2, 4]);
+    expect(o.reshape(heads, [0, 0, -1]).shape).toEqual(['batch', 'seq', 8]);
+    expect(o.reshape(heads, [-1, 4]).shape[1]).toBe(4);
     expect(o.reduceMean(x, [-1], true).shape).toEqual(['batch', 'seq', 1]);
     expect(o.equal(x, 0).dtype).toBe('bool');
     expect(o.cast(x, 'float64').dtype).toBe('float64');

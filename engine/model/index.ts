@@ -1,0 +1,11 @@
+export { LlamaConfigSchema, type LlamaConfig, headDim } from './config';
+export { paramSpecs, initParams, parameterCount, type ParamSpec, type Params } from './params';
+export { llamaForward, maskedCrossEntropy, type Weights, type KeyValue } from './llama';
+export { buildInferenceGraph, DIMS } from './inference-graph';
+export {
+  buildTrainingGraph,
+  AdamWConfigSchema,
+  TRAIN_IO,
+  type AdamWConfig,
+  type TrainingGraphOptions,
+} from './training-graph';

@@ -1,0 +1,145 @@
+import type { DType } from '../onnx/dtype';
+import type { Tensor } from '../onnx/graph';
+import * as o from '../onnx/ops';
+import { type LlamaConfig, headDim } from './config';
+
+/** The model's weights as graph tensors (initializers or inputs), by Hugging Face name. */
+export type Weights = Readonly<Record<string, Tensor>>;
+
+export interface KeyValue {
+  /** [B, KV, S, D] */
+  key: Tensor;
+  /** [B, KV, S, D] */
+  value: Tensor;
+}
+
+export interface ForwardInputs {
+  /** [B, T] int64 */
+  inputIds: Tensor;
+  /** [B, T] (or [1, T]) int64: rotary positions. */
+  positionIds: Tensor;
+  /** bool, broadcastable to the scores [B, KV, G, T, S]: true where query t may attend to key s. */
+  allowed: Tensor;
+  /** Per layer, the keys and values of earlier positions, [B, KV, P, D]. */
+  past?: readonly KeyValue[];
+}
+
+export interface ForwardOutputs {
+  /** [B, T, V] */
+  logits: Tensor;
+  /** Per layer, past and new keys and values, [B, KV, P + T, D]. */
+  present: KeyValue[];
+}
+
+/** x · Wᵀ with W stored [out, in] as in Hugging Face. */
+function linear(x: Tensor, w: Tensor): Tensor {
+  return o.matmul(x, o.transpose(w, [1, 0]));
+}
+
+/** x / sqrt(mean(x²) + eps) · gain over the last axis. */
+function rmsNorm(x: Tensor, gain: Tensor, eps: number): Tensor {
+  const ms = o.reduceMean(o.mul(x, x), [-1], true); // [B, T, 1]
+  return o.mul(o.div(x, o.sqrt(o.add(ms, eps))), gain);
+}
+
+const silu = (x: Tensor): Tensor => o.mul(x, o.sigmoid(x));
+
+/** cos and sin of the rotary angles, [B, T, D], halves duplicated as in Hugging Face's Llama. */
+function rotaryAngles(positionIds: Tensor, c: LlamaConfig, dtype: DType): { cos: Tensor; sin: Tensor } {
+  const d = headDim(c);
+  const invFreq = Array.from({ length: d / 2 }, (_, i) => 1 / c.ropeTheta ** ((2 * i) / d));
+  const freqs = positionIds.graph.constant(dtype, [d / 2], invFreq);
+  const angles = o.mul(o.unsqueeze(o.cast(positionIds, dtype), [-1]), freqs); // [B, T, D/2]
+  const emb = o.concat([angles, angles], -1); // [B, T, D]
+  return { cos: o.cos(emb), sin: o.sin(emb) };
+}
+
+/** x·cos + rotate_half(x)·sin, where rotate_half(x) = [-x₂, x₁] over the halves of the last axis. */
+function applyRotary(x: Tensor, cos: Tensor, sin: Tensor, d: number): Tensor {
+  const x1 = o.slice(x, [0], [d / 2], [-1]);
+  const x2 = o.slice(x, [d / 2], [d], [-1]);
+  return o.add(o.mul(x, cos), o.mul(o.concat([o.neg(x2), x1], -1), sin));
+}
+
+/**
+ * Grouped-query attention. Queries are laid out [B, KV, G, T, D] (G = query heads per key/value
+ * head) and keys/values [B, KV, 1, S, D], so MatMul's broadcasting shares each key/value head among
+ * its G query heads without copying it.
+ */
+function attention(
+  c: LlamaConfig,
+  w: Weights,
+  p: string,
+  h: Tensor,
+  rot: { cos: Tensor; sin: Tensor },
+  allowed: Tensor,
+  past: KeyValue | undefined,
+): { out: Tensor; present: KeyValue } {
+  const d = headDim(c);
+  const kvh = c.nKvHeads;
+  const groups = c.nHeads / kvh;
+  const q = o.transpose(
+    o.reshape(linear(h, w[`${p}.q_proj.weight`]), [0, 0, kvh, groups, d]),
+    [0, 2, 3, 1, 4],
+  ); // [B, KV, G, T, D]
+  let k = o.transpose(o.reshape(linear(h, w[`${p}.k_proj.weight`]), [0, 0, kvh, d]), [0, 2, 1, 3]); // [B, KV, T, D]
+  let v = o.transpose(o.reshape(linear(h, w[`${p}.v_proj.weight`]), [0, 0, kvh, d]), [0, 2, 1, 3]); // [B, KV, T, D]
+  const qr = applyRotary(q, o.unsqueeze(rot.cos, [1, 2]), o.unsqueeze(rot.sin, [1, 2]), d);
+  k = applyRotary(k, o.unsqueeze(rot.cos, [1]), o.unsqueeze(rot.sin, [1]), d);
+  if (past) {
+    k = o.concat([past.key, k], 2); // [B, KV, S, D]
+    v = o.concat([past.value, v], 2);
+  }
+  const kT = o.transpose(o.unsqueeze(k, [2]), [0, 1, 2, 4, 3]); // [B, KV, 1, D, S]
+  const scores = o.div(o.matmul(qr, kT), Math.sqrt(d)); // [B, KV, G, T, S]
+  // A large finite negative rather than -inf: a fully masked row (a padding query) stays finite.
+  const probs = o.softmax(o.where(allowed, scores, -1e9), -1);
+  const ctx = o.matmul(probs, o.unsqueeze(v, [2])); // [B, KV, G, T, D]
+  const merged = o.reshape(o.transpose(ctx, [0, 3, 1, 2, 4]), [0, 0, c.dModel]); // [B, T, C]
+  return { out: linear(merged, w[`${p}.o_proj.weight`]), present: { key: k, value: v } };
+}
+
+/** The decoder: embedding, nLayers × (RMSNorm, attention, RMSNorm, SwiGLU MLP), RMSNorm, LM head. */
+export function llamaForward(c: LlamaConfig, w: Weights, inp: ForwardInputs): ForwardOutputs {
+  const embed = w['model.embed_tokens.weight'];
+  const dtype = embed.dtype;
+  const rot = rotaryAngles(inp.positionIds, c, dtype);
+  let x = o.gather(embed, inp.inputIds); // [B, T, C]
+  const present: KeyValue[] = [];
+  for (let i = 0; i < c.nLayers; i++) {
+    const p = `model.layers.${i}`;
+    const h = rmsNorm(x, w[`${p}.input_layernorm.weight`], c.rmsNormEps);
+    const att = attention(c, w, `${p}.self_attn`, h, rot, inp.allowed, inp.past?.[i]);
+    present.push(att.present);
+    x = o.add(x, att.out);
+    const h2 = rmsNorm(x, w[`${p}.post_attention_layernorm.weight`], c.rmsNormEps);
+    const gate = silu(linear(h2, w[`${p}.mlp.gate_proj.weight`])); // [B, T, F]
+    const up = linear(h2, w[`${p}.mlp.up_proj.weight`]); // [B, T, F]
+    x = o.add(x, linear(o.mul(gate, up), w[`${p}.mlp.down_proj.weight`]));
+  }
+  const final = rmsNorm(x, w['model.norm.weight'], c.rmsNormEps);
+  const head = c.tieEmbeddings ? embed : w['lm_head.weight'];
+  return { logits: linear(final, head), present };
+}
+
+/**
+ * Mean next-token cross-entropy over the positions where `lossMask` is 1 (completion tokens):
+ * sum(mask · −log p(target)) / max(sum(mask), 1).
+ */
+export function maskedCrossEntropy(
+  logits: Tensor,
+  targets: Tensor,
+  lossMask: Tensor,
+  vocabSize: number,
+): Tensor {
+  const g = logits.graph;
+  const logp = o.logSoftmax(logits, -1); // [B, T, V]
+  const vocab = g.constant(
+    'int64',
+    [vocabSize],
+    Array.from({ length: vocabSize }, (_, i) => i),
+  );
+  const onehot = o.cast(o.equal(o.unsqueeze(targets, [-1]), vocab), logits.dtype); // [B, T, V]
+  const nll = o.neg(o.reduceSum(o.mul(onehot, logp), [-1])); // [B, T]
+  return o.div(o.reduceSum(o.mul(nll, lossMask)), o.max(o.reduceSum(lossMask), 1)); // []
+}

@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { grad } from '../onnx/autodiff';
+import type { DType } from '../onnx/dtype';
+import { Graph, type Tensor } from '../onnx/graph';
+import * as o from '../onnx/ops';
+import type { LlamaConfig } from './config';
+import { llamaForward, maskedCrossEntropy } from './llama';
+import { paramSpecs } from './params';
+
+/** AdamW and clipping hyperparameters, fixed when the graph is built (the learning rate is fed per step). */
+export const AdamWConfigSchema = z
+  .object({
+    beta1: z.number().min(0).lt(1).default(0.9),
+    beta2: z.number().min(0).lt(1).default(0.95),
+    eps: z.number().positive().default(1e-8),
+    /** Decoupled weight decay, applied to matrices only. */
+    weightDecay: z.number().min(0).default(0.1),
+    /** Gradients are scaled so their global L2 norm is at most this. */
+    maxGradNorm: z.number().positive().default(1.0),
+  })
+  .strict();
+export type AdamWConfig = z.infer<typeof AdamWConfigSchema>;
+
+/**
+ * Names of the training graph's inputs and outputs. Per parameter p: inputs `p`, `exp_avg.p`,
+ * `exp_avg_sq.p` (PyTorch's AdamW state names); outputs `updated.p`, `updated.exp_avg.p`,
+ * `updated.exp_avg_sq.p`.
+ */
+export const TRAIN_IO = {
+  inputIds: 'input_ids',
+  targets: 'targets',
+  lossMask: 'loss_mask',
+  lr: 'lr',
+  step: 'step',
+  loss: 'loss',
+  gradNorm: 'grad_norm',
+  logits: 'logits',
+  expAvg: (p: string) => `exp_avg.${p}`,
+  expAvgSq: (p: string) => `exp_avg_sq.${p}`,
+  updated: (name: string) => `updated.${name}`,
+} as const;
+
+export interface TrainingGraphOptions {
+  batchSize: number;
+  seqLen: number;
+  adamw?: Partial<AdamWConfig>;
+  /** Also output the logits (tests compare them with the inference graph's). */
+  outputLogits?: boolean;
+  /** float32 for training; float64 to check the whole model's gradients numerically. */
+  dtype?: DType;
+}
+
+/**
+ * One optimiser step as one graph: forward over [B, T], masked cross-entropy, backward by autodiff,
+ * global-norm clipping, AdamW. Inputs: `input_ids` [B, T] int64, `targets` [B, T] int64 (the next
+ * token at each position), `loss_mask` [B, T] (1 on completion tokens), `lr` and `step` (1-based,
+ * for bias correction) scalars, the parameters and their moments. Shapes are concrete: the trainer
+ * pads every batch to [B, T].
+ */
+export function buildTrainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): Graph {
+  const hp = AdamWConfigSchema.parse(opts.adamw ?? {});
+  const dtype = opts.dtype ?? 'float32';
+  const { batchSize: B, seqLen: T } = opts;
+  if (T > c.maxSeqLen) throw new Error(`buildTrainingGraph: seqLen ${T} exceeds maxSeqLen ${c.maxSeqLen}`);
+  const g = new Graph('llama_train');
+  const inputIds = g.input(TRAIN_IO.inputIds, 'int64', [B, T]);
+  const targets = g.input(TRAIN_IO.targets, 'int64', [B, T]);
+  const lossMask = g.input(TRAIN_IO.lossMask, dtype, [B, T]);
+  const lr = g.input(TRAIN_IO.lr, dtype, []);
+  const step = g.input(TRAIN_IO.step, dtype, []);
+  const specs = paramSpecs(c);
+  const params = specs.map((s) => g.input(s.name, dtype, s.shape));
+  const expAvg = specs.map((s) => g.input(TRAIN_IO.expAvg(s.name), dtype, s.shape));
+  const expAvgSq = specs.map((s) => g.input(TRAIN_IO.expAvgSq(s.name), dtype, s.shape));
+
+  const w = Object.fromEntries(specs.map((s, i) => [s.name, params[i]]));
+  const positionIds = g.constant(
+    'int64',
+    [1, T],
+    Array.from({ length: T }, (_, t) => t),
+  );
+  const causal = Array.from({ length: T * T }, (_, k) => (k % T <= Math.floor(k / T) ? 1 : 0));
+  const allowed = g.constant('bool', [T, T], causal); // [T, S]: key s <= query t
+  const { logits } = llamaForward(c, w, { inputIds, positionIds, allowed });
+  const loss = maskedCrossEntropy(logits, targets, lossMask, c.vocabSize); // []
+
+  const grads = grad(loss, params);
+  const sumSq = grads.map((gr) => o.reduceSum(o.mul(gr, gr))).reduce((a, b) => o.add(a, b));
+  const gradNorm = o.sqrt(sumSq);
+  const clip = o.min(o.div(hp.maxGradNorm, o.add(gradNorm, 1e-6)), 1); // []
+  const bc1 = o.sub(1, o.pow(g.scalar(hp.beta1, dtype), step));
+  const bc2 = o.sub(1, o.pow(g.scalar(hp.beta2, dtype), step));
+
+  g.output(loss, TRAIN_IO.loss);
+  g.output(gradNorm, TRAIN_IO.gradNorm);
+  if (opts.outputLogits) g.output(logits, TRAIN_IO.logits);
+  specs.forEach((s, i) => {
+    const gr = o.mul(grads[i], clip);
+    const m = o.add(o.mul(expAvg[i], hp.beta1), o.mul(gr, 1 - hp.beta1));
+    const v = o.add(o.mul(expAvgSq[i], hp.beta2), o.mul(o.mul(gr, gr), 1 - hp.beta2));
+    let update: Tensor = o.div(o.div(m, bc1), o.add(o.sqrt(o.div(v, bc2)), hp.eps));
+    if (s.decay && hp.weightDecay > 0) update = o.add(update, o.mul(params[i], hp.weightDecay));
+    g.output(o.sub(params[i], o.mul(update, lr)), TRAIN_IO.updated(s.name));
+    g.output(m, TRAIN_IO.updated(TRAIN_IO.expAvg(s.name)));
+    g.output(v, TRAIN_IO.updated(TRAIN_IO.expAvgSq(s.name)));
+  });
+  return g;
+}
