@@ -2,3 +2,4 @@
 export * from './tokenizer';
 export * from './checkpoint';
 export * as onnx from './onnx';
+export * as model from './model';
