@@ -1,0 +1,43 @@
+/**
+ * Draws the next token from processed logits with one uniform number u from the row's own stream
+ * (inverse CDF, tokens in id order), or takes the argmax when u is null (greedy; ties go to the lower
+ * id). Returns the token's log-probability under the softmax of those same processed logits: the
+ * distribution actually sampled from (for greedy: temperature 1 with the other processors applied).
+ */
+export interface Choice {
+  tokenId: number;
+  logprob: number;
+}
+
+export function chooseToken(logits: Float32Array, u: number | null): Choice {
+  let max = -Infinity;
+  let argmax = -1;
+  for (let i = 0; i < logits.length; i++)
+    if (logits[i] > max) {
+      max = logits[i];
+      argmax = i;
+    }
+  if (argmax < 0 || !Number.isFinite(max))
+    throw new Error(
+      `chooseToken: no finite logit to choose from (max ${max}); the model produced NaN or inf`,
+    );
+  let total = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const l = logits[i];
+    if (l !== -Infinity) total += Math.exp(l - max);
+  }
+  const logTotal = Math.log(total);
+  if (u === null) return { tokenId: argmax, logprob: -logTotal };
+  const target = u * total;
+  let cum = 0;
+  let last = argmax;
+  for (let i = 0; i < logits.length; i++) {
+    const l = logits[i];
+    if (l === -Infinity) continue;
+    cum += Math.exp(l - max);
+    last = i;
+    if (cum > target) return { tokenId: i, logprob: l - max - logTotal };
+  }
+  // Rounding left the scan a hair short of u·total: the last token with any mass takes the remainder.
+  return { tokenId: last, logprob: logits[last] - max - logTotal };
+}

@@ -1,0 +1,14 @@
+export { loadGenerationModel, findModelFile, type GenerationModel, type LoadOptions } from './load';
+export { samplePaths, type Completion, type PromptDone, type SamplePathsRequest } from './sample-paths';
+export { SampleOptionsSchema, type Prompt, type SampleOptions } from './options';
+export {
+  type ExecutionProvider,
+  ExecutionProviderUnavailableError,
+  cudaUnavailableReason,
+  CUDA_PROVIDER_LIBRARIES,
+} from './provider';
+export { releaseSessions } from './session-cache';
+export { readDecoderSignature, type DecoderSignature, type CacheDType } from './signature';
+export { chooseToken, type Choice } from './choose-token';
+export { IncrementalDetokenizer, decodeCompletion } from './detokenize';
+export * as processors from './processors';

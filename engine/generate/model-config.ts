@@ -1,0 +1,53 @@
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { BadInputError } from '../../method/errors';
+
+/** The few config.json fields the sampler uses; everything else a model family writes is ignored. */
+const ModelConfigSchema = z
+  .object({
+    vocab_size: z.number().int().positive().optional(),
+    max_position_embeddings: z.number().int().positive().optional(),
+    num_attention_heads: z.number().int().positive().optional(),
+    num_key_value_heads: z.number().int().positive().optional(),
+    hidden_size: z.number().int().positive().optional(),
+    head_dim: z.number().int().positive().optional(),
+    eos_token_id: z
+      .union([z.number().int().nonnegative(), z.array(z.number().int().nonnegative()), z.null()])
+      .optional(),
+  })
+  .loose();
+
+export type ModelConfig = z.infer<typeof ModelConfigSchema>;
+
+/** config.json of a model folder, or an empty config when the folder has none (e.g. a bare export). */
+export function readModelConfig(dir: string): { file: string | null; config: ModelConfig } {
+  const file = path.join(dir, 'config.json');
+  if (!existsSync(file)) return { file: null, config: {} };
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new BadInputError(file, null, '(json)', (e as Error).message);
+  }
+  const parsed = ModelConfigSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new BadInputError(file, null, issue.path.join('.') || '(root)', issue.message);
+  }
+  return { file, config: parsed.data };
+}
+
+/** Head size and KV head count as config.json states them, for graphs that leave them symbolic. */
+export function cacheDimsFromConfig(c: ModelConfig): { kvHeads?: number; headDim?: number } {
+  const heads = c.num_attention_heads;
+  return {
+    kvHeads: c.num_key_value_heads ?? heads,
+    headDim: c.head_dim ?? (c.hidden_size && heads ? c.hidden_size / heads : undefined),
+  };
+}
+
+export function eosIdsFromConfig(c: ModelConfig): number[] {
+  const v = c.eos_token_id;
+  return v === undefined || v === null ? [] : Array.isArray(v) ? v : [v];
+}
