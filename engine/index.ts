@@ -3,3 +3,4 @@ export * from './tokenizer';
 export * from './checkpoint';
 export * as onnx from './onnx';
 export * as model from './model';
+export * from './generate';

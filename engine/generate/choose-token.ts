@@ -1,3 +1,7 @@
+// Globals read once: inside a vm context (jest) every global lookup in a hot loop is slow.
+const NEG_INF = -Infinity;
+const { exp, log } = Math;
+
 /**
  * Draws the next token from processed logits with one uniform number u from the row's own stream
  * (inverse CDF, tokens in id order), or takes the argmax when u is null (greedy; ties go to the lower
@@ -10,7 +14,7 @@ export interface Choice {
 }
 
 export function chooseToken(logits: Float32Array, u: number | null): Choice {
-  let max = -Infinity;
+  let max = NEG_INF;
   let argmax = -1;
   for (let i = 0; i < logits.length; i++)
     if (logits[i] > max) {
@@ -24,17 +28,17 @@ export function chooseToken(logits: Float32Array, u: number | null): Choice {
   let total = 0;
   for (let i = 0; i < logits.length; i++) {
     const l = logits[i];
-    if (l !== -Infinity) total += Math.exp(l - max);
+    if (l !== NEG_INF) total += exp(l - max);
   }
-  const logTotal = Math.log(total);
+  const logTotal = log(total);
   if (u === null) return { tokenId: argmax, logprob: -logTotal };
   const target = u * total;
   let cum = 0;
   let last = argmax;
   for (let i = 0; i < logits.length; i++) {
     const l = logits[i];
-    if (l === -Infinity) continue;
-    cum += Math.exp(l - max);
+    if (l === NEG_INF) continue;
+    cum += exp(l - max);
     last = i;
     if (cum > target) return { tokenId: i, logprob: l - max - logTotal };
   }

@@ -1,5 +1,9 @@
 import { type LogitsProcessor, requireParam } from './types';
 
+// Globals read once: inside a vm context (jest) every global lookup in a hot loop is slow.
+const NEG_INF = -Infinity;
+const { exp } = Math;
+
 /**
  * Nucleus sampling (Holtzman et al. 2020): keeps the smallest set of most likely tokens whose
  * probability mass reaches p. Tokens are ranked by probability, ties by lower id, so the nucleus is
@@ -19,13 +23,13 @@ export function topP(p: number): LogitsProcessor {
         ids = new Int32Array(v);
         prob = new Float64Array(v);
       }
-      let max = -Infinity;
+      let max = NEG_INF;
       for (let i = 0; i < v; i++) if (logits[i] > max) max = logits[i];
       let n = 0;
       let total = 0;
       for (let i = 0; i < v; i++) {
-        if (logits[i] === -Infinity) continue;
-        const w = Math.exp(logits[i] - max);
+        if (logits[i] === NEG_INF) continue;
+        const w = exp(logits[i] - max);
         prob[i] = w;
         total += w;
         ids[n++] = i;
@@ -33,7 +37,7 @@ export function topP(p: number): LogitsProcessor {
       const kept = nucleusSize(ids, n, prob, p * total);
       if (kept >= n) return;
       // ids[0..kept) is the nucleus; everything after it is removed.
-      for (let j = kept; j < n; j++) logits[ids[j]] = -Infinity;
+      for (let j = kept; j < n; j++) logits[ids[j]] = NEG_INF;
     },
   };
 }
