@@ -1,6 +1,8 @@
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
+  // Loads onnxruntime-node once per worker and shares typed arrays with it (see the file's comment).
+  testEnvironment: '<rootDir>/tests/engine/ort-environment.ts',
+  moduleNameMapper: { '^onnxruntime-node$': '<rootDir>/tests/setup/onnxruntime-node.js' },
   roots: ['<rootDir>/tests'],
   testMatch: ['**/*.test.ts'],
   transform: {

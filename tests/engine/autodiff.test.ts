@@ -1,5 +1,3 @@
-/** @jest-environment ./tests/engine/ort-environment.ts */
-jest.mock('onnxruntime-node', () => (globalThis as Record<string, unknown>).__onnxruntimeNode);
 import { deriveSeed } from '../../method/rng';
 import { Graph, createSession, grad, ortTensor, ops as o } from '../../engine/onnx';
 import { expectClose, gradCheck } from './gradcheck';

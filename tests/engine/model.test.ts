@@ -1,5 +1,3 @@
-/** @jest-environment ./tests/engine/ort-environment.ts */
-jest.mock('onnxruntime-node', () => (globalThis as Record<string, unknown>).__onnxruntimeNode);
 import type * as ort from 'onnxruntime-node';
 import { Rng, deriveSeed } from '../../method/rng';
 import {
