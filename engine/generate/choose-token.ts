@@ -13,6 +13,9 @@ export interface Choice {
   logprob: number;
 }
 
+/** exp(logit - max) per token, kept from the normalising pass for the draw (sampling is synchronous). */
+let weights = new Float64Array(0);
+
 export function chooseToken(logits: Float32Array, u: number | null): Choice {
   let max = NEG_INF;
   let argmax = -1;
@@ -25,10 +28,13 @@ export function chooseToken(logits: Float32Array, u: number | null): Choice {
     throw new Error(
       `chooseToken: no finite logit to choose from (max ${max}); the model produced NaN or inf`,
     );
+  if (weights.length < logits.length) weights = new Float64Array(logits.length);
   let total = 0;
   for (let i = 0; i < logits.length; i++) {
     const l = logits[i];
-    if (l !== NEG_INF) total += exp(l - max);
+    const w = l === NEG_INF ? 0 : exp(l - max);
+    weights[i] = w;
+    total += w;
   }
   const logTotal = log(total);
   if (u === null) return { tokenId: argmax, logprob: -logTotal };
@@ -36,11 +42,11 @@ export function chooseToken(logits: Float32Array, u: number | null): Choice {
   let cum = 0;
   let last = argmax;
   for (let i = 0; i < logits.length; i++) {
-    const l = logits[i];
-    if (l === NEG_INF) continue;
-    cum += exp(l - max);
+    const w = weights[i];
+    if (w === 0) continue;
+    cum += w;
     last = i;
-    if (cum > target) return { tokenId: i, logprob: l - max - logTotal };
+    if (cum > target) return { tokenId: i, logprob: logits[i] - max - logTotal };
   }
   // Rounding left the scan a hair short of u·total: the last token with any mass takes the remainder.
   return { tokenId: last, logprob: logits[last] - max - logTotal };

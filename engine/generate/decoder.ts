@@ -72,7 +72,7 @@ export function prefill(model: GenerationModel, ids: readonly number[]): Promise
 }
 
 /**
- * One decode step for a batch: row r feeds `tokens[r]` at position `lengths[r]` (its real cache
+ * One decode step for a batch: row r feeds `tokens[r]` at `positions[r]` (normally its real cache
  * length) after a past of `width` columns, of which only the rightmost `lengths[r]` are real.
  */
 export function decodeStep(
@@ -81,6 +81,7 @@ export function decodeStep(
   width: number,
   tokens: readonly number[],
   lengths: readonly number[],
+  positions: readonly number[] = lengths,
 ): Promise<RunResult> {
   const sig = model.signature;
   const rows = tokens.length;
@@ -90,7 +91,7 @@ export function decodeStep(
     input_ids: int64(tokens, [rows, 1]),
     attention_mask: new ort.Tensor('int64', mask, [rows, width + 1]),
   };
-  if (sig.hasPositionIds) feeds.position_ids = int64(lengths, [rows, 1]);
+  if (sig.hasPositionIds) feeds.position_ids = int64(positions, [rows, 1]);
   past.forEach((t, i) => (feeds[sig.pastNames[i]] = t));
   return run(model, feeds, width);
 }

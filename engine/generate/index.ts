@@ -1,5 +1,12 @@
 export { loadGenerationModel, findModelFile, type GenerationModel, type LoadOptions } from './load';
-export { samplePaths, type Completion, type PromptDone, type SamplePathsRequest } from './sample-paths';
+export {
+  samplePaths,
+  emptyTimings,
+  type Completion,
+  type PromptDone,
+  type SamplePathsRequest,
+  type SampleTimings,
+} from './sample-paths';
 export { SampleOptionsSchema, type Prompt, type SampleOptions } from './options';
 export {
   type ExecutionProvider,

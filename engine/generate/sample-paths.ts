@@ -1,9 +1,9 @@
-import type * as ort from 'onnxruntime-node';
 import { Rng, deriveSeed } from '../../method/rng';
 import { chooseToken } from './choose-token';
 import { type RunResult, decodeStep, prefill } from './decoder';
 import { decodeCompletion } from './detokenize';
-import { type CacheSlot, assembleCache } from './kv-cache';
+import { type Batch, arrangeBatches } from './batching';
+import type { CacheSlot } from './kv-cache';
 import type { GenerationModel } from './load';
 import { type Prompt, type SampleOptionsInput, parseSampleOptions } from './options';
 import {
@@ -39,6 +39,39 @@ export interface PromptDone {
 export interface SamplePathsRequest extends SampleOptionsInput {
   /** Called once per prompt when its n completions are finished (awaited: persist them here). */
   onPromptDone?: (done: PromptDone) => void | Promise<void>;
+  /** Filled in with where the time went (for benchmarks; see README.md). */
+  timings?: SampleTimings;
+}
+
+/** Milliseconds spent per phase, and counts, accumulated over a call. */
+export interface SampleTimings {
+  /** Prompts through the model (batch 1). */
+  prefillMs: number;
+  /** Decode steps: building feeds and session.run (which includes copying its outputs into JS). */
+  decodeRunMs: number;
+  /** Copying caches into new batches when rows join or leave. */
+  cacheCopyMs: number;
+  /** Logits to float32, processors, the draw, stopping criteria (stop-string decoding included). */
+  samplingMs: number;
+  /** Decoding finished completions' text. */
+  finishMs: number;
+  prefills: number;
+  decodeRuns: number;
+  /** Rows summed over decode runs: tokens decoded with the cache. */
+  decodedRows: number;
+}
+
+export function emptyTimings(): SampleTimings {
+  return {
+    prefillMs: 0,
+    decodeRunMs: 0,
+    cacheCopyMs: 0,
+    samplingMs: 0,
+    finishMs: 0,
+    prefills: 0,
+    decodeRuns: 0,
+    decodedRows: 0,
+  };
 }
 
 interface Row extends RowHistory {
@@ -53,12 +86,6 @@ interface Row extends RowHistory {
   slot: CacheSlot;
 }
 
-interface Batch {
-  rows: Row[];
-  past: readonly ort.Tensor[];
-  width: number;
-}
-
 /**
  * For every prompt, n sampled completions (the paper's m reasoning paths). Each prompt is run through
  * the model once; its cache is copied into the rows that sample from it, and the live rows of many
@@ -70,7 +97,8 @@ export async function samplePaths(
   model: GenerationModel,
   request: SamplePathsRequest,
 ): Promise<Completion[][]> {
-  const { onPromptDone, ...rest } = request;
+  const { onPromptDone, timings: reported, ...rest } = request;
+  const t = reported ?? emptyTimings();
   const o = parseSampleOptions(rest);
   const processors = buildLogitsProcessors(o);
   const criteria = buildStoppingCriteria({
@@ -87,6 +115,7 @@ export async function samplePaths(
   const logits = new Float32Array(model.logitsSize);
 
   const choose = (row: Row, source: RunResult, r: number) => {
+    const t0 = performance.now();
     source.logits.read(r, logits);
     applyAll(processors, logits, row);
     const { tokenId, logprob } = chooseToken(logits, row.rng ? row.rng.next() : null);
@@ -96,9 +125,11 @@ export async function samplePaths(
       const reason = s.push(tokenId);
       row.finish ??= reason;
     }
+    t.samplingMs += performance.now() - t0;
     if (row.finish) finishRow(row);
   };
   const finishRow = (row: Row) => {
+    const t0 = performance.now();
     const ids = prompts[row.prompt].ids;
     const text = decodeCompletion(model.tokenizer, ids, row.completionIds);
     results[row.prompt][row.path] = {
@@ -107,6 +138,7 @@ export async function samplePaths(
       finishReason: row.finish as FinishReason,
       sumLogprob: row.sumLogprob,
     };
+    t.finishMs += performance.now() - t0;
     if (--remaining[row.prompt] === 0)
       done.push({ index: row.prompt, key: prompts[row.prompt].key, completions: results[row.prompt] });
   };
@@ -117,14 +149,23 @@ export async function samplePaths(
   let nextPrompt = 0;
   let nextPath = 0;
   let current = null as { prompt: number; result: RunResult } | null;
-  let batches: Batch[] = [];
+  let batches: Batch<Row>[] = [];
   for (;;) {
-    const live = batches.reduce((s, b) => s + b.rows.length, 0);
+    const live = batches.reduce((s, b) => s + b.rows.filter((r) => !r.finish).length, 0);
+    // Rows join in chunks of about half a prompt's paths: every admission copies caches, and in
+    // equal-length batching a lone joiner would be a batch of its own.
+    const rowsLeft = (prompts.length - nextPrompt) * o.n - nextPath;
+    const chunk = Math.min(rowsLeft, Math.ceil(Math.min(o.n, o.maxBatchRows) / 2));
+    const admit = live === 0 || o.maxBatchRows - live >= chunk ? o.maxBatchRows - live : 0;
     const joining: Row[] = [];
-    while (live + joining.length < o.maxBatchRows && nextPrompt < prompts.length) {
+    while (joining.length < admit && nextPrompt < prompts.length) {
       const p = prompts[nextPrompt];
-      if (current?.prompt !== nextPrompt)
+      if (current?.prompt !== nextPrompt) {
+        const t0 = performance.now();
         current = { prompt: nextPrompt, result: await prefill(model, p.ids) };
+        t.prefillMs += performance.now() - t0;
+        t.prefills++;
+      }
       const row: Row = {
         prompt: nextPrompt,
         path: nextPath,
@@ -143,23 +184,33 @@ export async function samplePaths(
         nextPrompt++;
       }
     }
-    batches = o.mixLengths ? arrangeMixed(model, batches, joining) : arrangeByLength(model, batches, joining);
+    const t0 = performance.now();
+    batches = arrangeBatches(model.signature, batches, joining, o.mixLengths);
+    t.cacheCopyMs += performance.now() - t0;
     await flushDone();
     if (batches.length === 0 && nextPrompt >= prompts.length) break;
 
     for (const b of batches) {
+      const t1 = performance.now();
       const step = await decodeStep(
         model,
         b.past,
         b.width,
         b.rows.map((r) => r.completionIds[r.completionIds.length - 1]),
         b.rows.map((r) => r.slot.length),
+        // The position of each row's last token: for a live row its cache length; a finished row
+        // repeats its last token there until its batch compacts, never running past the model's
+        // position table.
+        b.rows.map((r) => r.promptIds.length + r.completionIds.length - 1),
       );
+      t.decodeRunMs += performance.now() - t1;
+      t.decodeRuns++;
+      t.decodedRows += b.rows.length;
       b.past = step.present;
       b.width++;
       b.rows.forEach((row, r) => {
         row.slot = { tensors: step.present, row: r, width: b.width, length: row.slot.length + 1 };
-        choose(row, step, r);
+        if (!row.finish) choose(row, step, r);
       });
     }
   }
@@ -186,45 +237,4 @@ function encodePrompt(model: GenerationModel, p: Prompt, index: number): Encoded
 
 function applyAll(processors: readonly LogitsProcessor[], logits: Float32Array, row: RowHistory): void {
   for (const p of processors) p.apply(logits, row);
-}
-
-/** A batch of `rows` whose caches are copied out of wherever they are now. */
-function buildBatch(model: GenerationModel, rows: Row[]): Batch {
-  const width = Math.max(...rows.map((r) => r.slot.length));
-  const past = assembleCache(
-    model.signature,
-    rows.map((r) => r.slot),
-    width,
-  );
-  rows.forEach((r, i) => (r.slot = { tensors: past, row: i, width, length: r.slot.length }));
-  return { rows, past, width };
-}
-
-/**
- * Batches of equal cache length only: a batch whose rows all survive and gain no one keeps its
- * tensors (the last step's present is the next step's past, no copy); otherwise it is rebuilt once.
- */
-function arrangeByLength(model: GenerationModel, batches: Batch[], joining: Row[]): Batch[] {
-  const byLength = new Map<number, { rows: Row[]; kept: Batch | null }>();
-  for (const b of batches) {
-    const rows = b.rows.filter((r) => !r.finish);
-    if (rows.length > 0) byLength.set(b.width, { rows, kept: rows.length === b.rows.length ? b : null });
-  }
-  for (const row of joining) {
-    const group = byLength.get(row.slot.length);
-    if (group) {
-      group.rows.push(row);
-      group.kept = null;
-    } else byLength.set(row.slot.length, { rows: [row], kept: null });
-  }
-  return [...byLength.values()].map((g) => g.kept ?? buildBatch(model, g.rows));
-}
-
-/** One left-padded batch for every live row. */
-function arrangeMixed(model: GenerationModel, batches: Batch[], joining: Row[]): Batch[] {
-  const old = batches[0];
-  const rows = [...(old ? old.rows.filter((r) => !r.finish) : []), ...joining];
-  if (rows.length === 0) return [];
-  if (old && rows.length === old.rows.length) return [old];
-  return [buildBatch(model, rows)];
 }
