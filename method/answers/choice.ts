@@ -43,9 +43,11 @@ export function normalizeChoice(answer: string, choices?: readonly Choice[]): st
   const s = tidy(answer);
   // A bracketed label leads: "(B) ..." or "B) ..." names option B whatever text follows it.
   const bracketed = /^(?:[([]\s*([A-Za-z]|\d+)\s*[)\]]|([A-Za-z]|\d+)\))/.exec(s);
+  // A label that names no option ("(E)" of four) normalises to "(E)": wrong, one vote however it was
+  // written, and (bracketed) it normalises to itself whatever the options say.
   if (bracketed) {
-    const label = findLabel((bracketed[1] ?? bracketed[2]).toLowerCase(), choices);
-    if (label !== null) return label;
+    const named = (bracketed[1] ?? bracketed[2]).toLowerCase();
+    return findLabel(named, choices) ?? `(${named.toUpperCase()})`;
   }
   const key = textKey(s);
   const bare = /^(?:(?:option|choice|answer|letter)\s+)?([a-z]|\d+)$/.exec(key);
@@ -53,7 +55,8 @@ export function normalizeChoice(answer: string, choices?: readonly Choice[]): st
     const label = findLabel(bare[1], choices);
     if (label !== null) return label;
   }
-  if (!choices) return s;
+  const fallback = bare ? `(${bare[1].toUpperCase()})` : s;
+  if (!choices) return fallback;
   const byText = optionByText(s, choices);
   if (byText !== null) return byText;
   const labelled = /^(?:(?:option|choice)\s+)?([a-z]|\d+) (.+)$/.exec(key);
@@ -67,7 +70,7 @@ export function normalizeChoice(answer: string, choices?: readonly Choice[]): st
     const label = optionByText(tidy(s.slice(0, reason.index)), choices);
     if (label !== null) return label;
   }
-  return s;
+  return fallback;
 }
 
 /**

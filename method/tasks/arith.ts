@@ -85,6 +85,11 @@ function amount(rng: Rng, knobs: ArithKnobs): number {
   return rng.int(digits === 1 ? 1 : 10 ** (digits - 1), 10 ** digits - 1);
 }
 
+/** "1 apple", "2 apples": every item word is a plural in -s. */
+function count(n: number, item: string): string {
+  return `${n} ${n === 1 ? item.slice(0, -1) : item}`;
+}
+
 /** One problem; the running total never goes below zero when read left to right. */
 export function generateArithProblem(rng: Rng, knobsInput: Partial<ArithKnobs> = {}): ArithProblem {
   const knobs = ArithKnobs.parse(knobsInput);
@@ -95,24 +100,34 @@ export function generateArithProblem(rng: Rng, knobsInput: Partial<ArithKnobs> =
   let total = start;
   const n = rng.int(knobs.minSteps, knobs.maxSteps);
   for (let i = 0; i < n; i++) {
-    const k = amount(rng, knobs);
-    const subtract = total > 0 && rng.next() < 0.5;
-    if (subtract) {
-      const taken = Math.min(k, total);
-      steps.push({ op: '-', amount: taken, verb: rng.pick(LOSSES) });
-      total -= taken;
+    let k = amount(rng, knobs);
+    if (total > 0 && rng.next() < 0.5) {
+      if (k > total) k = rng.int(1, total);
+      steps.push({ op: '-', amount: k, verb: rng.pick(LOSSES) });
+      total -= k;
     } else {
       steps.push({ op: '+', amount: k, verb: rng.pick(GAINS) });
       total += k;
     }
   }
-  const sentences = [`${name} has ${start} ${item}.`];
+  const sentences = [`${name} has ${count(start, item)}.`];
   steps.forEach((s, i) => {
-    const what = s.op === '+' ? `${s.amount} more ${item}` : `${s.amount} ${item}`;
+    const what =
+      s.op === '+' ? `${s.amount} more ${s.amount === 1 ? item.slice(0, -1) : item}` : count(s.amount, item);
     sentences.push(`${i === 0 ? '' : 'then '}${name} ${s.verb} ${what}.`);
   });
   sentences.push(`how many ${item} does ${name} have now?`);
   return { name, item, start, steps, question: sentences.join(' '), answer: total };
+}
+
+/** An upper bound on the number of distinct questions the knobs allow. */
+export function arithQuestionSpace(knobsInput: Partial<ArithKnobs> = {}): number {
+  const knobs = ArithKnobs.parse(knobsInput);
+  const amounts = 10 ** knobs.maxDigits - (knobs.minDigits === 1 ? 1 : 10 ** (knobs.minDigits - 1));
+  const perStep = amounts * (GAINS.length + LOSSES.length);
+  let sequences = 0;
+  for (let k = knobs.minSteps; k <= knobs.maxSteps; k++) sequences += perStep ** k;
+  return NAMES.length * ITEMS.length * amounts * sequences;
 }
 
 function orderedSteps(problem: ArithProblem, order: ArithOrder): ArithOp[] {
@@ -141,7 +156,7 @@ export function arithOrders(problem: ArithProblem): ArithOrder[] {
 
 /** A step-by-step rationale in the given order, ending "The answer is N.". */
 export function arithRationale(problem: ArithProblem, order: ArithOrder = 'left-to-right'): string {
-  const parts = [`${problem.name} starts with ${problem.start} ${problem.item}.`];
+  const parts = [`${problem.name} starts with ${count(problem.start, problem.item)}.`];
   let total = problem.start;
   for (const s of orderedSteps(problem, order)) {
     const next = total + (s.op === '+' ? s.amount : -s.amount);
@@ -162,20 +177,26 @@ export function generateArithSplits(
   knobsInput: Partial<ArithKnobs> = {},
 ): Record<ArithSplit, ArithRecord[]> {
   const knobs = ArithKnobs.parse(knobsInput);
+  const wanted = sizes.train + sizes.unlabeled + sizes.eval;
+  const space = arithQuestionSpace(knobs);
+  // Far below the space, fresh questions come quickly; near it, a search for the last ones would crawl.
+  if (wanted > space / 4)
+    throw new Error(
+      `arith: ${wanted} distinct problems asked for, but steps ${knobs.minSteps}-${knobs.maxSteps} and digits ` +
+        `${knobs.minDigits}-${knobs.maxDigits} allow at most ${space}; allow more steps or digits, or ask for fewer`,
+    );
   const taken = new Set<string>();
   const make = (split: ArithSplit): ArithRecord[] => {
     const rng = new Rng(deriveSeed('arith', seed, split));
     const out: ArithRecord[] = [];
-    const maxTries = 100 * sizes[split] + 1000;
-    for (let tries = 0; out.length < sizes[split]; tries++) {
-      if (tries >= maxTries)
-        throw new Error(
-          `arith: cannot find ${sizes[split]} distinct ${split} problems with steps ` +
-            `${knobs.minSteps}-${knobs.maxSteps} and digits ${knobs.minDigits}-${knobs.maxDigits}; ` +
-            'allow more steps or digits, or ask for fewer problems',
-        );
+    for (let misses = 0; out.length < sizes[split];) {
       const p = generateArithProblem(rng, knobs);
-      if (taken.has(p.question)) continue;
+      if (taken.has(p.question)) {
+        if (++misses > 100_000)
+          throw new Error(`arith: no new ${split} problem in 100000 tries; allow more steps or digits`);
+        continue;
+      }
+      misses = 0;
       taken.add(p.question);
       const id = `arith-${split}-${out.length + 1}`;
       if (split === 'unlabeled') out.push({ id, question: p.question });
