@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -23,6 +23,22 @@ describe('infra/temporal', () => {
     expect(registered).toEqual(
       Object.fromEntries(lmsiSearchAttributeKeys.map((k) => [k.name, typeNames[k.type] ?? k.type])),
     );
+  });
+});
+
+describe('infra/temporal install', () => {
+  it('skips when the pinned CLI is present and fails clearly when Go is missing', () => {
+    const present = execFileSync('bash', [path.join(root, 'infra/temporal/install')], { encoding: 'utf8' });
+    expect(present).toMatch(/temporal CLI already installed: .*\(go:v1\.5\.1\)/);
+
+    const tools = mkdtempSync(path.join(os.tmpdir(), 'lmsi-tools-'));
+    const noGo = spawnSync('bash', [path.join(root, 'infra/temporal/install')], {
+      env: { PATH: '/usr/bin:/bin', HOME: os.tmpdir(), LMSI_TOOLS_DIR: tools },
+      encoding: 'utf8',
+    });
+    expect(noGo.status).toBe(1);
+    expect(noGo.stderr).toContain('error: Go is not installed');
+    expect(noGo.stderr).toContain('https://go.dev/dl/');
   });
 });
 
