@@ -7,6 +7,7 @@
 
 /** "The answer is", also "the final answer is", "The correct answer is:", "the answer would be". */
 const ANSWER_IS = /\bthe\s+(?:final\s+|correct\s+|right\s+)?answer\s+(?:is|would\s+be|will\s+be)\b\s*:?/gi;
+const NEXT_QUESTION = /\n[ \t]*(?:Q|Question)[ \t]*:/;
 const HASHES = /^[ \t]*####[ \t]*(.*)$/gm;
 const ANSWER_LINE = /^[ \t>*_#-]*(?:final\s+)?answer\s*[*_]*\s*:[ \t]*(.*)$/gim;
 
@@ -98,6 +99,7 @@ function sentenceEnd(s: string, options: SpanOptions): number {
  */
 export function cleanAnswerSpan(raw: string, options: SpanOptions = {}): string | null {
   let s = unwrapLatex(raw.replace(/^[\s:*_]+/, ''));
+  if (NEXT_QUESTION.test(`\n${s}`)) return null;
   // A whole-span `$...$` is math mode; a lone `$` stays (it is a currency sign).
   s = s.replace(/^\$([^$\n]+)\$/, '$1');
   s = s.split(/\r?\n/)[0];
@@ -112,10 +114,12 @@ export function cleanAnswerSpan(raw: string, options: SpanOptions = {}): string 
 }
 
 /**
- * What follows the final-answer marker of a completion, uncleaned: the text after the last "The answer
- * is", else the content of the last \boxed{..}, the last "#### .." line, the last "Answer: .." line.
+ * What follows the final-answer marker of a completion, uncleaned, looking only at the completion up to
+ * any next question it goes on to write: the text after the last "The answer is", else the content of the last \boxed{..}, the last "#### .." line, the last "Answer: .." line.
  */
-export function finalAnswerTail(text: string): string | null {
+export function finalAnswerTail(completion: string): string | null {
+  // A model that runs on past its answer starts the next exemplar ("\n\nQ: …"): that is not its answer.
+  const text = completion.split(NEXT_QUESTION, 1)[0];
   const end = lastMatchEnd(ANSWER_IS, text);
   if (end !== null) return text.slice(end);
   const boxed = lastBraced(text, ['boxed', 'fbox']);

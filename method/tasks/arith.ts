@@ -242,7 +242,7 @@ const ArithLine = z.object({
 
 /** Question.rationale never states the answer (as for gsm8k): the prompt formats add "The answer is N.". */
 function withoutAnswerSentence(rationale: string): string {
-  return rationale.replace(/\s*The answer is [^.]*\.?\s*$/, '').trim();
+  return rationale.replace(/\s*The answer is [^\n]*$/, '').trim();
 }
 
 export const arith: Task = {

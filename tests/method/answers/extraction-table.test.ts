@@ -75,6 +75,13 @@ const ROWS: Row[] = [
   ['gsm8k', 'Total: 3 * 4 = 12 cookies.\nAnswer: 12', '12'],
   ['gsm8k', 'So she needs 15 cups.\nThe answer is 15 cups.\n\nQ: A new question with 99 in it?', '15'],
   ['gsm8k', 'The answer is: 36', '36'],
+  [
+    'gsm8k',
+    'He has 2 + 3 = 5 pens. The answer is 5.\n\nQ: Ann has 7 cats. How many?\nA: The answer is 7.',
+    '5',
+  ],
+  ['gsm8k', 'He has 2 + 3 = 5 pens. The answer is\n\nQ: Ann has 7 cats. How many?', null],
+  ['gsm8k', 'The answer is:\n**19**', '19'],
   ['gsm8k', 'The answer is 3/4.', '3/4'],
   ['gsm8k', 'The answer is 1234.5 meters. That is about 1.2 km.', '1234.5'],
   ['gsm8k', 'THE ANSWER IS 64!', '64'],
