@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CustomTaskOptions } from '../method/tasks/custom';
 import { FORMAT_NAMES, type FormatName, type TaskName } from '../method/types';
 
 /**
@@ -30,11 +31,8 @@ export const ModelConfig = z.strictObject({
 
 export const TaskConfig = z.strictObject({
   name: z.enum(TASKS),
-  /** For `custom`: JSONL field names and the regex whose first group is the answer. */
-  questionField: z.string().min(1).optional(),
-  answerField: z.string().min(1).optional(),
-  idField: z.string().min(1).optional(),
-  answerPattern: z.string().min(1).optional(),
+  /** For `custom`: JSONL field names, the answer regex and the answer type (see method/tasks/custom). */
+  ...CustomTaskOptions.shape,
 });
 
 export const DataConfig = z.strictObject({
