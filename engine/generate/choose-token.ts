@@ -36,6 +36,8 @@ export function chooseToken(logits: Float32Array, u: number | null): Choice {
     weights[i] = w;
     total += w;
   }
+  // total >= 1 (the maximum contributes exp(0)); anything else means a NaN logit somewhere.
+  if (!(total >= 1)) throw new Error('chooseToken: the logits contain NaN; the model output is broken');
   const logTotal = log(total);
   if (u === null) return { tokenId: argmax, logprob: -logTotal };
   const target = u * total;

@@ -100,7 +100,11 @@ export async function samplePaths(
   const { onPromptDone, timings: reported, ...rest } = request;
   const t = reported ?? emptyTimings();
   const o = parseSampleOptions(rest);
-  const processors = buildLogitsProcessors(o);
+  const processors = buildLogitsProcessors({
+    ...o,
+    tokenizerVocabSize: model.tokenizer.vocabSize,
+    logitsSize: model.logitsSize,
+  });
   const criteria = buildStoppingCriteria({
     maxNewTokens: o.maxNewTokens,
     maxPositions: model.maxPositions,

@@ -8,9 +8,10 @@ import { temperature } from './temperature';
 import { topK } from './top-k';
 import { topP } from './top-p';
 import type { LogitsProcessor, StoppingCriterion } from './types';
+import { untokenizable } from './untokenizable';
 
 export * from './types';
-export { eos, maxLength, minP, repetitionPenalty, stopStrings, temperature, topK, topP };
+export { eos, maxLength, minP, repetitionPenalty, stopStrings, temperature, topK, topP, untokenizable };
 export { cutAtStop } from './stop-strings';
 
 export interface ProcessorOptions {
@@ -24,6 +25,9 @@ export interface ProcessorOptions {
   minP?: number;
   /** 1 or undefined = off. */
   repetitionPenalty?: number;
+  /** Ids at or above it (a padded model vocabulary) are never chosen; undefined = no limit. */
+  tokenizerVocabSize?: number;
+  logitsSize?: number;
 }
 
 /**
@@ -34,6 +38,8 @@ export function buildLogitsProcessors(o: ProcessorOptions): LogitsProcessor[] {
   if (!(Number.isFinite(o.temperature) && o.temperature >= 0))
     throw new RangeError(`temperature: must be a finite number >= 0, got ${o.temperature}`);
   const list: LogitsProcessor[] = [];
+  if (o.tokenizerVocabSize !== undefined && o.tokenizerVocabSize < (o.logitsSize ?? Infinity))
+    list.push(untokenizable(o.tokenizerVocabSize));
   if (o.repetitionPenalty !== undefined && o.repetitionPenalty !== 1)
     list.push(repetitionPenalty(o.repetitionPenalty));
   if (o.temperature > 0 && o.temperature !== 1) list.push(temperature(o.temperature));

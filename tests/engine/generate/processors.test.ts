@@ -9,6 +9,7 @@ import {
   temperature,
   topK,
   topP,
+  untokenizable,
   type LogitsProcessor,
 } from '../../../engine/generate/processors';
 import { kthLargest } from '../../../engine/generate/processors/select';
@@ -149,6 +150,15 @@ describe('logits processors', () => {
     expect(() => repetitionPenalty(Infinity)).toThrow(/repetition penalty/);
   });
 
+  it('removes ids beyond the tokenizer (a padded model vocabulary)', () => {
+    expect(Array.from(run([untokenizable(3)], [1, 2, 3, 4, 5]))).toEqual([1, 2, 3, -Infinity, -Infinity]);
+    expect(() => untokenizable(0)).toThrow(RangeError);
+    const names = (size: number) =>
+      buildLogitsProcessors({ temperature: 1, tokenizerVocabSize: size, logitsSize: 5 }).map((p) => p.name);
+    expect(names(3)).toEqual(['untokenizable']);
+    expect(names(5)).toEqual([]);
+  });
+
   it('builds the list in Hugging Face order and leaves out processors that are off', () => {
     expect(
       buildLogitsProcessors({
@@ -203,8 +213,10 @@ describe('chooseToken', () => {
     }
   });
 
-  it('refuses logits with nothing finite', () => {
+  it('refuses logits with nothing finite, or with NaN', () => {
     expect(() => chooseToken(Float32Array.from([-Infinity, NaN]), 0.5)).toThrow(/no finite logit/);
+    expect(() => chooseToken(Float32Array.from([1, NaN, 0]), 0.5)).toThrow(/NaN/);
+    expect(() => chooseToken(Float32Array.from([1, NaN, 0]), null)).toThrow(/NaN/);
   });
 
   const DRAWS = 40_000;
