@@ -1,1 +1,12 @@
 export * from './safetensors';
+export {
+  CHECKPOINT_FILES,
+  saveCheckpoint,
+  loadCheckpoint,
+  type Checkpoint,
+  type OptimizerState,
+} from './checkpoint';
+export { createBaseModel, type BaseModelOptions } from './base-model';
+export { TrainerStateSchema, type TrainerState } from './trainer-state';
+export { toConfigJson, parseConfigJson, type SpecialTokenIds } from './model-config';
+export { replaceDirAtomically, isTemporaryDir } from './atomic';

@@ -8,4 +8,5 @@ export {
   TRAIN_IO,
   type AdamWConfig,
   type TrainingGraphOptions,
+  type TrainingGraphMode,
 } from './training-graph';

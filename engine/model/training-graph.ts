@@ -38,7 +38,25 @@ export const TRAIN_IO = {
   expAvg: (p: string) => `exp_avg.${p}`,
   expAvgSq: (p: string) => `exp_avg_sq.${p}`,
   updated: (name: string) => `updated.${name}`,
+  /** Packed rows: per-token rotary positions and example ids (see `packed`). */
+  positionIds: 'position_ids',
+  segmentIds: 'segment_ids',
+  /** Gradient accumulation: this micro-batch's share of the step's completion tokens. */
+  gradScale: 'grad_scale',
+  gradAcc: (p: string) => `grad_acc.${p}`,
 } as const;
+
+/**
+ * What one run of the graph does. The graph has no loop, so gradient accumulation over k
+ * micro-batches is k runs: k − 1 of `accumulate` (grad_acc + grad_scale · g, kept as onnxruntime
+ * tensors between runs) and one `apply` (the last micro-batch's gradients added, then clipping and
+ * AdamW), i.e. still one run per micro-batch and no extra run for the update.
+ * - `step`: one micro-batch is the whole step (forward, backward, clip, AdamW).
+ * - `accumulate`: outputs `loss` and `updated.grad_acc.p`; no moments, no update.
+ * - `apply`: `step` whose gradient is `grad_acc.p + grad_scale · g`.
+ * - `loss`: forward and loss only (evaluation).
+ */
+export type TrainingGraphMode = 'step' | 'accumulate' | 'apply' | 'loss';
 
 export interface TrainingGraphOptions {
   batchSize: number;
@@ -48,6 +66,13 @@ export interface TrainingGraphOptions {
   outputLogits?: boolean;
   /** float32 for training; float64 to check the whole model's gradients numerically. */
   dtype?: DType;
+  mode?: TrainingGraphMode;
+  /**
+   * Rows hold several examples: inputs `position_ids` (restarting at 0 for each example) and
+   * `segment_ids` [B, T] int64; a token attends only to earlier tokens of its own segment, so a
+   * packed example is computed exactly as if it had its row to itself.
+   */
+  packed?: boolean;
 }
 
 /**
@@ -55,52 +80,71 @@ export interface TrainingGraphOptions {
  * global-norm clipping, AdamW. Inputs: `input_ids` [B, T] int64, `targets` [B, T] int64 (the next
  * token at each position), `loss_mask` [B, T] (1 on completion tokens), `lr` and `step` (1-based,
  * for bias correction) scalars, the parameters and their moments. Shapes are concrete: the trainer
- * pads every batch to [B, T].
+ * pads every batch to [B, T]. `mode` and `packed` select the variants the trainer needs.
  */
 export function buildTrainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): Graph {
   const hp = AdamWConfigSchema.parse(opts.adamw ?? {});
   const dtype = opts.dtype ?? 'float32';
+  const mode = opts.mode ?? 'step';
   const { batchSize: B, seqLen: T } = opts;
   if (T > c.maxSeqLen) throw new Error(`buildTrainingGraph: seqLen ${T} exceeds maxSeqLen ${c.maxSeqLen}`);
-  const g = new Graph('llama_train');
+  const g = new Graph(`llama_train_${mode}`);
   const inputIds = g.input(TRAIN_IO.inputIds, 'int64', [B, T]);
   const targets = g.input(TRAIN_IO.targets, 'int64', [B, T]);
   const lossMask = g.input(TRAIN_IO.lossMask, dtype, [B, T]);
-  const lr = g.input(TRAIN_IO.lr, dtype, []);
-  const step = g.input(TRAIN_IO.step, dtype, []);
+  const updates = mode === 'step' || mode === 'apply';
+  const lr = updates ? g.input(TRAIN_IO.lr, dtype, []) : null;
+  const step = updates ? g.input(TRAIN_IO.step, dtype, []) : null;
   const specs = paramSpecs(c);
   const params = specs.map((s) => g.input(s.name, dtype, s.shape));
-  const expAvg = specs.map((s) => g.input(TRAIN_IO.expAvg(s.name), dtype, s.shape));
-  const expAvgSq = specs.map((s) => g.input(TRAIN_IO.expAvgSq(s.name), dtype, s.shape));
+  const expAvg = updates ? specs.map((s) => g.input(TRAIN_IO.expAvg(s.name), dtype, s.shape)) : [];
+  const expAvgSq = updates ? specs.map((s) => g.input(TRAIN_IO.expAvgSq(s.name), dtype, s.shape)) : [];
+  const accumulates = mode === 'accumulate' || mode === 'apply';
+  const gradScale = accumulates ? g.input(TRAIN_IO.gradScale, dtype, []) : null;
+  const gradAcc = accumulates ? specs.map((s) => g.input(TRAIN_IO.gradAcc(s.name), dtype, s.shape)) : [];
 
   const w = Object.fromEntries(specs.map((s, i) => [s.name, params[i]]));
-  const positionIds = g.constant(
-    'int64',
-    [1, T],
-    Array.from({ length: T }, (_, t) => t),
-  );
   const causal = Array.from({ length: T * T }, (_, k) => (k % T <= Math.floor(k / T) ? 1 : 0));
-  const allowed = g.constant('bool', [T, T], causal); // [T, S]: key s <= query t
+  let allowed = g.constant('bool', [T, T], causal); // [T, S]: key s <= query t
+  let positionIds: Tensor;
+  if (opts.packed) {
+    positionIds = g.input(TRAIN_IO.positionIds, 'int64', [B, T]);
+    const segments = g.input(TRAIN_IO.segmentIds, 'int64', [B, T]);
+    const same = o.equal(o.unsqueeze(segments, [2]), o.unsqueeze(segments, [1])); // [B, T, S]
+    allowed = o.unsqueeze(o.and(allowed, same), [1, 2]); // [B, 1, 1, T, S]
+  } else {
+    positionIds = g.constant(
+      'int64',
+      [1, T],
+      Array.from({ length: T }, (_, t) => t),
+    );
+  }
   const { logits } = llamaForward(c, w, { inputIds, positionIds, allowed });
   const loss = maskedCrossEntropy(logits, targets, lossMask, c.vocabSize); // []
+  g.output(loss, TRAIN_IO.loss);
+  if (opts.outputLogits) g.output(logits, TRAIN_IO.logits);
+  if (mode === 'loss') return g;
 
-  const grads = grad(loss, params);
+  let grads = grad(loss, params);
+  if (gradScale) grads = grads.map((gr, i) => o.add(gradAcc[i], o.mul(gr, gradScale)));
+  if (mode === 'accumulate') {
+    specs.forEach((s, i) => g.output(grads[i], TRAIN_IO.updated(TRAIN_IO.gradAcc(s.name))));
+    return g;
+  }
   const sumSq = grads.map((gr) => o.reduceSum(o.mul(gr, gr))).reduce((a, b) => o.add(a, b));
   const gradNorm = o.sqrt(sumSq);
   const clip = o.min(o.div(hp.maxGradNorm, o.add(gradNorm, 1e-6)), 1); // []
-  const bc1 = o.sub(1, o.pow(g.scalar(hp.beta1, dtype), step));
-  const bc2 = o.sub(1, o.pow(g.scalar(hp.beta2, dtype), step));
+  const bc1 = o.sub(1, o.pow(g.scalar(hp.beta1, dtype), step!));
+  const bc2 = o.sub(1, o.pow(g.scalar(hp.beta2, dtype), step!));
 
-  g.output(loss, TRAIN_IO.loss);
   g.output(gradNorm, TRAIN_IO.gradNorm);
-  if (opts.outputLogits) g.output(logits, TRAIN_IO.logits);
   specs.forEach((s, i) => {
     const gr = o.mul(grads[i], clip);
     const m = o.add(o.mul(expAvg[i], hp.beta1), o.mul(gr, 1 - hp.beta1));
     const v = o.add(o.mul(expAvgSq[i], hp.beta2), o.mul(o.mul(gr, gr), 1 - hp.beta2));
     let update: Tensor = o.div(o.div(m, bc1), o.add(o.sqrt(o.div(v, bc2)), hp.eps));
     if (s.decay && hp.weightDecay > 0) update = o.add(update, o.mul(params[i], hp.weightDecay));
-    g.output(o.sub(params[i], o.mul(update, lr)), TRAIN_IO.updated(s.name));
+    g.output(o.sub(params[i], o.mul(update, lr!)), TRAIN_IO.updated(s.name));
     g.output(m, TRAIN_IO.updated(TRAIN_IO.expAvg(s.name)));
     g.output(v, TRAIN_IO.updated(TRAIN_IO.expAvgSq(s.name)));
   });
