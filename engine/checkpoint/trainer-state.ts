@@ -15,7 +15,7 @@ export const TrainerStateSchema = z
     epoch: z.number().int().nonnegative(),
     step_in_epoch: z.number().int().nonnegative(),
     /** Seed of the data order (the only random choice in training). */
-    seed: z.number().int(),
+    seed: z.union([z.number().int(), z.string()]),
     finished: z.boolean(),
     /** Completion and prompt tokens trained on (padding excluded). */
     tokens_seen: z.number().int().nonnegative(),

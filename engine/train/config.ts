@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { AdamWConfigSchema } from '../model/training-graph';
+
+const adamw = AdamWConfigSchema.shape;
+
+/** A fine-tuning run's settings. Everything but the three checkpoint/eval cadences affects the weights. */
+export const FineTuneConfigSchema = z
+  .object({
+    /** Optimiser steps; or give `epochs` (passes over the examples) instead. */
+    steps: z.number().int().positive().optional(),
+    epochs: z.number().int().positive().optional(),
+    /** Peak learning rate, reached after the warmup. */
+    learningRate: z.number().positive(),
+    /** Linear warmup from 0 over this many steps, then cosine decay to minLearningRateRatio × peak. */
+    warmupSteps: z.number().int().nonnegative().default(0),
+    minLearningRateRatio: z.number().min(0).max(1).default(0.1),
+    /** Rows of seqLen tokens per micro-batch (one session.run). */
+    batchSize: z.number().int().positive(),
+    /** Micro-batches per optimiser step: the step sees batchSize × gradientAccumulation rows. */
+    gradientAccumulation: z.number().int().positive().default(1),
+    weightDecay: adamw.weightDecay,
+    beta1: adamw.beta1,
+    beta2: adamw.beta2,
+    eps: adamw.eps,
+    maxGradNorm: adamw.maxGradNorm,
+    /** Tokens per row; default the model's maxSeqLen. */
+    seqLen: z.number().int().positive().optional(),
+    /**
+     * Several examples share a row (each attends only to itself and restarts its positions), so
+     * short examples do not waste a row on padding. false: one example per row.
+     */
+    packing: z.boolean().default(true),
+    /** Seed of the data order (a number, or a name such as `campaign/round-2`). */
+    seed: z.union([z.number().int(), z.string().min(1)]),
+    /** Save a checkpoint every N steps (and always at the end). */
+    checkpointEvery: z.number().int().positive().default(100),
+    /** Evaluate the held-out loss every N steps (and at the start and end); default checkpointEvery. */
+    evalEvery: z.number().int().positive().optional(),
+    /** Periodic checkpoints kept on disk (older ones are deleted; the final one is always kept). */
+    keepCheckpoints: z.number().int().positive().default(2),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if ((c.steps === undefined) === (c.epochs === undefined))
+      ctx.addIssue({ code: 'custom', path: ['steps'], message: 'give exactly one of steps and epochs' });
+    if (c.steps !== undefined && c.warmupSteps > c.steps)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['warmupSteps'],
+        message: `${c.warmupSteps} warmup steps exceed the ${c.steps} steps of the run`,
+      });
+  });
+
+export type FineTuneConfigInput = z.input<typeof FineTuneConfigSchema>;
+export type FineTuneConfig = z.output<typeof FineTuneConfigSchema>;
+
+/** Fields that only say when to save or evaluate: a resumed run may change them. */
+export const CADENCE_FIELDS: readonly (keyof FineTuneConfig)[] = [
+  'checkpointEvery',
+  'evalEvery',
+  'keepCheckpoints',
+];

@@ -1,0 +1,333 @@
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { BadInputError } from '../../method/errors';
+import { CHECKPOINT_FILES, type Checkpoint, loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint';
+import type { TrainerState } from '../checkpoint/trainer-state';
+import type { Params } from '../model/params';
+import { loadTokenizer } from '../tokenizer/load';
+import { DataPlan, evalBatches, fingerprint, tokenizeExamples } from './batches';
+import { checkpointDirName, listCheckpoints, pruneCheckpoints, removeTemporaryDirs } from './checkpoints';
+import {
+  CADENCE_FIELDS,
+  type FineTuneConfig,
+  type FineTuneConfigInput,
+  FineTuneConfigSchema,
+} from './config';
+import { NonFiniteLossError, TrainingAbortedError } from './errors';
+import { type FineTuneExample, resolveExamples } from './examples';
+import { TrainingRunner } from './runner';
+import { learningRateAt } from './schedule';
+
+export interface FineTuneProgress {
+  step: number;
+  totalSteps: number;
+  /** Epoch of the next step (0-based). */
+  epoch: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  /** Real (non-padding) tokens per second of step time, over this process's steps so far. */
+  tokensPerSec: number;
+  /** Held-out loss, on the steps it was measured. */
+  evalLoss?: number;
+  /** The checkpoint saved at this step, if one was. */
+  checkpointDir?: string;
+}
+
+export interface FineTuneOptions {
+  /** Checkpoint folder to start from (e.g. createBaseModel's). Its config.json fixes the model's shape. */
+  from: string;
+  /** Run folder: checkpoints go to outDir/checkpoint-<step>. */
+  outDir: string;
+  /** JSONL file of {prompt, completion} lines, or the examples themselves. */
+  examples: string | readonly FineTuneExample[];
+  evalExamples?: string | readonly FineTuneExample[];
+  config: FineTuneConfigInput;
+  /**
+   * Continue this run from its newest checkpoint: the newest of outDir's checkpoints and `from` (when
+   * `from` is a checkpoint of this run, e.g. one a retry on another machine unpacked). With none of
+   * them holding trainer state, start afresh from `from`.
+   */
+  resume?: boolean;
+  /** Awaited after every step (a Temporal activity heartbeats here). */
+  onProgress?: (p: FineTuneProgress) => void | Promise<void>;
+  /** Checked after every step: when aborted, saves a checkpoint and throws TrainingAbortedError. */
+  signal?: AbortSignal;
+  /** Intra-op threads for onnxruntime; default every core. Does not change the results. */
+  threads?: number;
+}
+
+export interface FineTuneResult {
+  /** The final checkpoint. */
+  checkpointDir: string;
+  steps: number;
+  /** Training loss of every step. */
+  lossCurve: { step: number; loss: number }[];
+  finalLoss: number;
+  evalLosses: { step: number; loss: number }[];
+  tokensSeen: number;
+  /** Wall time of the run, summed over resumes. */
+  seconds: number;
+  truncatedExamples: number;
+  skippedExamples: number;
+}
+
+function parseConfig(input: FineTuneConfigInput): FineTuneConfig {
+  const parsed = FineTuneConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new BadInputError('(fine-tune config)', null, issue.path.join('.') || '(config)', issue.message);
+  }
+  return parsed.data;
+}
+
+/** Checks that the checkpoint to resume from was saved by a run with this config and data. */
+function checkResumable(
+  dir: string,
+  ckpt: Checkpoint,
+  cfg: FineTuneConfig,
+  dataFingerprint: string,
+): TrainerState {
+  const stateFile = path.join(dir, CHECKPOINT_FILES.trainerState);
+  if (!ckpt.trainerState || !ckpt.optimizer)
+    throw new BadInputError(stateFile, null, '(file)', 'not found: this checkpoint cannot be resumed');
+  const saved = ckpt.trainerState.args;
+  for (const key of Object.keys(FineTuneConfigSchema.shape) as (keyof FineTuneConfig)[]) {
+    if (CADENCE_FIELDS.includes(key)) continue;
+    if (JSON.stringify(saved[key]) !== JSON.stringify(cfg[key]))
+      throw new BadInputError(
+        stateFile,
+        null,
+        `args.${key}`,
+        `the run was started with ${JSON.stringify(saved[key])}, this call asks for ${JSON.stringify(cfg[key])}`,
+      );
+  }
+  if (ckpt.trainerState.data_fingerprint !== dataFingerprint)
+    throw new BadInputError(
+      stateFile,
+      null,
+      'data_fingerprint',
+      'the examples (or tokenizer) differ from those the run started with',
+    );
+  return ckpt.trainerState;
+}
+
+/** The folder whose trainer_state.json has the highest global_step (an unreadable one wins, so its error shows). */
+function newestResumable(dirs: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestStep = -1;
+  for (const dir of dirs) {
+    const file = path.join(dir, CHECKPOINT_FILES.trainerState);
+    if (!existsSync(file)) continue;
+    let step = Infinity;
+    try {
+      const v = (JSON.parse(readFileSync(file, 'utf8')) as { global_step?: unknown }).global_step;
+      if (typeof v === 'number') step = v;
+    } catch {
+      // loadCheckpoint reports the file properly.
+    }
+    if (step > bestStep) [best, bestStep] = [dir, step];
+  }
+  return best;
+}
+
+function result(
+  dir: string,
+  s: TrainerState,
+  counts: { truncatedExamples: number; skippedExamples: number },
+): FineTuneResult {
+  const lossCurve = s.log_history.map((l) => ({ step: l.step, loss: l.loss }));
+  return {
+    checkpointDir: dir,
+    steps: s.global_step,
+    lossCurve,
+    finalLoss: lossCurve[lossCurve.length - 1]?.loss ?? NaN,
+    evalLosses: s.eval_history.map((e) => ({ step: e.step, loss: e.eval_loss })),
+    tokensSeen: s.tokens_seen,
+    seconds: s.train_seconds,
+    ...counts,
+  };
+}
+
+/**
+ * Fine-tunes a checkpoint on prompt/completion examples (loss on completions only): seeded data
+ * order, warmup + cosine schedule, gradient accumulation, AdamW inside the training graph, periodic
+ * held-out loss and checkpoints. A run resumed from any of its checkpoints ends with the same
+ * weights as an uninterrupted one.
+ */
+export async function fineTune(opts: FineTuneOptions): Promise<FineTuneResult> {
+  const started = performance.now();
+  const cfg = parseConfig(opts.config);
+  removeTemporaryDirs(opts.outDir);
+  const existing = listCheckpoints(opts.outDir);
+  if (existing.length > 0 && !opts.resume)
+    throw new BadInputError(
+      opts.outDir,
+      null,
+      'outDir',
+      `already holds ${path.basename(existing[0].dir)}: pass resume: true to continue that run, or use an empty folder`,
+    );
+  const resumeDir = opts.resume ? newestResumable([...existing.map((c) => c.dir), opts.from]) : null;
+  const sourceDir = resumeDir ?? opts.from;
+
+  const tok = loadTokenizer(sourceDir);
+  const source = loadCheckpoint(sourceDir);
+  const model = source.config;
+  const T = cfg.seqLen ?? model.maxSeqLen;
+  if (T > model.maxSeqLen)
+    throw new BadInputError(
+      '(fine-tune config)',
+      null,
+      'seqLen',
+      `${T} exceeds the model's max_position_embeddings ${model.maxSeqLen}`,
+    );
+  const train = tokenizeExamples(resolveExamples(opts.examples, '(examples)'), tok, T);
+  if (train.sequences.length === 0)
+    throw new BadInputError(
+      '(examples)',
+      null,
+      '(examples)',
+      'no example has a completion token within seqLen',
+    );
+  const heldOut = opts.evalExamples
+    ? tokenizeExamples(resolveExamples(opts.evalExamples, '(evalExamples)'), tok, T).sequences
+    : [];
+  const dataFingerprint = fingerprint(train.sequences, heldOut);
+  const counts = { truncatedExamples: train.truncated, skippedExamples: train.skipped };
+
+  const plan = new DataPlan(train.sequences, {
+    seed: cfg.seed,
+    batchSize: cfg.batchSize,
+    gradientAccumulation: cfg.gradientAccumulation,
+    seqLen: T,
+    packing: cfg.packing,
+  });
+  let totalSteps = cfg.steps ?? 0;
+  for (let e = 0; cfg.epochs !== undefined && e < cfg.epochs; e++) totalSteps += plan.stepsInEpoch(e);
+  if (cfg.warmupSteps > totalSteps)
+    throw new BadInputError(
+      '(fine-tune config)',
+      null,
+      'warmupSteps',
+      `${cfg.warmupSteps} warmup steps exceed the ${totalSteps} steps of the run`,
+    );
+
+  const ckpt = source;
+  const prior = resumeDir ? checkResumable(resumeDir, ckpt, cfg, dataFingerprint) : null;
+  if (prior?.finished) return result(resumeDir!, prior, counts);
+
+  const zeros = (p: Params): Params => new Map([...p].map(([k, v]) => [k, new Float32Array(v.length)]));
+  const evalData = evalBatches(
+    heldOut,
+    { batchSize: cfg.batchSize, seqLen: T, packing: cfg.packing },
+    tok.padId,
+  );
+  const runner = await TrainingRunner.create(
+    {
+      config: model,
+      batchSize: cfg.batchSize,
+      seqLen: T,
+      adamw: {
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weightDecay: cfg.weightDecay,
+        maxGradNorm: cfg.maxGradNorm,
+      },
+      accumulation: cfg.gradientAccumulation > 1,
+      evaluation: evalData.length > 0,
+      threads: opts.threads,
+    },
+    ckpt.params,
+    prior ? ckpt.optimizer! : { expAvg: zeros(ckpt.params), expAvgSq: zeros(ckpt.params) },
+  );
+
+  const state: TrainerState = prior
+    ? structuredClone(prior)
+    : {
+        format: 'lmsi-trainer-state/1',
+        global_step: 0,
+        max_steps: totalSteps,
+        epoch: 0,
+        step_in_epoch: 0,
+        seed: cfg.seed,
+        finished: false,
+        tokens_seen: 0,
+        train_seconds: 0,
+        data_fingerprint: dataFingerprint,
+        args: cfg,
+        log_history: [],
+        eval_history: [],
+      };
+  const secondsBefore = state.train_seconds;
+  let lastCheckpoint = resumeDir;
+  let stepSeconds = 0;
+  let stepTokens = 0;
+  const evalEvery = cfg.evalEvery ?? cfg.checkpointEvery;
+
+  const save = (): string => {
+    state.train_seconds = secondsBefore + (performance.now() - started) / 1000;
+    state.finished = state.global_step === totalSteps;
+    const dir = path.join(opts.outDir, checkpointDirName(state.global_step));
+    const { params, optimizer } = runner.snapshot();
+    saveCheckpoint(dir, { config: model, params, tokenizer: ckpt.tokenizer, optimizer, trainerState: state });
+    pruneCheckpoints(opts.outDir, cfg.keepCheckpoints, dir);
+    lastCheckpoint = dir;
+    return dir;
+  };
+
+  try {
+    if (opts.signal?.aborted) throw new TrainingAbortedError(state.global_step, lastCheckpoint);
+    if (!prior && evalData.length > 0)
+      state.eval_history.push({ step: 0, eval_loss: await runner.evalLoss(evalData) });
+    while (state.global_step < totalSteps) {
+      const step = state.global_step + 1;
+      const micro = plan.microBatches(state.epoch, state.step_in_epoch, tok.padId);
+      const lr = learningRateAt(step, { ...cfg, totalSteps });
+      const t0 = performance.now();
+      const { loss, gradNorm } = await runner.step(micro, lr, step);
+      stepSeconds += (performance.now() - t0) / 1000;
+      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm))
+        throw new NonFiniteLossError(step, loss, gradNorm, lr, lastCheckpoint);
+      const tokens = micro.reduce((a, mb) => a + mb.tokens, 0);
+      stepTokens += tokens;
+      state.global_step = step;
+      state.tokens_seen += tokens;
+      state.log_history.push({ step, loss, learning_rate: lr, grad_norm: gradNorm });
+      if (++state.step_in_epoch >= plan.stepsInEpoch(state.epoch)) {
+        state.epoch++;
+        state.step_in_epoch = 0;
+      }
+
+      let evalLoss: number | undefined;
+      if (evalData.length > 0 && (step % evalEvery === 0 || step === totalSteps)) {
+        evalLoss = await runner.evalLoss(evalData);
+        state.eval_history.push({ step, eval_loss: evalLoss });
+      }
+      const aborted = opts.signal?.aborted ?? false;
+      const checkpointDir =
+        step % cfg.checkpointEvery === 0 || step === totalSteps || aborted ? save() : undefined;
+      await opts.onProgress?.({
+        step,
+        totalSteps,
+        epoch: state.epoch,
+        loss,
+        lr,
+        gradNorm,
+        tokensPerSec: stepTokens / stepSeconds,
+        ...(evalLoss === undefined ? {} : { evalLoss }),
+        ...(checkpointDir ? { checkpointDir } : {}),
+      });
+      if (opts.signal?.aborted) {
+        // Aborted during the progress callback: this step is not saved yet.
+        const dir = checkpointDir ?? save();
+        throw new TrainingAbortedError(step, dir);
+      }
+    }
+    // The last step always saves (step === totalSteps), and a finished run returned above.
+    return result(lastCheckpoint!, state, counts);
+  } finally {
+    await runner.release();
+  }
+}

@@ -1,0 +1,15 @@
+export { fineTune, type FineTuneOptions, type FineTuneProgress, type FineTuneResult } from './fine-tune';
+export { FineTuneConfigSchema, type FineTuneConfig, type FineTuneConfigInput } from './config';
+export { readExamples, FineTuneExampleSchema, type FineTuneExample } from './examples';
+export { TrainingAbortedError, NonFiniteLossError } from './errors';
+export { learningRateAt } from './schedule';
+export { listCheckpoints, checkpointDirName } from './checkpoints';
+export {
+  tokenizeExamples,
+  packRows,
+  buildMicroBatch,
+  DataPlan,
+  type Sequence,
+  type MicroBatch,
+} from './batches';
+export { TrainingRunner, type RunnerOptions } from './runner';
