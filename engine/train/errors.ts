@@ -23,7 +23,11 @@ export class NonFiniteLossError extends Error {
     readonly lastGoodCheckpoint: string | null,
   ) {
     super(
-      `training diverged at step ${step}: loss ${loss}, gradient norm ${gradNorm} (learning rate ${learningRate}); ` +
+      `training diverged at step ${step}: ` +
+        (Number.isFinite(loss)
+          ? `the gradient norm is ${gradNorm} (loss ${loss}`
+          : `the loss is ${loss} (gradient norm ${gradNorm}`) +
+        `, learning rate ${learningRate}); ` +
         (lastGoodCheckpoint
           ? `the last good checkpoint is ${lastGoodCheckpoint}`
           : 'no checkpoint of this run was saved before it') +
