@@ -1,15 +1,59 @@
 import type { ActivityDeps } from './deps';
+import { makeBuildTrainingSet, makeSnapshotReplayExamples } from './build-training-set';
+import { makeSummarizeEvaluation } from './evaluation';
+import { makeGenerateExemplars, makeSnapshotExemplars } from './exemplars';
+import { makeFineTune } from './fine-tune';
+import { makeImportModel } from './model-cache';
+import { makeEvaluateShard, makeSamplePaths } from './sample-shard';
 import { makeSnapshotDataset } from './snapshot-dataset';
+import { makeVoteAndFilter } from './vote-and-filter';
 
 export type { ActivityDeps } from './deps';
 export type { DatasetSnapshot, SnapshotDatasetInput } from './snapshot-dataset';
+export type { ImportModelInput, ModelArtifact } from './model-cache';
+export type {
+  EvaluationShardInput,
+  SamplingParams,
+  ShardCursor,
+  ShardInput,
+  ShardResult,
+} from './sample-shard';
+export type { VoteAndFilterInput, VoteAndFilterResult } from './vote-and-filter';
+export type { BuildTrainingSetInput, TrainingRecord, TrainingSetResult } from './build-training-set';
+export type { FineTuneCursor, FineTuneInput, FineTuneResult } from './fine-tune';
+export type { EvaluationSummary, SummarizeEvaluationInput } from './evaluation';
+export type { ExemplarSetsResult, GenerateExemplarsInput } from './exemplars';
+export type { QuestionEvaluation, QuestionSamples, StoredPath, VoteRecord } from './records';
 export { NON_RETRYABLE_TYPES } from './failures';
 
-/** Every lmsi activity, bound to its dependencies; workers register this object. */
-export function createActivities(deps: ActivityDeps) {
+/** Activities for the light task queue: files, voting, filtering, formatting, scoring. */
+export function createLightActivities(deps: ActivityDeps) {
   return {
     snapshotDataset: makeSnapshotDataset(deps),
+    snapshotExemplars: makeSnapshotExemplars(deps),
+    snapshotReplayExamples: makeSnapshotReplayExamples(deps),
+    importModel: makeImportModel(deps),
+    voteAndFilter: makeVoteAndFilter(deps),
+    buildTrainingSet: makeBuildTrainingSet(deps),
+    summarizeEvaluation: makeSummarizeEvaluation(deps),
   };
 }
 
+/** Activities for the accelerator task queue: everything that runs the model. */
+export function createAcceleratorActivities(deps: ActivityDeps) {
+  return {
+    samplePaths: makeSamplePaths(deps),
+    evaluateShard: makeEvaluateShard(deps),
+    generateExemplars: makeGenerateExemplars(deps),
+    fineTune: makeFineTune(deps),
+  };
+}
+
+/** Every lmsi activity (a worker polling both queues registers all of them). */
+export function createActivities(deps: ActivityDeps) {
+  return { ...createLightActivities(deps), ...createAcceleratorActivities(deps) };
+}
+
+export type LightActivities = ReturnType<typeof createLightActivities>;
+export type AcceleratorActivities = ReturnType<typeof createAcceleratorActivities>;
 export type LmsiActivities = ReturnType<typeof createActivities>;

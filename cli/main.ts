@@ -1,17 +1,32 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { isBadInputError } from '../method/errors';
+import { registerCampaignCommands } from './campaign-commands';
 import { registerConfigCommands } from './config-commands';
+import { registerModelCommands } from './model-commands';
+import { registerServerCommands } from './server-commands';
 import { registerWorkerCommands } from './worker-commands';
 
+/** Exit codes: 0 ok, 1 failure, 2 usage. */
 const program = new Command()
   .name('lmsi')
   .description('Large Language Model Self-Improvement as durable Temporal workflows')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride();
 
-registerConfigCommands(program);
+registerServerCommands(program);
 registerWorkerCommands(program);
+registerCampaignCommands(program);
+registerModelCommands(program);
+registerConfigCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
-  process.stderr.write(`lmsi: ${e instanceof Error ? e.message : String(e)}\n`);
+  if (e instanceof CommanderError) {
+    process.exitCode = e.exitCode === 0 ? 0 : 2;
+    return;
+  }
+  process.stderr.write(
+    `lmsi: ${isBadInputError(e) || !(e instanceof Error) ? String((e as Error).message ?? e) : e.message}\n`,
+  );
   process.exitCode = 1;
 });

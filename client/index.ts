@@ -1,3 +1,4 @@
-// Client helpers: connecting to Temporal and starting lmsi workflows.
+// Client helpers: connecting to Temporal and driving lmsi workflows.
 export * from './connection';
 export * from './datasets';
+export * from './campaigns';

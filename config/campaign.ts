@@ -42,6 +42,11 @@ export const DataConfig = z.strictObject({
   evaluation: z.string().min(1),
   /** Few-shot CoT exemplars (JSONL {question, rationale, answer}); omit to self-generate them. */
   exemplars: z.string().min(1).optional(),
+  /**
+   * Labeled seed examples (JSONL {prompt, completion}) replayed during fine-tuning (training.replayRatio).
+   * They were used to make the base model; the rounds use no new label.
+   */
+  replayExamples: z.string().min(1).optional(),
   /** What a malformed line does: stop the run, or skip it and list it in the report. */
   badLines: z.enum(['fail-fast', 'skip-and-report']).default('fail-fast'),
   /** Use only the first N questions of each file (quick runs). */
@@ -58,8 +63,13 @@ export const SamplingConfig = z.strictObject({
   /** 1 disables nucleus sampling. */
   topP: z.number().gt(0).max(1).default(1),
   maxNewTokens: positiveInt.default(256),
-  /** Generation stops at the first of these strings (the next exemplar's "Q:" by default). */
-  stop: z.array(z.string().min(1)).default(['\n\nQ:', '\nQ:']),
+  /** Generation stops at the first of these strings (the blank line that ends an exemplar). */
+  stop: z.array(z.string().min(1)).default(['\n\n']),
+  /**
+   * The prompt paths are sampled with: the paper's few-shot CoT (needs exemplars: data.exemplars or
+   * self-generated ones) or zero-shot CoT ("Let's think step by step.", for models with a short context).
+   */
+  prompt: z.enum(['few-shot-cot', 'zero-shot-cot']).default('few-shot-cot'),
   /** Questions per sampling shard (one activity, one artifact). */
   shardSize: positiveInt.default(64),
   /** Shards sampled at the same time across all workers. */
@@ -74,8 +84,8 @@ export const VotingConfig = z.strictObject({
 export const FilteringConfig = z.strictObject({
   /** Keep a question's paths only when the majority answer's vote share reaches this. */
   minConfidence: z.number().min(0).max(1).default(0),
-  /** Drop paths whose rationale repeats another's (after whitespace normalisation). */
-  dedupe: z.boolean().default(true),
+  /** Drop paths whose rationale repeats another's (after whitespace normalisation); off in the paper. */
+  dedupe: z.boolean().default(false),
   maxPerQuestion: positiveInt.optional(),
   maxChars: positiveInt.optional(),
 });
@@ -83,7 +93,7 @@ export const FilteringConfig = z.strictObject({
 export const TrainingConfig = z
   .strictObject({
     /** Exactly one of epochs or steps. */
-    epochs: z.number().positive().optional(),
+    epochs: positiveInt.optional(),
     steps: positiveInt.optional(),
     learningRate: z.number().positive().max(1).default(3e-4),
     batchSize: positiveInt.default(16),
@@ -101,9 +111,21 @@ export const TrainingConfig = z
 
 export const EvaluationConfig = z.strictObject({
   greedy: z.boolean().default(true),
-  /** Self-consistency accuracy at these numbers of sampled paths. */
+  /** Self-consistency accuracy at these numbers of sampled paths (the largest is sampled once). */
   scK: z.array(positiveInt).default([16]),
   calibrationBins: positiveInt.default(10),
+  /** Questions per evaluation shard. */
+  shardSize: positiveInt.default(64),
+});
+
+export const SelfGenerationConfig = z.strictObject({
+  /** Few-shot CoT exemplar templates built from zero-shot-CoT samples when data.exemplars is unset. */
+  exemplarTemplates: positiveInt.default(20),
+  exemplarShots: positiveInt.default(4),
+  /** Unlabeled questions sampled with zero-shot CoT to choose exemplars from. */
+  exemplarCandidates: positiveInt.default(200),
+  /** New questions the model writes per round (the paper's self-generated questions); 0 = off. */
+  questionsPerRound: z.int().min(0).default(0),
 });
 
 export const GateConfig = z.strictObject({
@@ -115,6 +137,11 @@ export const TemporalConfig = z.strictObject({
   /** Unset: Temporal's environment configuration (TEMPORAL_ADDRESS, profiles, TLS, API key). */
   address: z.string().min(1).optional(),
   namespace: z.string().min(1).optional(),
+  /**
+   * How long a model activity may go without a heartbeat before Temporal retries it elsewhere (a
+   * killed worker's shard moves on after this). Longer than the slowest model load.
+   */
+  heartbeatTimeoutSeconds: positiveInt.default(120),
   taskQueues: z
     .strictObject({
       /** Voting, filtering, formatting, reports. */
@@ -145,6 +172,7 @@ export const CampaignConfig = z.strictObject({
     .default([...FORMATS]),
   training: TrainingConfig,
   evaluation: EvaluationConfig.default(EvaluationConfig.parse({})),
+  selfGeneration: SelfGenerationConfig.default(SelfGenerationConfig.parse({})),
   rounds: z.int().min(1).max(100).default(3),
   gate: GateConfig.default(GateConfig.parse({})),
   temporal: TemporalConfig.default(TemporalConfig.parse({})),

@@ -1,30 +1,63 @@
 import * as path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities } from '../activities';
+import { createAcceleratorActivities, createLightActivities, type ActivityDeps } from '../activities';
 import { LocalArtifactStore } from '../store';
+
+export type WorkerRole = 'light' | 'accelerator';
 
 export interface LmsiWorkerOptions {
   connection: NativeConnection;
   namespace?: string;
+  /**
+   * light: the workflows and the light activities (files, voting, formatting, scoring).
+   * accelerator: the model activities (sampling, evaluation, fine-tuning): run these on GPU machines.
+   */
+  role: WorkerRole;
   taskQueue: string;
   /** Root of the artifact store shared by every worker of a campaign. */
   artifactsDir: string;
+  /** Local unpacked models and training scratch (default: <artifactsDir>/cache). */
+  cacheDir?: string;
+  /** onnxruntime intra-op threads for model activities (default: every core). */
+  threads?: number;
   /** Pre-built workflow bundle (tests build one per file); otherwise bundled from workflows/. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Default: 1 for accelerator (one model job per machine), 8 for light. */
   maxConcurrentActivityTaskExecutions?: number;
 }
 
 /** The workflows folder, as source (tests, tsx) or compiled (dist). */
 export const workflowsPath = require.resolve('../workflows');
 
+export function activityDeps(
+  options: Pick<LmsiWorkerOptions, 'artifactsDir' | 'cacheDir' | 'threads'>,
+): ActivityDeps {
+  const artifactsDir = path.resolve(options.artifactsDir);
+  return {
+    store: new LocalArtifactStore(artifactsDir),
+    cacheDir: path.resolve(options.cacheDir ?? path.join(artifactsDir, 'cache')),
+    threads: options.threads,
+  };
+}
+
 export async function createLmsiWorker(options: LmsiWorkerOptions): Promise<Worker> {
-  const store = new LocalArtifactStore(path.resolve(options.artifactsDir));
-  return Worker.create({
+  const deps = activityDeps(options);
+  const common = {
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue,
-    activities: createActivities({ store }),
+  };
+  if (options.role === 'accelerator') {
+    return Worker.create({
+      ...common,
+      activities: createAcceleratorActivities(deps),
+      maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 1,
+    });
+  }
+  return Worker.create({
+    ...common,
+    activities: createLightActivities(deps),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
-    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions,
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 8,
   });
 }

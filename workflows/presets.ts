@@ -1,4 +1,4 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, RetryPolicy } from '@temporalio/workflow';
 
 /**
  * Failure types a retry cannot fix (activities raise them, see activities/failures.ts): bad input
@@ -6,14 +6,31 @@ import type { ActivityOptions } from '@temporalio/workflow';
  */
 export const NON_RETRYABLE_TYPES = ['BadInput', 'ArtifactCorrupt', 'InvalidRef'];
 
-/** Light work (files, voting, formatting, reports): minutes at most, retried on I/O hiccups. */
-export const LIGHT: ActivityOptions = {
-  startToCloseTimeout: '10 minutes',
-  retry: {
-    initialInterval: '1 second',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    maximumAttempts: 10,
-    nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
-  },
+const RETRY: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+  maximumAttempts: 20,
+  nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
 };
+
+/** Light work (files, voting, formatting, scoring): minutes at most, retried on I/O hiccups. */
+export const LIGHT: ActivityOptions = {
+  startToCloseTimeout: '30 minutes',
+  retry: RETRY,
+};
+
+/**
+ * Model work (sampling, evaluation, fine-tuning): long, heartbeating. A worker that dies is noticed
+ * after the heartbeat timeout and the activity retries elsewhere from its heartbeated cursor. The
+ * workflow waits for a cancelled activity to flush its partial state before it moves on.
+ */
+export function accelerator(taskQueue: string, heartbeatTimeoutSeconds: number): ActivityOptions {
+  return {
+    taskQueue,
+    startToCloseTimeout: '24 hours',
+    heartbeatTimeout: heartbeatTimeoutSeconds * 1000,
+    cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+    retry: RETRY,
+  };
+}

@@ -30,6 +30,7 @@ async function withWorker<T>(artifactsDir: string, fn: (taskQueue: string) => Pr
   const taskQueue = uniqueTaskQueue('snapshot');
   const worker = await createLmsiWorker({
     connection: temporal.nativeConnection,
+    role: 'light',
     taskQueue,
     artifactsDir,
     workflowBundle: await workflowBundle(),

@@ -1,0 +1,95 @@
+import {
+  accuracyVsK,
+  calibrationTable,
+  greedyAccuracy,
+  scoreVotes,
+  selfConsistencyAccuracy,
+  type CalibrationTable,
+} from '../method/metrics';
+import { answerPaths, majorityVote, type VoteWeighting } from '../method/vote';
+import type { Question } from '../method/types';
+import type { ActivityDeps } from './deps';
+import { readQuestions, taskOf, type TaskRef } from './dataset';
+import { failingClearly } from './failures';
+import { toSampledPath, type QuestionEvaluation } from './records';
+
+export interface SummarizeEvaluationInput {
+  datasetRef: string;
+  shardRefs: string[];
+  task: TaskRef;
+  scK: number[];
+  calibrationBins: number;
+  weighting: VoteWeighting;
+  seed: string;
+}
+
+export interface EvaluationSummary {
+  questions: number;
+  /** Greedy chain-of-thought accuracy (null when greedy decoding was off). */
+  greedyAccuracy: number | null;
+  greedyAbstained: number | null;
+  /** SC@k for the largest k of the config: the headline self-consistency accuracy. */
+  scAccuracy: number;
+  sc: { k: number; accuracy: number }[];
+  accuracyVsK: { k: number; accuracy: number }[];
+  calibration: CalibrationTable;
+  /** JSON artifact with the per-question scores (audit). */
+  detailsRef: string;
+}
+
+/**
+ * Step 6: scores an evaluation's shards against the labels: greedy accuracy, SC@k (and the
+ * accuracy-vs-k curve) from one set of m samples, and the calibration table (confidence -> accuracy).
+ */
+export function makeSummarizeEvaluation({ store }: ActivityDeps) {
+  return async function summarizeEvaluation(input: SummarizeEvaluationInput): Promise<EvaluationSummary> {
+    return failingClearly(async () => {
+      const task = taskOf(input.task);
+      const questions = new Map<string, Question>(
+        (await readQuestions(store, input.datasetRef)).map((q) => [q.id, q]),
+      );
+      const greedyItems: { question: Question; text: string }[] = [];
+      const sampled: { question: Question; paths: ReturnType<typeof answerPaths> }[] = [];
+      for (const ref of input.shardRefs) {
+        for await (const r of store.readJsonl<QuestionEvaluation>(ref)) {
+          const question = questions.get(r.questionId);
+          if (!question?.gold)
+            throw new Error(`evaluation question ${r.questionId} has no label in ${input.datasetRef}`);
+          if (r.greedy) greedyItems.push({ question, text: r.greedy.text });
+          sampled.push({
+            question,
+            paths: answerPaths(
+              task,
+              question,
+              r.paths.map((p) => toSampledPath(r.questionId, p)),
+            ),
+          });
+        }
+      }
+      const greedy = greedyItems.length > 0 ? greedyAccuracy(task, greedyItems) : null;
+      const options = { seed: input.seed, weighting: input.weighting };
+      const ks = [...new Set(input.scK)].sort((a, b) => a - b);
+      const sc = ks.map((k) => selfConsistencyAccuracy(task, sampled, k, options));
+      const curve = accuracyVsK(task, sampled, options);
+      const scored = scoreVotes(
+        task,
+        sampled.map(({ question, paths }) => ({
+          question,
+          vote: majorityVote(paths, { weighting: input.weighting }),
+        })),
+      );
+      const calibration = calibrationTable(scored, { bins: input.calibrationBins });
+      const detailsRef = (await store.putJsonl(scored)).ref;
+      return {
+        questions: sampled.length,
+        greedyAccuracy: greedy?.accuracy ?? null,
+        greedyAbstained: greedy?.abstained ?? null,
+        scAccuracy: sc[sc.length - 1].accuracy,
+        sc: sc.map(({ k, accuracy }) => ({ k, accuracy })),
+        accuracyVsK: curve.map(({ k, accuracy }) => ({ k, accuracy })),
+        calibration,
+        detailsRef,
+      };
+    });
+  };
+}

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { loadGenerationModel, samplePaths } from '../engine/generate';
+import { zeroShotCotPrompt } from '../method/formats';
+import { readJsonl } from '../method/load';
+import { buildExemplarSets } from '../method/self-generated-exemplars';
+import { voteOnQuestion, type VotedQuestion } from '../method/vote';
+import type { Exemplar } from '../method/types';
+import type { ActivityDeps } from './deps';
+import { checkCancelled, heartbeat } from './context';
+import { readQuestions, taskOf, type TaskRef } from './dataset';
+import { failingClearly } from './failures';
+import { localModelDir } from './model-cache';
+import type { SamplingParams } from './sample-shard';
+
+export const ExemplarLine = z.object({
+  question: z.string().min(1),
+  rationale: z.string(),
+  answer: z.string().min(1),
+});
+
+export interface ExemplarSetsResult {
+  /** JSON artifact: Exemplar[][] (templates of shots). */
+  ref: string;
+  templates: number;
+  shots: number;
+}
+
+/** A file of exemplars ({question, rationale, answer} per line) becomes one template. */
+export function makeSnapshotExemplars({ store }: ActivityDeps) {
+  return async function snapshotExemplars(input: { file: string }): Promise<ExemplarSetsResult> {
+    return failingClearly(async () => {
+      const { records } = await readJsonl(input.file, ExemplarLine, {
+        policy: 'fail-fast',
+        accept: (e): Exemplar => ({
+          ...e,
+          question: /^Q:/.test(e.question) ? e.question : `Q: ${e.question}`,
+        }),
+      });
+      const { ref } = await store.putJson([records]);
+      return { ref, templates: 1, shots: records.length };
+    });
+  };
+}
+
+export interface GenerateExemplarsInput {
+  datasetRef: string;
+  /** The first `candidates` unlabeled questions are sampled with zero-shot CoT. */
+  candidates: number;
+  modelRef: string;
+  task: TaskRef;
+  sampling: SamplingParams;
+  templates: number;
+  shots: number;
+  seed: string;
+  executionProvider: 'cpu' | 'cuda';
+  allowCpuFallback: boolean;
+}
+
+/**
+ * The paper's self-generated few-shot CoT prompts: zero-shot CoT ("Let's think step by step.") on
+ * unlabeled questions, majority vote, and the most confident questions' majority paths become the
+ * exemplars of several templates.
+ */
+export function makeGenerateExemplars(deps: ActivityDeps) {
+  return async function generateExemplars(input: GenerateExemplarsInput): Promise<ExemplarSetsResult> {
+    return failingClearly(async () => {
+      const { store } = deps;
+      const task = taskOf(input.task);
+      const questions = (await readQuestions(store, input.datasetRef, 0, input.candidates)).map((q) => ({
+        ...q,
+        gold: null,
+      }));
+      const model = await loadGenerationModel(await localModelDir(store, deps.cacheDir, input.modelRef), {
+        provider: input.executionProvider,
+        allowCpuFallback: input.allowCpuFallback,
+        threads: deps.threads,
+      });
+      const voted: VotedQuestion[] = [];
+      const perCall = 8;
+      for (let i = 0; i < questions.length; i += perCall) {
+        const chunk = questions.slice(i, i + perCall);
+        const results = await samplePaths(model, {
+          prompts: chunk.map((q) => ({ id: q.id, text: zeroShotCotPrompt(task, q) })),
+          n: input.sampling.m,
+          temperature: input.sampling.temperature,
+          topK: input.sampling.topK,
+          topP: input.sampling.topP,
+          maxNewTokens: input.sampling.maxNewTokens,
+          stop: input.sampling.stop,
+          seed: input.seed,
+        });
+        chunk.forEach((q, j) =>
+          voted.push(
+            voteOnQuestion(
+              task,
+              q,
+              results[j].map((c, pathIndex) => ({
+                questionId: q.id,
+                pathIndex,
+                text: c.text,
+                sumLogprob: c.sumLogprob,
+                finishReason: c.finishReason,
+              })),
+            ),
+          ),
+        );
+        heartbeat({ done: voted.length });
+        checkCancelled();
+      }
+      const sets = buildExemplarSets(voted, {
+        task,
+        templates: input.templates,
+        shots: input.shots,
+        seed: input.seed,
+      });
+      const { ref } = await store.putJson(sets);
+      return { ref, templates: sets.length, shots: input.shots };
+    });
+  };
+}

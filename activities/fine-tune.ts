@@ -1,0 +1,132 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { fineTune as runFineTune } from '../engine/train';
+import type { ActivityDeps } from './deps';
+import { cancellationSignal, heartbeat, heartbeatCursor } from './context';
+import { failingClearly } from './failures';
+import { localModelDir } from './model-cache';
+import type { TrainingRecord } from './build-training-set';
+
+export interface FineTuneInput {
+  campaignId: string;
+  round: number;
+  modelRef: string;
+  trainingSetRef: string;
+  training: {
+    epochs?: number;
+    steps?: number;
+    learningRate: number;
+    batchSize: number;
+    gradientAccumulation: number;
+    warmupSteps: number;
+    weightDecay: number;
+    checkpointEvery: number;
+  };
+  seed: string;
+}
+
+export interface FineTuneResult {
+  /** The fine-tuned model (a tree artifact), or the input model when there was nothing to train on. */
+  modelRef: string;
+  trained: boolean;
+  steps: number;
+  examples: number;
+  finalLoss: number | null;
+  /** Training loss per step, thinned to at most 200 points (JSON artifact: the full curve). */
+  lossCurve: { step: number; loss: number }[];
+  lossCurveRef: string | null;
+  tokensSeen: number;
+  /** The step the last attempt resumed from (0: started fresh). */
+  resumedFromStep: number;
+}
+
+/** What fine-tuning heartbeats: the last checkpoint, stored as a tree artifact, and its step. */
+export interface FineTuneCursor {
+  checkpointRef: string;
+  step: number;
+}
+
+/**
+ * The paper's step 5: fine-tune the model on its own self-consistent paths (loss on completions
+ * only). Every `checkpointEvery` steps the checkpoint is stored and heartbeated; a retry on any
+ * machine unpacks the last one and resumes, reproducing the uninterrupted run.
+ */
+export function makeFineTune(deps: ActivityDeps) {
+  return async function fineTune(input: FineTuneInput): Promise<FineTuneResult> {
+    return failingClearly(async () => {
+      const { store } = deps;
+      const examples: { prompt: string; completion: string }[] = [];
+      for await (const e of store.readJsonl<TrainingRecord>(input.trainingSetRef)) {
+        examples.push({ prompt: e.prompt, completion: e.completion });
+      }
+      if (examples.length === 0) {
+        return {
+          modelRef: input.modelRef,
+          trained: false,
+          steps: 0,
+          examples: 0,
+          finalLoss: null,
+          lossCurve: [],
+          lossCurveRef: null,
+          tokensSeen: 0,
+          resumedFromStep: 0,
+        };
+      }
+      const work = path.join(deps.cacheDir, 'train', input.campaignId, `round-${input.round}`);
+      await fs.rm(work, { recursive: true, force: true });
+      await fs.mkdir(work, { recursive: true });
+      const cursor = heartbeatCursor<FineTuneCursor>();
+      let from = await localModelDir(store, deps.cacheDir, input.modelRef);
+      let resume = false;
+      if (cursor) {
+        from = path.join(work, `resume-${cursor.step}`);
+        await store.materializeTree(cursor.checkpointRef, from);
+        resume = true;
+      }
+      const result = await runFineTune({
+        from,
+        resume,
+        outDir: path.join(work, 'out'),
+        examples,
+        config: {
+          steps: input.training.steps,
+          epochs: input.training.epochs,
+          learningRate: input.training.learningRate,
+          batchSize: input.training.batchSize,
+          gradientAccumulation: input.training.gradientAccumulation,
+          warmupSteps: input.training.warmupSteps,
+          weightDecay: input.training.weightDecay,
+          checkpointEvery: input.training.checkpointEvery,
+          seed: input.seed,
+        },
+        threads: deps.threads,
+        signal: cancellationSignal(),
+        onProgress: async (p) => {
+          if (p.checkpointDir) {
+            const { ref } = await store.putTree(p.checkpointDir);
+            heartbeat({ checkpointRef: ref, step: p.step } satisfies FineTuneCursor);
+          } else if (cursor) {
+            heartbeat(cursor);
+          } else {
+            heartbeat(undefined);
+          }
+        },
+      });
+      const modelRef = (await store.putTree(result.checkpointDir)).ref;
+      const curve = result.lossCurve;
+      const every = Math.max(1, Math.ceil(curve.length / 200));
+      await fs.rm(work, { recursive: true, force: true });
+      return {
+        modelRef,
+        trained: true,
+        steps: result.steps,
+        examples: examples.length,
+        finalLoss: result.finalLoss,
+        lossCurve: curve.filter((_, i) => i % every === 0 || i === curve.length - 1),
+        lossCurveRef: (await store.putJson(curve)).ref,
+        tokensSeen: result.tokensSeen,
+        resumedFromStep: cursor?.step ?? 0,
+      };
+    });
+  };
+}

@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { findModelFile } from '../engine/generate';
+import { BadInputError } from '../method/errors';
+import type { ArtifactStore } from '../store';
+import type { ActivityDeps } from './deps';
+import { failingClearly } from './failures';
+
+/**
+ * Models travel between machines as tree artifacts (a checkpoint folder's files by ref). Accelerator
+ * workers unpack each model once into their cache folder; the folder is complete or absent (unpacked
+ * into a temp folder, then renamed), so a worker killed mid-unpack never leaves half a model.
+ */
+export async function localModelDir(store: ArtifactStore, cacheDir: string, ref: string): Promise<string> {
+  const dir = path.join(cacheDir, 'models', ref.replace(/^sha256:/, ''));
+  try {
+    await fs.access(path.join(dir, '.complete'));
+    return dir;
+  } catch {
+    // not unpacked yet
+  }
+  const tmp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await store.materializeTree(ref, tmp);
+  await fs.writeFile(path.join(tmp, '.complete'), ref);
+  try {
+    await fs.rename(tmp, dir);
+  } catch (e) {
+    // Another activity on this machine unpacked the same model first: theirs is as good as ours.
+    await fs.rm(tmp, { recursive: true, force: true });
+    if (!['ENOTEMPTY', 'EEXIST'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+  }
+  return dir;
+}
+
+export interface ImportModelInput {
+  dir: string;
+}
+
+export interface ModelArtifact {
+  ref: string;
+  files: number;
+}
+
+/** Copies a model folder (the campaign's base model) into the store, checking that it is a model. */
+export function makeImportModel({ store }: ActivityDeps) {
+  return async function importModel(input: ImportModelInput): Promise<ModelArtifact> {
+    return failingClearly(async () => {
+      const dir = path.resolve(input.dir);
+      try {
+        await fs.access(dir);
+      } catch {
+        throw new BadInputError(dir, null, 'model.dir', 'model folder not found');
+      }
+      findModelFile(dir);
+      for (const required of ['tokenizer.json', 'tokenizer_config.json']) {
+        try {
+          await fs.access(path.join(dir, required));
+        } catch {
+          throw new BadInputError(path.join(dir, required), null, required, 'missing from the model folder');
+        }
+      }
+      const { ref } = await store.putTree(dir);
+      const manifest = await store.getJson<{ files: Record<string, string> }>(ref);
+      return { ref, files: Object.keys(manifest.files).length };
+    });
+  };
+}

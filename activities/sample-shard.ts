@@ -1,0 +1,236 @@
+import { createHash } from 'node:crypto';
+import { loadGenerationModel, samplePaths as sampleWithModel, type Completion } from '../engine/generate';
+import type { ActivityDeps } from './deps';
+import { checkCancelled, heartbeat, heartbeatCursor } from './context';
+import { readQuestions, samplingPrompt, taskOf, type SamplingPromptKind, type TaskRef } from './dataset';
+import { failingClearly } from './failures';
+import { localModelDir } from './model-cache';
+import type { QuestionEvaluation, QuestionSamples, StoredPath } from './records';
+import type { Exemplar } from '../method/types';
+
+export interface SamplingParams {
+  m: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  maxNewTokens: number;
+  stop: string[];
+}
+
+export interface ShardInput {
+  /** For logs and the audit trail (the draft is named by the shard's content, see shardDraftName). */
+  campaignId: string;
+  round: number;
+  shard: number;
+  datasetRef: string;
+  /** Questions [start, end) of the dataset. */
+  start: number;
+  end: number;
+  modelRef: string;
+  task: TaskRef;
+  prompt: SamplingPromptKind;
+  /** JSON artifact of exemplar sets (few-shot CoT), or null. */
+  exemplarsRef: string | null;
+  sampling: SamplingParams;
+  /** Root of every random stream of this shard (the sampler derives per question and path). */
+  seed: string;
+  executionProvider: 'cpu' | 'cuda';
+  allowCpuFallback: boolean;
+  /** Prompts sampled together per sampler call (each finished prompt is persisted at once). */
+  promptsPerCall?: number;
+}
+
+export interface EvaluationShardInput extends ShardInput {
+  /** Also decode each question greedily (greedy accuracy). */
+  greedy: boolean;
+}
+
+export interface ShardResult {
+  ref: string;
+  questions: number;
+  paths: number;
+  finishReasons: Record<Completion['finishReason'], number>;
+  /** Questions found already finished in the draft when this attempt started (resumed work). */
+  resumedQuestions: number;
+}
+
+/** What a sampling shard heartbeats: how many of its questions are safely in its draft. */
+export interface ShardCursor {
+  done: number;
+}
+
+function storedPaths(completions: Completion[]): StoredPath[] {
+  return completions.map((c, pathIndex) => ({
+    pathIndex,
+    text: c.text,
+    sumLogprob: c.sumLogprob,
+    finishReason: c.finishReason,
+    tokens: c.tokenIds.length,
+  }));
+}
+
+/**
+ * Samples m paths for each question of a shard, appending each finished question to the shard's
+ * draft (fsynced) and heartbeating the count. A retry reads the draft (and logs the heartbeat cursor)
+ * and samples only the questions that are not in it yet; since every path's random stream is derived
+ * from (seed, question id, path index), the resumed shard is byte-identical to an uninterrupted one.
+ */
+async function runShard<R extends { questionId: string }>(
+  deps: ActivityDeps,
+  input: ShardInput,
+  kind: 'sample' | 'eval',
+  sampleChunk: (
+    model: Awaited<ReturnType<typeof loadGenerationModel>>,
+    prompts: { id: string; text: string }[],
+    persist: (record: R) => Promise<void>,
+  ) => Promise<void>,
+  countPaths: (r: R) => StoredPath[],
+): Promise<ShardResult> {
+  const { store } = deps;
+  const draft = shardDraftName(kind, input);
+  const task = taskOf(input.task);
+  const questions = await readQuestions(store, input.datasetRef, input.start, input.end);
+  const exemplarSets = input.exemplarsRef ? await store.getJson<Exemplar[][]>(input.exemplarsRef) : [];
+
+  const finished = new Map((await store.readDraft<R>(draft)).map((r) => [r.questionId, r]));
+  const resumedQuestions = finished.size;
+  const cursor = heartbeatCursor<ShardCursor>();
+  if (cursor !== undefined && cursor.done > finished.size) {
+    throw new Error(
+      `shard draft ${draft} holds ${finished.size} questions but the last heartbeat said ${cursor.done}`,
+    );
+  }
+  heartbeat({ done: finished.size } satisfies ShardCursor);
+
+  const todo = questions.filter((q) => !finished.has(q.id));
+  if (todo.length > 0) {
+    const model = await loadGenerationModel(await localModelDir(store, deps.cacheDir, input.modelRef), {
+      provider: input.executionProvider,
+      allowCpuFallback: input.allowCpuFallback,
+      threads: deps.threads,
+    });
+    const perCall = input.promptsPerCall ?? 8;
+    for (let i = 0; i < todo.length; i += perCall) {
+      const chunk = todo.slice(i, i + perCall).map((q) => ({
+        id: q.id,
+        text: samplingPrompt(task, q, input.prompt, exemplarSets, input.seed),
+      }));
+      await sampleChunk(model, chunk, async (record) => {
+        await store.appendDraft(draft, [record]);
+        finished.set(record.questionId, record);
+        heartbeat({ done: finished.size } satisfies ShardCursor);
+      });
+      checkCancelled();
+    }
+  }
+
+  // Sealed in the dataset's order, whatever order the questions finished in.
+  const records = questions.map((q) => finished.get(q.id)!);
+  const { ref } = await store.putJsonl(records);
+  await store.removeDraft(draft);
+  const finishReasons = { stop: 0, eos: 0, length: 0 };
+  let paths = 0;
+  for (const r of records) {
+    for (const p of countPaths(r)) {
+      finishReasons[p.finishReason]++;
+      paths++;
+    }
+  }
+  return { ref, questions: records.length, paths, finishReasons, resumedQuestions };
+}
+
+/**
+ * A shard's draft is named by everything that determines its samples (model, questions, prompt,
+ * sampling, seed), not by campaign or attempt: a retry anywhere finds it, and a new campaign that
+ * reuses a name with another model cannot pick up stale samples.
+ */
+export function shardDraftName(kind: 'sample' | 'eval', input: ShardInput): string {
+  const {
+    campaignId: _c,
+    round: _r,
+    shard: _s,
+    promptsPerCall: _p,
+    ...determining
+  } = input as EvaluationShardInput;
+  const key = createHash('sha256').update(JSON.stringify(determining)).digest('hex').slice(0, 40);
+  return `shards/${kind}-${key}`;
+}
+
+function samplerOptions(input: ShardInput) {
+  const s = input.sampling;
+  return {
+    temperature: s.temperature,
+    topK: s.topK,
+    topP: s.topP,
+    maxNewTokens: s.maxNewTokens,
+    stop: s.stop,
+  };
+}
+
+/** The paper's step 1 for one shard: m chain-of-thought paths per unlabeled question. */
+export function makeSamplePaths(deps: ActivityDeps) {
+  return async function samplePaths(input: ShardInput): Promise<ShardResult> {
+    return failingClearly(() =>
+      runShard<QuestionSamples>(
+        deps,
+        input,
+        'sample',
+        async (model, prompts, persist) => {
+          const byId = new Map(prompts.map((p) => [p.id, p.text]));
+          await sampleWithModel(model, {
+            prompts,
+            n: input.sampling.m,
+            seed: input.seed,
+            ...samplerOptions(input),
+            onPromptDone: (done) =>
+              persist({
+                questionId: done.key,
+                prompt: byId.get(done.key)!,
+                paths: storedPaths(done.completions),
+              }),
+          });
+        },
+        (r) => r.paths,
+      ),
+    );
+  };
+}
+
+/** Evaluation for one shard of labeled questions: a greedy path and m sampled paths each. */
+export function makeEvaluateShard(deps: ActivityDeps) {
+  return async function evaluateShard(input: EvaluationShardInput): Promise<ShardResult> {
+    return failingClearly(() =>
+      runShard<QuestionEvaluation>(
+        deps,
+        input,
+        'eval',
+        async (model, prompts, persist) => {
+          const greedy = new Map<string, StoredPath>();
+          if (input.greedy) {
+            const results = await sampleWithModel(model, {
+              prompts,
+              n: 1,
+              seed: input.seed,
+              ...samplerOptions(input),
+              temperature: 0,
+            });
+            prompts.forEach((p, i) => greedy.set(p.id, storedPaths(results[i])[0]));
+          }
+          await sampleWithModel(model, {
+            prompts,
+            n: input.sampling.m,
+            seed: input.seed,
+            ...samplerOptions(input),
+            onPromptDone: (done) =>
+              persist({
+                questionId: done.key,
+                greedy: greedy.get(done.key) ?? null,
+                paths: storedPaths(done.completions),
+              }),
+          });
+        },
+        (r) => r.paths,
+      ),
+    );
+  };
+}

@@ -1,0 +1,81 @@
+import { emptyFilterStats, keepConsistentPaths, mergeFilterStats, type FilterStats } from '../method/filter';
+import { voteOnQuestion, type AnsweredPath, type VoteWeighting } from '../method/vote';
+import type { ActivityDeps } from './deps';
+import { readQuestions, taskOf, type TaskRef } from './dataset';
+import { failingClearly } from './failures';
+import { toSampledPath, type QuestionSamples, type VoteRecord } from './records';
+
+export interface VoteAndFilterInput {
+  datasetRef: string;
+  shardRefs: string[];
+  task: TaskRef;
+  weighting: VoteWeighting;
+  filter: { minConfidence: number; dedupe: boolean; maxPerQuestion?: number; maxChars?: number };
+}
+
+export interface VoteAndFilterResult {
+  /** JSONL of kept AnsweredPaths (the self-training set before formatting). */
+  keptRef: string;
+  /** JSONL of VoteRecords: every question's vote and which paths were kept. */
+  votesRef: string;
+  stats: FilterStats;
+  /** Mean confidence of the questions that kept at least one path. */
+  meanKeptConfidence: number | null;
+}
+
+/**
+ * The paper's steps 2 and 3: majority vote over each question's paths (self-consistency) and keep
+ * the paths that agree with it. Reads no label: only the questions' text and the sampled paths.
+ */
+export function makeVoteAndFilter({ store }: ActivityDeps) {
+  return async function voteAndFilter(input: VoteAndFilterInput): Promise<VoteAndFilterResult> {
+    return failingClearly(async () => {
+      const task = taskOf(input.task);
+      // The labels in the snapshot, if any, are dropped here so nothing below can see them.
+      const questions = new Map(
+        (await readQuestions(store, input.datasetRef)).map((q) => [q.id, { ...q, gold: null }]),
+      );
+      const kept: AnsweredPath[] = [];
+      const votes: VoteRecord[] = [];
+      let stats = emptyFilterStats();
+      let confidenceSum = 0;
+      for (const shardRef of input.shardRefs) {
+        for await (const samples of store.readJsonl<QuestionSamples>(shardRef)) {
+          const question = questions.get(samples.questionId);
+          if (!question)
+            throw new Error(
+              `shard ${shardRef} names question ${samples.questionId}, not in ${input.datasetRef}`,
+            );
+          const voted = voteOnQuestion(
+            task,
+            question,
+            samples.paths.map((p) => toSampledPath(samples.questionId, p)),
+            { weighting: input.weighting },
+          );
+          const filtered = keepConsistentPaths(voted.paths, voted.vote, input.filter);
+          kept.push(...filtered.kept);
+          stats = mergeFilterStats(stats, filtered.stats);
+          if (filtered.kept.length > 0) confidenceSum += voted.vote.confidence;
+          votes.push({
+            questionId: samples.questionId,
+            answer: voted.vote.answer,
+            votes: voted.vote.votes,
+            m: voted.vote.m,
+            confidence: voted.vote.confidence,
+            abstentions: voted.vote.abstentions,
+            tally: voted.vote.tally.map((t) => ({ answer: t.answer, votes: t.votes })),
+            keptPathIndexes: filtered.kept.map((p) => p.pathIndex),
+          });
+        }
+      }
+      const keptRef = (await store.putJsonl(kept)).ref;
+      const votesRef = (await store.putJsonl(votes)).ref;
+      return {
+        keptRef,
+        votesRef,
+        stats,
+        meanKeptConfidence: stats.questionsKept > 0 ? confidenceSum / stats.questionsKept : null,
+      };
+    });
+  };
+}

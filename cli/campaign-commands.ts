@@ -1,0 +1,162 @@
+import type { Command } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import {
+  campaignStatus,
+  cancelCampaign,
+  listCampaigns,
+  pauseCampaign,
+  resolveConfigPaths,
+  resumeCampaign,
+  startCampaign,
+} from '../client';
+import { loadCampaignConfig } from '../config';
+import type { CampaignStatus } from '../workflows/types';
+import { withClient, withTemporalOptions, type TemporalOptions } from './temporal-options';
+
+const pct = (x: number | null | undefined) =>
+  x === null || x === undefined ? '—' : `${(x * 100).toFixed(1)}%`;
+
+/** The documented `status --json` shape. */
+export function statusJson(s: CampaignStatus) {
+  return {
+    campaignId: s.campaignId,
+    state: s.state,
+    round: s.round,
+    step: s.step,
+    progress: s.progress,
+    rounds: s.rounds.map((r) => ({
+      round: r.round,
+      greedyAccuracy: r.greedyAccuracy,
+      scAccuracy: r.scAccuracy,
+      promoted: r.promoted,
+      modelRef: r.modelRef,
+      selfTrainingSetRef: r.selfTrainingSetRef,
+    })),
+  };
+}
+
+export function statusTable(s: CampaignStatus): string {
+  const lines = [
+    `campaign ${s.campaignId}: ${s.state}, round ${s.round}, step ${s.step} (${s.progress.done}/${s.progress.total})`,
+    '',
+    'round  greedy   SC       kept paths  mean conf.  examples  loss    promoted  seconds',
+  ];
+  for (const r of s.rounds) {
+    lines.push(
+      [
+        String(r.round).padEnd(6),
+        pct(r.greedyAccuracy).padEnd(8),
+        pct(r.scAccuracy).padEnd(8),
+        String(r.keptPaths ?? '—').padEnd(11),
+        pct(r.meanKeptConfidence).padEnd(11),
+        String(r.trainingExamples ?? '—').padEnd(9),
+        (r.finalLoss === null ? '—' : r.finalLoss.toFixed(3)).padEnd(7),
+        (r.promoted ? 'yes' : 'no').padEnd(9),
+        r.wallSeconds.toFixed(0),
+      ].join(' '),
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Follows a campaign with a progress bar until it closes; returns its final status. */
+export async function watchCampaign(
+  client: Parameters<typeof campaignStatus>[0],
+  campaignId: string,
+  intervalMs = 1000,
+): Promise<CampaignStatus> {
+  const bar = new SingleBar(
+    {
+      format: ' {label} |{bar}| {value}/{total}',
+      hideCursor: true,
+      noTTYOutput: true,
+      notTTYSchedule: 10_000,
+    },
+    Presets.shades_classic,
+  );
+  let started = false;
+  let label = '';
+  try {
+    for (;;) {
+      const s = await campaignStatus(client, campaignId);
+      if (!['running', 'paused'].includes(s.state)) return s;
+      const next = `round ${s.round} ${s.step}${s.state === 'paused' ? ' (paused)' : ''}`;
+      if (!started) {
+        bar.start(s.progress.total, s.progress.done, { label: next });
+        started = true;
+      } else {
+        if (next !== label) bar.setTotal(s.progress.total);
+        bar.update(s.progress.done, { label: next });
+      }
+      label = next;
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  } finally {
+    if (started) bar.stop();
+  }
+}
+
+export function registerCampaignCommands(program: Command): void {
+  withTemporalOptions(
+    program
+      .command('run')
+      .description('start a self-improvement campaign from a config file')
+      .requiredOption('-c, --config <file>', 'campaign config (lmsi.config.json)')
+      .option('--id <campaignId>', 'campaign id (default: the config name)')
+      .option('--wait', 'follow it with progress bars until it finishes'),
+  ).action(async (opts: TemporalOptions & { config: string; id?: string; wait?: boolean }) => {
+    const config = resolveConfigPaths(loadCampaignConfig(opts.config), opts.config);
+    const target = {
+      address: opts.address ?? config.temporal.address,
+      namespace: opts.namespace ?? config.temporal.namespace,
+      profile: opts.profile,
+    };
+    await withClient(target, async (client) => {
+      const handle = await startCampaign(client, config, { campaignId: opts.id });
+      process.stdout.write(`started campaign ${handle.workflowId}\n`);
+      if (!opts.wait) return;
+      const final = await watchCampaign(client, handle.workflowId);
+      process.stdout.write(`${statusTable(final)}\n`);
+      if (final.state !== 'completed') process.exitCode = 1;
+    });
+  });
+
+  withTemporalOptions(
+    program
+      .command('status')
+      .description("a campaign's state, round, step, progress and per-round metrics")
+      .argument('<campaignId>')
+      .option('--json', 'print JSON')
+      .option('--watch', 'follow it with a progress bar until it finishes'),
+  ).action(async (campaignId: string, opts: TemporalOptions & { json?: boolean; watch?: boolean }) => {
+    await withClient(opts, async (client) => {
+      const s = opts.watch
+        ? await watchCampaign(client, campaignId)
+        : await campaignStatus(client, campaignId);
+      process.stdout.write(opts.json ? `${JSON.stringify(statusJson(s), null, 2)}\n` : `${statusTable(s)}\n`);
+    });
+  });
+
+  for (const [name, description, action] of [
+    ['pause', 'pause a campaign between activities', pauseCampaign],
+    ['resume', 'resume a paused campaign', resumeCampaign],
+    ['cancel', 'cancel a campaign (its running activity is cancelled cleanly)', cancelCampaign],
+  ] as const) {
+    withTemporalOptions(program.command(name).description(description).argument('<campaignId>')).action(
+      async (campaignId: string, opts: TemporalOptions) => {
+        await withClient(opts, (client) => action(client, campaignId));
+        process.stdout.write(`${name}: ${campaignId}\n`);
+      },
+    );
+  }
+
+  withTemporalOptions(program.command('list').description('list campaigns')).action(
+    async (opts: TemporalOptions) => {
+      await withClient(opts, async (client) => {
+        for (const c of await listCampaigns(client)) {
+          process.stdout.write(`${c.campaignId}\t${c.status}\t${c.startTime.toISOString()}\n`);
+        }
+      });
+    },
+  );
+}

@@ -1,0 +1,93 @@
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { createBaseModel } from '../engine/checkpoint';
+import type { LlamaConfig } from '../engine/model';
+import { fineTune, type FineTuneConfigInput, type FineTuneProgress } from '../engine/train';
+import { arith, writeArithSplits, type ArithKnobs, type ArithSplitSizes } from '../method/tasks/arith';
+import { seedExamples } from './seed-examples';
+
+/**
+ * A recipe for a base model that reasons (a little) about arith word problems: the labeled seed split
+ * as zero-shot CoT and zero-shot direct examples, a model trained on them from scratch. The rounds
+ * then improve it on the unlabeled split without labels. Built once per recipe and cached.
+ */
+export interface ArithRecipe {
+  /** Names the cache folder; change it when anything below changes. */
+  name: string;
+  seed: number;
+  sizes: ArithSplitSizes;
+  knobs: Partial<ArithKnobs>;
+  model: Partial<LlamaConfig>;
+  training: Omit<FineTuneConfigInput, 'seed'>;
+}
+
+export interface ArithBaseModel {
+  dir: string;
+  modelDir: string;
+  data: { train: string; unlabeled: string; eval: string; seedExamples: string };
+}
+
+export async function buildArithBaseModel(
+  cacheRoot: string,
+  recipe: ArithRecipe,
+  onProgress?: (p: FineTuneProgress) => void,
+): Promise<ArithBaseModel> {
+  const dir = path.join(cacheRoot, recipe.name);
+  const result: ArithBaseModel = {
+    dir,
+    modelDir: path.join(dir, 'model'),
+    data: {
+      train: path.join(dir, 'data', 'train.jsonl'),
+      unlabeled: path.join(dir, 'data', 'unlabeled.jsonl'),
+      eval: path.join(dir, 'data', 'eval.jsonl'),
+      seedExamples: path.join(dir, 'data', 'seed-examples.jsonl'),
+    },
+  };
+  if (existsSync(path.join(dir, '.complete'))) return result;
+
+  // Built in a temp folder and renamed: a cache entry is complete or absent.
+  const tmp = `${dir}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  const files = await writeArithSplits(path.join(tmp, 'data'), recipe.seed, recipe.sizes, recipe.knobs);
+  const { questions } = await arith.loadQuestions(files.train);
+  const examples = seedExamples(arith, questions);
+  await writeFile(
+    path.join(tmp, 'data', 'seed-examples.jsonl'),
+    examples.map((e) => `${JSON.stringify(e)}\n`).join(''),
+  );
+  const init = createBaseModel({ config: recipe.model, seed: recipe.seed, dir: path.join(tmp, 'init') });
+  const trained = await fineTune({
+    from: init,
+    outDir: path.join(tmp, 'run'),
+    examples,
+    config: { ...recipe.training, seed: `${recipe.name}/base` },
+    onProgress,
+  });
+  await rename(trained.checkpointDir, path.join(tmp, 'model'));
+  await rm(path.join(tmp, 'run'), { recursive: true, force: true });
+  await rm(path.join(tmp, 'init'), { recursive: true, force: true });
+  await writeFile(
+    path.join(tmp, 'base-model.json'),
+    JSON.stringify(
+      {
+        recipe,
+        steps: trained.steps,
+        finalLoss: trained.finalLoss,
+        tokensSeen: trained.tokensSeen,
+        seconds: trained.seconds,
+      },
+      null,
+      2,
+    ),
+  );
+  await writeFile(path.join(tmp, '.complete'), '');
+  try {
+    await rename(tmp, dir);
+  } catch {
+    // Another process built the same recipe first.
+    await rm(tmp, { recursive: true, force: true });
+  }
+  return result;
+}

@@ -1,0 +1,192 @@
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  executeChild,
+  getExternalWorkflowHandle,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  type SignalDefinition,
+} from '@temporalio/workflow';
+import type { LightActivities } from '../activities';
+import { pauseSignal, resumeSignal, roundProgressSignal, statusQuery } from './messages';
+import { LIGHT } from './presets';
+import { selfImprovementRound } from './round';
+import { summarizeRound } from './summary';
+import { LmsiBestGreedyAccuracy, LmsiCampaignId, LmsiModel, LmsiRound, LmsiStep } from './search-attributes';
+import {
+  roundWorkflowId,
+  type CampaignInput,
+  type CampaignInputs,
+  type CampaignResult,
+  type CampaignState,
+  type CampaignStatus,
+  type RoundProgress,
+  type RoundResult,
+} from './types';
+
+/**
+ * A self-improvement campaign: round 0 evaluates the base model, then rounds 1..N each run as a
+ * child workflow `<campaignId>/round-<n>`; between rounds the campaign continues as new with its
+ * typed state, so its history stays bounded however many rounds it runs.
+ */
+export async function selfImprovementCampaign(input: CampaignInput): Promise<CampaignResult> {
+  const { campaignId, config } = input;
+  const state: CampaignState = input.state ?? {
+    inputs: null,
+    nextRound: 0,
+    bestModelRef: null,
+    bestAccuracy: null,
+    rounds: [],
+    paused: false,
+  };
+  const light = proxyActivities<LightActivities>({ ...LIGHT, taskQueue: config.temporal.taskQueues.light });
+  let progress: RoundProgress = { round: state.nextRound, step: 'starting', done: 0, total: 0 };
+  let runningChild: string | null = null;
+
+  const status = (): CampaignStatus => ({
+    campaignId,
+    state: state.paused ? 'paused' : 'running',
+    round: progress.round,
+    step: progress.step,
+    progress: { done: progress.done, total: progress.total },
+    rounds: state.rounds,
+    bestModelRef: state.bestModelRef,
+    bestAccuracy: state.bestAccuracy,
+  });
+  setHandler(statusQuery, status);
+  const forward = async (signal: SignalDefinition) => {
+    if (runningChild) await getExternalWorkflowHandle(runningChild).signal(signal);
+  };
+  setHandler(pauseSignal, async () => {
+    state.paused = true;
+    await forward(pauseSignal);
+  });
+  setHandler(resumeSignal, async () => {
+    state.paused = false;
+    await forward(resumeSignal);
+  });
+  setHandler(roundProgressSignal, (p) => {
+    if (p.step !== progress.step)
+      upsertSearchAttributes([{ key: LmsiStep, value: `round-${p.round}:${p.step}` }]);
+    progress = p;
+  });
+
+  upsertSearchAttributes([
+    { key: LmsiCampaignId, value: campaignId },
+    { key: LmsiRound, value: state.nextRound },
+  ]);
+
+  try {
+    if (state.inputs === null) {
+      await condition(() => !state.paused);
+      state.inputs = await snapshotInputs(light, input);
+      state.bestModelRef = state.inputs.baseModelRef;
+    }
+    const inputs = state.inputs;
+    const round = state.nextRound;
+    await condition(() => !state.paused);
+    runningChild = roundWorkflowId(campaignId, round);
+    const result: RoundResult = await executeChild(selfImprovementRound, {
+      workflowId: runningChild,
+      taskQueue: workflowInfo().taskQueue,
+      args: [
+        {
+          campaignId,
+          round,
+          config,
+          inputs,
+          modelRef: state.bestModelRef!,
+          bestAccuracy: state.bestAccuracy,
+          paused: state.paused,
+        },
+      ],
+      typedSearchAttributes: [
+        { key: LmsiCampaignId, value: campaignId },
+        { key: LmsiRound, value: round },
+      ],
+    });
+    runningChild = null;
+    state.rounds.push(summarizeRound(result, roundWorkflowId(campaignId, round)));
+    if (result.gate.promoted) {
+      state.bestModelRef = result.modelOut;
+      const accuracy = result.gate.accuracy;
+      state.bestAccuracy = state.bestAccuracy === null ? accuracy : Math.max(state.bestAccuracy, accuracy);
+      upsertSearchAttributes([
+        { key: LmsiModel, value: result.modelOut },
+        { key: LmsiBestGreedyAccuracy, value: state.bestAccuracy },
+      ]);
+    }
+    state.nextRound = round + 1;
+    if (round < config.rounds) {
+      await condition(allHandlersFinished);
+      return await continueAsNew<typeof selfImprovementCampaign>({ campaignId, config, state });
+    }
+    upsertSearchAttributes([{ key: LmsiStep, value: 'completed' }]);
+    await condition(allHandlersFinished);
+    return {
+      campaignId,
+      rounds: state.rounds,
+      bestModelRef: state.bestModelRef!,
+      bestAccuracy: state.bestAccuracy,
+    };
+  } catch (err) {
+    if (isCancellation(err)) {
+      // Record where it stopped; the cancelled child already let its running activity flush.
+      await CancellationScope.nonCancellable(async () => {
+        upsertSearchAttributes([{ key: LmsiStep, value: 'cancelled' }]);
+      });
+    }
+    throw err;
+  }
+}
+
+async function snapshotInputs(
+  light: ReturnType<typeof proxyActivities<LightActivities>>,
+  { config }: CampaignInput,
+): Promise<CampaignInputs> {
+  const task = config.task.name;
+  const taskOptions = (({ name: _name, ...rest }) => (Object.keys(rest).length > 0 ? rest : undefined))(
+    config.task,
+  );
+  const [model, unlabeled, evaluation, exemplars, replay] = await Promise.all([
+    light.importModel({ dir: config.model.dir }),
+    light.snapshotDataset({
+      task,
+      taskOptions,
+      file: config.data.unlabeledQuestions,
+      policy: config.data.badLines,
+      limit: config.data.limit,
+    }),
+    light.snapshotDataset({
+      task,
+      taskOptions,
+      file: config.data.evaluation,
+      policy: config.data.badLines,
+      limit: config.data.limit,
+    }),
+    config.data.exemplars ? light.snapshotExemplars({ file: config.data.exemplars }) : null,
+    config.data.replayExamples ? light.snapshotReplayExamples({ file: config.data.replayExamples }) : null,
+  ]);
+  if (evaluation.count === 0) {
+    throw ApplicationFailure.create({
+      type: 'BadInput',
+      nonRetryable: true,
+      message: `${config.data.evaluation}: data.evaluation: no questions to evaluate on`,
+    });
+  }
+  return {
+    baseModelRef: model.ref,
+    unlabeledRef: unlabeled.ref,
+    unlabeledCount: unlabeled.count,
+    evalRef: evaluation.ref,
+    evalCount: evaluation.count,
+    exemplarsRef: exemplars?.ref ?? null,
+    replayRef: replay?.ref ?? null,
+  };
+}

@@ -1,0 +1,279 @@
+import {
+  condition,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type {
+  AcceleratorActivities,
+  LightActivities,
+  SamplingParams,
+  ShardInput,
+  ShardResult,
+} from '../activities';
+import { pauseSignal, resumeSignal, roundProgressQuery, roundProgressSignal } from './messages';
+import { accelerator, LIGHT } from './presets';
+import { LmsiStep } from './search-attributes';
+import type { GateDecision, RoundInput, RoundProgress, RoundResult, RoundStep } from './types';
+
+/**
+ * One round of self-improvement (round 0 only evaluates the base model):
+ *   exemplars -> sample (shards in parallel) -> vote & filter -> mixed formats -> fine-tune
+ *   -> evaluate (shards) -> gate.
+ * Every step is an activity whose result is refs + small stats, so the history has a bounded number
+ * of events per shard whatever the number of questions.
+ */
+export async function selfImprovementRound(input: RoundInput): Promise<RoundResult> {
+  const { config, inputs, campaignId, round } = input;
+  const light = proxyActivities<LightActivities>({ ...LIGHT, taskQueue: config.temporal.taskQueues.light });
+  const model = proxyActivities<AcceleratorActivities>(
+    accelerator(config.temporal.taskQueues.accelerator, config.temporal.heartbeatTimeoutSeconds),
+  );
+  const startedAt = new Date().toISOString();
+
+  let paused = input.paused ?? false;
+  const progress: RoundProgress = { round, step: 'starting', done: 0, total: 0 };
+  setHandler(pauseSignal, () => void (paused = true));
+  setHandler(resumeSignal, () => void (paused = false));
+  setHandler(roundProgressQuery, () => progress);
+  const parent = workflowInfo().parent;
+  const report = async (step: RoundStep, done: number, total: number) => {
+    const stepChanged = step !== progress.step;
+    Object.assign(progress, { step, done, total });
+    if (stepChanged) upsertSearchAttributes([{ key: LmsiStep, value: step }]);
+    if (parent)
+      await getExternalWorkflowHandle(parent.workflowId).signal(roundProgressSignal, { ...progress });
+  };
+  /** Pause point: between activities. */
+  const unpaused = () => condition(() => !paused);
+
+  const seed = (purpose: string) => `${config.seed}/round-${round}/${purpose}`;
+  const task = { name: config.task.name, options: taskOptions(config.task) };
+  const provider = {
+    executionProvider: config.model.executionProvider,
+    allowCpuFallback: config.model.allowCpuFallback,
+  };
+  const sampling: SamplingParams = {
+    m: config.sampling.m,
+    temperature: config.sampling.temperature,
+    topK: config.sampling.topK,
+    topP: config.sampling.topP,
+    maxNewTokens: config.sampling.maxNewTokens,
+    stop: config.sampling.stop,
+  };
+
+  /** Runs shard activities over [0, count) with at most `limit` at a time, reporting each. */
+  const shards = async <I extends ShardInput>(
+    step: RoundStep,
+    count: number,
+    size: number,
+    makeInput: (shard: number, start: number, end: number) => I,
+    run: (input: I) => Promise<ShardResult>,
+  ): Promise<ShardResult[]> => {
+    const ranges = shardRanges(count, size);
+    const results: ShardResult[] = new Array<ShardResult>(ranges.length);
+    let next = 0;
+    let done = 0;
+    await report(step, 0, ranges.length);
+    const lane = async () => {
+      while (next < ranges.length) {
+        const i = next++;
+        await unpaused();
+        results[i] = await run(makeInput(i, ranges[i][0], ranges[i][1]));
+        await report(step, ++done, ranges.length);
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(config.sampling.maxConcurrentShards, ranges.length) }, lane),
+    );
+    return results;
+  };
+
+  let exemplarsRef = inputs.exemplarsRef;
+  let samplingResult: RoundResult['sampling'] = null;
+  let vote: RoundResult['vote'] = null;
+  let trainingSet: RoundResult['trainingSet'] = null;
+  let training: RoundResult['training'] = null;
+  let modelOut = input.modelRef;
+
+  if (round > 0) {
+    const needExemplars =
+      config.sampling.prompt === 'few-shot-cot' || config.formats.some((f) => f.startsWith('few-shot'));
+    if (needExemplars && exemplarsRef === null) {
+      await report('exemplars', 0, 1);
+      await unpaused();
+      exemplarsRef = (
+        await model.generateExemplars({
+          datasetRef: inputs.unlabeledRef,
+          candidates: config.selfGeneration.exemplarCandidates,
+          modelRef: input.modelRef,
+          task,
+          sampling,
+          templates: config.selfGeneration.exemplarTemplates,
+          shots: config.selfGeneration.exemplarShots,
+          seed: seed('exemplars'),
+          ...provider,
+        })
+      ).ref;
+    }
+
+    const sampled = await shards(
+      'sample',
+      inputs.unlabeledCount,
+      config.sampling.shardSize,
+      (shard, start, end) => ({
+        campaignId,
+        round,
+        shard,
+        datasetRef: inputs.unlabeledRef,
+        start,
+        end,
+        modelRef: input.modelRef,
+        task,
+        prompt: config.sampling.prompt,
+        exemplarsRef,
+        sampling,
+        seed: seed('sample'),
+        ...provider,
+      }),
+      (i) => model.samplePaths(i),
+    );
+    samplingResult = {
+      shards: sampled,
+      questions: sampled.reduce((s, r) => s + r.questions, 0),
+      paths: sampled.reduce((s, r) => s + r.paths, 0),
+    };
+
+    await report('vote', 0, 1);
+    await unpaused();
+    vote = await light.voteAndFilter({
+      datasetRef: inputs.unlabeledRef,
+      shardRefs: sampled.map((s) => s.ref),
+      task,
+      weighting: config.voting.weighting,
+      filter: config.filtering,
+    });
+
+    await report('format', 0, 1);
+    await unpaused();
+    trainingSet = await light.buildTrainingSet({
+      keptRef: vote.keptRef,
+      datasetRef: inputs.unlabeledRef,
+      exemplarsRef,
+      formats: config.formats,
+      task,
+      seed: seed('format'),
+      replayRef: inputs.replayRef,
+      replayRatio: config.training.replayRatio,
+    });
+
+    await report('train', 0, 1);
+    await unpaused();
+    training = await model.fineTune({
+      campaignId,
+      round,
+      modelRef: input.modelRef,
+      trainingSetRef: trainingSet.ref,
+      training: config.training,
+      seed: seed('train'),
+    });
+    modelOut = training.modelRef;
+  }
+
+  const evalM = Math.max(...config.evaluation.scK);
+  const evalShards = await shards(
+    'evaluate',
+    inputs.evalCount,
+    config.evaluation.shardSize,
+    (shard, start, end) => ({
+      campaignId,
+      round,
+      shard,
+      datasetRef: inputs.evalRef,
+      start,
+      end,
+      modelRef: modelOut,
+      task,
+      prompt: config.sampling.prompt,
+      exemplarsRef,
+      sampling: { ...sampling, m: evalM },
+      seed: seed('evaluate'),
+      greedy: config.evaluation.greedy,
+      ...provider,
+    }),
+    (i) => model.evaluateShard(i),
+  );
+  await unpaused();
+  const summary = await light.summarizeEvaluation({
+    datasetRef: inputs.evalRef,
+    shardRefs: evalShards.map((s) => s.ref),
+    task,
+    scK: config.evaluation.scK,
+    calibrationBins: config.evaluation.calibrationBins,
+    weighting: config.voting.weighting,
+    seed: seed('evaluate'),
+  });
+
+  await report('gate', 0, 1);
+  const gate = decideGate(
+    summary.greedyAccuracy ?? summary.scAccuracy,
+    input.bestAccuracy,
+    config.gate.tolerance,
+    round,
+  );
+  await report('done', 1, 1);
+  return {
+    round,
+    modelIn: input.modelRef,
+    modelOut,
+    exemplarsRef,
+    sampling: samplingResult,
+    vote,
+    trainingSet,
+    training,
+    evaluation: { shards: evalShards, summary },
+    gate,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+  };
+}
+
+/**
+ * Promote the round's model unless its accuracy fell more than `tolerance` below the best so far.
+ * Either way the decision is recorded; a model that is not promoted is never sampled from again.
+ */
+export function decideGate(
+  accuracy: number,
+  best: number | null,
+  tolerance: number,
+  round: number,
+): GateDecision {
+  if (round === 0 || best === null) {
+    return { promoted: true, accuracy, best, tolerance, reason: 'base model' };
+  }
+  const promoted = accuracy >= best - tolerance;
+  const delta = ((accuracy - best) * 100).toFixed(1);
+  return {
+    promoted,
+    accuracy,
+    best,
+    tolerance,
+    reason: promoted
+      ? `accuracy ${delta} points from the best (tolerance ${(tolerance * 100).toFixed(1)})`
+      : `accuracy fell ${(-Number(delta)).toFixed(1)} points below the best, beyond the tolerance of ${(tolerance * 100).toFixed(1)}`,
+  };
+}
+
+/** [start, end) of each shard of `count` items. */
+export function shardRanges(count: number, size: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let start = 0; start < count; start += size) out.push([start, Math.min(count, start + size)]);
+  return out;
+}
+
+function taskOptions(t: RoundInput['config']['task']) {
+  const { name: _name, ...options } = t;
+  return Object.keys(options).length > 0 ? options : undefined;
+}

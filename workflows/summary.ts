@@ -1,0 +1,19 @@
+import type { RoundResult, RoundSummary } from './types';
+
+/** The campaign's one-line record of a finished round (also rebuilt by clients from round results). */
+export function summarizeRound(r: RoundResult, workflowId: string): RoundSummary {
+  return {
+    round: r.round,
+    workflowId,
+    greedyAccuracy: r.evaluation.summary.greedyAccuracy,
+    scAccuracy: r.evaluation.summary.scAccuracy,
+    promoted: r.gate.promoted,
+    modelRef: r.modelOut,
+    selfTrainingSetRef: r.trainingSet?.ref ?? null,
+    keptPaths: r.vote?.stats.kept ?? null,
+    meanKeptConfidence: r.vote?.meanKeptConfidence ?? null,
+    trainingExamples: r.trainingSet?.examples ?? null,
+    finalLoss: r.training?.finalLoss ?? null,
+    wallSeconds: (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000,
+  };
+}

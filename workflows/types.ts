@@ -1,0 +1,133 @@
+import type { CampaignConfig } from '../config/campaign';
+import type {
+  EvaluationSummary,
+  FineTuneResult,
+  ShardResult,
+  TrainingSetResult,
+  VoteAndFilterResult,
+} from '../activities';
+
+/** The steps of a round, in order (`LmsiStep` and the status query name them). */
+export type RoundStep =
+  'starting' | 'exemplars' | 'sample' | 'vote' | 'format' | 'train' | 'evaluate' | 'gate' | 'done';
+
+/** Everything a campaign snapshotted at its start, carried through every round. */
+export interface CampaignInputs {
+  baseModelRef: string;
+  unlabeledRef: string;
+  unlabeledCount: number;
+  evalRef: string;
+  evalCount: number;
+  exemplarsRef: string | null;
+  replayRef: string | null;
+}
+
+export interface RoundInput {
+  campaignId: string;
+  /** 0: evaluate the base model only. n >= 1: a self-improvement round. */
+  round: number;
+  config: CampaignConfig;
+  inputs: CampaignInputs;
+  /** The model this round samples from and fine-tunes: the best promoted so far. */
+  modelRef: string;
+  /** The gate's reference: the best greedy accuracy so far (null in round 0). */
+  bestAccuracy: number | null;
+  /** Start paused (the campaign was paused when it continued as new). */
+  paused?: boolean;
+}
+
+export interface GateDecision {
+  promoted: boolean;
+  accuracy: number;
+  best: number | null;
+  tolerance: number;
+  reason: string;
+}
+
+/** A round's whole lineage: every artifact it read and wrote, with the stats of each step. */
+export interface RoundResult {
+  round: number;
+  modelIn: string;
+  /** The fine-tuned model (round 0: the base model). */
+  modelOut: string;
+  exemplarsRef: string | null;
+  sampling: {
+    shards: ShardResult[];
+    questions: number;
+    paths: number;
+  } | null;
+  vote: VoteAndFilterResult | null;
+  trainingSet: TrainingSetResult | null;
+  training: FineTuneResult | null;
+  evaluation: {
+    shards: ShardResult[];
+    summary: EvaluationSummary;
+  };
+  gate: GateDecision;
+  startedAt: string;
+  finishedAt: string;
+}
+
+export interface RoundProgress {
+  round: number;
+  step: RoundStep;
+  done: number;
+  total: number;
+}
+
+/** One line per finished round, kept in the campaign's state (small: it crosses continueAsNew). */
+export interface RoundSummary {
+  round: number;
+  workflowId: string;
+  greedyAccuracy: number | null;
+  scAccuracy: number;
+  promoted: boolean;
+  modelRef: string;
+  selfTrainingSetRef: string | null;
+  keptPaths: number | null;
+  meanKeptConfidence: number | null;
+  trainingExamples: number | null;
+  finalLoss: number | null;
+  wallSeconds: number;
+}
+
+export type CampaignStateName = 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
+
+export interface CampaignState {
+  inputs: CampaignInputs | null;
+  nextRound: number;
+  bestModelRef: string | null;
+  bestAccuracy: number | null;
+  rounds: RoundSummary[];
+  paused: boolean;
+}
+
+export interface CampaignInput {
+  campaignId: string;
+  config: CampaignConfig;
+  /** Absent on the first run; carried through continueAsNew between rounds. */
+  state?: CampaignState;
+}
+
+export interface CampaignStatus {
+  campaignId: string;
+  state: CampaignStateName;
+  round: number;
+  rounds: RoundSummary[];
+  step: RoundStep;
+  progress: { done: number; total: number };
+  bestModelRef: string | null;
+  bestAccuracy: number | null;
+}
+
+export interface CampaignResult {
+  campaignId: string;
+  rounds: RoundSummary[];
+  bestModelRef: string;
+  bestAccuracy: number | null;
+}
+
+/** Child workflow id of a round. */
+export function roundWorkflowId(campaignId: string, round: number): string {
+  return `${campaignId}/round-${round}`;
+}
