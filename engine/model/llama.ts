@@ -33,6 +33,18 @@ export interface ForwardOutputs {
 
 /** x · Wᵀ with W stored [out, in] as in Hugging Face. */
 function linear(x: Tensor, w: Tensor): Tensor {
+  const dims = x.shape;
+  const out = w.shape[0];
+  if (x.rank > 2 && typeof out === 'number' && dims.every((d): d is number => typeof d === 'number')) {
+    // Concrete shapes (the training graph): one GEMM over all B·T rows, so the weight gradient is
+    // one xᵀ·g with B·T as its inner dimension rather than B products summed afterwards.
+    const lead = dims.slice(0, -1);
+    const y = o.matmul(
+      o.reshape(x, [lead.reduce((a, b) => a * b, 1), dims[dims.length - 1]]),
+      o.transpose(w, [1, 0]),
+    );
+    return o.reshape(y, [...lead, out]);
+  }
   return o.matmul(x, o.transpose(w, [1, 0]));
 }
 
