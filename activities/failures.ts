@@ -37,6 +37,11 @@ export async function failingClearly<T>(body: () => Promise<T>): Promise<T> {
         details: [{ ref: e.ref }],
       });
     }
+    if (e instanceof RangeError) {
+      // Invalid parameters (a prompt longer than the model's context, a bad sampling option): the
+      // same call fails the same way on every retry.
+      throw ApplicationFailure.create({ message: e.message, type: 'InvalidArgument', nonRetryable: true });
+    }
     throw e;
   }
 }

@@ -3,6 +3,7 @@ import { makeBuildTrainingSet, makeSnapshotReplayExamples } from './build-traini
 import { makeSummarizeEvaluation } from './evaluation';
 import { makeGenerateExemplars, makeSnapshotExemplars } from './exemplars';
 import { makeFineTune } from './fine-tune';
+import { makeGenerateQuestions } from './generate-questions';
 import { makeImportModel } from './model-cache';
 import { makeEvaluateShard, makeSamplePaths } from './sample-shard';
 import { makeSnapshotDataset } from './snapshot-dataset';
@@ -23,6 +24,7 @@ export type { BuildTrainingSetInput, TrainingRecord, TrainingSetResult } from '.
 export type { FineTuneCursor, FineTuneInput, FineTuneResult } from './fine-tune';
 export type { EvaluationSummary, SummarizeEvaluationInput } from './evaluation';
 export type { ExemplarSetsResult, GenerateExemplarsInput } from './exemplars';
+export type { GeneratedQuestionsResult, GenerateQuestionsInput } from './generate-questions';
 export type { QuestionEvaluation, QuestionSamples, StoredPath, VoteRecord } from './records';
 export { NON_RETRYABLE_TYPES } from './failures';
 
@@ -45,6 +47,7 @@ export function createAcceleratorActivities(deps: ActivityDeps) {
     samplePaths: makeSamplePaths(deps),
     evaluateShard: makeEvaluateShard(deps),
     generateExemplars: makeGenerateExemplars(deps),
+    generateQuestions: makeGenerateQuestions(deps),
     fineTune: makeFineTune(deps),
   };
 }

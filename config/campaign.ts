@@ -126,6 +126,8 @@ export const SelfGenerationConfig = z.strictObject({
   exemplarCandidates: positiveInt.default(200),
   /** New questions the model writes per round (the paper's self-generated questions); 0 = off. */
   questionsPerRound: z.int().min(0).default(0),
+  /** Pool questions shown in each question-writing prompt (fewer when the model's context is short). */
+  questionShots: positiveInt.default(4),
 });
 
 export const GateConfig = z.strictObject({

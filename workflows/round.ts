@@ -92,6 +92,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
   };
 
   let exemplarsRef = inputs.exemplarsRef;
+  let generated: RoundResult['generatedQuestions'] = null;
   let samplingResult: RoundResult['sampling'] = null;
   let vote: RoundResult['vote'] = null;
   let trainingSet: RoundResult['trainingSet'] = null;
@@ -119,15 +120,36 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
       ).ref;
     }
 
+    // The paper's self-generated questions join this round's unlabeled pool.
+    let pool = { ref: inputs.unlabeledRef, count: inputs.unlabeledCount };
+    if (config.selfGeneration.questionsPerRound > 0) {
+      await report('questions', 0, 1);
+      await unpaused();
+      generated = await model.generateQuestions({
+        campaignId,
+        round,
+        datasetRef: inputs.unlabeledRef,
+        modelRef: input.modelRef,
+        task,
+        count: config.selfGeneration.questionsPerRound,
+        shots: config.selfGeneration.questionShots,
+        temperature: config.sampling.temperature,
+        maxNewTokens: config.sampling.maxNewTokens,
+        seed: seed('questions'),
+        ...provider,
+      });
+      pool = { ref: generated.ref, count: generated.count };
+    }
+
     const sampled = await shards(
       'sample',
-      inputs.unlabeledCount,
+      pool.count,
       config.sampling.shardSize,
       (shard, start, end) => ({
         campaignId,
         round,
         shard,
-        datasetRef: inputs.unlabeledRef,
+        datasetRef: pool.ref,
         start,
         end,
         modelRef: input.modelRef,
@@ -149,7 +171,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
     await report('vote', 0, 1);
     await unpaused();
     vote = await light.voteAndFilter({
-      datasetRef: inputs.unlabeledRef,
+      datasetRef: pool.ref,
       shardRefs: sampled.map((s) => s.ref),
       task,
       weighting: config.voting.weighting,
@@ -160,7 +182,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
     await unpaused();
     trainingSet = await light.buildTrainingSet({
       keptRef: vote.keptRef,
-      datasetRef: inputs.unlabeledRef,
+      datasetRef: pool.ref,
       exemplarsRef,
       formats: config.formats,
       task,
@@ -229,6 +251,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
     modelIn: input.modelRef,
     modelOut,
     exemplarsRef,
+    generatedQuestions: generated,
     sampling: samplingResult,
     vote,
     trainingSet,

@@ -2,6 +2,7 @@ import type { CampaignConfig } from '../config/campaign';
 import type {
   EvaluationSummary,
   FineTuneResult,
+  GeneratedQuestionsResult,
   ShardResult,
   TrainingSetResult,
   VoteAndFilterResult,
@@ -9,7 +10,16 @@ import type {
 
 /** The steps of a round, in order (`LmsiStep` and the status query name them). */
 export type RoundStep =
-  'starting' | 'exemplars' | 'sample' | 'vote' | 'format' | 'train' | 'evaluate' | 'gate' | 'done';
+  | 'starting'
+  | 'exemplars'
+  | 'questions'
+  | 'sample'
+  | 'vote'
+  | 'format'
+  | 'train'
+  | 'evaluate'
+  | 'gate'
+  | 'done';
 
 /** Everything a campaign snapshotted at its start, carried through every round. */
 export interface CampaignInputs {
@@ -51,6 +61,8 @@ export interface RoundResult {
   /** The fine-tuned model (round 0: the base model). */
   modelOut: string;
   exemplarsRef: string | null;
+  /** The paper's self-generated questions added to this round's pool (null when off). */
+  generatedQuestions: GeneratedQuestionsResult | null;
   sampling: {
     shards: ShardResult[];
     questions: number;

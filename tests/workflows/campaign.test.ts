@@ -12,6 +12,7 @@ import {
   startCampaign,
 } from '../../client';
 import { writeArithSplits } from '../../method/tasks/arith';
+import type { CampaignConfigInput } from '../../config/campaign';
 import { LocalArtifactStore } from '../../store';
 import { campaignWorkers, testCampaignConfig, withWorkers } from '../helpers/campaign';
 import { connectTestTemporal, tempDir, type TestTemporal } from '../helpers/temporal';
@@ -48,6 +49,9 @@ describe('selfImprovementCampaign (real dev server, real workers, real model)', 
       modelDir: base.modelDir,
       dataDir: path.dirname(base.data.eval),
       artifactsDir: path.join(root, 'artifacts'),
+      extra: {
+        selfGeneration: { questionsPerRound: 8, questionShots: 2 },
+      },
     });
     const workers = await campaignWorkers(temporal, config);
     const result = await withWorkers(workers, async () => {
@@ -70,10 +74,15 @@ describe('selfImprovementCampaign (real dev server, real workers, real model)', 
     const [r0, r1] = [rounds[0].result, rounds[1].result];
     expect(r0.sampling).toBeNull();
     expect(r0.evaluation.summary.questions).toBe(24);
-    expect(r1.sampling?.questions).toBe(40);
-    expect(r1.sampling?.shards).toHaveLength(5);
-    expect(r1.sampling?.paths).toBe(160);
-    expect(r1.vote?.stats.questions).toBe(40);
+    // Self-generated questions (the paper's) joined the pool before sampling.
+    const generated = r1.generatedQuestions!;
+    expect(generated.sampled).toBe(8);
+    expect(generated.added + generated.unparseable + generated.duplicates).toBe(8);
+    expect(generated.count).toBe(40 + generated.added);
+    expect(r1.sampling?.questions).toBe(generated.count);
+    expect(r1.sampling?.shards).toHaveLength(Math.ceil(generated.count / 8));
+    expect(r1.sampling?.paths).toBe(4 * generated.count);
+    expect(r1.vote?.stats.questions).toBe(generated.count);
     expect(r1.modelIn).toBe(r0.modelOut);
     // The pretrained tiny model states answers, so votes agree and the round really fine-tunes.
     expect(r1.vote!.stats.kept).toBeGreaterThan(0);
