@@ -12,7 +12,6 @@ import {
   startCampaign,
 } from '../../client';
 import { writeArithSplits } from '../../method/tasks/arith';
-import type { CampaignConfigInput } from '../../config/campaign';
 import { LocalArtifactStore } from '../../store';
 import { campaignWorkers, testCampaignConfig, withWorkers } from '../helpers/campaign';
 import { connectTestTemporal, tempDir, type TestTemporal } from '../helpers/temporal';
