@@ -3,4 +3,5 @@ export * from './tokenizer';
 export * from './checkpoint';
 export * as onnx from './onnx';
 export * as model from './model';
+export * as train from './train';
 export * from './generate';

@@ -1,21 +1,16 @@
-import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BadInputError } from '../../method/errors';
-import { CHECKPOINT_FILES, type Checkpoint, loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint';
+import { loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint';
 import type { TrainerState } from '../checkpoint/trainer-state';
 import type { Params } from '../model/params';
 import { loadTokenizer } from '../tokenizer/load';
 import { DataPlan, evalBatches, fingerprint, tokenizeExamples } from './batches';
 import { checkpointDirName, listCheckpoints, pruneCheckpoints, removeTemporaryDirs } from './checkpoints';
-import {
-  CADENCE_FIELDS,
-  type FineTuneConfig,
-  type FineTuneConfigInput,
-  FineTuneConfigSchema,
-} from './config';
+import { type FineTuneConfig, type FineTuneConfigInput, FineTuneConfigSchema } from './config';
 import { NonFiniteLossError, TrainingAbortedError } from './errors';
 import { type FineTuneExample, resolveExamples } from './examples';
+import { checkResumable, newestResumable } from './resume';
 import { TrainingRunner } from './runner';
 import { learningRateAt } from './schedule';
 
@@ -82,56 +77,6 @@ function parseConfig(input: FineTuneConfigInput): FineTuneConfig {
   return parsed.data;
 }
 
-/** Checks that the checkpoint to resume from was saved by a run with this config and data. */
-function checkResumable(
-  dir: string,
-  ckpt: Checkpoint,
-  cfg: FineTuneConfig,
-  dataFingerprint: string,
-): TrainerState {
-  const stateFile = path.join(dir, CHECKPOINT_FILES.trainerState);
-  if (!ckpt.trainerState || !ckpt.optimizer)
-    throw new BadInputError(stateFile, null, '(file)', 'not found: this checkpoint cannot be resumed');
-  const saved = ckpt.trainerState.args;
-  for (const key of Object.keys(FineTuneConfigSchema.shape) as (keyof FineTuneConfig)[]) {
-    if (CADENCE_FIELDS.includes(key)) continue;
-    if (JSON.stringify(saved[key]) !== JSON.stringify(cfg[key]))
-      throw new BadInputError(
-        stateFile,
-        null,
-        `args.${key}`,
-        `the run was started with ${JSON.stringify(saved[key])}, this call asks for ${JSON.stringify(cfg[key])}`,
-      );
-  }
-  if (ckpt.trainerState.data_fingerprint !== dataFingerprint)
-    throw new BadInputError(
-      stateFile,
-      null,
-      'data_fingerprint',
-      'the examples (or tokenizer) differ from those the run started with',
-    );
-  return ckpt.trainerState;
-}
-
-/** The folder whose trainer_state.json has the highest global_step (an unreadable one wins, so its error shows). */
-function newestResumable(dirs: readonly string[]): string | null {
-  let best: string | null = null;
-  let bestStep = -1;
-  for (const dir of dirs) {
-    const file = path.join(dir, CHECKPOINT_FILES.trainerState);
-    if (!existsSync(file)) continue;
-    let step = Infinity;
-    try {
-      const v = (JSON.parse(readFileSync(file, 'utf8')) as { global_step?: unknown }).global_step;
-      if (typeof v === 'number') step = v;
-    } catch {
-      // loadCheckpoint reports the file properly.
-    }
-    if (step > bestStep) [best, bestStep] = [dir, step];
-  }
-  return best;
-}
-
 function result(
   dir: string,
   s: TrainerState,
@@ -172,8 +117,8 @@ export async function fineTune(opts: FineTuneOptions): Promise<FineTuneResult> {
   const sourceDir = resumeDir ?? opts.from;
 
   const tok = loadTokenizer(sourceDir);
-  const source = loadCheckpoint(sourceDir);
-  const model = source.config;
+  const ckpt = loadCheckpoint(sourceDir);
+  const model = ckpt.config;
   const T = cfg.seqLen ?? model.maxSeqLen;
   if (T > model.maxSeqLen)
     throw new BadInputError(
@@ -213,7 +158,6 @@ export async function fineTune(opts: FineTuneOptions): Promise<FineTuneResult> {
       `${cfg.warmupSteps} warmup steps exceed the ${totalSteps} steps of the run`,
     );
 
-  const ckpt = source;
   const prior = resumeDir ? checkResumable(resumeDir, ckpt, cfg, dataFingerprint) : null;
   if (prior?.finished) return result(resumeDir!, prior, counts);
 
