@@ -1,10 +1,16 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { createBaseModel } from '../engine/checkpoint';
 import type { LlamaConfig } from '../engine/model';
 import { fineTune, type FineTuneConfigInput, type FineTuneProgress } from '../engine/train';
-import { arith, writeArithSplits, type ArithKnobs, type ArithSplitSizes } from '../method/tasks/arith';
+import {
+  arith,
+  generateArithSplits,
+  writeArithSplits,
+  type ArithKnobs,
+  type ArithSplitSizes,
+} from '../method/tasks/arith';
 import { seedExamples } from './seed-examples';
 
 /**
@@ -18,6 +24,11 @@ export interface ArithRecipe {
   seed: number;
   sizes: ArithSplitSizes;
   knobs: Partial<ArithKnobs>;
+  /**
+   * Further labeled seed problems drawn with other knobs (easier ones: "easy to hard"), appended to
+   * the train split; the unlabeled and evaluation splits keep `knobs` only.
+   */
+  extraTrain?: { count: number; knobs: Partial<ArithKnobs> }[];
   model: Partial<LlamaConfig>;
   training: Omit<FineTuneConfigInput, 'seed'>;
 }
@@ -51,6 +62,7 @@ export async function buildArithBaseModel(
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   const files = await writeArithSplits(path.join(tmp, 'data'), recipe.seed, recipe.sizes, recipe.knobs);
+  if (recipe.extraTrain?.length) await appendExtraTrain(files, recipe);
   const { questions } = await arith.loadQuestions(files.train);
   const examples = seedExamples(arith, questions);
   await writeFile(
@@ -90,4 +102,29 @@ export async function buildArithBaseModel(
     await rm(tmp, { recursive: true, force: true });
   }
   return result;
+}
+
+/**
+ * Appends the recipe's extra seed problems to the train file, dropping any whose question text is
+ * already in a split, so the splits stay disjoint by question text.
+ */
+async function appendExtraTrain(files: Record<'train' | 'unlabeled' | 'eval', string>, recipe: ArithRecipe) {
+  const taken = new Set<string>();
+  for (const f of Object.values(files))
+    for (const line of (await readFile(f, 'utf8')).split('\n'))
+      if (line.trim()) taken.add((JSON.parse(line) as { question: string }).question);
+  const lines: string[] = [];
+  (recipe.extraTrain ?? []).forEach((extra, i) => {
+    const { train } = generateArithSplits(
+      `${recipe.seed}/extra-${i}`,
+      { train: extra.count, unlabeled: 0, eval: 0 },
+      extra.knobs,
+    );
+    for (const r of train) {
+      if (taken.has(r.question)) continue;
+      taken.add(r.question);
+      lines.push(JSON.stringify({ ...r, id: `${r.id}-extra-${i}` }));
+    }
+  });
+  await appendFile(files.train, lines.map((l) => `${l}\n`).join(''));
 }

@@ -1,0 +1,105 @@
+import * as path from 'node:path';
+import { z } from 'zod';
+import { CampaignConfig } from '../config/campaign';
+import type { ArithBaseModel } from './arith-base-model';
+
+/** The demo's command-line options; everything has a default so `npm run demo` needs none. */
+export const DemoOptions = z.strictObject({
+  quick: z.boolean(),
+  seeds: z.array(z.int().min(0)).min(1),
+  m: z.int().min(1).max(256),
+  rounds: z.int().min(1).max(10),
+  temperature: z.number().min(0).max(5),
+  uiPort: z.int().min(1024).max(65535),
+  out: z.string().min(1),
+});
+export type DemoOptions = z.infer<typeof DemoOptions>;
+
+const USAGE =
+  'usage: npm run demo -- [--quick] [--seed N | --seeds N,N,..] [--m N] [--rounds N] [--temperature T] ' +
+  '[--ui-port N] [--out FILE]';
+
+export function parseDemoArgs(argv: readonly string[]): DemoOptions {
+  const raw: Record<string, unknown> = {
+    quick: false,
+    seeds: [1],
+    rounds: 2,
+    temperature: 0.7,
+    uiPort: 8233,
+    out: 'bench/results/demo-last.json',
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value\n${USAGE}`);
+      return v;
+    };
+    if (flag === '--quick') raw.quick = true;
+    else if (flag === '--seed') raw.seeds = [Number(value())];
+    else if (flag === '--seeds') raw.seeds = value().split(',').map(Number);
+    else if (flag === '--m') raw.m = Number(value());
+    else if (flag === '--rounds') raw.rounds = Number(value());
+    else if (flag === '--temperature') raw.temperature = Number(value());
+    else if (flag === '--ui-port') raw.uiPort = Number(value());
+    else if (flag === '--out') raw.out = value();
+    else throw new Error(`unknown option ${flag}\n${USAGE}`);
+  }
+  raw.m ??= raw.quick ? 4 : 16;
+  const parsed = DemoOptions.safeParse(raw);
+  if (!parsed.success)
+    throw new Error(
+      `${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}\n${USAGE}`,
+    );
+  return parsed.data;
+}
+
+/**
+ * The demo campaign: zero-shot CoT sampling (few-shot prompts do not fit the embedded model's short
+ * context), the two zero-shot formats (each with its own prompt), seed examples replayed at half the
+ * number of self-generated ones, and only questions whose majority reaches half the votes.
+ */
+export function demoCampaignConfig(
+  base: ArithBaseModel,
+  options: DemoOptions,
+  seed: number,
+  artifactsDir: string,
+): CampaignConfig {
+  const queue = `demo-${process.pid}-${seed}`;
+  return CampaignConfig.parse({
+    name: `demo-${options.quick ? 'quick-' : ''}${Date.now()}-seed-${seed}`,
+    seed,
+    model: { dir: base.modelDir },
+    task: { name: 'arith' },
+    data: {
+      unlabeledQuestions: base.data.unlabeled,
+      evaluation: base.data.eval,
+      replayExamples: base.data.seedExamples,
+    },
+    sampling: {
+      m: options.m,
+      temperature: options.temperature,
+      // The longest 4-step rationale is ~110 characters; a shorter limit turns paths into abstentions.
+      maxNewTokens: 140,
+      prompt: 'zero-shot-cot',
+      shardSize: options.quick ? 8 : 50,
+      maxConcurrentShards: 1,
+    },
+    formats: ['zero-shot-cot', 'zero-shot-direct'],
+    filtering: { minConfidence: 0.5, maxPerQuestion: 4 },
+    training: options.quick
+      ? { steps: 20, batchSize: 8, learningRate: 1e-3, checkpointEvery: 10, replayRatio: 0.5 }
+      : {
+          steps: 150,
+          batchSize: 8,
+          learningRate: 1e-3,
+          warmupSteps: 10,
+          checkpointEvery: 50,
+          replayRatio: 0.5,
+        },
+    evaluation: { scK: [options.m], shardSize: options.quick ? 8 : 50 },
+    rounds: options.rounds,
+    temporal: { taskQueues: { light: `${queue}-light`, accelerator: `${queue}-accel` } },
+    artifacts: { dir: path.resolve(artifactsDir) },
+  });
+}
