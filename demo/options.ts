@@ -12,16 +12,19 @@ export const DemoOptions = z.strictObject({
   temperature: z.number().min(0).max(5),
   uiPort: z.int().min(1024).max(65535),
   out: z.string().min(1),
+  /** Keep the dev server and its Web UI up after the run, until Ctrl-C. */
+  hold: z.boolean(),
 });
 export type DemoOptions = z.infer<typeof DemoOptions>;
 
 const USAGE =
-  'usage: npm run demo -- [--quick] [--seed N | --seeds N,N,..] [--m N] [--rounds N] [--temperature T] ' +
+  'usage: npm run demo -- [--quick] [--hold] [--seed N | --seeds N,N,..] [--m N] [--rounds N] [--temperature T] ' +
   '[--ui-port N] [--out FILE]';
 
 export function parseDemoArgs(argv: readonly string[]): DemoOptions {
   const raw: Record<string, unknown> = {
     quick: false,
+    hold: false,
     seeds: [1],
     rounds: 2,
     temperature: 0.7,
@@ -36,6 +39,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
       return v;
     };
     if (flag === '--quick') raw.quick = true;
+    else if (flag === '--hold') raw.hold = true;
     else if (flag === '--seed') raw.seeds = [Number(value())];
     else if (flag === '--seeds') raw.seeds = value().split(',').map(Number);
     else if (flag === '--m') raw.m = Number(value());

@@ -2,7 +2,7 @@
  * The demo: an embedded model improves itself on its own majority-voted answers, through the real
  * Temporal workflows, on a laptop CPU.
  *
- *   npm run demo [-- --quick] [--seed N] [--m N] [--rounds N] [--ui-port N] [--out FILE]
+ *   npm run demo [-- --quick] [--hold] [--seed N] [--m N] [--rounds N] [--ui-port N] [--out FILE]
  *
  * Installs the Temporal CLI if missing, starts its own dev server (Web UI on), in-process workers,
  * builds (or reuses) the base model under tmp/demo-models, runs a campaign, prints a table per round
@@ -128,6 +128,10 @@ async function main(): Promise<void> {
     process.stdout.write(`\nresults: ${path.relative(ROOT, file)}\n`);
     for (const s of seeds) process.stdout.write(`artifacts (seed ${s.seed}): ${s.artifactsDir}\n`);
     process.stdout.write(`Web UI (until this process exits): http://127.0.0.1:${options.uiPort}\n`);
+    if (options.hold) {
+      process.stdout.write('holding the dev server for the Web UI; Ctrl-C to stop\n');
+      await new Promise((resolve) => process.once('SIGINT', resolve));
+    }
   } finally {
     await connection.close();
     await env.teardown();
