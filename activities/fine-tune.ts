@@ -10,6 +10,8 @@ import type { TrainingRecord } from './build-training-set';
 export interface FineTuneInput {
   campaignId: string;
   round: number;
+  /** Which model of the round is trained (the self-improving teacher, or a distilled student). */
+  role?: 'teacher' | 'student';
   modelRef: string;
   trainingSetRef: string;
   training: {
@@ -72,7 +74,12 @@ export function makeFineTune(deps: ActivityDeps) {
           resumedFromStep: 0,
         };
       }
-      const work = path.join(deps.cacheDir, 'train', input.campaignId, `round-${input.round}`);
+      const work = path.join(
+        deps.cacheDir,
+        'train',
+        input.campaignId,
+        `round-${input.round}-${input.role ?? 'teacher'}`,
+      );
       await fs.rm(work, { recursive: true, force: true });
       await fs.mkdir(work, { recursive: true });
       const cursor = heartbeatCursor<FineTuneCursor>();

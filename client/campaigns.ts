@@ -25,6 +25,7 @@ export function resolveConfigPaths(config: CampaignConfig, configFile: string): 
   return {
     ...config,
     model: { ...config.model, dir: abs(config.model.dir) },
+    student: config.student ? { dir: abs(config.student.dir) } : undefined,
     data: {
       ...config.data,
       unlabeledQuestions: abs(config.data.unlabeledQuestions),

@@ -29,6 +29,11 @@ export const ModelConfig = z.strictObject({
   allowCpuFallback: z.boolean().default(false),
 });
 
+export const StudentConfig = z.strictObject({
+  /** A (smaller) model folder fine-tuned on the teacher's self-training set each round (distillation). */
+  dir: z.string().min(1),
+});
+
 export const TaskConfig = z.strictObject({
   name: z.enum(TASKS),
   /** For `custom`: JSONL field names, the answer regex and the answer type (see method/tasks/custom). */
@@ -161,6 +166,8 @@ export const CampaignConfig = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-"'),
   seed: z.int().min(0).default(0),
   model: ModelConfig,
+  /** Distillation: fine-tune this student on each round's self-training set and evaluate it too. */
+  student: StudentConfig.optional(),
   task: TaskConfig,
   data: DataConfig,
   sampling: SamplingConfig.default(SamplingConfig.parse({})),

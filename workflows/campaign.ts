@@ -87,6 +87,7 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
       await condition(() => !state.paused);
       state.inputs = await snapshotInputs(light, input);
       state.bestModelRef = state.inputs.baseModelRef;
+      state.studentModelRef = state.inputs.studentModelRef ?? null;
     }
     const inputs = state.inputs;
     const round = state.nextRound;
@@ -104,6 +105,7 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
           modelRef: state.bestModelRef!,
           bestAccuracy: state.bestAccuracy,
           paused: state.paused,
+          studentModelRef: state.studentModelRef ?? null,
         },
       ],
       typedSearchAttributes: [
@@ -113,6 +115,7 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
     });
     runningChild = null;
     state.rounds.push(summarizeRound(result, roundWorkflowId(campaignId, round)));
+    if (result.student) state.studentModelRef = result.student.modelOut;
     if (result.gate.promoted) {
       state.bestModelRef = result.modelOut;
       const accuracy = result.gate.accuracy;
@@ -154,7 +157,7 @@ async function snapshotInputs(
   const taskOptions = (({ name: _name, ...rest }) => (Object.keys(rest).length > 0 ? rest : undefined))(
     config.task,
   );
-  const [model, unlabeled, evaluation, exemplars, replay] = await Promise.all([
+  const [model, unlabeled, evaluation, exemplars, replay, student] = await Promise.all([
     light.importModel({ dir: config.model.dir }),
     light.snapshotDataset({
       task,
@@ -172,6 +175,7 @@ async function snapshotInputs(
     }),
     config.data.exemplars ? light.snapshotExemplars({ file: config.data.exemplars }) : null,
     config.data.replayExamples ? light.snapshotReplayExamples({ file: config.data.replayExamples }) : null,
+    config.student ? light.importModel({ dir: config.student.dir }) : null,
   ]);
   if (evaluation.count === 0) {
     throw ApplicationFailure.create({
@@ -188,5 +192,6 @@ async function snapshotInputs(
     evalCount: evaluation.count,
     exemplarsRef: exemplars?.ref ?? null,
     replayRef: replay?.ref ?? null,
+    ...(student ? { studentModelRef: student.ref } : {}),
   };
 }

@@ -200,43 +200,78 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
       trainingSetRef: trainingSet.ref,
       training: config.training,
       seed: seed('train'),
+      role: 'teacher',
     });
     modelOut = training.modelRef;
   }
 
   const evalM = Math.max(...config.evaluation.scK);
-  const evalShards = await shards(
-    'evaluate',
-    inputs.evalCount,
-    config.evaluation.shardSize,
-    (shard, start, end) => ({
-      campaignId,
-      round,
-      shard,
+  /** Greedy + SC@k + calibration of a model on the evaluation set (labels are read only here). */
+  const evaluate = async (modelRef: string) => {
+    const evalShards = await shards(
+      'evaluate',
+      inputs.evalCount,
+      config.evaluation.shardSize,
+      (shard, start, end) => ({
+        campaignId,
+        round,
+        shard,
+        datasetRef: inputs.evalRef,
+        start,
+        end,
+        modelRef,
+        task,
+        prompt: config.sampling.prompt,
+        exemplarsRef,
+        sampling: { ...sampling, m: evalM },
+        seed: seed('evaluate'),
+        greedy: config.evaluation.greedy,
+        ...provider,
+      }),
+      (i) => model.evaluateShard(i),
+    );
+    await unpaused();
+    const summary = await light.summarizeEvaluation({
       datasetRef: inputs.evalRef,
-      start,
-      end,
-      modelRef: modelOut,
+      shardRefs: evalShards.map((s) => s.ref),
       task,
-      prompt: config.sampling.prompt,
-      exemplarsRef,
-      sampling: { ...sampling, m: evalM },
+      scK: config.evaluation.scK,
+      calibrationBins: config.evaluation.calibrationBins,
+      weighting: config.voting.weighting,
       seed: seed('evaluate'),
-      greedy: config.evaluation.greedy,
-      ...provider,
-    }),
-    (i) => model.evaluateShard(i),
-  );
-  await unpaused();
-  const summary = await light.summarizeEvaluation({
-    datasetRef: inputs.evalRef,
-    shardRefs: evalShards.map((s) => s.ref),
-    task,
-    scK: config.evaluation.scK,
-    calibrationBins: config.evaluation.calibrationBins,
-    weighting: config.voting.weighting,
-    seed: seed('evaluate'),
-  });
+    });
+    return { shards: evalShards, summary };
+  };
+  const evaluation = await evaluate(modelOut);
+  const summary = evaluation.summary;
+
+  // Distillation (the paper's 8B/62B students): the student is fine-tuned on the teacher's
+  // self-training set of this round and evaluated beside it. It is not gated: it follows the teacher.
+  let student: RoundResult['student'] = null;
+  if (input.studentModelRef) {
+    let studentTraining: RoundResult['training'] = null;
+    let studentOut = input.studentModelRef;
+    if (round > 0 && trainingSet) {
+      await report('distill', 0, 1);
+      await unpaused();
+      studentTraining = await model.fineTune({
+        campaignId,
+        round,
+        role: 'student',
+        modelRef: input.studentModelRef,
+        trainingSetRef: trainingSet.ref,
+        training: config.training,
+        seed: seed('distill'),
+      });
+      studentOut = studentTraining.modelRef;
+    }
+    student = {
+      modelIn: input.studentModelRef,
+      modelOut: studentOut,
+      training: studentTraining,
+      evaluation: await evaluate(studentOut),
+    };
+  }
 
   await report('gate', 0, 1);
   const gate = decideGate(
@@ -256,7 +291,8 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
     vote,
     trainingSet,
     training,
-    evaluation: { shards: evalShards, summary },
+    evaluation,
+    student,
     gate,
     startedAt,
     finishedAt: new Date().toISOString(),

@@ -15,5 +15,11 @@ export function summarizeRound(r: RoundResult, workflowId: string): RoundSummary
     trainingExamples: r.trainingSet?.examples ?? null,
     finalLoss: r.training?.finalLoss ?? null,
     wallSeconds: (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000,
+    ...(r.student
+      ? {
+          studentGreedyAccuracy: r.student.evaluation.summary.greedyAccuracy,
+          studentScAccuracy: r.student.evaluation.summary.scAccuracy,
+        }
+      : {}),
   };
 }

@@ -17,6 +17,7 @@ export type RoundStep =
   | 'vote'
   | 'format'
   | 'train'
+  | 'distill'
   | 'evaluate'
   | 'gate'
   | 'done';
@@ -30,6 +31,8 @@ export interface CampaignInputs {
   evalCount: number;
   exemplarsRef: string | null;
   replayRef: string | null;
+  /** The student model to distil into (config `student`), or null. */
+  studentModelRef?: string | null;
 }
 
 export interface RoundInput {
@@ -44,6 +47,8 @@ export interface RoundInput {
   bestAccuracy: number | null;
   /** Start paused (the campaign was paused when it continued as new). */
   paused?: boolean;
+  /** The student's current model when distilling (config `student`). */
+  studentModelRef?: string | null;
 }
 
 export interface GateDecision {
@@ -52,6 +57,11 @@ export interface GateDecision {
   best: number | null;
   tolerance: number;
   reason: string;
+}
+
+export interface ModelEvaluation {
+  shards: ShardResult[];
+  summary: EvaluationSummary;
 }
 
 /** A round's whole lineage: every artifact it read and wrote, with the stats of each step. */
@@ -71,10 +81,14 @@ export interface RoundResult {
   vote: VoteAndFilterResult | null;
   trainingSet: TrainingSetResult | null;
   training: FineTuneResult | null;
-  evaluation: {
-    shards: ShardResult[];
-    summary: EvaluationSummary;
-  };
+  evaluation: ModelEvaluation;
+  /** Distillation: the student fine-tuned on this round's self-training set, and its scores. */
+  student: {
+    modelIn: string;
+    modelOut: string;
+    training: FineTuneResult | null;
+    evaluation: ModelEvaluation;
+  } | null;
   gate: GateDecision;
   startedAt: string;
   finishedAt: string;
@@ -101,6 +115,9 @@ export interface RoundSummary {
   trainingExamples: number | null;
   finalLoss: number | null;
   wallSeconds: number;
+  /** Distillation only: the student's scores after this round. */
+  studentGreedyAccuracy?: number | null;
+  studentScAccuracy?: number | null;
 }
 
 export type CampaignStateName = 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
@@ -112,6 +129,8 @@ export interface CampaignState {
   bestAccuracy: number | null;
   rounds: RoundSummary[];
   paused: boolean;
+  /** The student's current model when distilling. */
+  studentModelRef?: string | null;
 }
 
 export interface CampaignInput {

@@ -231,3 +231,29 @@ describe('bad input', () => {
     expect(app.message).toBe(`${bad}:21: question: Invalid input: expected string, received number`);
   });
 });
+
+describe('distillation', () => {
+  it('fine-tunes the student on the teacher’s self-training set and evaluates both', async () => {
+    const base = await pretrainedTinyModel();
+    const root = await tempDir('distill');
+    const studentDir = writeRandomTinyModel(path.join(root, 'student'), 5);
+    const config = testCampaignConfig({
+      name: `distill-${Date.now()}`,
+      modelDir: base.modelDir,
+      dataDir: path.dirname(base.data.eval),
+      artifactsDir: path.join(root, 'artifacts'),
+      extra: { rounds: 1, student: { dir: studentDir } },
+    });
+    const workers = await campaignWorkers(temporal, config);
+    await withWorkers(workers, async () => (await startCampaign(temporal.client, config)).result());
+    const [r0, r1] = (await finishedRounds(temporal.client, config.name)).map((r) => r.result);
+    expect(r0.student?.training).toBeNull();
+    expect(r0.student?.evaluation.summary.questions).toBe(24);
+    expect(r1.student?.modelIn).toBe(r0.student?.modelOut);
+    expect(r1.student?.training?.trained).toBe(true);
+    expect(r1.student?.modelOut).not.toBe(r1.student?.modelIn);
+    expect(r1.student?.evaluation.summary.questions).toBe(24);
+    const status = await campaignStatus(temporal.client, config.name);
+    expect(status.rounds[1].studentScAccuracy).toBe(r1.student?.evaluation.summary.scAccuracy);
+  });
+});
