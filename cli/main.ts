@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { isBadInputError } from '../method/errors';
+import { registerAuditCommands } from './audit-commands';
 import { registerCampaignCommands } from './campaign-commands';
 import { registerConfigCommands } from './config-commands';
 import { registerModelCommands } from './model-commands';
+import { registerReportCommands } from './report-commands';
 import { registerServerCommands } from './server-commands';
 import { registerWorkerCommands } from './worker-commands';
 
@@ -19,6 +21,8 @@ registerWorkerCommands(program);
 registerCampaignCommands(program);
 registerModelCommands(program);
 registerConfigCommands(program);
+registerReportCommands(program);
+registerAuditCommands(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof CommanderError) {

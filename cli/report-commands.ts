@@ -1,0 +1,62 @@
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { finishedRounds } from '../client';
+import { loadCampaignConfig, type CampaignConfig } from '../config';
+import { buildReport, writeReport } from '../report';
+import { LocalArtifactStore } from '../store';
+import { withClient, withTemporalOptions, type TemporalOptions } from './temporal-options';
+
+export interface CampaignSourceOptions extends TemporalOptions {
+  config?: string;
+  artifacts: string;
+}
+
+/** -c/--config and --artifacts: where a campaign's artifacts are (and its Temporal target). */
+export function withCampaignSourceOptions(cmd: Command): Command {
+  return withTemporalOptions(
+    cmd
+      .option('-c, --config <file>', 'the campaign config (artifact dir, Temporal target, task)')
+      .option('--artifacts <dir>', 'artifact store root, when no --config names it', '.state/artifacts'),
+  );
+}
+
+/** The campaign's config (if given), its artifact store and the Temporal target to read it from. */
+export function campaignSource(opts: CampaignSourceOptions): {
+  config: CampaignConfig | undefined;
+  store: LocalArtifactStore;
+  target: TemporalOptions;
+} {
+  const config = opts.config ? loadCampaignConfig(opts.config) : undefined;
+  const artifactsDir = config
+    ? path.resolve(path.dirname(opts.config!), config.artifacts.dir)
+    : opts.artifacts;
+  return {
+    config,
+    store: new LocalArtifactStore(artifactsDir),
+    target: {
+      address: opts.address ?? config?.temporal.address,
+      namespace: opts.namespace ?? config?.temporal.namespace,
+      profile: opts.profile,
+    },
+  };
+}
+
+export function registerReportCommands(program: Command): void {
+  withCampaignSourceOptions(
+    program
+      .command('report')
+      .description("write a campaign's report.json and report.html (self-contained, opens offline)")
+      .argument('<campaignId>', 'the campaign (its workflow id)')
+      .option('-o, --out <dir>', 'output folder (default: reports/<campaignId>)'),
+  ).action(async (campaignId: string, opts: CampaignSourceOptions & { out?: string }) => {
+    const { store, target } = campaignSource(opts);
+    const out = opts.out ?? path.join('reports', campaignId.replace(/[^A-Za-z0-9._-]/g, '_'));
+    const rounds = await withClient(target, (client) => finishedRounds(client, campaignId));
+    if (rounds.length === 0) throw new Error(`campaign ${campaignId} has no finished round yet`);
+    const report = await buildReport({ campaignId, rounds: rounds.map((r) => r.result), store });
+    const written = await writeReport(out, report, {
+      onWarning: (chart, message) => process.stderr.write(`lmsi report: chart ${chart}: ${message}\n`),
+    });
+    process.stdout.write(`${written.html}\n${written.json}\n`);
+  });
+}

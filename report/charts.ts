@@ -1,0 +1,321 @@
+import type { TopLevelSpec } from 'vega-lite';
+import type { CampaignReport, RoundReport } from './types';
+
+/**
+ * The report's charts as vega-lite specs, one per figure. A chart with no data is null (round 0 alone
+ * has no training loss, for instance): the page says so instead of drawing empty axes.
+ */
+
+export interface ChartSpec {
+  id: string;
+  title: string;
+  caption: string;
+  spec: TopLevelSpec | null;
+}
+
+const WIDTH = 520;
+const HEIGHT = 260;
+const percentAxis = { format: '.0%', title: 'accuracy' } as const;
+const countAxis = { format: 'd', tickMinStep: 1 } as const;
+
+function base(values: object[]) {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    width: WIDTH,
+    height: HEIGHT,
+    background: 'white',
+    data: { values },
+    config: { font: 'sans-serif', legend: { orient: 'right' as const } },
+  };
+}
+
+const roundLabel = (r: number) => `round ${r}`;
+
+/** Keeps the legend in round order ("round 10" after "round 9", not after "round 1"). */
+function orderedDomain(values: { series: string }[]): string[] {
+  return [...new Set(values.map((v) => v.series))];
+}
+
+function accuracyPerRound(report: CampaignReport): ChartSpec {
+  const values: { round: number; series: string; accuracy: number }[] = [];
+  const add = (round: number, series: string, accuracy: number | null) => {
+    if (accuracy !== null) values.push({ round, series, accuracy });
+  };
+  const hasStudent = report.rounds.some((r) => r.student !== null);
+  const who = (name: string) => (hasStudent ? `${name} ` : '');
+  for (const r of report.rounds) {
+    add(r.round, `${who('teacher')}greedy`, r.scores.greedyAccuracy);
+    add(r.round, `${who('teacher')}SC@${r.scores.scK}`, r.scores.scAccuracy);
+    if (r.student) {
+      add(r.round, 'student greedy', r.student.scores.greedyAccuracy);
+      add(r.round, `student SC@${r.student.scores.scK}`, r.student.scores.scAccuracy);
+    }
+  }
+  return {
+    id: 'accuracy',
+    title: 'Accuracy per round',
+    caption:
+      'Greedy chain-of-thought accuracy and self-consistency accuracy (majority vote over k sampled paths) on the evaluation set after each round; round 0 is the base model.',
+    spec:
+      values.length === 0
+        ? null
+        : {
+            ...base(values),
+            mark: { type: 'line', point: true },
+            encoding: {
+              x: { field: 'round', type: 'ordinal', title: 'round', axis: { labelAngle: 0 } },
+              y: { field: 'accuracy', type: 'quantitative', axis: percentAxis, scale: { domain: [0, 1] } },
+              color: {
+                field: 'series',
+                type: 'nominal',
+                title: null,
+                scale: { domain: orderedDomain(values) },
+              },
+            },
+          },
+  };
+}
+
+function accuracyVsK(report: CampaignReport): ChartSpec {
+  const values = report.rounds.flatMap((r) =>
+    r.scores.accuracyVsK.map(({ k, accuracy }) => ({ series: roundLabel(r.round), k, accuracy })),
+  );
+  return {
+    id: 'accuracy-vs-k',
+    title: 'Self-consistency accuracy vs k',
+    caption: 'Accuracy of the majority vote over k of the sampled paths, per round (k on a log scale).',
+    spec:
+      values.length === 0
+        ? null
+        : {
+            ...base(values),
+            mark: { type: 'line', point: true },
+            encoding: {
+              x: {
+                field: 'k',
+                type: 'quantitative',
+                scale: { type: 'log', base: 2 },
+                title: 'k (sampled paths)',
+                axis: { values: [...new Set(values.map((v) => v.k))], format: 'd' },
+              },
+              y: { field: 'accuracy', type: 'quantitative', axis: percentAxis, scale: { domain: [0, 1] } },
+              color: {
+                field: 'series',
+                type: 'nominal',
+                title: null,
+                scale: { domain: orderedDomain(values) },
+              },
+            },
+          },
+  };
+}
+
+/** At most four distinct counts, smallest and largest included (vega's own ticks repeat integers). */
+function legendCounts(counts: number[]): number[] {
+  const distinct = [...new Set(counts)].sort((a, b) => a - b);
+  if (distinct.length <= 4) return distinct;
+  return [0, 1, 2, 3].map((i) => distinct[Math.round((i * (distinct.length - 1)) / 3)]);
+}
+
+function calibration(report: CampaignReport): ChartSpec {
+  const values = report.rounds.flatMap((r) =>
+    r.scores.calibration
+      .filter((b) => b.count > 0 && b.accuracy !== null && b.meanConfidence !== null)
+      .map((b) => ({
+        series: roundLabel(r.round),
+        confidence: b.meanConfidence,
+        accuracy: b.accuracy,
+        questions: b.count,
+      })),
+  );
+  return {
+    id: 'calibration',
+    title: "Calibration: confidence vs accuracy (the paper's Figure 2)",
+    caption:
+      'Evaluation questions binned by confidence (the share of sampled paths that agree with the majority answer); each point is a bin at its mean confidence, sized by its number of questions. The dashed line is perfect calibration.',
+    spec:
+      values.length === 0
+        ? null
+        : {
+            ...base([]),
+            layer: [
+              {
+                data: {
+                  values: [
+                    { confidence: 0, accuracy: 0 },
+                    { confidence: 1, accuracy: 1 },
+                  ],
+                },
+                mark: { type: 'line', color: '#999999', strokeDash: [4, 4] },
+                encoding: {
+                  x: { field: 'confidence', type: 'quantitative' },
+                  y: { field: 'accuracy', type: 'quantitative' },
+                },
+              },
+              {
+                data: { values },
+                mark: { type: 'line', point: { filled: true } },
+                encoding: {
+                  x: {
+                    field: 'confidence',
+                    type: 'quantitative',
+                    axis: { format: '.0%', title: 'confidence (vote share)' },
+                    scale: { domain: [0, 1] },
+                  },
+                  y: {
+                    field: 'accuracy',
+                    type: 'quantitative',
+                    axis: percentAxis,
+                    scale: { domain: [0, 1] },
+                  },
+                  color: {
+                    field: 'series',
+                    type: 'nominal',
+                    title: null,
+                    scale: { domain: orderedDomain(values) },
+                  },
+                },
+              },
+              {
+                data: { values },
+                mark: { type: 'point', filled: true, opacity: 0.35 },
+                encoding: {
+                  x: { field: 'confidence', type: 'quantitative' },
+                  y: { field: 'accuracy', type: 'quantitative' },
+                  color: { field: 'series', type: 'nominal', legend: null },
+                  size: {
+                    field: 'questions',
+                    type: 'quantitative',
+                    title: 'questions',
+                    legend: { values: legendCounts(values.map((v) => v.questions)), format: 'd' },
+                  },
+                },
+              },
+            ],
+          },
+  };
+}
+
+function trainingLoss(report: CampaignReport): ChartSpec {
+  const values: { series: string; step: number; loss: number }[] = [];
+  const add = (r: RoundReport, who: string, curve: { step: number; loss: number }[] | undefined) => {
+    for (const p of curve ?? [])
+      values.push({ series: `${roundLabel(r.round)}${who}`, step: p.step, loss: p.loss });
+  };
+  for (const r of report.rounds) {
+    add(r, '', r.training?.lossCurve);
+    add(r, ' student', r.student?.training?.lossCurve);
+  }
+  return {
+    id: 'training-loss',
+    title: 'Training loss',
+    caption: 'Loss on the completion tokens of the self-training set while fine-tuning, per round.',
+    spec:
+      values.length === 0
+        ? null
+        : {
+            ...base(values),
+            mark: { type: 'line' },
+            encoding: {
+              x: { field: 'step', type: 'quantitative', title: 'optimiser step' },
+              y: { field: 'loss', type: 'quantitative', title: 'loss', scale: { zero: false } },
+              color: {
+                field: 'series',
+                type: 'nominal',
+                title: null,
+                scale: { domain: orderedDomain(values) },
+              },
+            },
+          },
+  };
+}
+
+const OUTCOMES = ['kept', 'disagree', 'abstain', 'lowConfidence', 'tooLong', 'duplicate', 'overCap'] as const;
+
+function keptPaths(report: CampaignReport): ChartSpec {
+  const values: { round: number; outcome: string; order: number; paths: number }[] = [];
+  for (const r of report.rounds) {
+    const f = r.filtering;
+    if (!f) continue;
+    OUTCOMES.forEach((outcome, order) => {
+      const paths = outcome === 'kept' ? f.keptPaths : f.droppedBy[outcome];
+      if (paths > 0) values.push({ round: r.round, outcome, order, paths });
+    });
+  }
+  return {
+    id: 'kept-paths',
+    title: 'Kept and dropped paths',
+    caption:
+      'Sampled paths per round: kept (their answer is the majority answer) or dropped, under the first filter reason that applied.',
+    spec:
+      values.length === 0
+        ? null
+        : {
+            ...base(values),
+            mark: { type: 'bar' },
+            encoding: {
+              x: { field: 'round', type: 'ordinal', title: 'round', axis: { labelAngle: 0 } },
+              y: { field: 'paths', type: 'quantitative', title: 'paths', stack: 'zero', axis: countAxis },
+              color: {
+                field: 'outcome',
+                type: 'nominal',
+                title: null,
+                scale: { domain: OUTCOMES.filter((o) => values.some((v) => v.outcome === o)) },
+              },
+              order: { field: 'order', type: 'quantitative' },
+            },
+          },
+  };
+}
+
+function voteConfidence(report: CampaignReport): ChartSpec {
+  const values = report.rounds.flatMap((r) =>
+    (r.filtering?.confidenceHistogram ?? []).map((b) => ({
+      series: roundLabel(r.round),
+      bin: `${Math.round(b.lo * 100)}–${Math.round(b.hi * 100)}%`,
+      lo: b.lo,
+      questions: b.questions,
+    })),
+  );
+  return {
+    id: 'vote-confidence',
+    title: 'Vote confidence of the unlabeled questions',
+    caption:
+      "Questions per confidence bin (the majority answer's share of the sampled paths) in each round's vote.",
+    spec:
+      values.length === 0
+        ? null
+        : {
+            ...base(values),
+            mark: { type: 'bar' },
+            encoding: {
+              x: {
+                field: 'bin',
+                type: 'ordinal',
+                title: 'confidence',
+                sort: { field: 'lo', order: 'ascending' },
+                axis: { labelAngle: -40 },
+              },
+              xOffset: { field: 'series', type: 'nominal', scale: { domain: orderedDomain(values) } },
+              y: { field: 'questions', type: 'quantitative', title: 'questions', axis: countAxis },
+              color: {
+                field: 'series',
+                type: 'nominal',
+                title: null,
+                scale: { domain: orderedDomain(values) },
+              },
+            },
+          },
+  };
+}
+
+export function reportCharts(report: CampaignReport): ChartSpec[] {
+  return [
+    accuracyPerRound(report),
+    accuracyVsK(report),
+    calibration(report),
+    trainingLoss(report),
+    keptPaths(report),
+    voteConfidence(report),
+  ];
+}

@@ -1,0 +1,86 @@
+import type { DropReason, ConfidenceHistogramBin } from '../method/filter';
+import type { CalibrationBin } from '../method/metrics';
+import type { GateDecision } from '../workflows/types';
+
+/** How one model scored on the labeled evaluation set after a round. */
+export interface ModelScores {
+  questions: number;
+  greedyAccuracy: number | null;
+  /** SC@k at the largest k of the config (the headline self-consistency accuracy). */
+  scAccuracy: number;
+  scK: number;
+  sc: { k: number; accuracy: number }[];
+  accuracyVsK: { k: number; accuracy: number }[];
+  /** The paper's Figure 2: confidence bin -> accuracy (and how many questions fell in it). */
+  calibration: CalibrationBin[];
+  expectedCalibrationError: number;
+}
+
+export interface TrainingReport {
+  trained: boolean;
+  steps: number;
+  examples: number;
+  tokensSeen: number;
+  finalLoss: number | null;
+  resumedFromStep: number;
+  /** The full curve from the round's loss-curve artifact when it has one. */
+  lossCurve: { step: number; loss: number }[];
+}
+
+export interface RoundReport {
+  round: number;
+  startedAt: string;
+  finishedAt: string;
+  wallSeconds: number;
+  modelIn: string;
+  modelOut: string;
+  scores: ModelScores;
+  gate: GateDecision;
+  generatedQuestions: { sampled: number; added: number; unparseable: number; duplicates: number } | null;
+  sampling: {
+    questions: number;
+    paths: number;
+    shards: number;
+    finishReasons: Record<string, number>;
+    resumedQuestions: number;
+  } | null;
+  /** Vote and filter: what was kept, what was dropped and why. */
+  filtering: {
+    questions: number;
+    questionsKept: number;
+    paths: number;
+    keptPaths: number;
+    droppedBy: Record<DropReason, number>;
+    meanKeptConfidence: number | null;
+    confidenceHistogram: ConfidenceHistogramBin[];
+  } | null;
+  trainingSet: { examples: number; perFormat: Record<string, number>; replayed: number } | null;
+  training: TrainingReport | null;
+  /** Distillation: the student's own line. */
+  student: { modelIn: string; modelOut: string; scores: ModelScores; training: TrainingReport | null } | null;
+  /** Every artifact of the round, for `lmsi audit` and for anyone checking the record. */
+  refs: {
+    exemplars: string | null;
+    generatedQuestions: string | null;
+    sampleShards: string[];
+    keptPaths: string | null;
+    votes: string | null;
+    trainingSet: string | null;
+    lossCurve: string | null;
+    evaluationShards: string[];
+    evaluationDetails: string;
+  };
+}
+
+export interface CampaignReport {
+  kind: 'lmsi.report';
+  version: 1;
+  campaignId: string;
+  generatedAt: string;
+  rounds: RoundReport[];
+  /** The last promoted round's model: the campaign's current model (its bestModelRef). */
+  currentModel: { round: number; modelRef: string; accuracy: number } | null;
+  /** The best gated accuracy (greedy, or SC when greedy is off) among promoted rounds. */
+  bestAccuracy: number | null;
+  totalWallSeconds: number;
+}
