@@ -92,6 +92,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
   };
 
   let exemplarsRef = inputs.exemplarsRef;
+  let poolRef = inputs.unlabeledRef;
   let generated: RoundResult['generatedQuestions'] = null;
   let samplingResult: RoundResult['sampling'] = null;
   let vote: RoundResult['vote'] = null;
@@ -140,6 +141,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
       });
       pool = { ref: generated.ref, count: generated.count };
     }
+    poolRef = pool.ref;
 
     const sampled = await shards(
       'sample',
@@ -283,6 +285,10 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
   await report('done', 1, 1);
   return {
     round,
+    config,
+    task,
+    datasetRef: round > 0 ? poolRef : null,
+    evalRef: inputs.evalRef,
     modelIn: input.modelRef,
     modelOut,
     exemplarsRef,

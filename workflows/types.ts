@@ -1,4 +1,5 @@
 import type { CampaignConfig } from '../config/campaign';
+import type { TaskRef } from '../activities/dataset';
 import type {
   EvaluationSummary,
   FineTuneResult,
@@ -67,6 +68,12 @@ export interface ModelEvaluation {
 /** A round's whole lineage: every artifact it read and wrote, with the stats of each step. */
 export interface RoundResult {
   round: number;
+  /** What the round ran with, for lmsi audit (optional: results recorded before they existed lack them). */
+  config?: CampaignConfig;
+  task?: TaskRef;
+  /** The unlabeled pool it sampled (with any self-generated questions), null in round 0. */
+  datasetRef?: string | null;
+  evalRef?: string;
   modelIn: string;
   /** The fine-tuned model (round 0: the base model). */
   modelOut: string;

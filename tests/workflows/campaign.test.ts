@@ -12,6 +12,14 @@ import {
   startCampaign,
 } from '../../client';
 import { writeArithSplits } from '../../method/tasks/arith';
+import {
+  auditQuestion,
+  auditRound,
+  buildReport,
+  formatQuestionAudit,
+  formatRoundAudit,
+  writeReport,
+} from '../../report';
 import { LocalArtifactStore } from '../../store';
 import { campaignWorkers, testCampaignConfig, withWorkers } from '../helpers/campaign';
 import { connectTestTemporal, tempDir, type TestTemporal } from '../helpers/temporal';
@@ -102,6 +110,20 @@ describe('selfImprovementCampaign (real dev server, real workers, real model)', 
     ]) {
       await expect(store.get(ref)).resolves.toBeInstanceOf(Buffer);
     }
+
+    // The report and the audit read the real lineage back.
+    const report = await buildReport({ campaignId: config.name, rounds: rounds.map((r) => r.result), store });
+    expect(report.rounds.map((r) => r.round)).toEqual([0, 1, 2]);
+    const out = await tempDir('report');
+    const written = await writeReport(out, report);
+    expect(await fs.readFile(written.html, 'utf8')).toContain('<svg');
+    const audit = await auditRound(r1, { campaignId: config.name, store });
+    expect(formatRoundAudit(audit)).toContain(r1.vote!.keptRef);
+    const someQuestion = (
+      await store.readJsonl<{ questionId: string }>(r1.vote!.votesRef)[Symbol.asyncIterator]().next()
+    ).value!;
+    const qa = await auditQuestion(r1, someQuestion.questionId, { campaignId: config.name, store });
+    expect(formatQuestionAudit(qa)).toContain(someQuestion.questionId);
 
     // The campaign continued as new once per round: each run's history is small.
     const runs: { runId: string; events: number; startTime: Date }[] = [];
