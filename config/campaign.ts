@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CustomTaskOptions } from '../method/tasks/custom';
+import { TASK_NAMES } from '../method/tasks';
 import { FORMAT_NAMES, type FormatName, type TaskName } from '../method/types';
 
 /**
@@ -8,15 +9,7 @@ import { FORMAT_NAMES, type FormatName, type TaskName } from '../method/types';
  * paper where it has one (m = 32, T = 0.7, all four mixed formats).
  */
 
-const TASKS = [
-  'gsm8k',
-  'drop',
-  'openbookqa',
-  'arc',
-  'anli',
-  'arith',
-  'custom',
-] as const satisfies readonly TaskName[];
+const TASKS = TASK_NAMES as readonly [TaskName, ...TaskName[]];
 const FORMATS = FORMAT_NAMES as readonly [FormatName, ...FormatName[]];
 
 const positiveInt = z.int().min(1);
