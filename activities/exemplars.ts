@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loadGenerationModel, samplePaths } from '../engine/generate';
+import { samplePaths } from '../engine/generate';
 import { zeroShotCotPrompt } from '../method/formats';
 import { readJsonl } from '../method/load';
 import { buildExemplarSets } from '../method/self-generated-exemplars';
@@ -9,7 +9,7 @@ import type { ActivityDeps } from './deps';
 import { checkCancelled, heartbeat } from './context';
 import { readQuestions, taskOf, type TaskRef } from './dataset';
 import { failingClearly } from './failures';
-import { localModelDir } from './model-cache';
+import { loadModelByRef } from './model-cache';
 import type { SamplingParams } from './sample-shard';
 
 export const ExemplarLine = z.object({
@@ -70,11 +70,7 @@ export function makeGenerateExemplars(deps: ActivityDeps) {
         ...q,
         gold: null,
       }));
-      const model = await loadGenerationModel(await localModelDir(store, deps.cacheDir, input.modelRef), {
-        provider: input.executionProvider,
-        allowCpuFallback: input.allowCpuFallback,
-        threads: deps.threads,
-      });
+      const model = await loadModelByRef(deps, input);
       const voted: VotedQuestion[] = [];
       const perCall = 8;
       for (let i = 0; i < questions.length; i += perCall) {

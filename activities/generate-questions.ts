@@ -1,4 +1,4 @@
-import { loadGenerationModel, samplePaths } from '../engine/generate';
+import { samplePaths } from '../engine/generate';
 import {
   dedupeQuestions,
   generatedQuestions,
@@ -10,7 +10,7 @@ import type { ActivityDeps } from './deps';
 import { checkCancelled, heartbeat } from './context';
 import { readQuestions, taskOf, type TaskRef } from './dataset';
 import { failingClearly } from './failures';
-import { localModelDir } from './model-cache';
+import { loadModelByRef } from './model-cache';
 
 export interface GenerateQuestionsInput {
   campaignId: string;
@@ -50,11 +50,7 @@ export function makeGenerateQuestions(deps: ActivityDeps) {
       const { store } = deps;
       const task = taskOf(input.task);
       const pool = (await readQuestions(store, input.datasetRef)).map((q) => ({ ...q, gold: null }));
-      const model = await loadGenerationModel(await localModelDir(store, deps.cacheDir, input.modelRef), {
-        provider: input.executionProvider,
-        allowCpuFallback: input.allowCpuFallback,
-        threads: deps.threads,
-      });
+      const model = await loadModelByRef(deps, input);
       // As many shots as fit the model's context with room for the new question.
       const fits = (text: string) =>
         model.maxPositions === null ||

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { findModelFile } from '../engine/generate';
+import { findModelFile, loadGenerationModel, type GenerationModel } from '../engine/generate';
 import { BadInputError } from '../method/errors';
 import type { ArtifactStore } from '../store';
 import type { ActivityDeps } from './deps';
@@ -31,6 +31,18 @@ export async function localModelDir(store: ArtifactStore, cacheDir: string, ref:
     if (!['ENOTEMPTY', 'EEXIST'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
   }
   return dir;
+}
+
+/** A model artifact ready to sample from: unpacked into the worker's cache, session cached. */
+export async function loadModelByRef(
+  deps: ActivityDeps,
+  input: { modelRef: string; executionProvider: 'cpu' | 'cuda'; allowCpuFallback: boolean },
+): Promise<GenerationModel> {
+  return loadGenerationModel(await localModelDir(deps.store, deps.cacheDir, input.modelRef), {
+    provider: input.executionProvider,
+    allowCpuFallback: input.allowCpuFallback,
+    threads: deps.threads,
+  });
 }
 
 export interface ImportModelInput {

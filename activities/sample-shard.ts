@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { loadGenerationModel, samplePaths as sampleWithModel, type Completion } from '../engine/generate';
+import { samplePaths as sampleWithModel, type Completion, type GenerationModel } from '../engine/generate';
 import type { ActivityDeps } from './deps';
 import { checkCancelled, heartbeat, heartbeatCursor } from './context';
 import { readQuestions, samplingPrompt, taskOf, type SamplingPromptKind, type TaskRef } from './dataset';
 import { failingClearly } from './failures';
-import { localModelDir } from './model-cache';
+import { loadModelByRef } from './model-cache';
 import type { QuestionEvaluation, QuestionSamples, StoredPath } from './records';
 import type { Exemplar } from '../method/types';
 
@@ -80,7 +80,7 @@ async function runShard<R extends { questionId: string }>(
   input: ShardInput,
   kind: 'sample' | 'eval',
   sampleChunk: (
-    model: Awaited<ReturnType<typeof loadGenerationModel>>,
+    model: GenerationModel,
     prompts: { id: string; text: string }[],
     persist: (record: R) => Promise<void>,
   ) => Promise<void>,
@@ -104,11 +104,7 @@ async function runShard<R extends { questionId: string }>(
 
   const todo = questions.filter((q) => !finished.has(q.id));
   if (todo.length > 0) {
-    const model = await loadGenerationModel(await localModelDir(store, deps.cacheDir, input.modelRef), {
-      provider: input.executionProvider,
-      allowCpuFallback: input.allowCpuFallback,
-      threads: deps.threads,
-    });
+    const model = await loadModelByRef(deps, input);
     const perCall = input.promptsPerCall ?? 8;
     for (let i = 0; i < todo.length; i += perCall) {
       const chunk = todo.slice(i, i + perCall).map((q) => ({
