@@ -8,6 +8,7 @@ import { makeImportModel } from './model-cache';
 import { makeEvaluateShard, makeSamplePaths } from './sample-shard';
 import { makeSnapshotDataset } from './snapshot-dataset';
 import { makeVoteAndFilter } from './vote-and-filter';
+import { makeWriteReport } from './write-report';
 
 export type { ActivityDeps } from './deps';
 export type { DatasetSnapshot, SnapshotDatasetInput } from './snapshot-dataset';
@@ -25,10 +26,11 @@ export type { FineTuneCursor, FineTuneInput, FineTuneResult } from './fine-tune'
 export type { EvaluationSummary, SummarizeEvaluationInput } from './evaluation';
 export type { ExemplarSetsResult, GenerateExemplarsInput } from './exemplars';
 export type { GeneratedQuestionsResult, GenerateQuestionsInput } from './generate-questions';
+export type { ReportArtifacts, WriteReportInput } from './write-report';
 export type { QuestionEvaluation, QuestionSamples, StoredPath, VoteRecord } from './records';
 export { NON_RETRYABLE_TYPES } from './failures';
 
-/** Activities for the light task queue: files, voting, filtering, formatting, scoring. */
+/** Activities for the light task queue: files, voting, filtering, formatting, scoring, reports. */
 export function createLightActivities(deps: ActivityDeps) {
   return {
     snapshotDataset: makeSnapshotDataset(deps),
@@ -38,6 +40,7 @@ export function createLightActivities(deps: ActivityDeps) {
     voteAndFilter: makeVoteAndFilter(deps),
     buildTrainingSet: makeBuildTrainingSet(deps),
     summarizeEvaluation: makeSummarizeEvaluation(deps),
+    writeReport: makeWriteReport(deps),
   };
 }
 

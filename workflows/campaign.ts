@@ -7,13 +7,14 @@ import {
   executeChild,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
   type SignalDefinition,
 } from '@temporalio/workflow';
-import type { LightActivities } from '../activities';
+import type { LightActivities, ReportArtifacts } from '../activities';
 import { pauseSignal, resumeSignal, roundProgressSignal, statusQuery } from './messages';
 import { LIGHT } from './presets';
 import { selfImprovementRound } from './round';
@@ -25,8 +26,8 @@ import {
   type CampaignInputs,
   type CampaignResult,
   type CampaignState,
+  type CampaignProgress,
   type CampaignStatus,
-  type RoundProgress,
   type RoundResult,
 } from './types';
 
@@ -46,7 +47,8 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
     paused: false,
   };
   const light = proxyActivities<LightActivities>({ ...LIGHT, taskQueue: config.temporal.taskQueues.light });
-  let progress: RoundProgress = { round: state.nextRound, step: 'starting', done: 0, total: 0 };
+  let progress: CampaignProgress = { round: state.nextRound, step: 'starting', done: 0, total: 0 };
+  let report: ReportArtifacts | null = null;
   let runningChild: string | null = null;
 
   const status = (): CampaignStatus => ({
@@ -58,6 +60,7 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
     rounds: state.rounds,
     bestModelRef: state.bestModelRef,
     bestAccuracy: state.bestAccuracy,
+    report,
   });
   setHandler(statusQuery, status);
   const forward = async (signal: SignalDefinition) => {
@@ -130,6 +133,17 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
       await condition(allHandlersFinished);
       return await continueAsNew<typeof selfImprovementCampaign>({ campaignId, config, state });
     }
+    // Campaigns recorded before the report step replay without it.
+    if (patched('lmsi-write-report')) {
+      await condition(() => !state.paused);
+      progress = { round, step: 'report', done: 0, total: 1 };
+      upsertSearchAttributes([{ key: LmsiStep, value: 'report' }]);
+      report = await light.writeReport({
+        campaignId,
+        roundWorkflowIds: state.rounds.map((r) => r.workflowId),
+      });
+      progress = { round, step: 'done', done: 1, total: 1 };
+    }
     upsertSearchAttributes([{ key: LmsiStep, value: 'completed' }]);
     await condition(allHandlersFinished);
     return {
@@ -137,6 +151,7 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
       rounds: state.rounds,
       bestModelRef: state.bestModelRef!,
       bestAccuracy: state.bestAccuracy,
+      ...(report ? { report } : {}),
     };
   } catch (err) {
     if (isCancellation(err)) {

@@ -6,6 +6,7 @@ import type {
   GeneratedQuestionsResult,
   ShardResult,
   TrainingSetResult,
+  ReportArtifacts,
   VoteAndFilterResult,
 } from '../activities';
 
@@ -108,6 +109,13 @@ export interface RoundProgress {
   total: number;
 }
 
+/** Where a campaign is: a round's step, or the report it writes once the last round is done. */
+export type CampaignStep = RoundStep | 'report';
+
+export interface CampaignProgress extends Omit<RoundProgress, 'step'> {
+  step: CampaignStep;
+}
+
 /** One line per finished round, kept in the campaign's state (small: it crosses continueAsNew). */
 export interface RoundSummary {
   round: number;
@@ -152,10 +160,12 @@ export interface CampaignStatus {
   state: CampaignStateName;
   round: number;
   rounds: RoundSummary[];
-  step: RoundStep;
+  step: CampaignStep;
   progress: { done: number; total: number };
   bestModelRef: string | null;
   bestAccuracy: number | null;
+  /** The campaign's report artifacts, once its last round is done (absent before the report step). */
+  report?: ReportArtifacts | null;
 }
 
 export interface CampaignResult {
@@ -163,6 +173,8 @@ export interface CampaignResult {
   rounds: RoundSummary[];
   bestModelRef: string;
   bestAccuracy: number | null;
+  /** report.json and report.html in the artifact store (absent in campaigns run before the report step). */
+  report?: ReportArtifacts;
 }
 
 /** Child workflow id of a round. */

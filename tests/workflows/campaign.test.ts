@@ -68,6 +68,23 @@ describe('selfImprovementCampaign (real dev server, real workers, real model)', 
     });
     expect(result.rounds.map((r) => r.round)).toEqual([0, 1, 2]);
 
+    // The campaign's last step wrote its report into the store (writeReport activity).
+    const reportRefs = result.report!;
+    expect(reportRefs.rounds).toBe(3);
+    const reportStore = new LocalArtifactStore(config.artifacts.dir);
+    const stored = await reportStore.getJson<{
+      kind: string;
+      campaignId: string;
+      rounds: { round: number }[];
+    }>(reportRefs.jsonRef);
+    expect(stored.kind).toBe('lmsi.report');
+    expect(stored.campaignId).toBe(config.name);
+    expect(stored.rounds.map((r) => r.round)).toEqual([0, 1, 2]);
+    expect((await reportStore.get(reportRefs.htmlRef)).toString('utf8')).toContain('<svg');
+    const materialized = path.join(await tempDir('report-tree'), 'report');
+    await reportStore.materializeTree(reportRefs.treeRef, materialized);
+    expect((await fs.readdir(materialized)).sort()).toEqual(['report.html', 'report.json']);
+
     const status = await campaignStatus(temporal.client, config.name);
     expect(status.state).toBe('completed');
     expect(status.rounds).toHaveLength(3);
@@ -136,6 +153,8 @@ describe('selfImprovementCampaign (real dev server, real workers, real model)', 
 
     if (process.env.LMSI_RECORD_HISTORIES === '1') {
       // Re-record after an intended workflow change: LMSI_RECORD_HISTORIES=1 npx jest tests/workflows
+      // Keep the histories the change must still replay under other names (as
+      // campaign-final-run-before-report.json keeps a final run from before the report step).
       runs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
       const save = async (file: string, workflowId: string, runId?: string) => {
         const history = await temporal.client.workflow.getHandle(workflowId, runId).fetchHistory();
@@ -143,6 +162,7 @@ describe('selfImprovementCampaign (real dev server, real workers, real model)', 
       };
       await save('campaign-first-run.json', config.name, runs[0].runId);
       await save('campaign-after-continue-as-new.json', config.name, runs[1].runId);
+      await save('campaign-final-run.json', config.name, runs[2].runId);
       await save('round-0.json', `${config.name}/round-0`);
       await save('round-1.json', `${config.name}/round-1`);
     }

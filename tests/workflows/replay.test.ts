@@ -24,6 +24,33 @@ describe('committed workflow histories replay', () => {
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, load(file), file);
   });
 
+  it('replays campaigns that ended before and after the report step (patched lmsi-write-report)', () => {
+    // Both final runs are in `histories` and replay above; here: they really differ by the patch.
+    type Event = {
+      eventType: string;
+      markerRecordedEventAttributes?: { details?: Record<string, unknown> };
+      activityTaskScheduledEventAttributes?: { activityType: { name: string } };
+    };
+    const facts = (file: string) => {
+      const events: Event[] = load(file).events;
+      return {
+        patchMarkers: events.filter((e) => e.markerRecordedEventAttributes?.details?.['patch-data']).length,
+        activities: events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType.name ?? []),
+        completed: events.some((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED'),
+      };
+    };
+    expect(facts('campaign-final-run-before-report.json')).toEqual({
+      patchMarkers: 0,
+      activities: [],
+      completed: true,
+    });
+    expect(facts('campaign-final-run.json')).toEqual({
+      patchMarkers: 1,
+      activities: ['writeReport'],
+      completed: true,
+    });
+  });
+
   it('detects a history the code would not produce', async () => {
     const history = load('snapshot-dataset.json');
     const scheduled = history.events.find(

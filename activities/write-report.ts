@@ -1,0 +1,62 @@
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Context } from '@temporalio/activity';
+import { buildReport, writeReport as writeReportFiles } from '../report';
+import type { RoundResult } from '../workflows/types';
+import type { ActivityDeps } from './deps';
+import { failingClearly } from './failures';
+
+export interface WriteReportInput {
+  campaignId: string;
+  /** The campaign's finished round workflows (`<campaignId>/round-<n>`), in order. */
+  roundWorkflowIds: string[];
+}
+
+/** A campaign's report as artifacts: the page, its data, and a tree of both (materialise to a folder). */
+export interface ReportArtifacts {
+  treeRef: string;
+  jsonRef: string;
+  htmlRef: string;
+  rounds: number;
+}
+
+/**
+ * Writes the campaign's report.json and report.html into the artifact store. The rounds' results are
+ * read from their workflows (the campaign carries only one-line summaries across continueAsNew). The
+ * report is dated by the last round's end rather than the clock, so a retry stores identical bytes
+ * under identical refs.
+ */
+export function makeWriteReport({ store }: ActivityDeps) {
+  return async function writeReport(input: WriteReportInput): Promise<ReportArtifacts> {
+    return failingClearly(async () => {
+      const client = Context.current().client;
+      const rounds: RoundResult[] = [];
+      for (const id of input.roundWorkflowIds) {
+        rounds.push(await client.workflow.getHandle<(i: unknown) => Promise<RoundResult>>(id).result());
+      }
+      const last = rounds[rounds.length - 1];
+      const report = await buildReport({
+        campaignId: input.campaignId,
+        rounds,
+        store,
+        generatedAt: last?.finishedAt,
+      });
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lmsi-report-'));
+      try {
+        const log = Context.current().log;
+        const files = await writeReportFiles(dir, report, {
+          onWarning: (chart, message) => log.warn(`report chart ${chart}: ${message}`),
+        });
+        const [json, html, tree] = await Promise.all([
+          store.putFile(files.json),
+          store.putFile(files.html),
+          store.putTree(dir),
+        ]);
+        return { treeRef: tree.ref, jsonRef: json.ref, htmlRef: html.ref, rounds: rounds.length };
+      } finally {
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    });
+  };
+}
