@@ -1,0 +1,81 @@
+import { existsSync } from 'node:fs';
+import { readdir, rename, rm } from 'node:fs/promises';
+import * as path from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { buildArithBaseModel, type ArithRecipe } from '../demo/arith-base-model';
+import { DEMO_RECIPE, QUICK_RECIPE } from '../demo/recipe';
+
+/**
+ * Base models a fresh clone can build on its own: a small Llama-family model trained from scratch on
+ * labeled arith seed problems, with the unlabeled and evaluation splits its campaigns run on.
+ */
+export const MODEL_RECIPES: Record<string, { recipe: ArithRecipe; about: string }> = {
+  tiny: {
+    about: '~0.1M parameters, 2-step problems, under a minute on 2 cores (examples/tiny.config.json)',
+    recipe: {
+      name: 'tiny-arith-v2',
+      seed: 11,
+      sizes: { train: 300, unlabeled: 40, eval: 24 },
+      knobs: { minSteps: 2, maxSteps: 2, minDigits: 1, maxDigits: 1 },
+      model: { dModel: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, dFF: 128, maxSeqLen: 192 },
+      training: { steps: 500, batchSize: 8, learningRate: 3e-3, warmupSteps: 20, checkpointEvery: 1000 },
+    },
+  },
+  quick: { about: "the demo's --quick model", recipe: QUICK_RECIPE },
+  demo: { about: "the demo's easy-to-hard base model (minutes)", recipe: DEMO_RECIPE },
+};
+
+function recipeName(value: string): string {
+  if (!(value in MODEL_RECIPES)) {
+    throw new InvalidArgumentError(`unknown recipe; one of ${Object.keys(MODEL_RECIPES).join(', ')}`);
+  }
+  return value;
+}
+
+/**
+ * Builds a recipe into `out`: model/ (a checkpoint folder lmsi runs), data/ (train, unlabeled, eval
+ * and seed-example JSONL) and base-model.json. Built beside `out` and renamed, so `out` is complete or
+ * absent; an existing complete build is kept.
+ */
+export async function initModel(recipe: ArithRecipe, out: string): Promise<'built' | 'exists'> {
+  const dir = path.resolve(out);
+  if (existsSync(path.join(dir, '.complete'))) return 'exists';
+  if (existsSync(dir) && (await readdir(dir)).length > 0) {
+    throw new Error(`${out}: exists and is not a finished model build; remove it or choose another --out`);
+  }
+  const buildRoot = `${dir}.build-${process.pid}`;
+  try {
+    const built = await buildArithBaseModel(buildRoot, recipe);
+    await rm(dir, { recursive: true, force: true });
+    await rename(built.dir, dir);
+  } finally {
+    await rm(buildRoot, { recursive: true, force: true });
+  }
+  return 'built';
+}
+
+export function registerModelInitCommand(program: Command): void {
+  const model = program.command('model').description('base models a fresh clone can build itself');
+  model
+    .command('init')
+    .description('train a small base model from scratch on arith seed problems, with its data splits')
+    .option(
+      '--recipe <name>',
+      Object.entries(MODEL_RECIPES)
+        .map(([name, r]) => `${name}: ${r.about}`)
+        .join('; '),
+      recipeName,
+      'tiny',
+    )
+    .requiredOption('-o, --out <dir>', 'output folder (model/, data/, base-model.json)')
+    .action(async (opts: { recipe: string; out: string }) => {
+      const started = Date.now();
+      const outcome = await initModel(MODEL_RECIPES[opts.recipe].recipe, opts.out);
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      process.stdout.write(
+        outcome === 'exists'
+          ? `${opts.out}: already built (remove it to rebuild)\n`
+          : `${opts.out}: built recipe ${opts.recipe} in ${seconds} s (model: ${path.join(opts.out, 'model')})\n`,
+      );
+    });
+}
