@@ -1,0 +1,175 @@
+import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { LocalArtifactStore } from '../../store';
+import { tempDir, testServerAddress, uniqueTaskQueue } from '../helpers/temporal';
+import { pretrainedTinyModel } from '../helpers/tiny-model';
+import { collect, runLmsi, spawnLmsi, type CliRun } from './process';
+
+/**
+ * The real `lmsi` command as processes: a worker process and the commands a user types, against the
+ * jest dev server. One 1-round campaign (round 0 + round 1) on the cached tiny pretrained model.
+ */
+let dir: string;
+let address: string;
+let configFile: string;
+let artifactsDir: string;
+let worker: ChildProcess;
+let workerExit: Promise<CliRun>;
+const campaignId = `cli-${process.pid}-${Date.now()}`;
+
+const lmsi = (...args: string[]) => runLmsi(args, dir);
+const expectOk = (run: CliRun) => {
+  if (run.code !== 0) throw new Error(`exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+};
+
+beforeAll(async () => {
+  address = testServerAddress();
+  const base = await pretrainedTinyModel();
+  dir = await tempDir('cli');
+  artifactsDir = path.join(dir, 'artifacts');
+  configFile = path.join(dir, 'campaign.json');
+  const config = {
+    name: campaignId,
+    seed: 3,
+    model: { dir: base.modelDir },
+    task: { name: 'arith' },
+    data: { unlabeledQuestions: base.data.unlabeled, evaluation: base.data.eval, limit: 16 },
+    sampling: { m: 4, temperature: 0.8, maxNewTokens: 72, prompt: 'zero-shot-cot', shardSize: 8 },
+    formats: ['zero-shot-cot', 'zero-shot-direct'],
+    training: { steps: 2, batchSize: 4, checkpointEvery: 2, learningRate: 1e-3 },
+    evaluation: { scK: [2, 4], shardSize: 8 },
+    rounds: 1,
+    gate: { tolerance: 1 },
+    temporal: {
+      address,
+      heartbeatTimeoutSeconds: 30,
+      taskQueues: { light: uniqueTaskQueue('cli-light'), accelerator: uniqueTaskQueue('cli-accel') },
+    },
+    // Relative to the config file, as users write it.
+    artifacts: { dir: 'artifacts' },
+  };
+  await fs.writeFile(configFile, JSON.stringify(config, null, 2));
+  worker = spawnLmsi(['worker', '--config', configFile, '--threads', '2'], dir);
+  workerExit = collect(worker, 600_000, 'lmsi worker');
+}, 180_000);
+
+afterAll(async () => {
+  if (worker && worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
+});
+
+describe('lmsi as processes (real dev server, a worker process)', () => {
+  it('run --wait completes a campaign and prints its table with the report refs', async () => {
+    const run = await lmsi('run', '--config', configFile, '--wait');
+    expectOk(run);
+    expect(run.stdout).toContain(`started campaign ${campaignId}`);
+    expect(run.stdout).toContain(`campaign ${campaignId}: completed`);
+    expect(run.stdout).toMatch(/report: sha256:[0-9a-f]{64}/);
+  }, 300_000);
+
+  it('status --json prints the documented shape, both rounds with metrics', async () => {
+    const run = await lmsi('status', campaignId, '--json', '--address', address);
+    expectOk(run);
+    const status = JSON.parse(run.stdout);
+    expect(Object.keys(status)).toEqual(
+      expect.arrayContaining(['campaignId', 'state', 'round', 'step', 'progress', 'rounds']),
+    );
+    expect(status).toMatchObject({ campaignId, state: 'completed', round: 1 });
+    expect(status.rounds.map((r: { round: number }) => r.round)).toEqual([0, 1]);
+    for (const r of status.rounds) {
+      expect(typeof r.greedyAccuracy).toBe('number');
+      expect(typeof r.scAccuracy).toBe('number');
+      expect(typeof r.promoted).toBe('boolean');
+      expect(r.modelRef).toMatch(/^sha256:/);
+    }
+    expect(status.rounds[0].selfTrainingSetRef).toBeNull();
+    // The campaign's report step stored its files: the refs are real artifacts.
+    const report = status.report;
+    expect(report.rounds).toBe(2);
+    const store = new LocalArtifactStore(artifactsDir);
+    expect(await store.getJson(report.jsonRef)).toMatchObject({ kind: 'lmsi.report', campaignId });
+  });
+
+  it('report --out writes report.json and report.html that parse', async () => {
+    const out = path.join(dir, 'report');
+    const run = await lmsi('report', campaignId, '--config', configFile, '--out', out);
+    expectOk(run);
+    expect(run.stdout.trim().split('\n')).toEqual([
+      path.join(out, 'report.html'),
+      path.join(out, 'report.json'),
+    ]);
+    const report = JSON.parse(await fs.readFile(path.join(out, 'report.json'), 'utf8'));
+    expect(report).toMatchObject({ kind: 'lmsi.report', version: 1, campaignId });
+    expect(report.rounds.map((r: { round: number }) => r.round)).toEqual([0, 1]);
+    const html = await fs.readFile(path.join(out, 'report.html'), 'utf8');
+    expect(html).toMatch(/^<!doctype html>/i);
+    expect(html).toContain('<svg');
+    expect(html).not.toMatch(/<script[\s>]/i);
+  });
+
+  it('audit --json shows the lineage of a round, and one question with --question', async () => {
+    const run = await lmsi('audit', campaignId, '--round', '1', '--json', '--config', configFile);
+    expectOk(run);
+    const audit = JSON.parse(run.stdout);
+    expect(audit).toMatchObject({ campaignId, round: 1 });
+    expect(audit.lineage.sampleShards).toHaveLength(2);
+    expect(audit.lineage.votesRef).toMatch(/^sha256:/);
+    expect(audit.gate).toHaveProperty('promoted');
+
+    // Without --config: the artifact store and the server given directly.
+    const first = await lmsi(
+      'audit',
+      campaignId,
+      '--round',
+      '1',
+      '--question',
+      'arith-unlabeled-1',
+      '--json',
+      '--artifacts',
+      artifactsDir,
+      '--address',
+      address,
+    );
+    expectOk(first);
+    const question = JSON.parse(first.stdout);
+    expect(question.questionId).toBe('arith-unlabeled-1');
+    expect(question.sampled.paths).toHaveLength(4);
+    expect(question.sampled.consistent).toBe(true);
+  });
+
+  it('list shows the campaign', async () => {
+    const run = await lmsi('list', '--address', address);
+    expectOk(run);
+    expect(run.stdout).toMatch(new RegExp(`^${campaignId}\\tCOMPLETED\\t`, 'm'));
+  });
+
+  it('exit codes: 2 for usage errors, 1 for bad input and failures', async () => {
+    const [missingOption, unknownCommand, badConfig, unknownCampaign, unknownRound] = await Promise.all([
+      lmsi('run'),
+      lmsi('frobnicate'),
+      (async () => {
+        const bad = path.join(dir, 'bad.json');
+        await fs.writeFile(bad, JSON.stringify({ name: 'x', sampling: { m: 0 } }));
+        return lmsi('run', '--config', bad, '--address', address);
+      })(),
+      lmsi('status', `no-such-campaign-${process.pid}`, '--address', address),
+      lmsi('audit', campaignId, '--round', '7', '--config', configFile),
+    ]);
+    expect(missingOption.code).toBe(2);
+    expect(missingOption.stderr).toContain("required option '-c, --config <file>'");
+    expect(unknownCommand.code).toBe(2);
+    expect(badConfig.code).toBe(1);
+    expect(badConfig.stderr).toMatch(/bad\.json.*sampling\.m/s);
+    expect(unknownCampaign.code).toBe(1);
+    expect(unknownCampaign.stderr).toMatch(/^lmsi: /);
+    expect(unknownRound.code).toBe(1);
+    expect(unknownRound.stderr).toContain('has no finished round 7');
+  });
+
+  it('the worker shuts down cleanly on SIGTERM', async () => {
+    worker.kill('SIGTERM');
+    const exit = await workerExit;
+    expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
+    expect(exit.stderr).toContain('lmsi worker: light on');
+  });
+});
