@@ -31,6 +31,32 @@ function base(values: object[]) {
 
 const roundLabel = (r: number) => `round ${r}`;
 
+/** Accuracy on the y axis, 0–100%. */
+const accuracyY = {
+  field: 'accuracy',
+  type: 'quantitative',
+  axis: percentAxis,
+  scale: { domain: [0, 1] as number[] },
+} as const;
+
+/** Rounds on the x axis, one tick each. */
+const roundX = { field: 'round', type: 'ordinal', title: 'round', axis: { labelAngle: 0 } } as const;
+
+/** One colour per series (round, or model and metric), legend in the order the series appear. */
+function seriesColor(values: { series: string }[]) {
+  return {
+    field: 'series',
+    type: 'nominal',
+    title: null,
+    scale: { domain: orderedDomain(values) },
+  } as const;
+}
+
+/** A chart with no data has no spec (the page says so instead of drawing empty axes). */
+function ifAny(values: unknown[], spec: TopLevelSpec): TopLevelSpec | null {
+  return values.length === 0 ? null : spec;
+}
+
 /** Keeps the legend in round order ("round 10" after "round 9", not after "round 1"). */
 function orderedDomain(values: { series: string }[]): string[] {
   return [...new Set(values.map((v) => v.series))];
@@ -56,23 +82,15 @@ function accuracyPerRound(report: CampaignReport): ChartSpec {
     title: 'Accuracy per round',
     caption:
       'Greedy chain-of-thought accuracy and self-consistency accuracy (majority vote over k sampled paths) on the evaluation set after each round; round 0 is the base model.',
-    spec:
-      values.length === 0
-        ? null
-        : {
-            ...base(values),
-            mark: { type: 'line', point: true },
-            encoding: {
-              x: { field: 'round', type: 'ordinal', title: 'round', axis: { labelAngle: 0 } },
-              y: { field: 'accuracy', type: 'quantitative', axis: percentAxis, scale: { domain: [0, 1] } },
-              color: {
-                field: 'series',
-                type: 'nominal',
-                title: null,
-                scale: { domain: orderedDomain(values) },
-              },
-            },
-          },
+    spec: ifAny(values, {
+      ...base(values),
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: roundX,
+        y: accuracyY,
+        color: seriesColor(values),
+      },
+    }),
   };
 }
 
@@ -84,29 +102,21 @@ function accuracyVsK(report: CampaignReport): ChartSpec {
     id: 'accuracy-vs-k',
     title: 'Self-consistency accuracy vs k',
     caption: 'Accuracy of the majority vote over k of the sampled paths, per round (k on a log scale).',
-    spec:
-      values.length === 0
-        ? null
-        : {
-            ...base(values),
-            mark: { type: 'line', point: true },
-            encoding: {
-              x: {
-                field: 'k',
-                type: 'quantitative',
-                scale: { type: 'log', base: 2 },
-                title: 'k (sampled paths)',
-                axis: { values: [...new Set(values.map((v) => v.k))], format: 'd' },
-              },
-              y: { field: 'accuracy', type: 'quantitative', axis: percentAxis, scale: { domain: [0, 1] } },
-              color: {
-                field: 'series',
-                type: 'nominal',
-                title: null,
-                scale: { domain: orderedDomain(values) },
-              },
-            },
-          },
+    spec: ifAny(values, {
+      ...base(values),
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: {
+          field: 'k',
+          type: 'quantitative',
+          scale: { type: 'log', base: 2 },
+          title: 'k (sampled paths)',
+          axis: { values: [...new Set(values.map((v) => v.k))], format: 'd' },
+        },
+        y: accuracyY,
+        color: seriesColor(values),
+      },
+    }),
   };
 }
 
@@ -133,66 +143,53 @@ function calibration(report: CampaignReport): ChartSpec {
     title: "Calibration: confidence vs accuracy (the paper's Figure 2)",
     caption:
       'Evaluation questions binned by confidence (the share of sampled paths that agree with the majority answer); each point is a bin at its mean confidence, sized by its number of questions. The dashed line is perfect calibration.',
-    spec:
-      values.length === 0
-        ? null
-        : {
-            ...base([]),
-            layer: [
-              {
-                data: {
-                  values: [
-                    { confidence: 0, accuracy: 0 },
-                    { confidence: 1, accuracy: 1 },
-                  ],
-                },
-                mark: { type: 'line', color: '#999999', strokeDash: [4, 4] },
-                encoding: {
-                  x: { field: 'confidence', type: 'quantitative' },
-                  y: { field: 'accuracy', type: 'quantitative' },
-                },
-              },
-              {
-                data: { values },
-                mark: { type: 'line', point: { filled: true } },
-                encoding: {
-                  x: {
-                    field: 'confidence',
-                    type: 'quantitative',
-                    axis: { format: '.0%', title: 'confidence (vote share)' },
-                    scale: { domain: [0, 1] },
-                  },
-                  y: {
-                    field: 'accuracy',
-                    type: 'quantitative',
-                    axis: percentAxis,
-                    scale: { domain: [0, 1] },
-                  },
-                  color: {
-                    field: 'series',
-                    type: 'nominal',
-                    title: null,
-                    scale: { domain: orderedDomain(values) },
-                  },
-                },
-              },
-              {
-                data: { values },
-                mark: { type: 'point', filled: true, opacity: 0.35 },
-                encoding: {
-                  x: { field: 'confidence', type: 'quantitative' },
-                  y: { field: 'accuracy', type: 'quantitative' },
-                  color: { field: 'series', type: 'nominal', legend: null },
-                  size: {
-                    field: 'questions',
-                    type: 'quantitative',
-                    title: 'questions',
-                    legend: { values: legendCounts(values.map((v) => v.questions)), format: 'd' },
-                  },
-                },
-              },
+    spec: ifAny(values, {
+      ...base([]),
+      layer: [
+        {
+          data: {
+            values: [
+              { confidence: 0, accuracy: 0 },
+              { confidence: 1, accuracy: 1 },
             ],
           },
+          mark: { type: 'line', color: '#999999', strokeDash: [4, 4] },
+          encoding: {
+            x: { field: 'confidence', type: 'quantitative' },
+            y: { field: 'accuracy', type: 'quantitative' },
+          },
+        },
+        {
+          data: { values },
+          mark: { type: 'line', point: { filled: true } },
+          encoding: {
+            x: {
+              field: 'confidence',
+              type: 'quantitative',
+              axis: { format: '.0%', title: 'confidence (vote share)' },
+              scale: { domain: [0, 1] },
+            },
+            y: accuracyY,
+            color: seriesColor(values),
+          },
+        },
+        {
+          data: { values },
+          mark: { type: 'point', filled: true, opacity: 0.35 },
+          encoding: {
+            x: { field: 'confidence', type: 'quantitative' },
+            y: { field: 'accuracy', type: 'quantitative' },
+            color: { field: 'series', type: 'nominal', legend: null },
+            size: {
+              field: 'questions',
+              type: 'quantitative',
+              title: 'questions',
+              legend: { values: legendCounts(values.map((v) => v.questions)), format: 'd' },
+            },
+          },
+        },
+      ],
+    }),
   };
 }
 
@@ -210,23 +207,15 @@ function trainingLoss(report: CampaignReport): ChartSpec {
     id: 'training-loss',
     title: 'Training loss',
     caption: 'Loss on the completion tokens of the self-training set while fine-tuning, per round.',
-    spec:
-      values.length === 0
-        ? null
-        : {
-            ...base(values),
-            mark: { type: 'line' },
-            encoding: {
-              x: { field: 'step', type: 'quantitative', title: 'optimiser step' },
-              y: { field: 'loss', type: 'quantitative', title: 'loss', scale: { zero: false } },
-              color: {
-                field: 'series',
-                type: 'nominal',
-                title: null,
-                scale: { domain: orderedDomain(values) },
-              },
-            },
-          },
+    spec: ifAny(values, {
+      ...base(values),
+      mark: { type: 'line' },
+      encoding: {
+        x: { field: 'step', type: 'quantitative', title: 'optimiser step' },
+        y: { field: 'loss', type: 'quantitative', title: 'loss', scale: { zero: false } },
+        color: seriesColor(values),
+      },
+    }),
   };
 }
 
@@ -247,24 +236,21 @@ function keptPaths(report: CampaignReport): ChartSpec {
     title: 'Kept and dropped paths',
     caption:
       'Sampled paths per round: kept (their answer is the majority answer) or dropped, under the first filter reason that applied.',
-    spec:
-      values.length === 0
-        ? null
-        : {
-            ...base(values),
-            mark: { type: 'bar' },
-            encoding: {
-              x: { field: 'round', type: 'ordinal', title: 'round', axis: { labelAngle: 0 } },
-              y: { field: 'paths', type: 'quantitative', title: 'paths', stack: 'zero', axis: countAxis },
-              color: {
-                field: 'outcome',
-                type: 'nominal',
-                title: null,
-                scale: { domain: OUTCOMES.filter((o) => values.some((v) => v.outcome === o)) },
-              },
-              order: { field: 'order', type: 'quantitative' },
-            },
-          },
+    spec: ifAny(values, {
+      ...base(values),
+      mark: { type: 'bar' },
+      encoding: {
+        x: roundX,
+        y: { field: 'paths', type: 'quantitative', title: 'paths', stack: 'zero', axis: countAxis },
+        color: {
+          field: 'outcome',
+          type: 'nominal',
+          title: null,
+          scale: { domain: OUTCOMES.filter((o) => values.some((v) => v.outcome === o)) },
+        },
+        order: { field: 'order', type: 'quantitative' },
+      },
+    }),
   };
 }
 
@@ -282,30 +268,22 @@ function voteConfidence(report: CampaignReport): ChartSpec {
     title: 'Vote confidence of the unlabeled questions',
     caption:
       "Questions per confidence bin (the majority answer's share of the sampled paths) in each round's vote.",
-    spec:
-      values.length === 0
-        ? null
-        : {
-            ...base(values),
-            mark: { type: 'bar' },
-            encoding: {
-              x: {
-                field: 'bin',
-                type: 'ordinal',
-                title: 'confidence',
-                sort: { field: 'lo', order: 'ascending' },
-                axis: { labelAngle: -40 },
-              },
-              xOffset: { field: 'series', type: 'nominal', scale: { domain: orderedDomain(values) } },
-              y: { field: 'questions', type: 'quantitative', title: 'questions', axis: countAxis },
-              color: {
-                field: 'series',
-                type: 'nominal',
-                title: null,
-                scale: { domain: orderedDomain(values) },
-              },
-            },
-          },
+    spec: ifAny(values, {
+      ...base(values),
+      mark: { type: 'bar' },
+      encoding: {
+        x: {
+          field: 'bin',
+          type: 'ordinal',
+          title: 'confidence',
+          sort: { field: 'lo', order: 'ascending' },
+          axis: { labelAngle: -40 },
+        },
+        xOffset: { field: 'series', type: 'nominal', scale: { domain: orderedDomain(values) } },
+        y: { field: 'questions', type: 'quantitative', title: 'questions', axis: countAxis },
+        color: seriesColor(values),
+      },
+    }),
   };
 }
 
