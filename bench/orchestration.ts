@@ -2,13 +2,19 @@
  * Orchestration overhead of one self-improvement round: how much of a round's wall time is spent
  * outside activities (scheduling, history, workers polling) rather than sampling, voting, training.
  *
- *   npm run bench:orchestration [-- --model DIR]
+ *   npm run bench:orchestration [-- --model DIR] [--max-new-tokens N]
+ *
+ * With --model, a model folder built by `lmsi model init` (or the demo) brings its own data splits
+ * (DIR/../data): the round samples the first 64 unlabeled questions and evaluates on the first 32, so
+ * it really keeps paths and fine-tunes. Without it, a random-weight model keeps nothing and the round
+ * skips training. The results record the machine's load average: on a shared machine it moves the
+ * wall time (and the overhead, which includes waiting for a CPU).
  *
  * Starts its own Temporal dev server (the project's CLI binary), in-process workers, and runs a
  * campaign of one round on arith questions. overheadFraction = 1 - (time covered by at least one
  * running activity) / (round wall time), from the round workflow's history event times.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
@@ -20,7 +26,19 @@ import { writeArithSplits } from '../method/tasks/arith';
 import { createLmsiWorker } from '../workers';
 import { lmsiSearchAttributeKeys } from '../workflows/search-attributes';
 import { createBaseModel } from '../engine/checkpoint';
+import type { RoundResult } from '../workflows/types';
 import { machine } from './machine';
+
+/** The first n lines of a JSONL file, copied under dir (the bench's slice of a model's data split). */
+function firstLines(file: string, n: number, dir: string): string {
+  const lines = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
+  const out = path.join(dir, 'data', path.basename(file));
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, `${lines.slice(0, n).join('\n')}\n`);
+  return out;
+}
 
 async function main(): Promise<void> {
   const modelArg = process.argv.indexOf('--model');
@@ -30,7 +48,17 @@ async function main(): Promise<void> {
     modelArg > 0
       ? path.resolve(process.argv[modelArg + 1])
       : createBaseModel({ config: {}, seed: 1, dir: path.join(work, 'model') });
-  const files = await writeArithSplits(path.join(work, 'data'), 1, { train: 0, unlabeled: 64, eval: 32 });
+  const maxNewTokensArg = process.argv.indexOf('--max-new-tokens');
+  const maxNewTokens = maxNewTokensArg > 0 ? Number.parseInt(process.argv[maxNewTokensArg + 1], 10) : 64;
+  const sizes = { unlabeled: 64, eval: 32 };
+  const modelData = path.join(path.dirname(modelDir), 'data');
+  const files = existsSync(path.join(modelData, 'unlabeled.jsonl'))
+    ? {
+        unlabeled: firstLines(path.join(modelData, 'unlabeled.jsonl'), sizes.unlabeled, work),
+        eval: firstLines(path.join(modelData, 'eval.jsonl'), sizes.eval, work),
+      }
+    : await writeArithSplits(path.join(work, 'data'), 1, { train: 0, ...sizes });
+  const loadBefore = os.loadavg();
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
@@ -45,7 +73,7 @@ async function main(): Promise<void> {
     model: { dir: modelDir },
     task: { name: 'arith' },
     data: { unlabeledQuestions: files.unlabeled, evaluation: files.eval },
-    sampling: { m: 8, maxNewTokens: 64, prompt: 'zero-shot-cot', shardSize: 16, maxConcurrentShards: 1 },
+    sampling: { m: 8, maxNewTokens, prompt: 'zero-shot-cot', shardSize: 16, maxConcurrentShards: 1 },
     formats: ['zero-shot-cot', 'zero-shot-direct'],
     training: { steps: 20, batchSize: 8, checkpointEvery: 10 },
     evaluation: { scK: [8], shardSize: 16 },
@@ -65,7 +93,10 @@ async function main(): Promise<void> {
     workers.forEach((w) => w.shutdown());
     await Promise.all(running);
   }
-  const history = await env.client.workflow.getHandle(`${config.name}/round-1`).fetchHistory();
+  const loadAfter = os.loadavg();
+  const roundHandle = env.client.workflow.getHandle(`${config.name}/round-1`);
+  const history = await roundHandle.fetchHistory();
+  const round = (await roundHandle.result()) as RoundResult;
   const events = history.events ?? [];
   const time = (e: (typeof events)[number]) => {
     const t = e.eventTime!;
@@ -97,7 +128,22 @@ async function main(): Promise<void> {
   const result = {
     machine: machine(),
     model: modelArg > 0 ? modelDir : 'random weights, embedded size (createBaseModel)',
-    questions: { unlabeled: 64, eval: 32, m: 8 },
+    data: existsSync(path.join(modelData, 'unlabeled.jsonl')) ? modelData : 'generated arith splits',
+    questions: { ...sizes, m: 8, maxNewTokens },
+    loadAverage: {
+      before: loadBefore.map((x) => Math.round(x * 100) / 100),
+      after: loadAfter.map((x) => Math.round(x * 100) / 100),
+    },
+    round: {
+      keptPaths: round.vote?.stats.kept ?? 0,
+      questionsKept: round.vote?.stats.questionsKept ?? 0,
+      trainingExamples: round.trainingSet?.examples ?? 0,
+      trained: round.training?.trained ?? false,
+      trainingSteps: round.training?.steps ?? 0,
+      greedyAccuracy: round.evaluation.summary.greedyAccuracy,
+      scAccuracy: round.evaluation.summary.scAccuracy,
+      promoted: round.gate.promoted,
+    },
     roundWallSeconds,
     activitySeconds,
     activityCoveredSeconds: covered / 1000,
@@ -110,6 +156,8 @@ async function main(): Promise<void> {
     'activity time, summed (s)': result.activitySeconds.toFixed(2),
     'covered by activities (s)': result.activityCoveredSeconds.toFixed(2),
     'overhead fraction': result.overheadFraction.toFixed(4),
+    'kept paths / training steps': `${result.round.keptPaths} / ${result.round.trainingSteps}`,
+    'load average (1 min) before / after': `${result.loadAverage.before[0]} / ${result.loadAverage.after[0]}`,
     'history events': result.historyEvents,
     'history bytes': result.historyBytes,
   });
