@@ -127,8 +127,10 @@ async function main(): Promise<void> {
   const roundWallSeconds = (time(events[events.length - 1]) - time(events[0])) / 1000;
   const result = {
     machine: machine(),
-    model: modelArg > 0 ? modelDir : 'random weights, embedded size (createBaseModel)',
-    data: existsSync(path.join(modelData, 'unlabeled.jsonl')) ? modelData : 'generated arith splits',
+    model: modelArg > 0 ? path.relative(root, modelDir) : 'random weights, embedded size (createBaseModel)',
+    data: existsSync(path.join(modelData, 'unlabeled.jsonl'))
+      ? path.relative(root, modelData)
+      : 'generated arith splits',
     questions: { ...sizes, m: 8, maxNewTokens },
     loadAverage: {
       before: loadBefore.map((x) => Math.round(x * 100) / 100),
