@@ -2,7 +2,8 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { LocalArtifactStore } from '../../store';
-import { tempDir, testServerAddress, uniqueTaskQueue } from '../helpers/temporal';
+import { testCampaignConfig } from '../helpers/campaign';
+import { tempDir, testServerAddress } from '../helpers/temporal';
 import { pretrainedTinyModel } from '../helpers/tiny-model';
 import { collect, runLmsi, spawnLmsi, type CliRun } from './process';
 
@@ -29,26 +30,19 @@ beforeAll(async () => {
   dir = await tempDir('cli');
   artifactsDir = path.join(dir, 'artifacts');
   configFile = path.join(dir, 'campaign.json');
-  const config = {
+  // The tests' campaign config, written as a user writes one: artifacts relative to the file.
+  const config = testCampaignConfig({
     name: campaignId,
-    seed: 3,
-    model: { dir: base.modelDir },
-    task: { name: 'arith' },
-    data: { unlabeledQuestions: base.data.unlabeled, evaluation: base.data.eval, limit: 16 },
-    sampling: { m: 4, temperature: 0.8, maxNewTokens: 72, prompt: 'zero-shot-cot', shardSize: 8 },
-    formats: ['zero-shot-cot', 'zero-shot-direct'],
-    training: { steps: 2, batchSize: 4, checkpointEvery: 2, learningRate: 1e-3 },
-    evaluation: { scK: [2, 4], shardSize: 8 },
-    rounds: 1,
-    gate: { tolerance: 1 },
-    temporal: {
-      address,
-      heartbeatTimeoutSeconds: 30,
-      taskQueues: { light: uniqueTaskQueue('cli-light'), accelerator: uniqueTaskQueue('cli-accel') },
+    modelDir: base.modelDir,
+    dataDir: path.dirname(base.data.eval),
+    artifactsDir: 'artifacts',
+    extra: {
+      rounds: 1,
+      data: { unlabeledQuestions: base.data.unlabeled, evaluation: base.data.eval, limit: 16 },
+      training: { steps: 2, batchSize: 4, checkpointEvery: 2, learningRate: 1e-3 },
     },
-    // Relative to the config file, as users write it.
-    artifacts: { dir: 'artifacts' },
-  };
+  });
+  config.temporal.address = address;
   await fs.writeFile(configFile, JSON.stringify(config, null, 2));
   worker = spawnLmsi(['worker', '--config', configFile, '--threads', '2'], dir);
   workerExit = collect(worker, 600_000, 'lmsi worker');
