@@ -34,6 +34,8 @@ export interface GenerationModel {
   maxPositions: number | null;
   /** Size of the logits' last axis: the model's vocabulary. */
   logitsSize: number;
+  /** Intra-op threads the session was created with (undefined: onnxruntime's default). */
+  threads?: number;
 }
 
 /** The ONNX file of a model folder: onnx/model.onnx (our checkpoints, Optimum) or model.onnx. */
@@ -103,5 +105,6 @@ export async function loadGenerationModel(dir: string, options: LoadOptions = {}
     eosIds,
     maxPositions: config.max_position_embeddings ?? null,
     logitsSize,
+    threads: options.threads,
   };
 }

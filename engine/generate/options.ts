@@ -36,6 +36,12 @@ export const SampleOptionsSchema = z
      * batch-1 decoding where a draw falls that close to a boundary.
      */
     mixLengths: z.boolean().default(false),
+    /**
+     * Decode steps per session.run for our own checkpoints (the cache stays inside onnxruntime
+     * between them; see README.md for the measurements behind the default). 1, or a model or a
+     * processor the decode-steps graph does not cover, runs the one-step loop.
+     */
+    stepsPerRun: z.number().int().min(1).max(64).default(8),
   })
   .strict();
 

@@ -1,8 +1,10 @@
+import type * as ort from 'onnxruntime-node';
 import { Rng, deriveSeed } from '../../method/rng';
 import { chooseToken } from './choose-token';
 import { type RunResult, decodeStep, prefill } from './decoder';
 import { decodeCompletion } from './detokenize';
 import { type Batch, arrangeBatches } from './batching';
+import { type StepsResult, decodeStepsSession, decodeStepsUnavailable, runDecodeSteps } from './decode-steps';
 import type { CacheSlot } from './kv-cache';
 import type { GenerationModel } from './load';
 import { type Prompt, type SampleOptionsInput, parseSampleOptions } from './options';
@@ -57,8 +59,12 @@ export interface SampleTimings {
   finishMs: number;
   prefills: number;
   decodeRuns: number;
-  /** Rows summed over decode runs: tokens decoded with the cache. */
+  /** Rows summed over decode runs times steps per run: tokens decoded with the cache. */
   decodedRows: number;
+  /** Decode steps per session.run actually used (1: the one-step loop). */
+  stepsPerRun: number;
+  /** Why stepsPerRun > 1 was asked for and the one-step loop ran, when that happened. */
+  stepsFallbackReason: string | null;
 }
 
 export function emptyTimings(): SampleTimings {
@@ -71,6 +77,8 @@ export function emptyTimings(): SampleTimings {
     prefills: 0,
     decodeRuns: 0,
     decodedRows: 0,
+    stepsPerRun: 1,
+    stepsFallbackReason: null,
   };
 }
 
@@ -118,16 +126,32 @@ export async function samplePaths(
   const done: PromptDone[] = [];
   const logits = new Float32Array(model.logitsSize);
 
-  const choose = (row: Row, source: RunResult, r: number) => {
-    const t0 = performance.now();
-    source.logits.read(r, logits);
-    applyAll(processors, logits, row);
-    const { tokenId, logprob } = chooseToken(logits, row.rng ? row.rng.next() : null);
+  const accept = (row: Row, tokenId: number, logprob: number) => {
     row.completionIds.push(tokenId);
     row.sumLogprob += logprob;
     for (const s of row.stoppers) {
       const reason = s.push(tokenId);
       row.finish ??= reason;
+    }
+  };
+  const choose = (row: Row, source: RunResult, r: number) => {
+    const t0 = performance.now();
+    source.logits.read(r, logits);
+    applyAll(processors, logits, row);
+    const { tokenId, logprob } = chooseToken(logits, row.rng ? row.rng.next() : null);
+    accept(row, tokenId, logprob);
+    t.samplingMs += performance.now() - t0;
+    if (row.finish) finishRow(row);
+  };
+  // Steps that ran inside the graph: the host replays each row's choices in order and cuts the row
+  // where it stops (its later tokens in the run, and its uniforms, are discarded).
+  const replay = (row: Row, run: StepsResult, r: number, steps: number) => {
+    const t0 = performance.now();
+    for (let j = r * steps; j < (r + 1) * steps && !row.finish; j++) {
+      const logTotal = Math.log(run.totals[j]);
+      // As chooseToken computes it, from the same float32 logits and float64 total.
+      const logprob = row.rng ? run.chosenLogits[j] - run.maxLogits[j] - logTotal : -logTotal;
+      accept(row, Number(run.tokens[j]), logprob);
     }
     t.samplingMs += performance.now() - t0;
     if (row.finish) finishRow(row);
@@ -149,6 +173,11 @@ export async function samplePaths(
   const flushDone = async () => {
     for (const d of done.splice(0)) await onPromptDone?.(d);
   };
+
+  t.stepsFallbackReason = o.stepsPerRun > 1 ? decodeStepsUnavailable(model, o) : null;
+  const steps = t.stepsFallbackReason === null ? o.stepsPerRun : 1;
+  t.stepsPerRun = steps;
+  const stepsSession = steps > 1 ? await decodeStepsSession(model, steps, o.topK > 0) : null;
 
   let nextPrompt = 0;
   let nextPath = 0;
@@ -196,29 +225,54 @@ export async function samplePaths(
 
     for (const b of batches) {
       const t1 = performance.now();
-      const step = await decodeStep(
-        model,
-        b.past,
-        b.width,
-        b.rows.map((r) => r.completionIds[r.completionIds.length - 1]),
-        b.rows.map((r) => r.slot.length),
-        // The position of each row's last token: for a live row its cache length; a finished row
-        // repeats its last token there until its batch compacts, never running past the model's
-        // position table.
-        b.rows.map((r) => r.promptIds.length + r.completionIds.length - 1),
-      );
-      t.decodeRunMs += performance.now() - t1;
-      t.decodeRuns++;
-      t.decodedRows += b.rows.length;
-      b.past = step.present;
-      b.width++;
-      b.rows.forEach((row, r) => {
-        row.slot = { tensors: step.present, row: r, width: b.width, length: row.slot.length + 1 };
-        if (!row.finish) choose(row, step, r);
-      });
+      const lastTokens = b.rows.map((r) => r.completionIds[r.completionIds.length - 1]);
+      const lengths = b.rows.map((r) => r.slot.length);
+      // The position of each row's last token: for a live row its cache length; a finished row
+      // repeats its last token there until its batch compacts, never running past the model's
+      // position table.
+      const positions = b.rows.map((r) => r.promptIds.length + r.completionIds.length - 1);
+      if (stepsSession) {
+        const uniforms = new Float64Array(b.rows.length * steps).fill(-1);
+        b.rows.forEach((row, r) => {
+          if (row.rng && !row.finish)
+            for (let j = 0; j < steps; j++) uniforms[r * steps + j] = row.rng.next();
+        });
+        const run = await runDecodeSteps(model, stepsSession, steps, {
+          past: b.past,
+          width: b.width,
+          tokens: lastTokens,
+          lengths,
+          positions,
+          uniforms,
+          temperature: o.temperature,
+          topK: o.topK,
+        });
+        t.decodeRunMs += performance.now() - t1;
+        advance(b, run.present, steps);
+        b.rows.forEach((row, r) => {
+          if (!row.finish) replay(row, run, r, steps);
+        });
+      } else {
+        const step = await decodeStep(model, b.past, b.width, lastTokens, lengths, positions);
+        t.decodeRunMs += performance.now() - t1;
+        advance(b, step.present, 1);
+        b.rows.forEach((row, r) => {
+          if (!row.finish) choose(row, step, r);
+        });
+      }
     }
   }
   return results;
+
+  function advance(b: Batch<Row>, present: ort.Tensor[], by: number) {
+    t.decodeRuns++;
+    t.decodedRows += b.rows.length * by;
+    b.past = present;
+    b.width += by;
+    b.rows.forEach((row, r) => {
+      row.slot = { tensors: present, row: r, width: b.width, length: row.slot.length + by };
+    });
+  }
 }
 
 interface EncodedPrompt {

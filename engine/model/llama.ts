@@ -32,7 +32,7 @@ export interface ForwardOutputs {
 }
 
 /** x · Wᵀ with W stored [out, in] as in Hugging Face. */
-function linear(x: Tensor, w: Tensor): Tensor {
+export function linear(x: Tensor, w: Tensor): Tensor {
   const dims = x.shape;
   const out = w.shape[0];
   if (x.rank > 2 && typeof out === 'number' && dims.every((d): d is number => typeof d === 'number')) {
@@ -49,15 +49,19 @@ function linear(x: Tensor, w: Tensor): Tensor {
 }
 
 /** x / sqrt(mean(x²) + eps) · gain over the last axis. */
-function rmsNorm(x: Tensor, gain: Tensor, eps: number): Tensor {
+export function rmsNorm(x: Tensor, gain: Tensor, eps: number): Tensor {
   const ms = o.reduceMean(o.mul(x, x), [-1], true); // [B, T, 1]
   return o.mul(o.div(x, o.sqrt(o.add(ms, eps))), gain);
 }
 
-const silu = (x: Tensor): Tensor => o.mul(x, o.sigmoid(x));
+export const silu = (x: Tensor): Tensor => o.mul(x, o.sigmoid(x));
 
 /** cos and sin of the rotary angles, [B, T, D], halves duplicated as in Hugging Face's Llama. */
-function rotaryAngles(positionIds: Tensor, c: LlamaConfig, dtype: DType): { cos: Tensor; sin: Tensor } {
+export function rotaryAngles(
+  positionIds: Tensor,
+  c: LlamaConfig,
+  dtype: DType,
+): { cos: Tensor; sin: Tensor } {
   const d = headDim(c);
   const invFreq = Array.from({ length: d / 2 }, (_, i) => 1 / c.ropeTheta ** ((2 * i) / d));
   const freqs = positionIds.graph.constant(dtype, [d / 2], invFreq);
@@ -67,7 +71,7 @@ function rotaryAngles(positionIds: Tensor, c: LlamaConfig, dtype: DType): { cos:
 }
 
 /** x·cos + rotate_half(x)·sin, where rotate_half(x) = [-x₂, x₁] over the halves of the last axis. */
-function applyRotary(x: Tensor, cos: Tensor, sin: Tensor, d: number): Tensor {
+export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor, d: number): Tensor {
   const x1 = o.slice(x, [0], [d / 2], [-1]);
   const x2 = o.slice(x, [d / 2], [d], [-1]);
   return o.add(o.mul(x, cos), o.mul(o.concat([o.neg(x2), x1], -1), sin));

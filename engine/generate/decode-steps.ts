@@ -1,0 +1,151 @@
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { CHECKPOINT_FILES, loadCheckpoint } from '../checkpoint/checkpoint';
+import { parseConfigJson } from '../checkpoint/model-config';
+import { DECODE_STEPS_IO, buildDecodeStepsGraph } from '../model/decode-graph';
+import { toBytes } from '../onnx/serialize';
+import type { GenerationModel } from './load';
+import type { SampleOptions } from './options';
+
+/**
+ * Vocabularies above this use the one-step loop: the in-graph draw ranks and sums over
+ * [vocab, vocab] products, cheap for character-level models, not for 32K-token ones.
+ */
+export const DECODE_STEPS_MAX_VOCAB = 1024;
+
+/**
+ * Why `samplePaths` cannot run several steps per session.run for this model and these options, or
+ * null when it can: the model must be one of our own checkpoints (the graph is rebuilt from its
+ * config.json and model.safetensors) and every logits processor in use must have an in-graph twin.
+ */
+export function decodeStepsUnavailable(model: GenerationModel, o: SampleOptions): string | null {
+  if (o.repetitionPenalty !== 1) return 'repetition penalty runs on the host only';
+  if (o.topP !== 1) return 'top-p runs on the host only';
+  if (o.minP !== 0) return 'min-p runs on the host only';
+  if (o.mixLengths) return 'mixLengths pads rows; the decode-steps graph is used with equal lengths only';
+  if (model.signature.cacheDType !== 'float32') return 'only float32 caches (our own checkpoints)';
+  if (model.logitsSize > DECODE_STEPS_MAX_VOCAB)
+    return `vocabulary ${model.logitsSize} > ${DECODE_STEPS_MAX_VOCAB}`;
+  if (!isOwnCheckpoint(model.dir)) return 'not a checkpoint written by engine/checkpoint';
+  return null;
+}
+
+/** engine/checkpoint writes our own config fields beside Hugging Face's, and model.safetensors. */
+function isOwnCheckpoint(dir: string): boolean {
+  const configFile = path.join(dir, CHECKPOINT_FILES.config);
+  if (!existsSync(path.join(dir, CHECKPOINT_FILES.weights)) || !existsSync(configFile)) return false;
+  try {
+    const json = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+    if (!('dModel' in json)) return false;
+    parseConfigJson(json, configFile);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const sessions = new Map<string, Promise<ort.InferenceSession>>();
+
+/**
+ * The decode-steps session of one of our checkpoints, built from the same config.json and weights
+ * as its onnx/model.onnx and cached per (weights file, size, mtime, steps, provider, threads).
+ */
+export function decodeStepsSession(
+  model: GenerationModel,
+  steps: number,
+  topK: boolean,
+): Promise<ort.InferenceSession> {
+  const weights = realpathSync(path.join(model.dir, CHECKPOINT_FILES.weights));
+  const st = statSync(weights);
+  const id = [weights, st.size, st.mtimeMs, steps, topK, model.provider, model.threads ?? 'all'].join('|');
+  let session = sessions.get(id);
+  if (!session) {
+    const ckpt = loadCheckpoint(model.dir);
+    const graph = buildDecodeStepsGraph(ckpt.config, ckpt.params, {
+      steps,
+      topK,
+      tokenizerVocabSize: Math.min(model.tokenizer.vocabSize, ckpt.config.vocabSize),
+    });
+    session = ort.InferenceSession.create(toBytes(graph), {
+      executionProviders: [model.provider],
+      graphOptimizationLevel: 'all',
+      ...(model.threads === undefined ? {} : { intraOpNumThreads: model.threads, interOpNumThreads: 1 }),
+    });
+    sessions.set(id, session);
+    session.catch(() => sessions.delete(id));
+  }
+  return session;
+}
+
+export async function releaseDecodeStepsSessions(): Promise<void> {
+  const all = [...sessions.values()];
+  sessions.clear();
+  for (const s of all) await s.then((x) => x.release()).catch(() => undefined);
+}
+
+/** What one run of `steps` steps chose for each row. */
+export interface StepsResult {
+  /** [rows, steps] */
+  tokens: BigInt64Array;
+  chosenLogits: Float32Array;
+  maxLogits: Float32Array;
+  totals: Float64Array;
+  present: ort.Tensor[];
+}
+
+export interface StepsFeeds {
+  past: readonly ort.Tensor[];
+  width: number;
+  tokens: readonly number[];
+  lengths: readonly number[];
+  positions: readonly number[];
+  /** [rows · steps], negative = greedy. */
+  uniforms: Float64Array;
+  temperature: number;
+  /** 0 = off (a graph built without top-k). */
+  topK: number;
+}
+
+const int64 = (values: ArrayLike<number>, dims: number[]) =>
+  new ort.Tensor(
+    'int64',
+    BigInt64Array.from(values, (v) => BigInt(v)),
+    dims,
+  );
+
+/** `steps` decode steps for a batch laid out as decoder.ts's decodeStep lays it out. */
+export async function runDecodeSteps(
+  model: GenerationModel,
+  session: ort.InferenceSession,
+  steps: number,
+  f: StepsFeeds,
+): Promise<StepsResult> {
+  const sig = model.signature;
+  const rows = f.tokens.length;
+  const width = f.width;
+  // The past's columns only: the tokens a run decodes are always real.
+  const mask = new BigInt64Array(rows * width);
+  for (let r = 0; r < rows; r++) mask.fill(1n, (r + 1) * width - f.lengths[r], (r + 1) * width);
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: int64(f.tokens, [rows, 1]),
+    attention_mask: new ort.Tensor('int64', mask, [rows, width]),
+    position_ids: int64(f.positions, [rows, 1]),
+    [DECODE_STEPS_IO.uniforms]: new ort.Tensor('float64', f.uniforms, [rows, steps]),
+    [DECODE_STEPS_IO.inverseTemperature]: new ort.Tensor(
+      'float64',
+      Float64Array.of(f.temperature > 0 ? 1 / f.temperature : 1),
+      [],
+    ),
+  };
+  if (f.topK > 0) feeds[DECODE_STEPS_IO.topK] = new ort.Tensor('float32', Float32Array.of(f.topK), []);
+  f.past.forEach((t, i) => (feeds[sig.pastNames[i]] = t));
+  const out = await session.run(feeds);
+  return {
+    tokens: out[DECODE_STEPS_IO.tokens].data as BigInt64Array,
+    chosenLogits: out[DECODE_STEPS_IO.chosenLogits].data as Float32Array,
+    maxLogits: out[DECODE_STEPS_IO.maxLogits].data as Float32Array,
+    totals: out[DECODE_STEPS_IO.totals].data as Float64Array,
+    present: sig.presentNames.map((n) => out[n]),
+  };
+}

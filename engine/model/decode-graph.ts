@@ -1,0 +1,202 @@
+import { Graph, type Tensor } from '../onnx/graph';
+import * as o from '../onnx/ops';
+import { type LlamaConfig, headDim } from './config';
+import { DIMS } from './inference-graph';
+import { type KeyValue, type Weights, applyRotary, linear, rmsNorm, rotaryAngles, silu } from './llama';
+import { type Params, paramSpecs } from './params';
+
+/** Inputs and outputs of the decode-steps graph beyond the Optimum decoder's own. */
+export const DECODE_STEPS_IO = {
+  /** [batch, steps] float64: row r's uniform number for its step j; negative = greedy (argmax). */
+  uniforms: 'uniforms',
+  /** [] float64: 1 / temperature (1 when greedy). */
+  inverseTemperature: 'inverse_temperature',
+  /** [] float32: keep tokens with fewer than top_k strictly larger logits (graphs built with topK). */
+  topK: 'top_k',
+  /** [batch, steps] int64: the token chosen at each step. */
+  tokens: 'tokens',
+  /** [batch, steps] float32: its processed logit. */
+  chosenLogits: 'chosen_logits',
+  /** [batch, steps] float32: the largest processed logit. */
+  maxLogits: 'max_logits',
+  /** [batch, steps] float64: sum over tokens of exp(processed logit - max), in id order. */
+  totals: 'totals',
+} as const;
+
+export interface DecodeStepsOptions {
+  /** Decode steps unrolled into one run. */
+  steps: number;
+  /** Ids at or above it are never chosen (a vocabulary padded past the tokenizer's). */
+  tokenizerVocabSize: number;
+  /** Whether the graph applies top-k (an input then says k); without it, top_k is not an input. */
+  topK: boolean;
+}
+
+/**
+ * One token per row through the decoder, attending to a past that stays as it was fed (never
+ * copied) plus the keys and values of the tokens decoded earlier in this run (`chunk`, a few
+ * columns). The softmax spans both without concatenating them, so its last bits may differ from the
+ * inference graph's.
+ */
+function decodeForward(
+  c: LlamaConfig,
+  w: Weights,
+  inputIds: Tensor,
+  positionIds: Tensor,
+  pastBias: Tensor,
+  past: readonly KeyValue[],
+  chunk: KeyValue[],
+): Tensor {
+  const d = headDim(c);
+  const kvh = c.nKvHeads;
+  const groups = c.nHeads / kvh;
+  const embed = w['model.embed_tokens.weight'];
+  const rot = rotaryAngles(positionIds, c, embed.dtype);
+  let x = o.gather(embed, inputIds); // [B, 1, C]
+  for (let i = 0; i < c.nLayers; i++) {
+    const p = `model.layers.${i}`;
+    const a = `${p}.self_attn`;
+    const h = rmsNorm(x, w[`${p}.input_layernorm.weight`], c.rmsNormEps);
+    const q = o.transpose(
+      o.reshape(linear(h, w[`${a}.q_proj.weight`]), [0, 0, kvh, groups, d]),
+      [0, 2, 3, 1, 4],
+    ); // [B, KV, G, 1, D], as in the inference graph so rotary broadcasts the same way
+    let k = o.transpose(o.reshape(linear(h, w[`${a}.k_proj.weight`]), [0, 0, kvh, d]), [0, 2, 1, 3]);
+    const v = o.transpose(o.reshape(linear(h, w[`${a}.v_proj.weight`]), [0, 0, kvh, d]), [0, 2, 1, 3]);
+    const qr = applyRotary(q, o.unsqueeze(rot.cos, [1, 2]), o.unsqueeze(rot.sin, [1, 2]), d);
+    k = applyRotary(k, o.unsqueeze(rot.cos, [1]), o.unsqueeze(rot.sin, [1]), d); // [B, KV, 1, D]
+    chunk[i] = chunk[i]
+      ? { key: o.concat([chunk[i].key, k], 2), value: o.concat([chunk[i].value, v], 2) }
+      : { key: k, value: v };
+    // Every product has the batch axes [B, KV] on both sides (a broadcast one makes onnxruntime
+    // run one small GEMM per query head), and scores are [B, KV, G, keys] so every broadcast in
+    // the softmax is over whole rows.
+    const q3 = o.reshape(qr, [0, kvh, groups, d]); // [B, KV, G, D]
+    const scores = (keys: Tensor) => o.div(o.matmul(q3, o.transpose(keys, [0, 1, 3, 2])), Math.sqrt(d)); // [B, KV, G, keys]
+    const sp = o.add(scores(past[i].key), pastBias); // [B, KV, G, P]
+    const sc = scores(chunk[i].key); // [B, KV, G, n]: the run's own tokens are always real
+    // softmax over [past, chunk] without concatenating them: one max, one sum, two products.
+    const m = o.max(o.reduceMax(sp, [3], true), o.reduceMax(sc, [3], true)); // [B, KV, G, 1]
+    const ep = o.exp(o.sub(sp, m));
+    const ec = o.exp(o.sub(sc, m));
+    const den = o.add(o.reduceSum(ep, [3], true), o.reduceSum(ec, [3], true));
+    const ctx = o.div(o.add(o.matmul(ep, past[i].value), o.matmul(ec, chunk[i].value)), den); // [B, KV, G, D]
+    const merged = o.reshape(ctx, [0, 1, c.dModel]);
+    x = o.add(x, linear(merged, w[`${a}.o_proj.weight`]));
+    const h2 = rmsNorm(x, w[`${p}.post_attention_layernorm.weight`], c.rmsNormEps);
+    const gate = silu(linear(h2, w[`${p}.mlp.gate_proj.weight`]));
+    const up = linear(h2, w[`${p}.mlp.up_proj.weight`]);
+    x = o.add(x, linear(o.mul(gate, up), w[`${p}.mlp.down_proj.weight`]));
+  }
+  const final = rmsNorm(x, w['model.norm.weight'], c.rmsNormEps);
+  return linear(final, c.tieEmbeddings ? embed : w['lm_head.weight']); // [B, 1, V]
+}
+
+/**
+ * `steps` decode steps in one graph, so the KV cache stays inside onnxruntime between them (and is
+ * copied once per run, not once per step). Each step is the decoder for one token per row, then the sampler's processors and draw, whose token is the next step's input:
+ * untokenizable ids removed, logits times 1/T (in float64, rounded to float32, as the host does),
+ * top-k by rank (ties with the k-th value kept), then the inverse-CDF draw over exp(l - max) in id
+ * order in float64 with the row's host-supplied uniform, or the first argmax when it is negative.
+ *
+ * The rank and the cumulative sum are [vocab, vocab] products, so this graph suits small
+ * vocabularies (our character-level models), not 32K-token ones.
+ *
+ * Inputs: input_ids [B, 1], attention_mask [B, P] (the past only), position_ids [B, 1], past_key_values.*, and
+ * DECODE_STEPS_IO's uniforms, inverse_temperature and top_k. Outputs: DECODE_STEPS_IO's per-step
+ * tensors and present.* after all steps ([B, KV, P + steps, D]: the last chosen token is not in it,
+ * it is the next run's input).
+ */
+export function buildDecodeStepsGraph(c: LlamaConfig, params: Params, opts: DecodeStepsOptions): Graph {
+  const { steps } = opts;
+  if (!(Number.isInteger(steps) && steps >= 1)) throw new RangeError(`decode steps: ${steps}, need >= 1`);
+  const V = c.vocabSize;
+  const g = new Graph('llama_decode_steps');
+  const d = headDim(c);
+  let token = g.input('input_ids', 'int64', [DIMS.batch, 1]);
+  const mask = g.input('attention_mask', 'int64', [DIMS.batch, DIMS.past]);
+  const position = g.input('position_ids', 'int64', [DIMS.batch, 1]);
+  const past: KeyValue[] = [];
+  const chunk: KeyValue[] = [];
+  for (let i = 0; i < c.nLayers; i++) {
+    const shape = [DIMS.batch, c.nKvHeads, DIMS.past, d];
+    past.push({
+      key: g.input(`past_key_values.${i}.key`, 'float32', shape),
+      value: g.input(`past_key_values.${i}.value`, 'float32', shape),
+    });
+  }
+  const uniforms = g.input(DECODE_STEPS_IO.uniforms, 'float64', [DIMS.batch, steps]);
+  const invT = g.input(DECODE_STEPS_IO.inverseTemperature, 'float64', []);
+  const topK = opts.topK ? g.input(DECODE_STEPS_IO.topK, 'float32', []) : null;
+  const w: Record<string, Tensor> = {};
+  for (const s of paramSpecs(c)) {
+    const data = params.get(s.name);
+    if (!data) throw new Error(`buildDecodeStepsGraph: missing weight ${s.name}`);
+    w[s.name] = g.initializer(s.name, 'float32', s.shape, data);
+  }
+
+  const ids = g.constant(
+    'float32',
+    [V],
+    Array.from({ length: V }, (_, i) => i),
+  );
+  // upper[j][i] = 1 when j <= i: w · upper is the running sum of w in id order.
+  const upper = g.constant(
+    'float64',
+    [V, V],
+    Array.from({ length: V * V }, (_, k) => (Math.floor(k / V) <= k % V ? 1 : 0)),
+  );
+  const removed =
+    opts.tokenizerVocabSize < V
+      ? g.constant(
+          'float32',
+          [V],
+          Array.from({ length: V }, (_, i) => (i < opts.tokenizerVocabSize ? 0 : -Infinity)),
+        )
+      : null;
+  // 0 on real past columns, -1e9 on padding (a large finite value, as in the inference graph).
+  const pastBias = o.unsqueeze(o.mul(o.sub(o.cast(mask, 'float32'), 1), 1e9), [1, 2]); // [B, 1, 1, P]
+  const per: Record<'tokens' | 'chosen' | 'max' | 'total', Tensor[]> = {
+    tokens: [],
+    chosen: [],
+    max: [],
+    total: [],
+  };
+  for (let j = 0; j < steps; j++) {
+    const positionIds = j === 0 ? position : o.add(position, j);
+    let l = o.reshape(decodeForward(c, w, token, positionIds, pastBias, past, chunk), [0, V]); // [B, V]
+    if (removed) l = o.add(l, removed);
+    l = o.cast(o.mul(o.cast(l, 'float64'), invT), 'float32');
+    if (topK) {
+      // Counts are small integers, exact in float32 (and ReduceSum over float is far faster than int64).
+      const rank = o.reduceSum(o.cast(o.greater(o.unsqueeze(l, [1]), o.unsqueeze(l, [2])), 'float32'), [2]);
+      l = o.where(o.less(rank, topK), l, -Infinity); // [B, V]
+    }
+    const max = o.reduceMax(l, [1], true); // [B, 1]
+    const argmax = o.neg(o.reduceMax(o.where(o.equal(l, max), o.neg(ids), -V), [1], true));
+    const weights = o.exp(o.sub(o.cast(l, 'float64'), o.cast(max, 'float64'))); // [B, V]
+    const cum = o.matmul(weights, upper); // [B, V]
+    const total = o.slice(cum, [V - 1], [V], [1]); // [B, 1]
+    const u = o.slice(uniforms, [j], [j + 1], [1]); // [B, 1]
+    const below = o.reduceSum(o.cast(o.lessOrEqual(cum, o.mul(u, total)), 'float32'), [1], true);
+    // u·total can round up to total itself: then, as on the host, the last token with any mass.
+    const lastWithMass = o.reduceMax(o.where(o.greater(weights, 0), ids, -1), [1], true);
+    const chosen = o.where(o.less(u, 0), argmax, o.min(below, lastWithMass)); // [B, 1] float
+    const onChosen = o.equal(ids, chosen); // [B, V]
+    per.chosen.push(o.reduceSum(o.where(onChosen, l, 0), [1], true));
+    per.max.push(max);
+    per.total.push(total);
+    token = o.cast(chosen, 'int64');
+    per.tokens.push(token);
+  }
+  const cat = (ts: Tensor[]) => (ts.length === 1 ? ts[0] : o.concat(ts, 1));
+  g.output(cat(per.tokens), DECODE_STEPS_IO.tokens);
+  g.output(cat(per.chosen), DECODE_STEPS_IO.chosenLogits);
+  g.output(cat(per.max), DECODE_STEPS_IO.maxLogits);
+  g.output(cat(per.total), DECODE_STEPS_IO.totals);
+  past.forEach((kv, i) => {
+    g.output(o.concat([kv.key, chunk[i].key], 2), `present.${i}.key`);
+    g.output(o.concat([kv.value, chunk[i].value], 2), `present.${i}.value`);
+  });
+  return g;
+}
