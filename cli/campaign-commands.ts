@@ -34,6 +34,7 @@ export function statusJson(s: CampaignStatus) {
       selfTrainingSetRef: r.selfTrainingSetRef,
     })),
     report: s.report ?? null,
+    ...(s.reportError ? { reportError: s.reportError } : {}),
   };
 }
 
@@ -44,7 +45,11 @@ export function statusJson(s: CampaignStatus) {
 async function withReportRefs(client: Client, s: CampaignStatus): Promise<CampaignStatus> {
   if (s.state !== 'completed' || s.report) return s;
   const result = (await client.workflow.getHandle(s.campaignId).result()) as CampaignResult;
-  return { ...s, report: result.report ?? null };
+  return {
+    ...s,
+    report: result.report ?? null,
+    ...(result.reportError ? { reportError: result.reportError } : {}),
+  };
 }
 
 export function statusTable(s: CampaignStatus): string {
@@ -69,6 +74,7 @@ export function statusTable(s: CampaignStatus): string {
     );
   }
   if (s.report) lines.push('', `report: ${s.report.treeRef} (report.json ${s.report.jsonRef})`);
+  if (s.reportError) lines.push('', `report failed: ${s.reportError} (make one with lmsi report)`);
   return lines.join('\n');
 }
 

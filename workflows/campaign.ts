@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
@@ -49,6 +50,7 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
   const light = proxyActivities<LightActivities>({ ...LIGHT, taskQueue: config.temporal.taskQueues.light });
   let progress: CampaignProgress = { round: state.nextRound, step: 'starting', done: 0, total: 0 };
   let report: ReportArtifacts | null = null;
+  let reportError: string | null = null;
   let runningChild: string | null = null;
 
   const status = (): CampaignStatus => ({
@@ -61,6 +63,7 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
     bestModelRef: state.bestModelRef,
     bestAccuracy: state.bestAccuracy,
     report,
+    ...(reportError ? { reportError } : {}),
   });
   setHandler(statusQuery, status);
   const forward = async (signal: SignalDefinition) => {
@@ -138,10 +141,17 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
       await condition(() => !state.paused);
       progress = { round, step: 'report', done: 0, total: 1 };
       upsertSearchAttributes([{ key: LmsiStep, value: 'report' }]);
-      report = await light.writeReport({
-        campaignId,
-        roundWorkflowIds: state.rounds.map((r) => r.workflowId),
-      });
+      try {
+        report = await light.writeReport({
+          campaignId,
+          roundWorkflowIds: state.rounds.map((r) => r.workflowId),
+        });
+      } catch (err) {
+        // The rounds and their models stand without a report (`lmsi report` can make one later):
+        // a report that failed past its retries is recorded, not turned into a failed campaign.
+        if (isCancellation(err)) throw err;
+        reportError = err instanceof ActivityFailure && err.cause ? err.cause.message : String(err);
+      }
       progress = { round, step: 'done', done: 1, total: 1 };
     }
     upsertSearchAttributes([{ key: LmsiStep, value: 'completed' }]);
@@ -152,6 +162,7 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
       bestModelRef: state.bestModelRef!,
       bestAccuracy: state.bestAccuracy,
       ...(report ? { report } : {}),
+      ...(reportError ? { reportError } : {}),
     };
   } catch (err) {
     if (isCancellation(err)) {

@@ -166,6 +166,8 @@ export interface CampaignStatus {
   bestAccuracy: number | null;
   /** The campaign's report artifacts, once its last round is done (absent before the report step). */
   report?: ReportArtifacts | null;
+  /** Why the report step failed (after its retries); the campaign still completes. */
+  reportError?: string;
 }
 
 export interface CampaignResult {
@@ -175,6 +177,8 @@ export interface CampaignResult {
   bestAccuracy: number | null;
   /** report.json and report.html in the artifact store (absent in campaigns run before the report step). */
   report?: ReportArtifacts;
+  /** Why the report step failed (after its retries); the rounds and models stand. */
+  reportError?: string;
 }
 
 /** Child workflow id of a round. */
