@@ -26,8 +26,12 @@ export const SampleOptionsSchema = z
     /** A completion ends where one of these first appears; the text excludes it. */
     stop: z.array(z.string().min(1)).default([]),
     seed: z.union([z.number().int(), z.string()]),
-    /** Most rows decoded at once (rows of many prompts share a batch). */
-    maxBatchRows: z.number().int().min(1).default(64),
+    /**
+     * Most rows decoded at once (rows of many prompts share a batch). Default: 256 when several
+     * steps run per session.run, 64 in the one-step loop (whose outputs cross into JS every step,
+     * so larger batches do not pay there; README.md has the measurements).
+     */
+    maxBatchRows: z.number().int().min(1).optional(),
     /**
      * false (default): a batch holds only rows whose caches have the same length, so no row is ever
      * padded and its logits are bit-identical to batch-1 decoding on CPU: samples do not depend on

@@ -178,6 +178,7 @@ export async function samplePaths(
   const steps = t.stepsFallbackReason === null ? o.stepsPerRun : 1;
   t.stepsPerRun = steps;
   const stepsSession = steps > 1 ? await decodeStepsSession(model, steps, o.topK > 0) : null;
+  const maxBatchRows = o.maxBatchRows ?? (steps > 1 ? 256 : 64);
 
   let nextPrompt = 0;
   let nextPath = 0;
@@ -188,8 +189,8 @@ export async function samplePaths(
     // Rows join in chunks of about half a prompt's paths: every admission copies caches, and in
     // equal-length batching a lone joiner would be a batch of its own.
     const rowsLeft = (prompts.length - nextPrompt) * o.n - nextPath;
-    const chunk = Math.min(rowsLeft, Math.ceil(Math.min(o.n, o.maxBatchRows) / 2));
-    const admit = live === 0 || o.maxBatchRows - live >= chunk ? o.maxBatchRows - live : 0;
+    const chunk = Math.min(rowsLeft, Math.ceil(Math.min(o.n, maxBatchRows) / 2));
+    const admit = live === 0 || maxBatchRows - live >= chunk ? maxBatchRows - live : 0;
     const joining: Row[] = [];
     while (joining.length < admit && nextPrompt < prompts.length) {
       const p = prompts[nextPrompt];

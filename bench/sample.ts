@@ -1,0 +1,340 @@
+/**
+ * npm run bench:sample — the sampler on the embedded-size model (the default config, ~1M parameters,
+ * random weights): 8 prompts × n = 32 paths × up to 64 new tokens at T = 0.7, in one run:
+ *   (a) lmsi's samplePaths, at several decode steps per session.run (1 = the one-step loop);
+ *   (b) a naive loop without a KV cache: every step runs each prompt's live rows over their whole
+ *       sequence (same model file, same draws);
+ *   (c) transformers.js generate with sampling on the same model folder, in the faster of two ways to
+ *       draw n samples per prompt: a batch of the prompt repeated n times per prompt, or one
+ *       left-padded batch of all repeats. (Its num_return_sequences is accepted but, in 4.3.1, still
+ *       returns one sequence per prompt when sampling, so it cannot be used.)
+ * plus the machine's fp32 MatMul rate through onnxruntime. Writes bench/results/sample.json.
+ *
+ * limitTokensPerSec = matmulGflops·1e9 / (2 · params): every token nothing but the 2·params FLOPs of
+ * a dense forward pass at the machine's MatMul speed. Tokens are the real ones (a path that draws
+ * eos stops there), counted the same way for every contender.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import * as ort from 'onnxruntime-node';
+import { createBaseModel } from '../engine/checkpoint';
+import {
+  type GenerationModel,
+  chooseToken,
+  emptyTimings,
+  loadGenerationModel,
+  samplePaths,
+} from '../engine/generate';
+import { LlamaConfigSchema, parameterCount } from '../engine/model';
+import { Graph, ops as o, toBytes } from '../engine/onnx';
+import { Rng, deriveSeed } from '../method/rng';
+
+const arg = (name: string, fallback: string): string => {
+  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return hit ? hit.slice(name.length + 3) : fallback;
+};
+const THREADS = Number(arg('threads', String(os.cpus().length)));
+const REPS = Number(arg('reps', '3'));
+const STEPS = arg('steps', '1,4,8,16').split(',').map(Number);
+const NAIVE_PROMPTS = Number(arg('naive-prompts', '8'));
+const TJS_REPS = Number(arg('tjs-reps', '2'));
+const N = 32;
+const NEW_TOKENS = 64;
+const TEMPERATURE = 0.7;
+const MATMUL_N = 2048;
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const round = (x: number, digits = 0) => +x.toFixed(digits);
+
+function machine() {
+  return {
+    cpu: os.cpus()[0]?.model?.trim() ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    onnxruntime: ort.env.versions.common,
+    loadAverage: os.loadavg().map((l) => round(l, 2)),
+  };
+}
+
+/** Eight word problems of about 96 characters (one token per character). */
+function prompts(): { id: string; text: string }[] {
+  const rng = new Rng(5);
+  return Array.from({ length: 8 }, (_, i) => {
+    const a = rng.int(10, 99);
+    const b = rng.int(10, 99);
+    const c = rng.int(2, 9);
+    return {
+      id: `bench-${i}`,
+      text: `Q: A shop has ${a} boxes. It gets ${b} more and sells ${c}. How many boxes are left now?\nA:`,
+    };
+  });
+}
+
+interface Rate {
+  tokens: number;
+  bestTokPerSec: number;
+  medianTokPerSec: number;
+  runs: number;
+}
+
+function rate(tokens: number, seconds: number[]): Rate {
+  return {
+    tokens,
+    bestTokPerSec: round(tokens / Math.min(...seconds)),
+    medianTokPerSec: round(tokens / median(seconds)),
+    runs: seconds.length,
+  };
+}
+
+async function lmsi(model: GenerationModel, stepsPerRun: number) {
+  const request = { prompts: prompts(), n: N, temperature: TEMPERATURE, maxNewTokens: NEW_TOKENS, seed: 'b' };
+  const timings = emptyTimings();
+  await samplePaths(model, { ...request, stepsPerRun, timings }); // builds the session, warms the arena
+  if (timings.stepsPerRun !== stepsPerRun) throw new Error(`stepsPerRun ${stepsPerRun} fell back`);
+  const seconds: number[] = [];
+  let tokens = 0;
+  for (let i = 0; i < REPS; i++) {
+    const t = performance.now();
+    const out = await samplePaths(model, { ...request, stepsPerRun });
+    seconds.push((performance.now() - t) / 1000);
+    tokens = out.flat().reduce((s, c) => s + c.tokenIds.length, 0);
+  }
+  return rate(tokens, seconds);
+}
+
+/**
+ * No KV cache: each step feeds every live row's whole sequence (prompt + tokens so far) with an empty
+ * past, batched per prompt, and draws from the last position's logits with the sampler's own rows'
+ * streams, so it samples what samplePaths samples.
+ */
+async function naive(model: GenerationModel, count: number) {
+  const sig = model.signature;
+  const eos = new Set(model.eosIds);
+  const vocab = model.logitsSize;
+  const logits = new Float32Array(vocab);
+  let tokens = 0;
+  const t = performance.now();
+  for (const p of prompts().slice(0, count)) {
+    const ids = model.tokenizer.encode(p.text, { bos: true });
+    let rows = Array.from({ length: N }, (_, i) => ({
+      rng: new Rng(deriveSeed('b', p.id, i)),
+      seq: [...ids],
+    }));
+    for (let step = 0; step < NEW_TOKENS && rows.length > 0; step++) {
+      const len = rows[0].seq.length;
+      const i64 = (f: (r: number, j: number) => number) =>
+        new ort.Tensor(
+          'int64',
+          BigInt64Array.from({ length: rows.length * len }, (_, k) =>
+            BigInt(f(Math.floor(k / len), k % len)),
+          ),
+          [rows.length, len],
+        );
+      const feeds: Record<string, ort.Tensor> = {
+        input_ids: i64((r, j) => rows[r].seq[j]),
+        attention_mask: i64(() => 1),
+        position_ids: i64((_, j) => j),
+      };
+      for (const name of sig.pastNames)
+        feeds[name] = new ort.Tensor('float32', new Float32Array(0), [
+          rows.length,
+          sig.kvHeads,
+          0,
+          sig.headDim,
+        ]);
+      const out = (await model.session.run(feeds)).logits.data as Float32Array;
+      rows = rows.filter((row, r) => {
+        logits.set(out.subarray(((r + 1) * len - 1) * vocab, (r + 1) * len * vocab));
+        for (let i = model.tokenizer.vocabSize; i < vocab; i++) logits[i] = -Infinity;
+        for (let i = 0; i < model.tokenizer.vocabSize; i++) logits[i] *= 1 / TEMPERATURE;
+        const { tokenId } = chooseToken(logits, row.rng.next());
+        row.seq.push(tokenId);
+        tokens++;
+        return !eos.has(tokenId);
+      });
+    }
+  }
+  return rate(tokens, [(performance.now() - t) / 1000]);
+}
+
+type Tjs = typeof import('@huggingface/transformers');
+
+/** New tokens of a generated row: up to and including its first eos, else all of them. */
+function realNewTokens(row: bigint[], promptLength: number, eos: Set<number>): number {
+  const fresh = row.slice(promptLength).map(Number);
+  const end = fresh.findIndex((id) => eos.has(id));
+  return end < 0 ? fresh.length : end + 1;
+}
+
+async function transformersJs(t: Tjs, dir: string, eos: Set<number>) {
+  t.env.allowRemoteModels = false;
+  t.env.localModelPath = path.dirname(dir);
+  const name = path.basename(dir);
+  const tokenizer = await t.AutoTokenizer.from_pretrained(name, { local_files_only: true });
+  const model = await t.AutoModelForCausalLM.from_pretrained(name, {
+    local_files_only: true,
+    dtype: 'fp32',
+    device: 'cpu',
+    session_options: { intraOpNumThreads: THREADS, interOpNumThreads: 1 },
+  });
+  const sampling = { do_sample: true, temperature: TEMPERATURE, top_k: 0, max_new_tokens: NEW_TOKENS };
+  type Out = { tolist(): bigint[][] };
+  const rowsOf = (out: Out, rows: number) => {
+    const list = out.tolist();
+    if (list.length !== rows) throw new Error(`transformers.js returned ${list.length} rows, not ${rows}`);
+    return list;
+  };
+  const perPrompt = async () => {
+    let tokens = 0;
+    for (const p of prompts()) {
+      const inputs = tokenizer(Array.from({ length: N }, () => p.text));
+      const out = (await model.generate({ ...inputs, ...sampling })) as Out;
+      const len = inputs.input_ids.dims[1];
+      for (const row of rowsOf(out, N)) tokens += realNewTokens(row, len, eos);
+    }
+    return tokens;
+  };
+  const oneBatch = async () => {
+    tokenizer.padding_side = 'left';
+    const texts = prompts().flatMap((p) => Array.from({ length: N }, () => p.text));
+    const inputs = tokenizer(texts, { padding: true });
+    const out = (await model.generate({ ...inputs, ...sampling })) as Out;
+    const len = inputs.input_ids.dims[1];
+    return rowsOf(out, texts.length).reduce((s, row) => s + realNewTokens(row, len, eos), 0);
+  };
+  const measure = async (f: () => Promise<number>) => {
+    const seconds: number[] = [];
+    let tokens = 0;
+    for (let i = 0; i < TJS_REPS; i++) {
+      const t0 = performance.now();
+      tokens = await f();
+      seconds.push((performance.now() - t0) / 1000);
+    }
+    return rate(tokens, seconds);
+  };
+  await model.generate({ ...tokenizer('warm up'), ...sampling, max_new_tokens: 2 });
+  const result = {
+    batchPerPrompt: await measure(perPrompt),
+    allPromptsBatch: await measure(oneBatch),
+  };
+  await model.dispose();
+  return result;
+}
+
+async function matmulGflops(): Promise<{ best: number; median: number }> {
+  const g = new Graph('matmul');
+  const a = g.input('a', 'float32', [MATMUL_N, MATMUL_N]);
+  const b = g.input('b', 'float32', [MATMUL_N, MATMUL_N]);
+  g.output(o.matmul(a, b), 'c');
+  const session = await ort.InferenceSession.create(toBytes(g), {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: THREADS,
+    interOpNumThreads: 1,
+  });
+  const rng = new Rng(1);
+  const data = Float32Array.from({ length: MATMUL_N * MATMUL_N }, () => rng.next() - 0.5);
+  const feeds = {
+    a: new ort.Tensor('float32', data, [MATMUL_N, MATMUL_N]),
+    b: new ort.Tensor('float32', data, [MATMUL_N, MATMUL_N]),
+  };
+  await session.run(feeds);
+  const times: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t = performance.now();
+    await session.run(feeds);
+    times.push(performance.now() - t);
+  }
+  await session.release();
+  const gflops = (ms: number) => (2 * MATMUL_N ** 3) / (ms / 1000) / 1e9;
+  return { best: gflops(Math.min(...times)), median: gflops(median(times)) };
+}
+
+async function main(): Promise<void> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'lmsi-bench-sample-'));
+  try {
+    const config = LlamaConfigSchema.parse({});
+    const params = parameterCount(config);
+    const dir = createBaseModel({ config, seed: 1, dir: path.join(tmp, 'embedded-random') });
+    const model = await loadGenerationModel(dir, { threads: THREADS });
+    const before = await matmulGflops();
+
+    const byStepsPerRun: Record<string, Rate> = {};
+    for (const steps of STEPS) {
+      byStepsPerRun[steps] = await lmsi(model, steps);
+      console.log(`lmsi stepsPerRun ${steps}:`, byStepsPerRun[steps]);
+    }
+    const naiveRate = await naive(model, NAIVE_PROMPTS);
+    console.log('naive:', naiveRate);
+    const tjs = await transformersJs(await import('@huggingface/transformers'), dir, new Set(model.eosIds));
+    console.log('transformers.js:', tjs);
+    const after = await matmulGflops();
+
+    const [bestSteps, best] = Object.entries(byStepsPerRun).reduce((a, b) =>
+      b[1].bestTokPerSec > a[1].bestTokPerSec ? b : a,
+    );
+    const tjsBest =
+      tjs.batchPerPrompt.bestTokPerSec >= tjs.allPromptsBatch.bestTokPerSec
+        ? { mode: `a batch of ${N} repeats per prompt`, ...tjs.batchPerPrompt }
+        : { mode: `one left-padded batch of ${8 * N} rows`, ...tjs.allPromptsBatch };
+    const gflops = Math.max(before.best, after.best);
+    const medianGflops = Math.max(before.median, after.median);
+    const limit = (gflops * 1e9) / (2 * params);
+    const result = {
+      machine: machine(),
+      params,
+      config,
+      workload: { prompts: 8, n: N, maxNewTokens: NEW_TOKENS, temperature: TEMPERATURE, threads: THREADS },
+      lmsiStepsPerRun: Number(bestSteps),
+      lmsiTokPerSec: best.bestTokPerSec,
+      lmsiMedianTokPerSec: best.medianTokPerSec,
+      lmsiByStepsPerRun: byStepsPerRun,
+      naiveTokPerSec: naiveRate.bestTokPerSec,
+      naive: { ...naiveRate, prompts: NAIVE_PROMPTS },
+      transformersJsTokPerSec: tjsBest.bestTokPerSec,
+      transformersJsMode: tjsBest.mode,
+      transformersJs: tjs,
+      speedupVsTransformersJs: round(best.bestTokPerSec / tjsBest.bestTokPerSec, 2),
+      speedupVsNaive: round(best.bestTokPerSec / naiveRate.bestTokPerSec, 2),
+      matmulGflops: round(gflops, 1),
+      medianMatmulGflops: round(medianGflops, 1),
+      limitTokPerSec: round(limit),
+      fractionOfLimit: round(best.bestTokPerSec / limit, 3),
+      fractionOfLimitFromMedians: round((best.medianTokPerSec * 2 * params) / (medianGflops * 1e9), 3),
+    };
+    const row = (r: Rate) => `${r.bestTokPerSec} / ${r.medianTokPerSec}`;
+    console.table({
+      machine: `${result.machine.cpu}, ${result.machine.cores} cores, load ${result.machine.loadAverage[0]}`,
+      parameters: params,
+      workload: `8 prompts × n ${N} × ≤${NEW_TOKENS} new tokens, T ${TEMPERATURE}, ${THREADS} threads`,
+      ...Object.fromEntries(
+        Object.entries(byStepsPerRun).map(([k, r]) => [`lmsi, ${k} steps/run tok/s (best / median)`, row(r)]),
+      ),
+      'naive no-cache loop tok/s': row(naiveRate),
+      [`transformers.js, ${N} repeats per prompt tok/s`]: row(tjs.batchPerPrompt),
+      [`transformers.js, one batch of ${8 * N} tok/s`]: row(tjs.allPromptsBatch),
+      'speedup vs transformers.js': result.speedupVsTransformersJs,
+      'speedup vs naive': result.speedupVsNaive,
+      [`fp32 MatMul ${MATMUL_N}² GFLOP/s (best / median)`]: `${result.matmulGflops} / ${result.medianMatmulGflops}`,
+      'limit tok/s (GFLOP/s / 2N)': result.limitTokPerSec,
+      'fraction of limit (best / medians)': `${result.fractionOfLimit} / ${result.fractionOfLimitFromMedians}`,
+    });
+    const out = path.join(__dirname, 'results', 'sample.json');
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+    console.log(`wrote ${path.relative(process.cwd(), out)}`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
