@@ -24,6 +24,11 @@ export interface LmsiWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Default: 1 for accelerator (one model job per machine), 8 for light. */
   maxConcurrentActivityTaskExecutions?: number;
+  /**
+   * Upper bound on how long heartbeats are held back before reaching the server (the SDK's default is
+   * 0.8 × the heartbeat timeout). Lower it where someone watches the cursors closely: tests, soak.
+   */
+  maxHeartbeatThrottleMs?: number;
 }
 
 /** The workflows folder, as source (tests, tsx) or compiled (dist). */
@@ -46,6 +51,9 @@ export async function createLmsiWorker(options: LmsiWorkerOptions): Promise<Work
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue,
+    ...(options.maxHeartbeatThrottleMs === undefined
+      ? {}
+      : { maxHeartbeatThrottleInterval: options.maxHeartbeatThrottleMs }),
   };
   if (options.role === 'accelerator') {
     return Worker.create({

@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { CampaignConfig } from '../../config/campaign';
+import type { RoundResult } from '../../workflows/types';
+import { testCampaignConfig } from '../helpers/campaign';
+import { uniqueTaskQueue } from '../helpers/temporal';
+import type { ArithBaseModel } from '../../demo/arith-base-model';
+import { LocalArtifactStore } from '../../store';
+
+/**
+ * The campaign every fault-injection case runs: round 0 (evaluate the base) and one round of
+ * self-improvement on the cached tiny pretrained model, long enough at each step to be killed in the
+ * middle of it, with a short heartbeat timeout so a dead worker's activity moves on quickly.
+ */
+export function faultCampaignConfig(
+  dataDir: string,
+  modelDir: string,
+  name: string,
+  artifactsDir: string,
+): CampaignConfig {
+  const config = testCampaignConfig({
+    name: `${name}-${Date.now()}`,
+    modelDir,
+    dataDir,
+    artifactsDir,
+    extra: { rounds: 1 },
+  });
+  return {
+    ...config,
+    sampling: { ...config.sampling, shardSize: 16 },
+    evaluation: { ...config.evaluation, shardSize: 6 },
+    training: { ...config.training, steps: 40, batchSize: 4, checkpointEvery: 4 },
+    temporal: {
+      ...config.temporal,
+      heartbeatTimeoutSeconds: 5,
+      taskQueues: { light: uniqueTaskQueue('light'), accelerator: uniqueTaskQueue('accel') },
+    },
+  };
+}
+
+/**
+ * What must not depend on faults: every artifact ref, count and metric of a round. Left out: the
+ * config (names and queues differ per run), timestamps, and how much work an attempt found done.
+ */
+export async function outcome(artifactsDir: string, r: RoundResult): Promise<unknown> {
+  return {
+    round: r.round,
+    datasetRef: r.datasetRef,
+    modelIn: r.modelIn,
+    modelOut: await modelFiles(artifactsDir, r.modelOut),
+    sampling: r.sampling && {
+      ...r.sampling,
+      shards: r.sampling.shards.map(({ resumedQuestions: _r, ...s }) => s),
+    },
+    vote: r.vote,
+    trainingSet: r.trainingSet,
+    training: r.training && { ...r.training, modelRef: undefined, resumedFromStep: undefined },
+    evaluation: {
+      summary: r.evaluation.summary,
+      shards: r.evaluation.shards.map(({ resumedQuestions: _r, ...s }) => s),
+    },
+    gate: r.gate,
+  };
+}
+
+/**
+ * A model's files by content, without trainer_state.json: engine/train writes the wall-clock training
+ * time there, so two bit-identical trainings differ in that one file (and so in the model's ref).
+ */
+async function modelFiles(artifactsDir: string, ref: string): Promise<Record<string, string>> {
+  const manifest = await new LocalArtifactStore(artifactsDir).getJson<{ files: Record<string, string> }>(ref);
+  const { 'trainer_state.json': _wallClock, ...files } = manifest.files;
+  return files;
+}
+
+/** The first `sizes` questions of the pretrained model's splits: small enough for a fault test. */
+export async function smallSplits(
+  base: ArithBaseModel,
+  dir: string,
+  sizes: { unlabeled: number; eval: number },
+) {
+  await fs.mkdir(dir, { recursive: true });
+  const head = async (file: string, n: number, out: string) => {
+    const lines = (await fs.readFile(file, 'utf8')).split('\n').filter((l) => l.trim() !== '');
+    await fs.writeFile(path.join(dir, out), lines.slice(0, n).join('\n') + '\n');
+  };
+  await head(base.data.unlabeled, sizes.unlabeled, 'unlabeled.jsonl');
+  await head(base.data.eval, sizes.eval, 'eval.jsonl');
+  return dir;
+}
+
+export async function sha256OfArtifact(artifactsDir: string, ref: string): Promise<string> {
+  const bytes = await new LocalArtifactStore(artifactsDir).get(ref);
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Question ids of a round's sampling shards, in order (each must appear once, none missing). */
+export async function sampledQuestionIds(artifactsDir: string, r: RoundResult): Promise<string[]> {
+  const store = new LocalArtifactStore(artifactsDir);
+  const ids: string[] = [];
+  for (const s of r.sampling!.shards) {
+    for await (const q of store.readJsonl<{ questionId: string }>(s.ref)) ids.push(q.questionId);
+  }
+  return ids;
+}
+
+export async function datasetIds(artifactsDir: string, ref: string): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const q of new LocalArtifactStore(artifactsDir).readJsonl<{ id: string }>(ref)) ids.push(q.id);
+  return ids;
+}

@@ -1,0 +1,107 @@
+import type { Client } from '@temporalio/client';
+import type { Payload } from '@temporalio/common';
+import { temporal as proto } from '@temporalio/proto';
+
+/** A running activity of a workflow as the server sees it (heartbeat details decoded). */
+export interface RunningActivity {
+  activityId: string;
+  type: string;
+  attempt: number;
+  identity: string;
+  details: unknown;
+}
+
+async function decode(client: Client, payloads: Payload[] | null | undefined): Promise<unknown> {
+  if (!payloads || payloads.length === 0) return undefined;
+  const { payloadConverter, payloadCodecs } = client.options.loadedDataConverter;
+  let decoded = payloads;
+  for (const codec of [...payloadCodecs].reverse()) decoded = await codec.decode(decoded);
+  return payloadConverter.fromPayload(decoded[0]);
+}
+
+/** Activities of `workflowId` that a worker has started and not finished. */
+export async function runningActivities(client: Client, workflowId: string): Promise<RunningActivity[]> {
+  let described;
+  try {
+    described = await client.workflow.getHandle(workflowId).describe();
+  } catch {
+    return [];
+  }
+  const State = proto.api.enums.v1.PendingActivityState;
+  const out: RunningActivity[] = [];
+  for (const p of described.raw.pendingActivities ?? []) {
+    if (p.state !== State.PENDING_ACTIVITY_STATE_STARTED) continue;
+    out.push({
+      activityId: p.activityId ?? '',
+      type: p.activityType?.name ?? '',
+      attempt: p.attempt ?? 0,
+      identity: p.lastWorkerIdentity ?? '',
+      details: await decode(client, p.heartbeatDetails?.payloads as Payload[] | undefined),
+    });
+  }
+  return out;
+}
+
+export async function waitFor<T>(
+  probe: () => Promise<T>,
+  ok: (v: T) => boolean,
+  what: string,
+  timeoutMs = 180_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+/** Waits until an activity of `type` has heartbeated details satisfying `ok`, and returns it. */
+export async function waitForActivity(
+  client: Client,
+  workflowId: string,
+  type: string,
+  ok: (details: unknown) => boolean,
+): Promise<RunningActivity> {
+  const found = await waitFor(
+    async () => (await runningActivities(client, workflowId)).find((a) => a.type === type && ok(a.details)),
+    (a) => a !== undefined,
+    `${type} in ${workflowId}`,
+  );
+  return found!;
+}
+
+/** Per activity of a closed workflow: its type, the attempt that completed and the worker that ran it. */
+export interface CompletedActivity {
+  activityId: string;
+  type: string;
+  input: unknown;
+  attempt: number;
+  identity: string;
+}
+
+export async function completedActivities(client: Client, workflowId: string): Promise<CompletedActivity[]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const scheduled = new Map<string, { activityId: string; type: string; input: unknown }>();
+  const started = new Map<string, { attempt: number; identity: string }>();
+  const out: CompletedActivity[] = [];
+  for (const e of history.events ?? []) {
+    const id = String(e.eventId);
+    if (e.activityTaskScheduledEventAttributes) {
+      const a = e.activityTaskScheduledEventAttributes;
+      scheduled.set(id, {
+        activityId: a.activityId ?? '',
+        type: a.activityType?.name ?? '',
+        input: await decode(client, a.input?.payloads as Payload[] | undefined),
+      });
+    } else if (e.activityTaskStartedEventAttributes) {
+      const a = e.activityTaskStartedEventAttributes;
+      started.set(String(a.scheduledEventId), { attempt: a.attempt ?? 0, identity: a.identity ?? '' });
+    } else if (e.activityTaskCompletedEventAttributes) {
+      const s = String(e.activityTaskCompletedEventAttributes.scheduledEventId);
+      out.push({ ...scheduled.get(s)!, ...started.get(s)! });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,165 @@
+import * as path from 'node:path';
+import { finishedRounds, startCampaign } from '../../client';
+import type { CampaignConfig } from '../../config/campaign';
+import type { RoundResult } from '../../workflows/types';
+import { campaignWorkers, withWorkers } from '../helpers/campaign';
+import { connectTestTemporal, tempDir, testServerAddress, type TestTemporal } from '../helpers/temporal';
+import { pretrainedTinyModel } from '../helpers/tiny-model';
+import {
+  datasetIds,
+  faultCampaignConfig,
+  outcome,
+  sampledQuestionIds,
+  sha256OfArtifact,
+  smallSplits,
+} from './fixture';
+import { completedActivities, runningActivities, waitFor, waitForActivity } from './probe';
+import { startWorkerProcess, writeWorkflowBundle, type WorkerProcess } from './worker-process';
+
+// One campaign, killed three times (mid-shard with two workers sharing the round, mid fine-tuning,
+// mid evaluation), against one uninterrupted run of the same config and seed. The cases run in order.
+let temporal: TestTemporal;
+let root: string;
+let bundlePath: string;
+let reference: RoundResult[];
+let referenceDir: string;
+let config: CampaignConfig;
+let campaign: Promise<unknown>;
+const workers: WorkerProcess[] = [];
+let movedShard = -1;
+let started = 0;
+const killed: { identity: string; activityId: string; type: string }[] = [];
+
+const roundId = () => `${config.name}/round-1`;
+const alive = () => workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+const startWorker = async () => {
+  const w = await startWorkerProcess({
+    address: testServerAddress(),
+    lightQueue: config.temporal.taskQueues.light,
+    acceleratorQueue: config.temporal.taskQueues.accelerator,
+    artifactsDir: config.artifacts.dir,
+    workflowCodePath: bundlePath,
+    logFile: path.join(root, `worker-${++started}.log`),
+  });
+  workers.push(w);
+  return w;
+};
+/** SIGKILLs the worker that runs `identity`'s activity. */
+const killRunner = async (a: { identity: string; activityId: string; type: string }) => {
+  const w = workers.find((p) => a.identity.startsWith(p.identityPrefix));
+  if (!w) throw new Error(`no worker process for identity ${a.identity}`);
+  await w.kill();
+  killed.push({ identity: a.identity, activityId: a.activityId, type: a.type });
+};
+
+beforeAll(async () => {
+  temporal = await connectTestTemporal();
+  const base = await pretrainedTinyModel();
+  root = await tempDir('worker-kill');
+  bundlePath = await writeWorkflowBundle(root);
+  referenceDir = path.join(root, 'reference-artifacts');
+  const dataDir = await smallSplits(base, path.join(root, 'data'), { unlabeled: 32, eval: 12 });
+  const refConfig = faultCampaignConfig(dataDir, base.modelDir, 'reference', referenceDir);
+  await withWorkers(await campaignWorkers(temporal, refConfig), async () =>
+    (await startCampaign(temporal.client, refConfig)).result(),
+  );
+  reference = (await finishedRounds(temporal.client, refConfig.name)).map((r) => r.result);
+  config = faultCampaignConfig(dataDir, base.modelDir, 'worker-kill', path.join(root, 'artifacts'));
+}, 300_000);
+
+afterAll(async () => {
+  await Promise.all(workers.map((w) => w.kill()));
+  await temporal.close();
+});
+
+describe('SIGKILL of worker processes during a campaign', () => {
+  it('two workers share the shards of a round; a shard killed mid-way completes on the other', async () => {
+    const [a, b] = await Promise.all([startWorker(), startWorker()]);
+    campaign = startCampaign(temporal.client, config).then((h) => h.result());
+    campaign.catch(() => undefined);
+    // Both workers hold a sampling shard at once (accelerator concurrency 1 each, two shards at a time).
+    const both = await waitFor(
+      async () => runningActivities(temporal.client, roundId()),
+      (list) =>
+        list.filter((x) => x.type === 'samplePaths').length === 2 &&
+        new Set(list.map((x) => x.identity.split('@')[0])).size === 2,
+      'two shards on two workers',
+    );
+    expect(new Set(both.map((x) => x.identity.split('@')[0]))).toEqual(
+      new Set([String(a.pid), String(b.pid)]),
+    );
+    const victim = await waitForActivity(
+      temporal.client,
+      roundId(),
+      'samplePaths',
+      (d) => ((d as { done?: number } | undefined)?.done ?? 0) >= 1,
+    );
+    await killRunner(victim);
+    // Its shard moves to the surviving worker after the heartbeat timeout, before any new worker starts.
+    const survivor = alive()[0];
+    const moved = await waitFor(
+      async () =>
+        (await completedActivities(temporal.client, roundId())).find(
+          (x) => x.activityId === victim.activityId,
+        ),
+      (x) => x !== undefined,
+      'the killed shard to complete',
+    );
+    expect(moved!.identity.startsWith(survivor.identityPrefix)).toBe(true);
+    expect(moved!.attempt).toBeGreaterThanOrEqual(2);
+    movedShard = (moved!.input as { shard: number }).shard;
+    await startWorker();
+  });
+
+  it('a worker killed in the middle of fine-tuning: a new worker finishes the training', async () => {
+    const victim = await waitForActivity(
+      temporal.client,
+      roundId(),
+      'fineTune',
+      (d) => typeof (d as { checkpointRef?: string } | undefined)?.checkpointRef === 'string',
+    );
+    await killRunner(victim);
+    await startWorker();
+  });
+
+  it('a worker killed in the middle of evaluation: a new worker finishes the evaluation', async () => {
+    const victim = await waitForActivity(
+      temporal.client,
+      roundId(),
+      'evaluateShard',
+      (d) => ((d as { done?: number } | undefined)?.done ?? 0) >= 1,
+    );
+    await killRunner(victim);
+    await startWorker();
+  });
+
+  it('the campaign completes with the same artifacts and metrics as an uninterrupted run', async () => {
+    await campaign;
+    const rounds = (await finishedRounds(temporal.client, config.name)).map((r) => r.result);
+    const outcomes = (dir: string, rs: RoundResult[]) => Promise.all(rs.map((r) => outcome(dir, r)));
+    expect(await outcomes(config.artifacts.dir, rounds)).toEqual(await outcomes(referenceDir, reference));
+    const [r1, ref1] = [rounds[1], reference[1]];
+    // The self-training set: same ref, and the bytes in each store hash to it.
+    expect(r1.trainingSet!.ref).toBe(ref1.trainingSet!.ref);
+    expect(await sha256OfArtifact(config.artifacts.dir, r1.trainingSet!.ref)).toBe(
+      await sha256OfArtifact(referenceDir, ref1.trainingSet!.ref),
+    );
+    // Every question sampled exactly once, none missing.
+    const sampled = await sampledQuestionIds(config.artifacts.dir, r1);
+    expect(sampled).toEqual(await datasetIds(config.artifacts.dir, r1.datasetRef!));
+    expect(new Set(sampled).size).toBe(sampled.length);
+    // The killed attempts really resumed from their persisted work.
+    expect(r1.sampling!.shards.some((s) => s.resumedQuestions > 0)).toBe(true);
+    expect(r1.evaluation.shards.some((s) => s.resumedQuestions > 0)).toBe(true);
+    expect(r1.training!.resumedFromStep).toBeGreaterThan(0);
+    expect(killed.map((k) => k.type)).toEqual(['samplePaths', 'fineTune', 'evaluateShard']);
+    // Each killed activity completed on another worker than the one killed.
+    const done = await completedActivities(temporal.client, roundId());
+    for (const k of killed) {
+      const c = done.find((x) => x.activityId === k.activityId)!;
+      expect(c.identity).not.toBe(k.identity);
+    }
+    // The killed worker's half of the shard was kept: the other worker resumed from its draft.
+    expect(r1.sampling!.shards[movedShard].resumedQuestions).toBeGreaterThan(0);
+  });
+});
