@@ -36,7 +36,7 @@ export async function runningActivities(client: Client, workflowId: string): Pro
       type: p.activityType?.name ?? '',
       attempt: p.attempt ?? 0,
       identity: p.lastWorkerIdentity ?? '',
-      details: await decode(client, p.heartbeatDetails?.payloads as Payload[] | undefined),
+      details: await decode(client, p.heartbeatDetails?.payloads),
     });
   }
   return out;
@@ -93,7 +93,7 @@ export async function completedActivities(client: Client, workflowId: string): P
       scheduled.set(id, {
         activityId: a.activityId ?? '',
         type: a.activityType?.name ?? '',
-        input: await decode(client, a.input?.payloads as Payload[] | undefined),
+        input: await decode(client, a.input?.payloads),
       });
     } else if (e.activityTaskStartedEventAttributes) {
       const a = e.activityTaskStartedEventAttributes;
