@@ -50,9 +50,11 @@ export async function devServer(stateDir: string): Promise<DevServer> {
       // Gone, or a zombie nobody reaps (a container's init may not): either way it serves nothing.
       for (let i = 0; i < 100; i++) {
         const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
-        if (stat === null || / Z /.test(stat)) return;
+        if (stat === null || / Z /.test(stat)) break;
         await new Promise((r) => setTimeout(r, 50));
       }
+      // infra/temporal/start takes a live pid (kill -0, true for a zombie) as "already running".
+      await fs.rm(pidFile, { force: true });
     },
     async stop() {
       await run('bash', [path.join(scripts, 'stop')], { env });

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
-import { finishedRounds, startCampaign } from '../../client';
+import { Client, Connection } from '@temporalio/client';
+import { finishedRounds, pauseCampaign, resumeCampaign, startCampaign } from '../../client';
 import type { CampaignConfig } from '../../config/campaign';
 import type { RoundResult } from '../../workflows/types';
 import { campaignWorkers, withWorkers } from '../helpers/campaign';
@@ -14,6 +15,7 @@ import {
   smallSplits,
 } from './fixture';
 import { completedActivities, runningActivities, waitFor, waitForActivity } from './probe';
+import { devServer } from './dev-server';
 import { startWorkerProcess, writeWorkflowBundle, type WorkerProcess } from './worker-process';
 
 // One campaign, killed three times (mid-shard with two workers sharing the round, mid fine-tuning,
@@ -24,6 +26,8 @@ let bundlePath: string;
 let reference: RoundResult[];
 let referenceDir: string;
 let config: CampaignConfig;
+let dataDir: string;
+let baseModelDir: string;
 let campaign: Promise<unknown>;
 const workers: WorkerProcess[] = [];
 let movedShard = -1;
@@ -58,7 +62,8 @@ beforeAll(async () => {
   root = await tempDir('worker-kill');
   bundlePath = await writeWorkflowBundle(root);
   referenceDir = path.join(root, 'reference-artifacts');
-  const dataDir = await smallSplits(base, path.join(root, 'data'), { unlabeled: 32, eval: 12 });
+  baseModelDir = base.modelDir;
+  dataDir = await smallSplits(base, path.join(root, 'data'), { unlabeled: 32, eval: 12 });
   const refConfig = faultCampaignConfig(dataDir, base.modelDir, 'reference', referenceDir);
   await withWorkers(await campaignWorkers(temporal, refConfig), async () =>
     (await startCampaign(temporal.client, refConfig)).result(),
@@ -162,4 +167,70 @@ describe('SIGKILL of worker processes during a campaign', () => {
     // The killed worker's half of the shard was kept: the other worker resumed from its draft.
     expect(r1.sampling!.shards[movedShard].resumedQuestions).toBeGreaterThan(0);
   });
+});
+
+describe('SIGKILL of the Temporal dev server during a campaign', () => {
+  it('killed mid-activity and between steps, restarted on the same database: same result', async () => {
+    const server = await devServer(path.join(root, 'server-state'));
+    await server.start();
+    const connection = await Connection.connect({ address: server.address });
+    const client = new Client({ connection });
+    const own = faultCampaignConfig(
+      dataDir,
+      baseModelDir,
+      'server-kill',
+      path.join(root, 'server-artifacts'),
+    );
+    const worker = await startWorkerProcess({
+      address: server.address,
+      lightQueue: own.temporal.taskQueues.light,
+      acceleratorQueue: own.temporal.taskQueues.accelerator,
+      artifactsDir: own.artifacts.dir,
+      workflowCodePath: bundlePath,
+      logFile: path.join(root, 'server-kill-worker.log'),
+    });
+    workers.push(worker);
+    try {
+      await startCampaign(client, own);
+      const round1 = `${own.name}/round-1`;
+      // Mid-activity: a sampling shard has persisted questions and is still running.
+      await waitForActivity(client, round1, 'samplePaths', (d) => ((d as { done?: number })?.done ?? 0) >= 1);
+      await server.kill();
+      await server.start();
+      // Between steps: paused, nothing running, then the server dies and comes back.
+      await waitFor(
+        async () => (await runningActivities(client, round1)).map((a) => a.type),
+        (types) => types.includes('fineTune'),
+        'fine-tuning to start',
+      );
+      await pauseCampaign(client, own.name);
+      await waitFor(
+        async () => {
+          try {
+            return (await client.workflow.getHandle(round1).describe()).raw.pendingActivities?.length ?? -1;
+          } catch {
+            return -1;
+          }
+        },
+        (n) => n === 0,
+        'the paused round to hold between activities',
+      );
+      await server.kill();
+      await server.start();
+      await resumeCampaign(client, own.name);
+      await client.workflow.getHandle(own.name).result();
+      // The worker process rode out both outages.
+      expect(worker.child.exitCode).toBeNull();
+      const rounds = (await finishedRounds(client, own.name)).map((r) => r.result);
+      const outcomes = (dir: string, rs: RoundResult[]) => Promise.all(rs.map((r) => outcome(dir, r)));
+      expect(await outcomes(own.artifacts.dir, rounds)).toEqual(await outcomes(referenceDir, reference));
+      expect(await sha256OfArtifact(own.artifacts.dir, rounds[1].trainingSet!.ref)).toBe(
+        await sha256OfArtifact(referenceDir, reference[1].trainingSet!.ref),
+      );
+    } finally {
+      await worker.kill();
+      await connection.close();
+      await server.stop();
+    }
+  }, 240_000);
 });
