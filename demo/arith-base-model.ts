@@ -11,6 +11,7 @@ import {
   type ArithKnobs,
   type ArithSplitSizes,
 } from '../method/tasks/arith';
+import type { Question } from '../method/types';
 import { seedExamples } from './seed-examples';
 
 /**
@@ -29,6 +30,8 @@ export interface ArithRecipe {
    * the train split; the unlabeled and evaluation splits keep `knobs` only.
    */
   extraTrain?: { count: number; knobs: Partial<ArithKnobs> }[];
+  /** Fraction of seed questions that also get a zero-shot direct example (default 1). */
+  directFraction?: number;
   model: Partial<LlamaConfig>;
   training: Omit<FineTuneConfigInput, 'seed'>;
 }
@@ -36,7 +39,8 @@ export interface ArithRecipe {
 export interface ArithBaseModel {
   dir: string;
   modelDir: string;
-  data: { train: string; unlabeled: string; eval: string; seedExamples: string };
+  /** `exemplars`: one labeled seed problem as a few-shot exemplar (for the few-shot formats). */
+  data: { train: string; unlabeled: string; eval: string; seedExamples: string; exemplars: string };
 }
 
 export async function buildArithBaseModel(
@@ -53,6 +57,7 @@ export async function buildArithBaseModel(
       unlabeled: path.join(dir, 'data', 'unlabeled.jsonl'),
       eval: path.join(dir, 'data', 'eval.jsonl'),
       seedExamples: path.join(dir, 'data', 'seed-examples.jsonl'),
+      exemplars: path.join(dir, 'data', 'exemplars.jsonl'),
     },
   };
   if (existsSync(path.join(dir, '.complete'))) return result;
@@ -64,10 +69,14 @@ export async function buildArithBaseModel(
   const files = await writeArithSplits(path.join(tmp, 'data'), recipe.seed, recipe.sizes, recipe.knobs);
   if (recipe.extraTrain?.length) await appendExtraTrain(files, recipe);
   const { questions } = await arith.loadQuestions(files.train);
-  const examples = seedExamples(arith, questions);
+  const examples = seedExamples(arith, questions, { directFraction: recipe.directFraction });
   await writeFile(
     path.join(tmp, 'data', 'seed-examples.jsonl'),
     examples.map((e) => `${JSON.stringify(e)}\n`).join(''),
+  );
+  await writeFile(
+    path.join(tmp, 'data', 'exemplars.jsonl'),
+    `${JSON.stringify(shortestExemplar(questions))}\n`,
   );
   const init = createBaseModel({ config: recipe.model, seed: recipe.seed, dir: path.join(tmp, 'init') });
   const trained = await fineTune({
@@ -127,4 +136,19 @@ async function appendExtraTrain(files: Record<'train' | 'unlabeled' | 'eval', st
     }
   });
   await appendFile(files.train, lines.map((l) => `${l}\n`).join(''));
+}
+
+/**
+ * The shortest seed problem as the few-shot formats' one exemplar: the embedded model's context holds
+ * one exemplar and a question, not the paper's eight.
+ */
+function shortestExemplar(questions: readonly Question[]): {
+  question: string;
+  rationale: string;
+  answer: string;
+} {
+  const q = questions.reduce((a, b) =>
+    b.text.length + (b.rationale?.length ?? 0) < a.text.length + (a.rationale?.length ?? 0) ? b : a,
+  );
+  return { question: q.text, rationale: q.rationale ?? '', answer: q.gold?.[0] ?? '' };
 }

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { z } from 'zod';
 import { CampaignConfig } from '../config/campaign';
+import { FORMAT_NAMES, type FormatName } from '../method/types';
 import type { ArithBaseModel } from './arith-base-model';
 
 /** The demo's command-line options; everything has a default so `npm run demo` needs none. */
@@ -10,6 +11,10 @@ export const DemoOptions = z.strictObject({
   m: z.int().min(1).max(256),
   rounds: z.int().min(1).max(10),
   temperature: z.number().min(0).max(5),
+  /** The mixed formats each kept path is trained in. */
+  formats: z.array(z.enum(FORMAT_NAMES as readonly [FormatName, ...FormatName[]])).min(1),
+  /** Keep a question's paths only when its majority reaches this vote share. */
+  minConfidence: z.number().min(0).max(1),
   uiPort: z.int().min(1024).max(65535),
   out: z.string().min(1),
   /** Keep the dev server and its Web UI up after the run, until Ctrl-C. */
@@ -19,7 +24,10 @@ export type DemoOptions = z.infer<typeof DemoOptions>;
 
 const USAGE =
   'usage: npm run demo -- [--quick] [--hold] [--seed N | --seeds N,N,..] [--m N] [--rounds N] [--temperature T] ' +
-  '[--ui-port N] [--out FILE]';
+  '[--formats f1,f2] [--min-confidence C] [--ui-port N] [--out FILE]';
+
+/** Few-shot prompts do not fit the embedded model's context: the demo trains the two zero-shot formats. */
+export const DEMO_FORMATS: FormatName[] = ['zero-shot-cot', 'zero-shot-direct'];
 
 export function parseDemoArgs(argv: readonly string[]): DemoOptions {
   const raw: Record<string, unknown> = {
@@ -28,6 +36,8 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
     seeds: [1],
     rounds: 2,
     temperature: 0.7,
+    formats: DEMO_FORMATS,
+    minConfidence: 0.5,
     uiPort: 8233,
     out: 'bench/results/demo-last.json',
   };
@@ -45,6 +55,8 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
     else if (flag === '--m') raw.m = Number(value());
     else if (flag === '--rounds') raw.rounds = Number(value());
     else if (flag === '--temperature') raw.temperature = Number(value());
+    else if (flag === '--formats') raw.formats = value().split(',');
+    else if (flag === '--min-confidence') raw.minConfidence = Number(value());
     else if (flag === '--ui-port') raw.uiPort = Number(value());
     else if (flag === '--out') raw.out = value();
     else throw new Error(`unknown option ${flag}\n${USAGE}`);
@@ -59,19 +71,23 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
 }
 
 /**
- * The demo campaign: zero-shot CoT sampling (few-shot prompts do not fit the embedded model's short
- * context), the two zero-shot formats (each with its own prompt), seed examples replayed at half the
- * number of self-generated ones, and only questions whose majority reaches half the votes.
+ * The demo campaign: zero-shot CoT sampling (the embedded model's context is short), each kept path
+ * trained in `options.formats` (each format with its own prompt), seed examples replayed at half the
+ * number of self-generated ones, and only questions whose majority reaches `minConfidence`. Rounds
+ * train by epochs over their set at a low learning rate (the prototype's recipe: 3 epochs at 3e-4;
+ * one epoch, or no replay, gave no gain there). Few-shot formats use one seed-set exemplar.
  */
 export function demoCampaignConfig(
   base: ArithBaseModel,
   options: DemoOptions,
   seed: number,
   artifactsDir: string,
+  label = 'demo',
 ): CampaignConfig {
-  const queue = `demo-${process.pid}-${seed}`;
+  const queue = `${label}-${process.pid}-${seed}`;
+  const fewShot = options.formats.some((f) => f.startsWith('few-shot'));
   return CampaignConfig.parse({
-    name: `demo-${options.quick ? 'quick-' : ''}${Date.now()}-seed-${seed}`,
+    name: `${label}-${options.quick ? 'quick-' : ''}${Date.now()}-seed-${seed}`,
     seed,
     model: { dir: base.modelDir },
     task: { name: 'arith' },
@@ -79,29 +95,31 @@ export function demoCampaignConfig(
       unlabeledQuestions: base.data.unlabeled,
       evaluation: base.data.eval,
       replayExamples: base.data.seedExamples,
+      ...(fewShot ? { exemplars: base.data.exemplars } : {}),
     },
     sampling: {
       m: options.m,
       temperature: options.temperature,
-      // The longest 4-step rationale is ~110 characters; a shorter limit turns paths into abstentions.
-      maxNewTokens: 140,
+      // Longer than the longest 4-step rationale (~125 characters): a shorter limit turns paths into
+      // abstentions.
+      maxNewTokens: 160,
       prompt: 'zero-shot-cot',
-      shardSize: options.quick ? 8 : 50,
+      shardSize: options.quick ? 8 : 100,
       maxConcurrentShards: 1,
     },
-    formats: ['zero-shot-cot', 'zero-shot-direct'],
-    filtering: { minConfidence: 0.5, maxPerQuestion: 4 },
+    formats: options.formats,
+    filtering: { minConfidence: options.minConfidence, maxPerQuestion: 4 },
     training: options.quick
       ? { steps: 20, batchSize: 8, learningRate: 1e-3, checkpointEvery: 10, replayRatio: 0.5 }
       : {
-          steps: 150,
-          batchSize: 8,
-          learningRate: 1e-3,
+          epochs: 3,
+          batchSize: 16,
+          learningRate: 3e-4,
           warmupSteps: 10,
-          checkpointEvery: 50,
+          checkpointEvery: 100,
           replayRatio: 0.5,
         },
-    evaluation: { scK: [options.m], shardSize: options.quick ? 8 : 50 },
+    evaluation: { scK: [options.m], shardSize: options.quick ? 8 : 100 },
     rounds: options.rounds,
     temporal: { taskQueues: { light: `${queue}-light`, accelerator: `${queue}-accel` } },
     artifacts: { dir: path.resolve(artifactsDir) },

@@ -24,7 +24,9 @@ export interface ArithProblem {
   steps: ArithOp[];
   question: string;
   answer: number;
+  style: ArithStyle;
 }
+export type ArithStyle = 'story' | 'terse';
 export type ArithOrder = 'left-to-right' | 'additions-first' | 'subtractions-first';
 export const ARITH_ORDERS: readonly ArithOrder[] = ['left-to-right', 'additions-first', 'subtractions-first'];
 
@@ -36,6 +38,16 @@ export const ArithKnobs = z
     /** Digits of the starting amount and of each operand. */
     minDigits: z.int().min(1).max(6).default(1),
     maxDigits: z.int().min(1).max(6).default(2),
+    /**
+     * 'story': full sentences ("then ann buys 3 more apples."), a rationale of spaced equations after
+     * "ann starts with 5 apples.". 'terse': one clause per step ("buys 3") and compact equations
+     * ("5+3=8."), about half the characters, so a character-level model sees twice the problems per
+     * training token (the demo's base model is trained within minutes on 2 CPU cores). Its steps
+     * restate the clause they use ("buys 3: 5+3=8."): a small model then copies the operand from the
+     * clause it just wrote instead of searching the question for it (measured: without the clause,
+     * a 1M model trained on 8k problems picked wrong operands on a third of 2-step problems).
+     */
+    style: z.enum(['story', 'terse']).default('story'),
   })
   .refine((k) => k.minSteps <= k.maxSteps, { message: 'minSteps > maxSteps', path: ['minSteps'] })
   .refine((k) => k.minDigits <= k.maxDigits, { message: 'minDigits > maxDigits', path: ['minDigits'] });
@@ -78,7 +90,7 @@ const GAINS = ['buys', 'finds', 'gets', 'wins'];
 const LOSSES = ['gives away', 'loses', 'sells', 'uses'];
 
 /** Every character an arith question or rationale can contain (the tokenizer's alphabet). */
-export const ARITH_ALPHABET = ' +-.0123456789=?Tabcdefghijklmnopqrstuvwxyz';
+export const ARITH_ALPHABET = ' +,-.0123456789:=?Tabcdefghijklmnopqrstuvwxyz';
 
 function amount(rng: Rng, knobs: ArithKnobs): number {
   const digits = rng.int(knobs.minDigits, knobs.maxDigits);
@@ -110,6 +122,18 @@ export function generateArithProblem(rng: Rng, knobsInput: Partial<ArithKnobs> =
       total += k;
     }
   }
+  const question =
+    knobs.style === 'terse'
+      ? terseQuestion(name, item, start, steps)
+      : storyQuestion(name, item, start, steps);
+  return { name, item, start, steps, question, answer: total, style: knobs.style };
+}
+
+function terseQuestion(name: string, item: string, start: number, steps: ArithOp[]): string {
+  return `${name} has ${count(start, item)}, ${steps.map((s) => `${s.verb} ${s.amount}`).join(', ')}. how many now?`;
+}
+
+function storyQuestion(name: string, item: string, start: number, steps: ArithOp[]): string {
   const sentences = [`${name} has ${count(start, item)}.`];
   steps.forEach((s, i) => {
     const what =
@@ -117,7 +141,7 @@ export function generateArithProblem(rng: Rng, knobsInput: Partial<ArithKnobs> =
     sentences.push(`${i === 0 ? '' : 'then '}${name} ${s.verb} ${what}.`);
   });
   sentences.push(`how many ${item} does ${name} have now?`);
-  return { name, item, start, steps, question: sentences.join(' '), answer: total };
+  return sentences.join(' ');
 }
 
 /** An upper bound on the number of distinct questions the knobs allow. */
@@ -156,11 +180,16 @@ export function arithOrders(problem: ArithProblem): ArithOrder[] {
 
 /** A step-by-step rationale in the given order, ending "The answer is N.". */
 export function arithRationale(problem: ArithProblem, order: ArithOrder = 'left-to-right'): string {
-  const parts = [`${problem.name} starts with ${count(problem.start, problem.item)}.`];
+  const terse = problem.style === 'terse';
+  const parts = terse ? [] : [`${problem.name} starts with ${count(problem.start, problem.item)}.`];
   let total = problem.start;
   for (const s of orderedSteps(problem, order)) {
     const next = total + (s.op === '+' ? s.amount : -s.amount);
-    parts.push(`${total} ${s.op} ${s.amount} = ${next}.`);
+    parts.push(
+      terse
+        ? `${s.verb} ${s.amount}: ${total}${s.op}${s.amount}=${next}.`
+        : `${total} ${s.op} ${s.amount} = ${next}.`,
+    );
     total = next;
   }
   parts.push(`The answer is ${total}.`);

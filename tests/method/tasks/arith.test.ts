@@ -85,6 +85,34 @@ describe('arith generator', () => {
     for (const ch of used) expect(ARITH_ALPHABET).toContain(ch);
   });
 
+  it('terse style: one clause per step, each rationale step restates its clause, same draws as story', () => {
+    const terse = generateArithSplits('s1', sizes, { style: 'terse' });
+    const story = generateArithSplits('s1', sizes);
+    // Same seed, same problems: only the wording differs (answers match line by line).
+    expect(terse.eval.map((r) => r.answer)).toEqual(story.eval.map((r) => r.answer));
+    for (const r of terse.train) {
+      const m = /^[a-z]+ has (\d+) [a-z]+, (.+)\. how many now\?$/.exec(r.question)!;
+      expect(m).not.toBeNull();
+      const clauses = m[2].split(', ');
+      let total = Number(m[1]);
+      const steps = [...r.rationale!.matchAll(/([a-z ]+) (\d+): (\d+)([+-])(\d+)=(\d+)\./g)];
+      expect(steps).toHaveLength(clauses.length);
+      for (const [, verb, amount, a, op, b, c] of steps) {
+        expect(clauses).toContain(`${verb.trim()} ${amount}`);
+        expect([Number(a), b]).toEqual([total, amount]);
+        total = op === '+' ? total + Number(b) : total - Number(b);
+        expect(Number(c)).toBe(total);
+        expect(total).toBeGreaterThanOrEqual(0);
+      }
+      expect(String(total)).toBe(r.answer);
+      expect(r.rationale!.endsWith(`The answer is ${r.answer}.`)).toBe(true);
+      for (const ch of r.question + r.rationale!) expect(ARITH_ALPHABET).toContain(ch);
+    }
+    // Terse problems are about half as long: the demo's training budget buys twice the problems.
+    const chars = (rs: { question: string }[]) => rs.reduce((n, r) => n + r.question.length, 0);
+    expect(chars(terse.train)).toBeLessThan(0.6 * chars(story.train));
+  });
+
   it('refuses more distinct problems than the knobs allow', () => {
     expect(() =>
       generateArithSplits(

@@ -1,0 +1,125 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { SingleBar, Presets } from 'cli-progress';
+import { finishedRounds, startCampaign } from '../client';
+import { statusTable, watchCampaign } from '../cli/campaign-commands';
+import { createLmsiWorker } from '../workers';
+import { lmsiSearchAttributeKeys } from '../workflows/search-attributes';
+import { buildArithBaseModel, type ArithBaseModel, type ArithRecipe } from './arith-base-model';
+import { demoCampaignConfig, type DemoOptions } from './options';
+import type { DemoSeedResult } from './results';
+
+/**
+ * What the demo and the ablation benchmark share: the Temporal CLI, the cached base model, a dev
+ * server with its Web UI, and one campaign run through in-process workers.
+ */
+
+export const ROOT = path.resolve(__dirname, '..');
+
+export function ensureTemporalCli(): string {
+  const bin = path.join(ROOT, '.tools/bin/temporal');
+  if (existsSync(bin)) return bin;
+  process.stdout.write('Temporal CLI missing: building it into .tools/bin (a few minutes the first time)\n');
+  const r = spawnSync('bash', [path.join(ROOT, 'infra/temporal/install')], { stdio: 'inherit' });
+  if (r.status !== 0 || !existsSync(bin)) throw new Error('infra/temporal/install failed');
+  return bin;
+}
+
+export async function baseModel(recipe: ArithRecipe): Promise<ArithBaseModel> {
+  const cacheRoot = path.join(ROOT, 'tmp', 'demo-models');
+  const cached = existsSync(path.join(cacheRoot, recipe.name, '.complete'));
+  if (cached) return buildArithBaseModel(cacheRoot, recipe);
+  process.stdout.write(`building the base model ${recipe.name} (cached in ${cacheRoot})\n`);
+  const bar = new SingleBar(
+    { format: ' base model |{bar}| {value}/{total} steps, loss {loss}, {tps} tok/s', noTTYOutput: true },
+    Presets.shades_classic,
+  );
+  let started = false;
+  try {
+    return await buildArithBaseModel(cacheRoot, recipe, (p) => {
+      const payload = { loss: p.loss.toFixed(3), tps: Math.round(p.tokensPerSec) };
+      if (!started) {
+        bar.start(p.totalSteps, p.step, payload);
+        started = true;
+      } else bar.update(p.step, payload);
+    });
+  } finally {
+    if (started) bar.stop();
+  }
+}
+
+export interface DemoServer {
+  env: TestWorkflowEnvironment;
+  connection: NativeConnection;
+  close(): Promise<void>;
+}
+
+export async function startDemoServer(temporalBin: string, uiPort: number): Promise<DemoServer> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: temporalBin },
+      ip: '127.0.0.1',
+      ui: true,
+      uiPort,
+      searchAttributes: lmsiSearchAttributeKeys,
+    },
+  });
+  const connection = await NativeConnection.connect({ address: env.address });
+  return {
+    env,
+    connection,
+    async close() {
+      await connection.close();
+      await env.teardown();
+    },
+  };
+}
+
+/** One campaign (one seed) through a light and an accelerator worker started in this process. */
+export async function runSeed(
+  server: DemoServer,
+  base: ArithBaseModel,
+  options: DemoOptions,
+  seed: number,
+  label = 'demo',
+): Promise<DemoSeedResult> {
+  const { env, connection } = server;
+  const work = path.join(ROOT, 'tmp', 'demo-runs', `${Date.now()}-${label}-${seed}`);
+  const config = demoCampaignConfig(base, options, seed, path.join(work, 'artifacts'), label);
+  const common = { connection, artifactsDir: config.artifacts.dir, threads: os.cpus().length };
+  const workers = await Promise.all([
+    createLmsiWorker({ ...common, role: 'light', taskQueue: config.temporal.taskQueues.light }),
+    createLmsiWorker({ ...common, role: 'accelerator', taskQueue: config.temporal.taskQueues.accelerator }),
+  ]);
+  const running = workers.map((w) => w.run());
+  try {
+    const handle = await startCampaign(env.client, config);
+    process.stdout.write(`campaign ${handle.workflowId} started (seed ${seed})\n`);
+    const final = await watchCampaign(env.client, handle.workflowId);
+    process.stdout.write(`${statusTable(final)}\n`);
+    if (final.state !== 'completed') throw new Error(`campaign ${handle.workflowId} ended ${final.state}`);
+  } finally {
+    workers.forEach((w) => w.shutdown());
+    await Promise.all(running);
+  }
+  const rounds = await finishedRounds(env.client, config.name);
+  return {
+    seed,
+    campaignId: config.name,
+    artifactsDir: config.artifacts.dir,
+    rounds: rounds.map(({ summary }) => ({
+      round: summary.round,
+      greedyAccuracy: summary.greedyAccuracy,
+      scAccuracy: summary.scAccuracy,
+      keptPaths: summary.keptPaths,
+      meanKeptConfidence: summary.meanKeptConfidence,
+      promoted: summary.promoted,
+      wallSeconds: summary.wallSeconds,
+    })),
+  };
+}
