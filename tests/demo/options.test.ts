@@ -1,0 +1,133 @@
+import { ablationVariants, markdownTable } from '../../bench/ablations';
+import { demoCampaignConfig, DEMO_FORMATS, parseDemoArgs } from '../../demo/options';
+import { seedExamples } from '../../demo/seed-examples';
+import type { ArithBaseModel } from '../../demo/arith-base-model';
+import { arith } from '../../method/tasks/arith';
+import type { Question } from '../../method/types';
+
+const base: ArithBaseModel = {
+  dir: '/m',
+  modelDir: '/m/model',
+  data: {
+    train: '/m/data/train.jsonl',
+    unlabeled: '/m/data/unlabeled.jsonl',
+    eval: '/m/data/eval.jsonl',
+    seedExamples: '/m/data/seed-examples.jsonl',
+    exemplars: '/m/data/exemplars.jsonl',
+  },
+};
+
+describe('demo options and campaign config', () => {
+  it('defaults to the recipe that gained in the prototype: m 16, T 0.7, minConfidence 0.5, zero-shot formats', () => {
+    const o = parseDemoArgs([]);
+    expect(o).toMatchObject({
+      m: 16,
+      temperature: 0.7,
+      minConfidence: 0.5,
+      rounds: 2,
+      formats: DEMO_FORMATS,
+    });
+    const c = demoCampaignConfig(base, o, 1, '/tmp/a');
+    expect(c.training).toMatchObject({ epochs: 3, learningRate: 3e-4, replayRatio: 0.5 });
+    expect(c.training.steps).toBeUndefined();
+    expect(c.filtering.minConfidence).toBe(0.5);
+    expect(c.sampling).toMatchObject({ m: 16, temperature: 0.7, prompt: 'zero-shot-cot' });
+    // Longer than the longest terse 4-step rationale (~125 characters).
+    expect(c.sampling.maxNewTokens).toBeGreaterThanOrEqual(150);
+    expect(c.data.replayExamples).toBe(base.data.seedExamples);
+    expect(c.data.exemplars).toBeUndefined();
+  });
+
+  it('takes formats and minConfidence from flags; few-shot formats get the one-exemplar file', () => {
+    const o = parseDemoArgs([
+      '--formats',
+      'few-shot-cot,zero-shot-cot',
+      '--min-confidence',
+      '0.8',
+      '--m',
+      '4',
+    ]);
+    const c = demoCampaignConfig(base, o, 2, '/tmp/a', 'ablation');
+    expect(c.formats).toEqual(['few-shot-cot', 'zero-shot-cot']);
+    expect(c.filtering.minConfidence).toBe(0.8);
+    expect(c.data.exemplars).toBe(base.data.exemplars);
+    expect(c.name).toMatch(/^ablation-\d+-seed-2$/);
+    expect(() => parseDemoArgs(['--formats', 'few-shot'])).toThrow(/formats/);
+    expect(() => parseDemoArgs(['--min-confidence', '2'])).toThrow(/minConfidence/);
+  });
+});
+
+describe('seed examples', () => {
+  const qs: Question[] = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => ({
+    id: `q${i}`,
+    text: `ann has ${i} pens, buys 1. how many now?`,
+    gold: [String(i + 1)],
+    rationale: `buys 1: ${i}+1=${i + 1}.`,
+  }));
+
+  it('every question gets a CoT example under the CoT prompt; directFraction of them a direct one', () => {
+    const all = seedExamples(arith, qs);
+    expect(all).toHaveLength(16);
+    const quarter = seedExamples(arith, qs, { directFraction: 0.25 });
+    const direct = quarter.filter((e) => !e.prompt.includes("Let's think step by step."));
+    expect(quarter.filter((e) => e.prompt.includes("Let's think step by step."))).toHaveLength(8);
+    expect(direct).toHaveLength(2);
+    // Spread evenly: the 4th and the 8th question.
+    expect(direct.map((e) => e.completion)).toEqual([' The answer is 4.', ' The answer is 8.']);
+  });
+});
+
+describe('ablation grid', () => {
+  it("moves one axis at a time over the issue's values", () => {
+    const v = ablationVariants(['formats', 'm', 'minConfidence', 'temperature']);
+    expect(v.filter((x) => x.axis === 'm').map((x) => x.change.m)).toEqual([4, 8, 16, 32]);
+    expect(v.filter((x) => x.axis === 'minConfidence').map((x) => x.change.minConfidence)).toEqual([
+      0, 0.5, 0.8,
+    ]);
+    expect(v.filter((x) => x.axis === 'temperature').map((x) => x.change.temperature)).toEqual([0.5, 0.7, 1]);
+    expect(v.find((x) => x.label === 'all four')?.change.formats).toHaveLength(4);
+    expect(v.find((x) => x.label === 'CoT only')?.change.formats).toEqual(['few-shot-cot', 'zero-shot-cot']);
+    expect(v.find((x) => x.label === 'direct only')?.change.formats).toEqual([
+      'few-shot-direct',
+      'zero-shot-direct',
+    ]);
+  });
+
+  it('writes a markdown row per variant with the gains in points', () => {
+    const rounds = [
+      {
+        round: 0,
+        greedyAccuracy: 0.4,
+        scAccuracy: 0.5,
+        keptPaths: null,
+        meanKeptConfidence: null,
+        promoted: true,
+        wallSeconds: 1,
+      },
+      {
+        round: 1,
+        greedyAccuracy: 0.5,
+        scAccuracy: 0.55,
+        keptPaths: 800,
+        meanKeptConfidence: 0.8,
+        promoted: true,
+        wallSeconds: 2,
+      },
+    ];
+    const md = markdownTable([
+      {
+        axis: 'm',
+        variant: 'm = 4',
+        m: 4,
+        temperature: 0.7,
+        minConfidence: 0.5,
+        formats: DEMO_FORMATS,
+        rounds,
+        greedyGain: 10,
+        scGain: 5,
+        campaignId: 'x',
+      },
+    ]);
+    expect(md.split('\n')[2]).toBe('| m | m = 4 | 40.0 → 50.0 | 50.0 → 55.0 | +10.0 | +5.0 | 800 |');
+  });
+});
