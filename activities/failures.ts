@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/common';
+import { NonFiniteLossError } from '../engine/train/errors';
 import { isBadInputError } from '../method/errors';
 import { ArtifactCorruptError, InvalidRefError } from '../store';
 
@@ -37,6 +38,17 @@ export async function failingClearly<T>(body: () => Promise<T>): Promise<T> {
         details: [{ ref: e.ref }],
       });
     }
+    if (e instanceof NonFiniteLossError) {
+      // Seeded training diverges at the same step on every retry: stop and say which knob to turn.
+      throw ApplicationFailure.create({
+        message: e.message,
+        type: 'TrainingDiverged',
+        nonRetryable: true,
+        details: [{ step: e.step, loss: String(e.loss), lastGoodCheckpoint: e.lastGoodCheckpoint }],
+      });
+    }
+    const storage = storageFailure(e);
+    if (storage) throw storage;
     if (e instanceof RangeError) {
       // Invalid parameters (a prompt longer than the model's context, a bad sampling option): the
       // same call fails the same way on every retry.
@@ -44,4 +56,29 @@ export async function failingClearly<T>(body: () => Promise<T>): Promise<T> {
     }
     throw e;
   }
+}
+
+/**
+ * A full or read-only artifact store: retrying in a loop cannot free space or grant a permission, and
+ * every retry would write more partial files. Fail once, naming the path, and let an operator fix it.
+ */
+const STORAGE_CODES: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+};
+
+function storageFailure(e: unknown): ApplicationFailure | null {
+  const err = e as NodeJS.ErrnoException | null;
+  const why = typeof err?.code === 'string' ? STORAGE_CODES[err.code] : undefined;
+  if (!why) return null;
+  const file = err!.path ?? '(unknown path)';
+  return ApplicationFailure.create({
+    message: `${file}: artifacts.dir: ${why} (${err!.code}, ${err!.syscall ?? 'io'}); free space or fix permissions, then restart the campaign`,
+    type: 'ArtifactStoreUnwritable',
+    nonRetryable: true,
+    details: [{ file, code: err!.code }],
+  });
 }

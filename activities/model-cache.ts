@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { findModelFile, loadGenerationModel, type GenerationModel } from '../engine/generate';
-import { BadInputError } from '../method/errors';
+import { loadGenerationModel, type GenerationModel } from '../engine/generate';
 import type { ArtifactStore } from '../store';
 import type { ActivityDeps } from './deps';
 import { failingClearly } from './failures';
+import { checkModelFolder } from './model-check';
 
 /**
  * Models travel between machines as tree artifacts (a checkpoint folder's files by ref). Accelerator
@@ -59,19 +59,7 @@ export function makeImportModel({ store }: ActivityDeps) {
   return async function importModel(input: ImportModelInput): Promise<ModelArtifact> {
     return failingClearly(async () => {
       const dir = path.resolve(input.dir);
-      try {
-        await fs.access(dir);
-      } catch {
-        throw new BadInputError(dir, null, 'model.dir', 'model folder not found');
-      }
-      findModelFile(dir);
-      for (const required of ['tokenizer.json', 'tokenizer_config.json']) {
-        try {
-          await fs.access(path.join(dir, required));
-        } catch {
-          throw new BadInputError(path.join(dir, required), null, required, 'missing from the model folder');
-        }
-      }
+      await checkModelFolder(dir);
       const { ref } = await store.putTree(dir);
       const manifest = await store.getJson<{ files: Record<string, string> }>(ref);
       return { ref, files: Object.keys(manifest.files).length };

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
-import { getTask, type TaskOptions } from '../method/tasks';
+import { BadInputError } from '../method/errors';
+import { getTask, isTaskName, TASK_NAMES, type TaskOptions } from '../method/tasks';
 import type { BadLinePolicy, TaskName } from '../method/types';
 import type { ActivityDeps } from './deps';
 import { failingClearly } from './failures';
@@ -31,7 +32,7 @@ export function makeSnapshotDataset({ store }: ActivityDeps) {
   return async function snapshotDataset(input: SnapshotDatasetInput): Promise<DatasetSnapshot> {
     return failingClearly(async () => {
       const file = path.resolve(input.file);
-      const task = getTask(input.task, input.taskOptions);
+      const task = taskFor(file, input);
       const { questions, bad } = await task.loadQuestions(file, {
         policy: input.policy ?? 'fail-fast',
         limit: input.limit,
@@ -41,4 +42,17 @@ export function makeSnapshotDataset({ store }: ActivityDeps) {
       return { ref, count, badLines: bad.length, badLinesRef, file };
     });
   };
+}
+
+/** The task a file is read with; an unknown name is reported against that file, field task.name. */
+function taskFor(file: string, input: SnapshotDatasetInput) {
+  if (!isTaskName(input.task)) {
+    throw new BadInputError(
+      file,
+      null,
+      'task.name',
+      `unknown task "${String(input.task)}"; known tasks: ${TASK_NAMES.join(', ')}`,
+    );
+  }
+  return getTask(input.task, input.taskOptions);
 }

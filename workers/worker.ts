@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createAcceleratorActivities, createLightActivities, type ActivityDeps } from '../activities';
-import { LocalArtifactStore } from '../store';
+import { LocalArtifactStore, type ArtifactStore } from '../store';
 
 export type WorkerRole = 'light' | 'accelerator';
 
@@ -16,6 +16,8 @@ export interface LmsiWorkerOptions {
   taskQueue: string;
   /** Root of the artifact store shared by every worker of a campaign. */
   artifactsDir: string;
+  /** The store itself (default: a LocalArtifactStore at artifactsDir); tests inject faults here. */
+  store?: ArtifactStore;
   /** Local unpacked models and training scratch (default: <artifactsDir>/cache). */
   cacheDir?: string;
   /** onnxruntime intra-op threads for model activities (default: every core). */
@@ -35,11 +37,11 @@ export interface LmsiWorkerOptions {
 export const workflowsPath = require.resolve('../workflows');
 
 export function activityDeps(
-  options: Pick<LmsiWorkerOptions, 'artifactsDir' | 'cacheDir' | 'threads'>,
+  options: Pick<LmsiWorkerOptions, 'artifactsDir' | 'cacheDir' | 'threads' | 'store'>,
 ): ActivityDeps {
   const artifactsDir = path.resolve(options.artifactsDir);
   return {
-    store: new LocalArtifactStore(artifactsDir),
+    store: options.store ?? new LocalArtifactStore(artifactsDir),
     cacheDir: path.resolve(options.cacheDir ?? path.join(artifactsDir, 'cache')),
     threads: options.threads,
   };

@@ -77,6 +77,7 @@ export interface CompletedActivity {
   activityId: string;
   type: string;
   input: unknown;
+  result: unknown;
   attempt: number;
   identity: string;
 }
@@ -99,8 +100,10 @@ export async function completedActivities(client: Client, workflowId: string): P
       const a = e.activityTaskStartedEventAttributes;
       started.set(String(a.scheduledEventId), { attempt: a.attempt ?? 0, identity: a.identity ?? '' });
     } else if (e.activityTaskCompletedEventAttributes) {
-      const s = String(e.activityTaskCompletedEventAttributes.scheduledEventId);
-      out.push({ ...scheduled.get(s)!, ...started.get(s)! });
+      const a = e.activityTaskCompletedEventAttributes;
+      const s = String(a.scheduledEventId);
+      const result = await decode(client, a.result?.payloads);
+      out.push({ ...scheduled.get(s)!, ...started.get(s)!, result });
     }
   }
   return out;
