@@ -72,7 +72,10 @@ function decodeForward(
     // run one small GEMM per query head), and scores are [B, KV, G, keys] so every broadcast in
     // the softmax is over whole rows.
     const q3 = o.reshape(qr, [0, kvh, groups, d]); // [B, KV, G, D]
-    const scores = (keys: Tensor) => o.div(o.matmul(q3, o.transpose(keys, [0, 1, 3, 2])), Math.sqrt(d)); // [B, KV, G, keys]
+    const qT = o.transpose(q3, [0, 1, 3, 2]); // [B, KV, D, G]
+    // K·qᵀ, then the small [keys, G] result transposed: onnxruntime's q·Kᵀ (a transposed B per
+    // [B, KV] pair) packs the keys on every call and took 3x as long as all the model's weights.
+    const scores = (keys: Tensor) => o.transpose(o.div(o.matmul(keys, qT), Math.sqrt(d)), [0, 1, 3, 2]); // [B, KV, G, keys]
     const sp = o.add(scores(past[i].key), pastBias); // [B, KV, G, P]
     const sc = scores(chunk[i].key); // [B, KV, G, n]: the run's own tokens are always real
     // softmax over [past, chunk] without concatenating them: one max, one sum, two products.
