@@ -7,6 +7,7 @@ import { makeGenerateQuestions } from './generate-questions';
 import { makeImportModel } from './model-cache';
 import { makeEvaluateShard, makeSamplePaths } from './sample-shard';
 import { makeSnapshotDataset } from './snapshot-dataset';
+import { makeRecordRound } from './record-round';
 import { makeVoteAndFilter } from './vote-and-filter';
 import { makeWriteReport } from './write-report';
 
@@ -27,6 +28,7 @@ export type { EvaluationSummary, SummarizeEvaluationInput } from './evaluation';
 export type { ExemplarSetsResult, GenerateExemplarsInput } from './exemplars';
 export type { GeneratedQuestionsResult, GenerateQuestionsInput } from './generate-questions';
 export type { ReportArtifacts, WriteReportInput } from './write-report';
+export type { RecordRoundInput, RecordRoundResult } from './record-round';
 export type { QuestionEvaluation, QuestionSamples, StoredPath, VoteRecord } from './records';
 export { NON_RETRYABLE_TYPES } from './failures';
 
@@ -40,6 +42,7 @@ export function createLightActivities(deps: ActivityDeps) {
     voteAndFilter: makeVoteAndFilter(deps),
     buildTrainingSet: makeBuildTrainingSet(deps),
     summarizeEvaluation: makeSummarizeEvaluation(deps),
+    recordRound: makeRecordRound(deps),
     writeReport: makeWriteReport(deps),
   };
 }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Context } from '@temporalio/activity';
-import { buildReport, writeReport as writeReportFiles } from '../report';
+import { buildReport, roundResultOf, writeReport as writeReportFiles } from '../report';
 import type { RoundResult } from '../workflows/types';
 import type { ActivityDeps } from './deps';
 import { failingClearly } from './failures';
@@ -11,6 +11,11 @@ export interface WriteReportInput {
   campaignId: string;
   /** The campaign's finished round workflows (`<campaignId>/round-<n>`), in order. */
   roundWorkflowIds: string[];
+  /**
+   * Each round's stored record (activities/record-round.ts), parallel to roundWorkflowIds; null for a
+   * round run before rounds were recorded. Absent in reports scheduled before the records existed.
+   */
+  roundResultRefs?: (string | null)[];
 }
 
 /** A campaign's report as artifacts: the page, its data, and a tree of both (materialise to a folder). */
@@ -23,17 +28,26 @@ export interface ReportArtifacts {
 
 /**
  * Writes the campaign's report.json and report.html into the artifact store. The rounds' results are
- * read from their workflows (the campaign carries only one-line summaries across continueAsNew). The
- * report is dated by the last round's end rather than the clock, so a retry stores identical bytes
- * under identical refs.
+ * read from their records in the store (the campaign carries only one-line summaries and the records'
+ * refs across continueAsNew; the round workflows may be gone by the end of a long campaign), or from
+ * the round workflows for rounds run before they were recorded. The report is dated by the last
+ * round's end rather than the clock, so a retry stores identical bytes under identical refs.
  */
 export function makeWriteReport({ store }: ActivityDeps) {
   return async function writeReport(input: WriteReportInput): Promise<ReportArtifacts> {
     return failingClearly(async () => {
       const client = Context.current().client;
       const rounds: RoundResult[] = [];
-      for (const id of input.roundWorkflowIds) {
-        rounds.push(await client.workflow.getHandle<(i: unknown) => Promise<RoundResult>>(id).result());
+      const fromWorkflow = (id: string) =>
+        client.workflow.getHandle<(i: unknown) => Promise<RoundResult>>(id).result();
+      for (const [round, workflowId] of input.roundWorkflowIds.entries()) {
+        const resultRef = input.roundResultRefs?.[round] ?? null;
+        rounds.push(
+          await roundResultOf(
+            { round, workflowId, resultRef },
+            { campaignId: input.campaignId, store, fromWorkflow },
+          ),
+        );
       }
       const last = rounds[rounds.length - 1];
       const report = await buildReport({

@@ -48,7 +48,7 @@ export function registerAuditCommands(program: Command): void {
       opts: CampaignSourceOptions & { round?: number; question?: string; task?: TaskName; json?: boolean },
     ) => {
       const { config, store, target } = campaignSource(opts);
-      const rounds = await withClient(target, (client) => finishedRounds(client, campaignId));
+      const rounds = await withClient(target, (client) => finishedRounds(client, campaignId, { store }));
       if (rounds.length === 0) throw new Error(`campaign ${campaignId} has no finished round yet`);
       const picked =
         opts.round === undefined

@@ -10,8 +10,7 @@ import {
   startCampaign,
 } from '../client';
 import { loadCampaignConfig } from '../config';
-import type { Client } from '@temporalio/client';
-import type { CampaignResult, CampaignStatus } from '../workflows/types';
+import type { CampaignStatus } from '../workflows/types';
 import { withClient, withTemporalOptions, type TemporalOptions } from './temporal-options';
 
 const pct = (x: number | null | undefined) =>
@@ -35,20 +34,6 @@ export function statusJson(s: CampaignStatus) {
     })),
     report: s.report ?? null,
     ...(s.reportError ? { reportError: s.reportError } : {}),
-  };
-}
-
-/**
- * A completed campaign's report refs come from its result (the closed-campaign status is rebuilt
- * from its rounds, which do not carry them).
- */
-async function withReportRefs(client: Client, s: CampaignStatus): Promise<CampaignStatus> {
-  if (s.state !== 'completed' || s.report) return s;
-  const result = (await client.workflow.getHandle(s.campaignId).result()) as CampaignResult;
-  return {
-    ...s,
-    report: result.report ?? null,
-    ...(result.reportError ? { reportError: result.reportError } : {}),
   };
 }
 
@@ -134,7 +119,7 @@ export function registerCampaignCommands(program: Command): void {
       const handle = await startCampaign(client, config, { campaignId: opts.id });
       process.stdout.write(`started campaign ${handle.workflowId}\n`);
       if (!opts.wait) return;
-      const final = await withReportRefs(client, await watchCampaign(client, handle.workflowId));
+      const final = await watchCampaign(client, handle.workflowId);
       process.stdout.write(`${statusTable(final)}\n`);
       if (final.state !== 'completed') process.exitCode = 1;
     });
@@ -149,10 +134,9 @@ export function registerCampaignCommands(program: Command): void {
       .option('--watch', 'follow it with a progress bar until it finishes'),
   ).action(async (campaignId: string, opts: TemporalOptions & { json?: boolean; watch?: boolean }) => {
     await withClient(opts, async (client) => {
-      const s = await withReportRefs(
-        client,
-        opts.watch ? await watchCampaign(client, campaignId) : await campaignStatus(client, campaignId),
-      );
+      const s = opts.watch
+        ? await watchCampaign(client, campaignId)
+        : await campaignStatus(client, campaignId);
       process.stdout.write(opts.json ? `${JSON.stringify(statusJson(s), null, 2)}\n` : `${statusTable(s)}\n`);
     });
   });

@@ -51,7 +51,7 @@ export function registerReportCommands(program: Command): void {
   ).action(async (campaignId: string, opts: CampaignSourceOptions & { out?: string }) => {
     const { store, target } = campaignSource(opts);
     const out = opts.out ?? path.join('reports', campaignId.replace(/[^A-Za-z0-9._-]/g, '_'));
-    const rounds = await withClient(target, (client) => finishedRounds(client, campaignId));
+    const rounds = await withClient(target, (client) => finishedRounds(client, campaignId, { store }));
     if (rounds.length === 0) throw new Error(`campaign ${campaignId} has no finished round yet`);
     const report = await buildReport({ campaignId, rounds: rounds.map((r) => r.result), store });
     const written = await writeReport(out, report, {

@@ -1,12 +1,16 @@
 import * as path from 'node:path';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import type { CampaignConfig } from '../config/campaign';
+import { roundResultOf } from '../report/round-record';
+import type { ArtifactStore } from '../store';
 import { selfImprovementCampaign } from '../workflows/campaign';
 import { pauseSignal, resumeSignal, statusQuery } from '../workflows/messages';
 import { LmsiCampaignId } from '../workflows/search-attributes';
 import { summarizeRound } from '../workflows/summary';
 import {
   roundWorkflowId,
+  type CampaignInput,
   type CampaignResult,
   type CampaignStateName,
   type CampaignStatus,
@@ -64,13 +68,74 @@ export async function cancelCampaign(client: Client, campaignId: string): Promis
   await client.workflow.getHandle(campaignId).cancel();
 }
 
-/** The finished rounds of a campaign, read from its round workflows' results. */
-export async function finishedRounds(
+/** What a campaign's own workflow says about its finished rounds (all of them once it completed). */
+interface CampaignRecord {
+  /** The latest run's status, null when the campaign workflow no longer exists. */
+  status: string | null;
+  /** Rounds the campaign finished before its latest run (all rounds once it completed). */
+  rounds: RoundSummary[];
+  result: CampaignResult | null;
+}
+
+async function campaignRecord(client: Client, campaignId: string): Promise<CampaignRecord> {
+  const handle = client.workflow.getHandle(campaignId);
+  let described;
+  try {
+    described = await handle.describe();
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) return { status: null, rounds: [], result: null };
+    throw e;
+  }
+  const status = described.status.name;
+  if (status === 'COMPLETED') {
+    const result = (await handle.result()) as CampaignResult;
+    return { status, rounds: result.rounds, result };
+  }
+  // Running, failed, cancelled: the rounds before this run came in with its input (continueAsNew).
+  const input = await runInput(client, campaignId, described.runId);
+  return { status, rounds: input?.state?.rounds ?? [], result: null };
+}
+
+/** The input a campaign run started with: its first history event, decoded as the client decodes. */
+async function runInput(
+  client: Client,
+  workflowId: string,
+  runId: string,
+): Promise<CampaignInput | undefined> {
+  const { namespace, loadedDataConverter } = client.options;
+  const page = await client.workflowService.getWorkflowExecutionHistory({
+    namespace,
+    execution: { workflowId, runId },
+    maximumPageSize: 1,
+  });
+  const started = page.history?.events?.[0]?.workflowExecutionStartedEventAttributes;
+  if (!started) return undefined;
+  return decodeFromPayloadsAtIndex<CampaignInput>(loadedDataConverter, 0, started.input?.payloads, {
+    type: 'workflow',
+    namespace,
+    workflowId,
+  });
+}
+
+async function roundWorkflowResult(client: Client, workflowId: string, hint: string): Promise<RoundResult> {
+  try {
+    return await client.workflow.getHandle<(i: unknown) => Promise<RoundResult>>(workflowId).result();
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) {
+      throw new Error(`round workflow ${workflowId} no longer exists (Temporal retention)${hint}`);
+    }
+    throw e;
+  }
+}
+
+/** Rounds from `from` on that only their round workflows know of (the campaign's current run). */
+async function roundsFromWorkflows(
   client: Client,
   campaignId: string,
+  from: number,
 ): Promise<{ summary: RoundSummary; result: RoundResult }[]> {
   const out: { summary: RoundSummary; result: RoundResult }[] = [];
-  for (let round = 0; ; round++) {
+  for (let round = from; ; round++) {
     const id = roundWorkflowId(campaignId, round);
     const handle = client.workflow.getHandle<(i: unknown) => Promise<RoundResult>>(id);
     let described;
@@ -88,8 +153,37 @@ export async function finishedRounds(
 }
 
 /**
+ * The finished rounds of a campaign with their whole lineage. Rounds are listed by the campaign
+ * itself (its result, or its latest run's input); each round's result is read from its record in the
+ * artifact store when it has one, since Temporal deletes round workflows after the namespace's
+ * retention, and from its round workflow otherwise (rounds run before they were recorded, and the
+ * round the campaign's current run just finished).
+ */
+export async function finishedRounds(
+  client: Client,
+  campaignId: string,
+  options: { store?: ArtifactStore } = {},
+): Promise<{ summary: RoundSummary; result: RoundResult }[]> {
+  const { store } = options;
+  const record = await campaignRecord(client, campaignId);
+  const out: { summary: RoundSummary; result: RoundResult }[] = [];
+  for (const summary of record.rounds) {
+    const hint =
+      summary.resultRef && !store ? `; its record ${summary.resultRef} is in the artifact store` : '';
+    const fromWorkflow = (id: string) => roundWorkflowResult(client, id, hint);
+    const result = store
+      ? await roundResultOf(summary, { campaignId, store, fromWorkflow })
+      : await fromWorkflow(summary.workflowId);
+    out.push({ summary, result });
+  }
+  out.push(...(await roundsFromWorkflows(client, campaignId, record.rounds.length)));
+  return out;
+}
+
+/**
  * A campaign's status: the live query while it runs (state, round, step, progress, per-round
- * metrics); once it is closed, rebuilt from its round workflows, which needs no worker.
+ * metrics); once it is closed, rebuilt from its own result or last run (rounds, report), which needs
+ * no worker and no round workflow (they may be gone after Temporal's retention).
  */
 export async function campaignStatus(client: Client, campaignId: string): Promise<CampaignStatus> {
   const handle = client.workflow.getHandle(campaignId);
@@ -103,9 +197,12 @@ export async function campaignStatus(client: Client, campaignId: string): Promis
   };
   const closedState = closed[described.status.name];
   if (closedState === undefined) return handle.query(statusQuery);
-  const rounds = (await finishedRounds(client, campaignId)).map((r) => r.summary);
-  let best: CampaignResult | null = null;
-  if (closedState === 'completed') best = (await handle.result()) as CampaignResult;
+  const record = await campaignRecord(client, campaignId);
+  const rounds = [
+    ...record.rounds,
+    ...(await roundsFromWorkflows(client, campaignId, record.rounds.length)).map((r) => r.summary),
+  ];
+  const result = record.result;
   const last = rounds[rounds.length - 1];
   return {
     campaignId,
@@ -114,8 +211,10 @@ export async function campaignStatus(client: Client, campaignId: string): Promis
     step: closedState === 'completed' ? 'done' : 'starting',
     progress: { done: 0, total: 0 },
     rounds,
-    bestModelRef: best?.bestModelRef ?? null,
-    bestAccuracy: best?.bestAccuracy ?? null,
+    bestModelRef: result?.bestModelRef ?? null,
+    bestAccuracy: result?.bestAccuracy ?? null,
+    ...(result ? { report: result.report ?? null } : {}),
+    ...(result?.reportError ? { reportError: result.reportError } : {}),
   };
 }
 

@@ -14,3 +14,10 @@ export {
   type RoundAudit,
 } from './audit';
 export { formatQuestionAudit, formatRoundAudit } from './audit-text';
+export {
+  readRoundRecord,
+  roundRecord,
+  roundResultOf,
+  type RoundRecord,
+  type RoundSource,
+} from './round-record';

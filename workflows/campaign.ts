@@ -98,9 +98,10 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
     const inputs = state.inputs;
     const round = state.nextRound;
     await condition(() => !state.paused);
-    runningChild = roundWorkflowId(campaignId, round);
+    const roundId = roundWorkflowId(campaignId, round);
+    runningChild = roundId;
     const result: RoundResult = await executeChild(selfImprovementRound, {
-      workflowId: runningChild,
+      workflowId: roundId,
       taskQueue: workflowInfo().taskQueue,
       args: [
         {
@@ -120,7 +121,14 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
       ],
     });
     runningChild = null;
-    state.rounds.push(summarizeRound(result, roundWorkflowId(campaignId, round)));
+    const summary = summarizeRound(result, roundId);
+    // The round's lineage also goes into the artifact store: Temporal deletes the round workflow after
+    // the namespace's retention, long before a multi-day campaign ends. Campaigns recorded before
+    // this replay without it (their readers fall back to the round workflows).
+    if (patched('lmsi-round-record')) {
+      summary.resultRef = (await light.recordRound({ campaignId, round, workflowId: roundId })).ref;
+    }
+    state.rounds.push(summary);
     if (result.student) state.studentModelRef = result.student.modelOut;
     if (result.gate.promoted) {
       state.bestModelRef = result.modelOut;
@@ -145,6 +153,7 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
         report = await light.writeReport({
           campaignId,
           roundWorkflowIds: state.rounds.map((r) => r.workflowId),
+          roundResultRefs: state.rounds.map((r) => r.resultRef ?? null),
         });
       } catch (err) {
         // The rounds and their models stand without a report (`lmsi report` can make one later):

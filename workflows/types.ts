@@ -133,6 +133,11 @@ export interface RoundSummary {
   /** Distillation only: the student's scores after this round. */
   studentGreedyAccuracy?: number | null;
   studentScAccuracy?: number | null;
+  /**
+   * The round's whole lineage stored as an artifact (report/round-record.ts): readers use it once
+   * Temporal's retention has deleted the round workflow. Absent for rounds run before it existed.
+   */
+  resultRef?: string;
 }
 
 export type CampaignStateName = 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';

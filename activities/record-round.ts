@@ -1,0 +1,45 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
+import { roundRecord } from '../report/round-record';
+import type { RoundResult } from '../workflows/types';
+import type { ActivityDeps } from './deps';
+import { failingClearly } from './failures';
+
+export interface RecordRoundInput {
+  campaignId: string;
+  round: number;
+  /** The round's child workflow, just completed (`<campaignId>/round-<n>`). */
+  workflowId: string;
+}
+
+export interface RecordRoundResult {
+  /** The round's record (report/round-record.ts) in the artifact store. */
+  ref: string;
+}
+
+/**
+ * Stores a finished round's lineage (its RoundResult) as an immutable artifact, so the campaign's
+ * report, audit and status outlive Temporal's retention of the round workflow. The result is read
+ * from the just-completed round rather than passed in, so the campaign's history records a workflow
+ * id and a ref, not a second copy of the lineage. The record is content-addressed: a retry stores the
+ * same bytes under the same ref.
+ */
+export function makeRecordRound({ store }: ActivityDeps) {
+  return async function recordRound(input: RecordRoundInput): Promise<RecordRoundResult> {
+    return failingClearly(async () => {
+      const handle = Context.current().client.workflow.getHandle<(i: unknown) => Promise<RoundResult>>(
+        input.workflowId,
+      );
+      const result = await handle.result();
+      if (result.round !== input.round) {
+        throw ApplicationFailure.create({
+          type: 'InvalidArgument',
+          nonRetryable: true,
+          message: `${input.workflowId}: round: holds round ${result.round}, not round ${input.round}`,
+        });
+      }
+      const { ref } = await store.putJson(roundRecord(input.campaignId, input.workflowId, result));
+      return { ref };
+    });
+  };
+}
