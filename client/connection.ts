@@ -1,9 +1,10 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection } from '@temporalio/worker';
+import { lmsiDataConverter } from './codec';
 
 /**
- * How lmsi reaches Temporal. Unset fields come from Temporal's standard environment configuration
+ * How lmsi reaches Temporal. Payloads are encrypted when a codec key is configured (client/codec.ts). Unset fields come from Temporal's standard environment configuration
  * (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, profiles in temporal.toml),
  * so the same binary talks to the embedded dev server, a self-hosted cluster or Temporal Cloud.
  */
@@ -14,7 +15,8 @@ export interface TemporalTarget {
   profile?: string;
 }
 
-function resolveTarget(target: TemporalTarget) {
+/** Connection options and namespace for a target: explicit fields over the environment configuration. */
+export function resolveTarget(target: TemporalTarget) {
   const { connectionOptions, namespace } = loadClientConnectConfig({ profile: target.profile });
   return {
     connectionOptions: {
@@ -28,7 +30,7 @@ function resolveTarget(target: TemporalTarget) {
 export async function connectClient(target: TemporalTarget = {}): Promise<Client> {
   const { connectionOptions, namespace } = resolveTarget(target);
   const connection = await Connection.connect(connectionOptions);
-  return new Client({ connection, namespace });
+  return new Client({ connection, namespace, dataConverter: lmsiDataConverter() });
 }
 
 export async function connectWorkerConnection(

@@ -2,3 +2,5 @@
 export * from './connection';
 export * from './datasets';
 export * from './campaigns';
+export * from './codec';
+export * from './codec-server';

@@ -1,5 +1,7 @@
 import * as path from 'node:path';
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { lmsiDataConverter } from '../client/codec';
 import { createAcceleratorActivities, createLightActivities, type ActivityDeps } from '../activities';
 import { LocalArtifactStore, type ArtifactStore } from '../store';
 
@@ -31,6 +33,8 @@ export interface LmsiWorkerOptions {
    * 0.8 × the heartbeat timeout). Lower it where someone watches the cursors closely: tests, soak.
    */
   maxHeartbeatThrottleMs?: number;
+  /** Default: payload encryption when a codec key is configured (client/codec.ts), else none. */
+  dataConverter?: DataConverter;
 }
 
 /** The workflows folder, as source (tests, tsx) or compiled (dist). */
@@ -53,6 +57,7 @@ export async function createLmsiWorker(options: LmsiWorkerOptions): Promise<Work
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue,
+    dataConverter: options.dataConverter ?? lmsiDataConverter(),
     ...(options.maxHeartbeatThrottleMs === undefined
       ? {}
       : { maxHeartbeatThrottleInterval: options.maxHeartbeatThrottleMs }),

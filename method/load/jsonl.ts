@@ -20,7 +20,11 @@ export async function* jsonlRows(file: string): AsyncGenerator<RawRow> {
       try {
         value = JSON.parse(text);
       } catch (e) {
-        yield { line, field: JSON_FIELD, problem: `not valid JSON: ${(e as Error).message}` };
+        yield {
+          line,
+          field: JSON_FIELD,
+          problem: `not valid JSON: ${withoutQuotedText((e as Error).message)}`,
+        };
         continue;
       }
       yield { line, value };
@@ -40,4 +44,13 @@ export function readJsonl<S extends z.ZodType, R>(
   options: RecordReaderOptions<z.output<S>, R>,
 ): Promise<RecordReadResult<R>> {
   return collectRecords(file, jsonlRows(file), schema, options);
+}
+
+/**
+ * V8 quotes the start of the offending text ("Unexpected token 'o', \"ola has 7…\" is not valid JSON").
+ * Error messages reach logs and workflow histories, where raw dataset text must not: keep the position
+ * information, drop the quote.
+ */
+export function withoutQuotedText(message: string): string {
+  return message.replace(/, ".*" is not valid JSON$/s, ' (not valid JSON)');
 }
