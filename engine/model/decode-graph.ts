@@ -3,6 +3,7 @@ import * as o from '../onnx/ops';
 import { type LlamaConfig, headDim } from './config';
 import { DIMS } from './inference-graph';
 import { type KeyValue, type Weights, applyRotary, linear, rmsNorm, rotaryAngles, silu } from './llama';
+import { drawConstants, drawToken } from './draw-in-graph';
 import { type Params, paramSpecs } from './params';
 
 /** Inputs and outputs of the decode-steps graph beyond the Optimum decoder's own. */
@@ -97,16 +98,13 @@ function decodeForward(
 
 /**
  * `steps` decode steps in one graph, so the KV cache stays inside onnxruntime between them (and is
- * copied once per run, not once per step). Each step is the decoder for one token per row, then the sampler's processors and draw, whose token is the next step's input:
- * untokenizable ids removed, logits times 1/T (in float64, rounded to float32, as the host does),
- * top-k by rank (ties with the k-th value kept), then the inverse-CDF draw over exp(l - max) in id
- * order in float64 with the row's host-supplied uniform, or the first argmax when it is negative.
+ * copied once per run, not once per step). Each step is the decoder for one token per row, then the
+ * sampler's processors and draw (draw-in-graph.ts) with the row's host-supplied uniform; its token
+ * is the next step's input. The rank and the running sum there are [vocab, vocab] products, so this
+ * graph suits small vocabularies (our character-level models), not 32K-token ones.
  *
- * The rank and the cumulative sum are [vocab, vocab] products, so this graph suits small
- * vocabularies (our character-level models), not 32K-token ones.
- *
- * Inputs: input_ids [B, 1], attention_mask [B, P] (the past only), position_ids [B, 1], past_key_values.*, and
- * DECODE_STEPS_IO's uniforms, inverse_temperature and top_k. Outputs: DECODE_STEPS_IO's per-step
+ * Inputs: input_ids [B, 1], attention_mask [B, P] (the past only), position_ids [B, 1],
+ * past_key_values.*, and DECODE_STEPS_IO's uniforms, inverse_temperature and top_k. Outputs: DECODE_STEPS_IO's per-step
  * tensors and present.* after all steps ([B, KV, P + steps, D]: the last chosen token is not in it,
  * it is the next run's input).
  */
@@ -138,25 +136,7 @@ export function buildDecodeStepsGraph(c: LlamaConfig, params: Params, opts: Deco
     w[s.name] = g.initializer(s.name, 'float32', s.shape, data);
   }
 
-  const ids = g.constant(
-    'float32',
-    [V],
-    Array.from({ length: V }, (_, i) => i),
-  );
-  // upper[j][i] = 1 when j <= i: w · upper is the running sum of w in id order.
-  const upper = g.constant(
-    'float64',
-    [V, V],
-    Array.from({ length: V * V }, (_, k) => (Math.floor(k / V) <= k % V ? 1 : 0)),
-  );
-  const removed =
-    opts.tokenizerVocabSize < V
-      ? g.constant(
-          'float32',
-          [V],
-          Array.from({ length: V }, (_, i) => (i < opts.tokenizerVocabSize ? 0 : -Infinity)),
-        )
-      : null;
+  const draw = drawConstants(g, V, opts.tokenizerVocabSize);
   // 0 on real past columns, -1e9 on padding (a large finite value, as in the inference graph).
   const pastBias = o.unsqueeze(o.mul(o.sub(o.cast(mask, 'float32'), 1), 1e9), [1, 2]); // [B, 1, 1, P]
   const per: Record<'tokens' | 'chosen' | 'max' | 'total', Tensor[]> = {
@@ -167,29 +147,13 @@ export function buildDecodeStepsGraph(c: LlamaConfig, params: Params, opts: Deco
   };
   for (let j = 0; j < steps; j++) {
     const positionIds = j === 0 ? position : o.add(position, j);
-    let l = o.reshape(decodeForward(c, w, token, positionIds, pastBias, past, chunk), [0, V]); // [B, V]
-    if (removed) l = o.add(l, removed);
-    l = o.cast(o.mul(o.cast(l, 'float64'), invT), 'float32');
-    if (topK) {
-      // Counts are small integers, exact in float32 (and ReduceSum over float is far faster than int64).
-      const rank = o.reduceSum(o.cast(o.greater(o.unsqueeze(l, [1]), o.unsqueeze(l, [2])), 'float32'), [2]);
-      l = o.where(o.less(rank, topK), l, -Infinity); // [B, V]
-    }
-    const max = o.reduceMax(l, [1], true); // [B, 1]
-    const argmax = o.neg(o.reduceMax(o.where(o.equal(l, max), o.neg(ids), -V), [1], true));
-    const weights = o.exp(o.sub(o.cast(l, 'float64'), o.cast(max, 'float64'))); // [B, V]
-    const cum = o.matmul(weights, upper); // [B, V]
-    const total = o.slice(cum, [V - 1], [V], [1]); // [B, 1]
+    const l = o.reshape(decodeForward(c, w, token, positionIds, pastBias, past, chunk), [0, V]); // [B, V]
     const u = o.slice(uniforms, [j], [j + 1], [1]); // [B, 1]
-    const below = o.reduceSum(o.cast(o.lessOrEqual(cum, o.mul(u, total)), 'float32'), [1], true);
-    // u·total can round up to total itself: then, as on the host, the last token with any mass.
-    const lastWithMass = o.reduceMax(o.where(o.greater(weights, 0), ids, -1), [1], true);
-    const chosen = o.where(o.less(u, 0), argmax, o.min(below, lastWithMass)); // [B, 1] float
-    const onChosen = o.equal(ids, chosen); // [B, V]
-    per.chosen.push(o.reduceSum(o.where(onChosen, l, 0), [1], true));
-    per.max.push(max);
-    per.total.push(total);
-    token = o.cast(chosen, 'int64');
+    const chosen = drawToken(draw, l, u, invT, topK);
+    per.chosen.push(chosen.chosenLogit);
+    per.max.push(chosen.maxLogit);
+    per.total.push(chosen.total);
+    token = o.cast(chosen.token, 'int64');
     per.tokens.push(token);
   }
   const cat = (ts: Tensor[]) => (ts.length === 1 ? ts[0] : o.concat(ts, 1));
