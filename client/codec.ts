@@ -39,17 +39,21 @@ const KeyFile = z
  * key id travels in clear metadata so that a rotated keyring still finds the key that sealed it.
  */
 export class AesGcmCodec implements PayloadCodec {
-  constructor(private readonly keyring: Keyring) {
+  // A private field: util.inspect (the SDK logs worker options at DEBUG) never prints it.
+  readonly #keyring: Keyring;
+
+  constructor(keyring: Keyring) {
     if (!keyring.keys.has(keyring.current))
       throw new Error(`codec: no key "${keyring.current}" in the keyring`);
+    this.#keyring = keyring;
   }
 
   get keyId(): string {
-    return this.keyring.current;
+    return this.#keyring.current;
   }
 
   async encode(payloads: Payload[]): Promise<Payload[]> {
-    const key = this.keyring.keys.get(this.keyring.current)!;
+    const key = this.#keyring.keys.get(this.#keyring.current)!;
     return payloads.map((payload) => {
       const iv = randomBytes(IV_BYTES);
       const cipher = createCipheriv(ALGORITHM, key, iv);
@@ -58,7 +62,7 @@ export class AesGcmCodec implements PayloadCodec {
       return {
         metadata: {
           [METADATA_ENCODING_KEY]: Buffer.from(ENCRYPTED_ENCODING),
-          [KEY_ID_METADATA]: Buffer.from(this.keyring.current),
+          [KEY_ID_METADATA]: Buffer.from(this.#keyring.current),
         },
         data: sealed,
       };
@@ -71,7 +75,7 @@ export class AesGcmCodec implements PayloadCodec {
       if (!encoding || Buffer.from(encoding).toString() !== ENCRYPTED_ENCODING) return payload;
       const idBytes = payload.metadata?.[KEY_ID_METADATA];
       const keyId = idBytes ? Buffer.from(idBytes).toString() : '';
-      const key = this.keyring.keys.get(keyId);
+      const key = this.#keyring.keys.get(keyId);
       if (!key) throw new Error(`codec: payload sealed with key "${keyId}", which is not in the keyring`);
       const data = Buffer.from(payload.data ?? new Uint8Array());
       if (data.length < IV_BYTES + TAG_BYTES) throw new Error('codec: encrypted payload too short');

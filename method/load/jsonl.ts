@@ -52,5 +52,5 @@ export function readJsonl<S extends z.ZodType, R>(
  * information, drop the quote.
  */
 export function withoutQuotedText(message: string): string {
-  return message.replace(/, ".*" is not valid JSON$/s, ' (not valid JSON)');
+  return message.replace(/, ".*"(\.\.\.)? is not valid JSON$/s, ' (not valid JSON)');
 }

@@ -12,11 +12,12 @@ interface Options {
   /** A workflow bundle written by the parent (bundling in every child would cost seconds each). */
   workflowCodePath: string;
   threads: number;
+  logLevel?: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 }
 
 async function main(): Promise<void> {
   const options = JSON.parse(process.argv[2]) as Options;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: new DefaultLogger(options.logLevel ?? 'WARN') });
   const connection = await NativeConnection.connect({ address: options.address });
   // Heartbeats reach the server within 200 ms, so a test sees each shard's and training's cursor move.
   const common = {

@@ -13,6 +13,9 @@ export interface WorkerProcessOptions {
   artifactsDir: string;
   workflowCodePath: string;
   threads?: number;
+  logLevel?: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** Extra environment of the child (e.g. a codec key). */
+  env?: Record<string, string>;
   /** stdout and stderr of the child are appended here (the log-hygiene test reads them). */
   logFile: string;
 }
@@ -40,12 +43,12 @@ export async function writeWorkflowBundle(dir: string): Promise<string> {
 }
 
 export async function startWorkerProcess(options: WorkerProcessOptions): Promise<WorkerProcess> {
-  const { logFile, ...rest } = options;
+  const { logFile, env, ...rest } = options;
   const log = await fs.open(logFile, 'a');
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', path.join(__dirname, 'worker-main.ts'), JSON.stringify({ threads: 2, ...rest })],
-    { cwd: root, stdio: ['ignore', 'pipe', log.fd], env: { ...process.env, NODE_OPTIONS: '' } },
+    { cwd: root, stdio: ['ignore', 'pipe', log.fd], env: { ...process.env, NODE_OPTIONS: '', ...env } },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   void exited.then(() => log.close());
