@@ -1,6 +1,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import type { ExecutionProvider } from './provider';
+import { releaseDecodeStepsSessions } from './decode-steps';
 
 /**
  * One onnxruntime session per (model file, provider, thread count). Creating a session parses and
@@ -35,9 +36,10 @@ export function cachedSession(key: SessionKey): Promise<ort.InferenceSession> {
   return session;
 }
 
-/** Releases every cached session (tests, or a worker switching to a new checkpoint). */
+/** Releases every cached session, decode-steps ones included (tests, or a worker switching checkpoints). */
 export async function releaseSessions(): Promise<void> {
   const all = [...sessions.values()];
   sessions.clear();
   for (const s of all) await s.then((x) => x.release()).catch(() => undefined);
+  await releaseDecodeStepsSessions();
 }
