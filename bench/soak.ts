@@ -5,6 +5,9 @@
  * of every run, and writes bench/results/soak.json.
  *
  *   --rounds=N (10)  --seed=S (1)  --kill-min=SEC (4)  --kill-max=SEC (20)
+ * Kills wait while a light activity runs: those do not heartbeat, and a killed attempt would sit out
+ * the LIGHT preset's 30-minute start-to-close timeout (counted as killsDeferredWhileLightActivityRan).
+ *
  *   --unlabeled=N (16)  --eval=N (8)  --out=FILE (bench/results/soak.json)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -36,6 +39,14 @@ const ROUNDS = arg('rounds', 10);
 const SEED = arg('seed', 1);
 const KILL_MIN = arg('kill-min', 4);
 const KILL_MAX = arg('kill-max', 20);
+/** Model activities: they heartbeat, so a killed worker's attempt moves on after the heartbeat timeout. */
+const HEARTBEATING = new Set([
+  'samplePaths',
+  'evaluateShard',
+  'fineTune',
+  'generateExemplars',
+  'generateQuestions',
+]);
 const outArg = process.argv.find((a) => a.startsWith('--out='));
 const OUT = path.resolve(outArg ? outArg.slice('--out='.length) : 'bench/results/soak.json');
 
@@ -69,6 +80,7 @@ async function main(): Promise<void> {
     });
 
   const kills: { atSeconds: number; running: string[] }[] = [];
+  let deferred = 0;
   let worker: WorkerProcess = await spawn();
   const handle = await startCampaign(client, config);
   let done = false;
@@ -79,7 +91,15 @@ async function main(): Promise<void> {
     const wake = Date.now() + delay * 1000;
     while (!done && Date.now() < wake) await new Promise((r) => setTimeout(r, 200));
     if (done) break;
-    const running = await runningTypes(client, config.name);
+    // Light activities do not heartbeat (workflows/presets.ts LIGHT: 30-minute start-to-close), so a
+    // worker killed under one leaves it pending for half an hour: wait for it to finish first.
+    let running = await runningTypes(client, config.name);
+    while (!done && running.some((t) => !HEARTBEATING.has(t))) {
+      deferred++;
+      await new Promise((r) => setTimeout(r, 250));
+      running = await runningTypes(client, config.name);
+    }
+    if (done) break;
     await worker.kill();
     kills.push({ atSeconds: Math.round((Date.now() - started) / 100) / 10, running });
     process.stdout.write(
@@ -122,6 +142,7 @@ async function main(): Promise<void> {
     },
     roundsCompleted: rounds.filter((r) => r.round > 0).length,
     killsSurvived: kills.length,
+    killsDeferredWhileLightActivityRan: deferred,
     kills,
     duplicates,
     missing,

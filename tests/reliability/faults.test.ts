@@ -114,7 +114,7 @@ describe('SIGKILL of worker processes during a campaign', () => {
     expect(moved!.attempt).toBeGreaterThanOrEqual(2);
     movedShard = (moved!.input as { shard: number }).shard;
     await startWorker();
-  });
+  }, 200_000);
 
   it('a worker killed in the middle of fine-tuning: a new worker finishes the training', async () => {
     const victim = await waitForActivity(
@@ -125,7 +125,7 @@ describe('SIGKILL of worker processes during a campaign', () => {
     );
     await killRunner(victim);
     await startWorker();
-  });
+  }, 200_000);
 
   it('a worker killed in the middle of evaluation: a new worker finishes the evaluation', async () => {
     const victim = await waitForActivity(
@@ -136,7 +136,7 @@ describe('SIGKILL of worker processes during a campaign', () => {
     );
     await killRunner(victim);
     await startWorker();
-  });
+  }, 200_000);
 
   it('the campaign completes with the same artifacts and metrics as an uninterrupted run', async () => {
     await campaign;
@@ -166,7 +166,7 @@ describe('SIGKILL of worker processes during a campaign', () => {
     }
     // The killed worker's half of the shard was kept: the other worker resumed from its draft.
     expect(r1.sampling!.shards[movedShard].resumedQuestions).toBeGreaterThan(0);
-  });
+  }, 200_000);
 });
 
 describe('SIGKILL of the Temporal dev server during a campaign', () => {
