@@ -14,6 +14,7 @@
  * a dense forward pass at the machine's MatMul speed. Tokens are the real ones (a path that draws
  * eos stops there), counted the same way for every contender.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -37,6 +38,16 @@ const arg = (name: string, fallback: string): string => {
   return hit ? hit.slice(name.length + 3) : fallback;
 };
 const THREADS = Number(arg('threads', String(os.cpus().length)));
+/** `cuda` (bench/gpu) runs the sampler, the naive loop, transformers.js and the MatMul on the GPU. */
+const PROVIDER_ARG = arg('provider', 'cpu');
+if (PROVIDER_ARG !== 'cpu' && PROVIDER_ARG !== 'cuda') {
+  throw new Error(`--provider must be cpu or cuda, got ${PROVIDER_ARG}`);
+}
+const PROVIDER: 'cpu' | 'cuda' = PROVIDER_ARG;
+const OUT = arg(
+  'out',
+  path.join(__dirname, 'results', PROVIDER === 'cuda' ? 'sample-cuda.json' : 'sample.json'),
+);
 const REPS = Number(arg('reps', '3'));
 const STEPS = arg('steps', '1,4,8,16').split(',').map(Number);
 const NAIVE_PROMPTS = Number(arg('naive-prompts', '8'));
@@ -53,6 +64,16 @@ const median = (xs: number[]): number => {
 };
 const round = (x: number, digits = 0) => +x.toFixed(digits);
 
+function gpuName(): string {
+  try {
+    return execFileSync('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader'], {
+      encoding: 'utf8',
+    }).trim();
+  } catch {
+    return 'unknown (nvidia-smi failed)';
+  }
+}
+
 function machine() {
   return {
     cpu: os.cpus()[0]?.model?.trim() ?? 'unknown',
@@ -62,6 +83,7 @@ function machine() {
     platform: `${process.platform}-${process.arch}`,
     onnxruntime: ort.env.versions.common,
     loadAverage: os.loadavg().map((l) => round(l, 2)),
+    ...(PROVIDER === 'cuda' ? { gpu: gpuName() } : {}),
   };
 }
 
@@ -190,7 +212,7 @@ async function transformersJs(t: Tjs, dir: string, eos: Set<number>) {
   const model = await t.AutoModelForCausalLM.from_pretrained(name, {
     local_files_only: true,
     dtype: 'fp32',
-    device: 'cpu',
+    device: PROVIDER,
     session_options: { intraOpNumThreads: THREADS, interOpNumThreads: 1 },
   });
   const sampling = { do_sample: true, temperature: TEMPERATURE, top_k: 0, max_new_tokens: NEW_TOKENS };
@@ -234,8 +256,9 @@ async function matmulGflops(): Promise<{ best: number; median: number }> {
   const a = g.input('a', 'float32', [MATMUL_N, MATMUL_N]);
   const b = g.input('b', 'float32', [MATMUL_N, MATMUL_N]);
   g.output(o.matmul(a, b), 'c');
+  // On cuda the timing includes copying a and b to the device: a lower bound on the GPU's rate.
   const session = await ort.InferenceSession.create(toBytes(g), {
-    executionProviders: ['cpu'],
+    executionProviders: [PROVIDER],
     intraOpNumThreads: THREADS,
     interOpNumThreads: 1,
   });
@@ -263,7 +286,7 @@ async function main(): Promise<void> {
     const config = LlamaConfigSchema.parse({});
     const params = parameterCount(config);
     const dir = createBaseModel({ config, seed: 1, dir: path.join(tmp, 'embedded-random') });
-    const model = await loadGenerationModel(dir, { threads: THREADS });
+    const model = await loadGenerationModel(dir, { threads: THREADS, provider: PROVIDER });
     const before = await matmulGflops();
 
     const byStepsPerRun: Record<string, Rate> = {};
@@ -320,6 +343,7 @@ async function main(): Promise<void> {
     const limit = (gflops * 1e9) / (2 * params);
     const result = {
       machine: machine(),
+      provider: PROVIDER,
       params,
       config,
       workload: { prompts: 8, n: N, maxNewTokens: NEW_TOKENS, temperature: TEMPERATURE, threads: THREADS },
@@ -364,10 +388,9 @@ async function main(): Promise<void> {
       'limit tok/s (GFLOP/s / 2N)': result.limitTokPerSec,
       'fraction of limit (best / medians)': `${result.fractionOfLimit} / ${result.fractionOfLimitFromMedians}`,
     });
-    const out = path.join(__dirname, 'results', 'sample.json');
-    mkdirSync(path.dirname(out), { recursive: true });
-    writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
-    console.log(`wrote ${path.relative(process.cwd(), out)}`);
+    mkdirSync(path.dirname(OUT), { recursive: true });
+    writeFileSync(OUT, JSON.stringify(result, null, 2) + '\n');
+    console.log(`wrote ${path.relative(process.cwd(), OUT)}`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
