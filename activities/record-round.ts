@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { roundRecord } from '../report/round-record';
 import type { RoundResult } from '../workflows/types';
 import type { ActivityDeps } from './deps';
@@ -27,10 +28,7 @@ export interface RecordRoundResult {
 export function makeRecordRound({ store }: ActivityDeps) {
   return async function recordRound(input: RecordRoundInput): Promise<RecordRoundResult> {
     return failingClearly(async () => {
-      const handle = Context.current().client.workflow.getHandle<(i: unknown) => Promise<RoundResult>>(
-        input.workflowId,
-      );
-      const result = await handle.result();
+      const result = await finishedRoundResult(input.workflowId);
       if (result.round !== input.round) {
         throw ApplicationFailure.create({
           type: 'InvalidArgument',
@@ -42,4 +40,24 @@ export function makeRecordRound({ store }: ActivityDeps) {
       return { ref };
     });
   };
+}
+
+/**
+ * A finished round's result from its workflow, through the worker's client. A round workflow that
+ * Temporal no longer has (deleted after the namespace's retention) will not come back: that is not
+ * retried.
+ */
+export async function finishedRoundResult(workflowId: string): Promise<RoundResult> {
+  try {
+    return await Context.current()
+      .client.workflow.getHandle<(i: unknown) => Promise<RoundResult>>(workflowId)
+      .result();
+  } catch (e) {
+    if (!(e instanceof WorkflowNotFoundError)) throw e;
+    throw ApplicationFailure.create({
+      type: 'RoundWorkflowGone',
+      nonRetryable: true,
+      message: `round workflow ${workflowId} no longer exists (Temporal retention) and has no round record`,
+    });
+  }
 }

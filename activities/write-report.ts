@@ -6,6 +6,7 @@ import { buildReport, roundResultOf, writeReport as writeReportFiles } from '../
 import type { RoundResult } from '../workflows/types';
 import type { ActivityDeps } from './deps';
 import { failingClearly } from './failures';
+import { finishedRoundResult } from './record-round';
 
 export interface WriteReportInput {
   campaignId: string;
@@ -36,10 +37,8 @@ export interface ReportArtifacts {
 export function makeWriteReport({ store }: ActivityDeps) {
   return async function writeReport(input: WriteReportInput): Promise<ReportArtifacts> {
     return failingClearly(async () => {
-      const client = Context.current().client;
       const rounds: RoundResult[] = [];
-      const fromWorkflow = (id: string) =>
-        client.workflow.getHandle<(i: unknown) => Promise<RoundResult>>(id).result();
+      const fromWorkflow = finishedRoundResult;
       for (const [round, workflowId] of input.roundWorkflowIds.entries()) {
         const resultRef = input.roundResultRefs?.[round] ?? null;
         rounds.push(

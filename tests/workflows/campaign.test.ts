@@ -96,6 +96,20 @@ describe('selfImprovementCampaign (real dev server, real workers, real model)', 
     const rounds = await finishedRounds(temporal.client, config.name);
     expect(rounds).toHaveLength(3);
     const store = new LocalArtifactStore(config.artifacts.dir);
+    // Every round's lineage is also an artifact (recordRound), referenced from the campaign's state:
+    // read back from the store it is the round workflow's result, byte for byte.
+    for (const r of status.rounds) expect(r.resultRef).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const recorded = await finishedRounds(temporal.client, config.name, { store });
+    expect(recorded.map((r) => r.result)).toEqual(rounds.map((r) => r.result));
+    for (const r of recorded) {
+      expect(await store.getJson(r.summary.resultRef!)).toEqual({
+        kind: 'lmsi.round-result',
+        version: 1,
+        campaignId: config.name,
+        workflowId: `${config.name}/round-${r.summary.round}`,
+        result: r.result,
+      });
+    }
     const [r0, r1] = [rounds[0].result, rounds[1].result];
     expect(r0.sampling).toBeNull();
     expect(r0.evaluation.summary.questions).toBe(24);
@@ -154,7 +168,8 @@ describe('selfImprovementCampaign (real dev server, real workers, real model)', 
     if (process.env.LMSI_RECORD_HISTORIES === '1') {
       // Re-record after an intended workflow change: LMSI_RECORD_HISTORIES=1 npx jest tests/workflows
       // Keep the histories the change must still replay under other names (as
-      // campaign-final-run-before-report.json keeps a final run from before the report step).
+      // campaign-final-run-before-report.json keeps a final run from before the report step, and
+      // campaign-*-before-round-record.json runs from before rounds were recorded).
       runs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
       const save = async (file: string, workflowId: string, runId?: string) => {
         const history = await temporal.client.workflow.getHandle(workflowId, runId).fetchHistory();

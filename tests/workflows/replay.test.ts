@@ -24,8 +24,9 @@ describe('committed workflow histories replay', () => {
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, load(file), file);
   });
 
-  it('replays campaigns that ended before and after the report step (patched lmsi-write-report)', () => {
-    // Both final runs are in `histories` and replay above; here: they really differ by the patch.
+  it('replays campaigns from before and after the report step and the round records (patches)', () => {
+    // Every run is in `histories` and replays above; here: they really differ by the patches
+    // lmsi-write-report (the report step) and lmsi-round-record (recordRound after each round).
     type Event = {
       eventType: string;
       markerRecordedEventAttributes?: { details?: Record<string, unknown> };
@@ -44,11 +45,23 @@ describe('committed workflow histories replay', () => {
       activities: [],
       completed: true,
     });
-    expect(facts('campaign-final-run.json')).toEqual({
+    expect(facts('campaign-final-run-before-round-record.json')).toEqual({
       patchMarkers: 1,
       activities: ['writeReport'],
       completed: true,
     });
+    expect(facts('campaign-final-run.json')).toEqual({
+      patchMarkers: 2,
+      activities: ['recordRound', 'writeReport'],
+      completed: true,
+    });
+    for (const run of ['campaign-first-run', 'campaign-after-continue-as-new']) {
+      const before = facts(`${run}-before-round-record.json`);
+      const after = facts(`${run}.json`);
+      expect(before.activities).not.toContain('recordRound');
+      expect(after.activities.filter((a) => a === 'recordRound')).toHaveLength(1);
+      expect(after.patchMarkers).toBe(before.patchMarkers + 1);
+    }
   });
 
   it('detects a history the code would not produce', async () => {

@@ -1,0 +1,103 @@
+import * as path from 'node:path';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { createLightActivities, type WriteReportInput } from '../../activities';
+import { campaignStatus, finishedRounds, startCampaign } from '../../client';
+import { writeArithSplits } from '../../method/tasks/arith';
+import { auditQuestion, auditRound, buildReport } from '../../report';
+import { LocalArtifactStore } from '../../store';
+import { activityDeps, createLmsiWorker } from '../../workers';
+import { testCampaignConfig, withWorkers } from '../helpers/campaign';
+import { connectTestTemporal, tempDir, workflowBundle, type TestTemporal } from '../helpers/temporal';
+import { writeRandomTinyModel } from '../helpers/tiny-model';
+import { forgetWorkflows } from './forget-workflows';
+
+let temporal: TestTemporal;
+beforeAll(async () => {
+  temporal = await connectTestTemporal();
+});
+afterAll(async () => {
+  await temporal.close();
+});
+
+describe('a campaign outlives the retention of its round workflows', () => {
+  it('writes its report, and status, report and audit still work, from the round records alone', async () => {
+    const root = await tempDir('retention');
+    const dataDir = path.join(root, 'data');
+    await writeArithSplits(dataDir, 11, { train: 0, unlabeled: 8, eval: 8 }, { minSteps: 2, maxSteps: 2 });
+    const config = testCampaignConfig({
+      name: `retention-${Date.now()}`,
+      modelDir: writeRandomTinyModel(path.join(root, 'model')),
+      dataDir,
+      artifactsDir: path.join(root, 'artifacts'),
+      extra: { rounds: 1 },
+    });
+    const deps = { connection: temporal.nativeConnection, artifactsDir: config.artifacts.dir, threads: 2 };
+    const activities = createLightActivities(activityDeps(deps));
+    let forgotten: string[] = [];
+    const light = await Worker.create({
+      connection: temporal.nativeConnection,
+      taskQueue: config.temporal.taskQueues.light,
+      workflowBundle: await workflowBundle(),
+      activities: {
+        ...activities,
+        // The campaign's last step runs after every round workflow is gone, as at the end of a
+        // campaign longer than the namespace's retention; then the real report step runs.
+        writeReport: async (input: WriteReportInput) => {
+          forgotten = input.roundWorkflowIds;
+          await forgetWorkflows(temporal.client, forgotten);
+          return activities.writeReport(input);
+        },
+      },
+    });
+    const accelerator = await createLmsiWorker({
+      ...deps,
+      role: 'accelerator',
+      taskQueue: config.temporal.taskQueues.accelerator,
+    });
+    const result = await withWorkers([light, accelerator], async () =>
+      (await startCampaign(temporal.client, config)).result(),
+    );
+    expect(forgotten).toEqual([`${config.name}/round-0`, `${config.name}/round-1`]);
+    for (const id of forgotten) {
+      await expect(temporal.client.workflow.getHandle(id).describe()).rejects.toThrow(WorkflowNotFoundError);
+    }
+
+    // The report step read both rounds from their records.
+    expect(result.reportError).toBeUndefined();
+    const store = new LocalArtifactStore(config.artifacts.dir);
+    const stored = await store.getJson<{ rounds: { round: number; modelOut: string }[] }>(
+      result.report!.jsonRef,
+    );
+    expect(stored.rounds.map((r) => [r.round, r.modelOut])).toEqual(
+      result.rounds.map((r) => [r.round, r.modelRef]),
+    );
+
+    // Status of the closed campaign: its own result, no round workflow and no worker needed.
+    const status = await campaignStatus(temporal.client, config.name);
+    expect(status).toMatchObject({ state: 'completed', round: 1, report: result.report });
+    expect(status.rounds).toEqual(result.rounds);
+    for (const r of status.rounds) expect(r.resultRef).toMatch(/^sha256:[0-9a-f]{64}$/);
+
+    // Report and audit read the rounds' whole lineage from the store.
+    const rounds = await finishedRounds(temporal.client, config.name, { store });
+    expect(rounds.map((r) => r.summary)).toEqual(result.rounds);
+    for (const r of rounds) {
+      expect(r.result.modelOut).toBe(r.summary.modelRef);
+      expect(r.result.evaluation.summary.scAccuracy).toBe(r.summary.scAccuracy);
+    }
+    const report = await buildReport({ campaignId: config.name, rounds: rounds.map((r) => r.result), store });
+    expect(report.rounds.map((r) => r.round)).toEqual([0, 1]);
+    const r1 = rounds[1].result;
+    const audit = await auditRound(r1, { campaignId: config.name, store });
+    expect(audit.lineage.votesRef).toBe(r1.vote!.votesRef);
+    expect(audit.lineage.sampleShards).toHaveLength(r1.sampling!.shards.length);
+    const qa = await auditQuestion(r1, 'arith-unlabeled-1', { campaignId: config.name, store });
+    expect(qa.sampled?.paths).toHaveLength(4);
+
+    // Without the store the gone round workflows cannot be read, and the error says where to look.
+    await expect(finishedRounds(temporal.client, config.name)).rejects.toThrow(
+      /round-0 no longer exists \(Temporal retention\); its record sha256:[0-9a-f]{64} is in the artifact store/,
+    );
+  }, 400_000);
+});
