@@ -1,10 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { LocalArtifactStore } from '../../store';
 import { testCampaignConfig } from '../helpers/campaign';
 import { tempDir, testServerAddress } from '../helpers/temporal';
 import { pretrainedTinyModel } from '../helpers/tiny-model';
+import { forgetWorkflows } from '../workflows/forget-workflows';
 import { collect, runLmsi, spawnLmsi, type CliRun } from './process';
 
 /**
@@ -165,5 +167,54 @@ describe('lmsi as processes (real dev server, a worker process)', () => {
     const exit = await workerExit;
     expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
     expect(exit.stderr).toContain('lmsi worker: light on');
+  });
+
+  it('status, report and audit still work once Temporal has deleted the round workflows (retention), with no worker', async () => {
+    const connection = await Connection.connect({ address });
+    try {
+      await forgetWorkflows(new Client({ connection }), [`${campaignId}/round-0`, `${campaignId}/round-1`]);
+    } finally {
+      await connection.close();
+    }
+    const status = await lmsi('status', campaignId, '--json', '--address', address);
+    expectOk(status);
+    const parsed = JSON.parse(status.stdout);
+    expect(parsed).toMatchObject({ campaignId, state: 'completed', round: 1 });
+    expect(parsed.rounds.map((r: { round: number }) => r.round)).toEqual([0, 1]);
+    expect(parsed.report.jsonRef).toMatch(/^sha256:/);
+
+    const out = path.join(dir, 'report-after-retention');
+    expectOk(await lmsi('report', campaignId, '--config', configFile, '--out', out));
+    const report = JSON.parse(await fs.readFile(path.join(out, 'report.json'), 'utf8'));
+    expect(report.rounds.map((r: { round: number; modelOut: string }) => [r.round, r.modelOut])).toEqual(
+      parsed.rounds.map((r: { round: number; modelRef: string }) => [r.round, r.modelRef]),
+    );
+
+    const audit = await lmsi(
+      'audit',
+      campaignId,
+      '--round',
+      '1',
+      '--json',
+      '--artifacts',
+      artifactsDir,
+      '--address',
+      address,
+    );
+    expectOk(audit);
+    expect(JSON.parse(audit.stdout)).toMatchObject({ campaignId, round: 1 });
+    const question = await lmsi(
+      'audit',
+      campaignId,
+      '--round',
+      '1',
+      '--question',
+      'arith-unlabeled-1',
+      '--json',
+      '--config',
+      configFile,
+    );
+    expectOk(question);
+    expect(JSON.parse(question.stdout).sampled.paths).toHaveLength(4);
   });
 });
