@@ -31,6 +31,8 @@ export function statusJson(s: CampaignStatus) {
       promoted: r.promoted,
       modelRef: r.modelRef,
       selfTrainingSetRef: r.selfTrainingSetRef,
+      // The round's whole lineage in the artifact store (null for rounds run before it was recorded).
+      resultRef: r.resultRef ?? null,
     })),
     report: s.report ?? null,
     ...(s.reportError ? { reportError: s.reportError } : {}),

@@ -181,6 +181,7 @@ describe('lmsi as processes (real dev server, a worker process)', () => {
     const parsed = JSON.parse(status.stdout);
     expect(parsed).toMatchObject({ campaignId, state: 'completed', round: 1 });
     expect(parsed.rounds.map((r: { round: number }) => r.round)).toEqual([0, 1]);
+    for (const r of parsed.rounds) expect(r.resultRef).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(parsed.report.jsonRef).toMatch(/^sha256:/);
 
     const out = path.join(dir, 'report-after-retention');
