@@ -85,6 +85,7 @@ export function makeFineTune(deps: ActivityDeps) {
       const cursor = heartbeatCursor<FineTuneCursor>();
       let from = await localModelDir(store, deps.cacheDir, input.modelRef);
       let resume = false;
+      let latest: FineTuneCursor | undefined = cursor;
       if (cursor) {
         from = path.join(work, `resume-${cursor.step}`);
         await store.materializeTree(cursor.checkpointRef, from);
@@ -109,14 +110,13 @@ export function makeFineTune(deps: ActivityDeps) {
         threads: deps.threads,
         signal: cancellationSignal(),
         onProgress: async (p) => {
+          // Every heartbeat repeats the newest stored checkpoint: the server keeps only the last
+          // details, so a heartbeat without it would make a retry start over.
           if (p.checkpointDir) {
             const { ref } = await store.putTree(p.checkpointDir);
-            heartbeat({ checkpointRef: ref, step: p.step } satisfies FineTuneCursor);
-          } else if (cursor) {
-            heartbeat(cursor);
-          } else {
-            heartbeat(undefined);
+            latest = { checkpointRef: ref, step: p.step };
           }
+          heartbeat(latest);
         },
       });
       const modelRef = (await store.putTree(result.checkpointDir)).ref;

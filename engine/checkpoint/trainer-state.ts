@@ -19,7 +19,11 @@ export const TrainerStateSchema = z
     finished: z.boolean(),
     /** Completion and prompt tokens trained on (padding excluded). */
     tokens_seen: z.number().int().nonnegative(),
-    train_seconds: z.number().nonnegative(),
+    /**
+     * Older checkpoints only. Wall-clock time is not written any more: it made two bit-identical
+     * trainings (one resumed after a crash) differ in this file and so in the model's content ref.
+     */
+    train_seconds: z.number().nonnegative().optional(),
     /** sha256 of the tokenised training and evaluation data: resuming on other data is refused. */
     data_fingerprint: z.string().regex(/^[0-9a-f]{64}$/),
     /** The trainer's resolved configuration (validated by engine/train on resume). */

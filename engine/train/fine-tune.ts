@@ -62,7 +62,7 @@ export interface FineTuneResult {
   finalLoss: number;
   evalLosses: { step: number; loss: number }[];
   tokensSeen: number;
-  /** Wall time of the run, summed over resumes. */
+  /** Wall time of this call (a resumed run counts from the resume; checkpoints hold no clock time). */
   seconds: number;
   truncatedExamples: number;
   skippedExamples: number;
@@ -81,6 +81,7 @@ function result(
   dir: string,
   s: TrainerState,
   counts: { truncatedExamples: number; skippedExamples: number },
+  seconds: number,
 ): FineTuneResult {
   const lossCurve = s.log_history.map((l) => ({ step: l.step, loss: l.loss }));
   return {
@@ -90,7 +91,7 @@ function result(
     finalLoss: lossCurve[lossCurve.length - 1]?.loss ?? NaN,
     evalLosses: s.eval_history.map((e) => ({ step: e.step, loss: e.eval_loss })),
     tokensSeen: s.tokens_seen,
-    seconds: s.train_seconds,
+    seconds,
     ...counts,
   };
 }
@@ -159,7 +160,7 @@ export async function fineTune(opts: FineTuneOptions): Promise<FineTuneResult> {
     );
 
   const prior = resumeDir ? checkResumable(resumeDir, ckpt, cfg, dataFingerprint) : null;
-  if (prior?.finished) return result(resumeDir!, prior, counts);
+  if (prior?.finished) return result(resumeDir!, prior, counts, (performance.now() - started) / 1000);
 
   const zeros = (p: Params): Params => new Map([...p].map(([k, v]) => [k, new Float32Array(v.length)]));
   const evalData = evalBatches(
@@ -198,20 +199,17 @@ export async function fineTune(opts: FineTuneOptions): Promise<FineTuneResult> {
         seed: cfg.seed,
         finished: false,
         tokens_seen: 0,
-        train_seconds: 0,
         data_fingerprint: dataFingerprint,
         args: cfg,
         log_history: [],
         eval_history: [],
       };
-  const secondsBefore = state.train_seconds;
   let lastCheckpoint = resumeDir;
   let stepSeconds = 0;
   let stepTokens = 0;
   const evalEvery = cfg.evalEvery ?? cfg.checkpointEvery;
 
   const save = (): string => {
-    state.train_seconds = secondsBefore + (performance.now() - started) / 1000;
     state.finished = state.global_step === totalSteps;
     const dir = path.join(opts.outDir, checkpointDirName(state.global_step));
     const { params, optimizer } = runner.snapshot();
@@ -270,7 +268,7 @@ export async function fineTune(opts: FineTuneOptions): Promise<FineTuneResult> {
       }
     }
     // The last step always saves (step === totalSteps), and a finished run returned above.
-    return result(lastCheckpoint!, state, counts);
+    return result(lastCheckpoint!, state, counts, (performance.now() - started) / 1000);
   } finally {
     await runner.release();
   }

@@ -48,30 +48,21 @@ export async function outcome(artifactsDir: string, r: RoundResult): Promise<unk
     round: r.round,
     datasetRef: r.datasetRef,
     modelIn: r.modelIn,
-    modelOut: await modelFiles(artifactsDir, r.modelOut),
+    // Checkpoints hold no wall-clock time, so a resumed training yields the very same model ref.
+    modelOut: r.modelOut,
     sampling: r.sampling && {
       ...r.sampling,
       shards: r.sampling.shards.map(({ resumedQuestions: _r, ...s }) => s),
     },
     vote: r.vote,
     trainingSet: r.trainingSet,
-    training: r.training && { ...r.training, modelRef: undefined, resumedFromStep: undefined },
+    training: r.training && { ...r.training, resumedFromStep: undefined },
     evaluation: {
       summary: r.evaluation.summary,
       shards: r.evaluation.shards.map(({ resumedQuestions: _r, ...s }) => s),
     },
     gate: r.gate,
   };
-}
-
-/**
- * A model's files by content, without trainer_state.json: engine/train writes the wall-clock training
- * time there, so two bit-identical trainings differ in that one file (and so in the model's ref).
- */
-async function modelFiles(artifactsDir: string, ref: string): Promise<Record<string, string>> {
-  const manifest = await new LocalArtifactStore(artifactsDir).getJson<{ files: Record<string, string> }>(ref);
-  const { 'trainer_state.json': _wallClock, ...files } = manifest.files;
-  return files;
 }
 
 /** The first `sizes` questions of the pretrained model's splits: small enough for a fault test. */
