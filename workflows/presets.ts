@@ -14,9 +14,14 @@ const RETRY: RetryPolicy = {
   nonRetryableErrorTypes: NON_RETRYABLE_TYPES,
 };
 
-/** Light work (files, voting, formatting, scoring): minutes at most, retried on I/O hiccups. */
+/**
+ * Light work (files, voting, formatting, scoring, the report): seconds on a GSM8K-sized round, so it
+ * does not heartbeat; the start-to-close timeout is what notices a worker killed in the middle, and a
+ * long one would leave the campaign waiting that long (the soak saw 30 minutes). Retried on I/O
+ * hiccups.
+ */
 export const LIGHT: ActivityOptions = {
-  startToCloseTimeout: '30 minutes',
+  startToCloseTimeout: '5 minutes',
   retry: RETRY,
 };
 
