@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { isBadInputError } from '../method/errors';
 import { registerAuditCommands } from './audit-commands';
+import { registerCodecServerCommand } from './codec-server-command';
 import { registerCampaignCommands } from './campaign-commands';
 import { registerConfigCommands } from './config-commands';
 import { registerModelCommands } from './model-commands';
@@ -25,6 +26,7 @@ registerModelInitCommand(program);
 registerConfigCommands(program);
 registerReportCommands(program);
 registerAuditCommands(program);
+registerCodecServerCommand(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof CommanderError) {
