@@ -1,6 +1,6 @@
 /**
- * npm run bench:ablations [-- --axes formats,m,minConfidence,temperature] [--rounds N] [--seed N]
- *                          [--out bench/results/ablations.json]
+ * npm run bench:ablations [-- --axes formats,m,minConfidence,temperature] [--variants 'all four;m = 4']
+ *                          [--rounds N] [--seed N] [--out bench/results/ablations.json]
  *
  * The issue's ablations, each a real campaign on the demo's base model through the Temporal
  * workflows: mixed formats (all four, CoT-only, direct-only, the demo's two zero-shot formats),
@@ -117,23 +117,27 @@ export function markdownTable(rows: readonly Row[]): string {
 function parseArgs(argv: readonly string[]) {
   let axes: Axis[] = AXES;
   let out = 'bench/results/ablations.json';
+  let only: string[] | null = null;
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--axes') {
       axes = argv[++i].split(',') as Axis[];
       const bad = axes.filter((a) => !AXES.includes(a));
       if (bad.length) throw new Error(`unknown axis ${bad.join(', ')}; axes: ${AXES.join(', ')}`);
-    } else if (argv[i] === '--out') out = argv[++i];
+    } else if (argv[i] === '--variants') only = argv[++i].split(';');
+    else if (argv[i] === '--out') out = argv[++i];
     else rest.push(argv[i]);
   }
   // The rest are the demo's flags (--rounds, --seed, ...); ablations default to one round.
   if (!rest.includes('--rounds')) rest.push('--rounds', '1');
-  return { axes, out, defaults: parseDemoArgs(rest) };
+  return { axes, only, out, defaults: parseDemoArgs(rest) };
 }
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const { axes, out, defaults } = parseArgs(process.argv.slice(2));
+  const { axes, only, out, defaults } = parseArgs(process.argv.slice(2));
+  const variants = ablationVariants(axes).filter((v) => only === null || only.includes(v.label));
+  if (variants.length === 0) throw new Error(`no variant named ${only?.join(', ')}`);
   const temporalBin = ensureTemporalCli();
   const base = await baseModel(DEMO_RECIPE);
   const server = await startDemoServer(temporalBin, defaults.uiPort);
@@ -143,7 +147,7 @@ async function main(): Promise<void> {
   const file = path.resolve(ROOT, out);
   mkdirSync(path.dirname(file), { recursive: true });
   try {
-    for (const v of ablationVariants(axes)) {
+    for (const v of variants) {
       const { options, key } = variantOptions(defaults, v);
       let result = done.get(key);
       if (!result) {

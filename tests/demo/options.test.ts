@@ -63,6 +63,7 @@ describe('seed examples', () => {
     text: `ann has ${i} pens, buys 1. how many now?`,
     gold: [String(i + 1)],
     rationale: `buys 1: ${i}+1=${i + 1}.`,
+    source: { file: 'seed.jsonl', line: i + 1 },
   }));
 
   it('every question gets a CoT example under the CoT prompt; directFraction of them a direct one', () => {
