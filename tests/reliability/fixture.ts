@@ -29,8 +29,11 @@ export function faultCampaignConfig(
   return {
     ...config,
     sampling: { ...config.sampling, shardSize: 16 },
-    evaluation: { ...config.evaluation, shardSize: 6 },
-    training: { ...config.training, steps: 40, batchSize: 4, checkpointEvery: 4 },
+    // One evaluation shard of all 12 questions: killed at its first finished question, it has 11 to go
+    // (two shards of 6 could finish between the probe and the kill on a loaded machine).
+    evaluation: { ...config.evaluation, shardSize: 12 },
+    // Long enough (a few seconds) that the probe sees a stored checkpoint before training ends under load.
+    training: { ...config.training, steps: 100, batchSize: 4, checkpointEvery: 4 },
     temporal: {
       ...config.temporal,
       heartbeatTimeoutSeconds: 5,
