@@ -1,12 +1,64 @@
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import * as ort from 'onnxruntime-node';
+import { Graph, ops as o, toBytes } from '../engine/onnx';
+import { Rng } from '../method/rng';
 
-/** The machine a benchmark ran on, as every results file records it. */
-export function machine(): { cpu: string; cores: number; memoryGiB: number; node: string; platform: string } {
+/**
+ * The machine a benchmark ran on, as every results file records it: with the onnxruntime version and
+ * the load average (the machine may be shared, and wall times mean little without it).
+ */
+export function machine() {
   return {
-    cpu: cpus()[0]?.model ?? 'unknown',
+    cpu: cpus()[0]?.model?.trim() ?? 'unknown',
     cores: cpus().length,
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
+    onnxruntime: ort.env.versions.common,
+    loadAverage: loadavg().map((l) => Math.round(l * 100) / 100),
   };
+}
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Side of the square fp32 MatMul whose rate is a benchmark's limit. */
+export const MATMUL_N = 2048;
+
+/**
+ * The machine's fp32 MatMul rate through onnxruntime (GFLOP/s, best and median of 10 runs of an
+ * N×N product). On cuda the timing includes copying the inputs to the device: a lower bound.
+ */
+export async function matmulGflops(
+  threads: number,
+  provider: 'cpu' | 'cuda' = 'cpu',
+): Promise<{ best: number; median: number }> {
+  const g = new Graph('matmul');
+  const a = g.input('a', 'float32', [MATMUL_N, MATMUL_N]);
+  const b = g.input('b', 'float32', [MATMUL_N, MATMUL_N]);
+  g.output(o.matmul(a, b), 'c');
+  const session = await ort.InferenceSession.create(toBytes(g), {
+    executionProviders: [provider],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+  });
+  const rng = new Rng(1);
+  const data = Float32Array.from({ length: MATMUL_N * MATMUL_N }, () => rng.next() - 0.5);
+  const feeds = {
+    a: new ort.Tensor('float32', data, [MATMUL_N, MATMUL_N]),
+    b: new ort.Tensor('float32', data, [MATMUL_N, MATMUL_N]),
+  };
+  await session.run(feeds);
+  const times: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t = performance.now();
+    await session.run(feeds);
+    times.push(performance.now() - t);
+  }
+  await session.release();
+  const rate = (ms: number) => (2 * MATMUL_N ** 3) / (ms / 1000) / 1e9;
+  return { best: rate(Math.min(...times)), median: rate(median(times)) };
 }

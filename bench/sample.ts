@@ -30,8 +30,8 @@ import {
   samplePaths,
 } from '../engine/generate';
 import { LlamaConfigSchema, parameterCount } from '../engine/model';
-import { Graph, ops as o, toBytes } from '../engine/onnx';
 import { Rng, deriveSeed } from '../method/rng';
+import { MATMUL_N, machine, matmulGflops, median } from './machine';
 
 const arg = (name: string, fallback: string): string => {
   const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -56,12 +56,7 @@ const ROUNDS = Number(arg('rounds', '3'));
 const N = 32;
 const NEW_TOKENS = 64;
 const TEMPERATURE = 0.7;
-const MATMUL_N = 2048;
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const round = (x: number, digits = 0) => +x.toFixed(digits);
 
 function gpuName(): string {
@@ -72,19 +67,6 @@ function gpuName(): string {
   } catch {
     return 'unknown (nvidia-smi failed)';
   }
-}
-
-function machine() {
-  return {
-    cpu: os.cpus()[0]?.model?.trim() ?? 'unknown',
-    cores: os.cpus().length,
-    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
-    onnxruntime: ort.env.versions.common,
-    loadAverage: os.loadavg().map((l) => round(l, 2)),
-    ...(PROVIDER === 'cuda' ? { gpu: gpuName() } : {}),
-  };
 }
 
 /** Eight word problems of about 96 characters (one token per character). */
@@ -251,35 +233,6 @@ async function timed(f: () => Promise<number>): Promise<{ seconds: number; token
   return { seconds: (performance.now() - t0) / 1000, tokens };
 }
 
-async function matmulGflops(): Promise<{ best: number; median: number }> {
-  const g = new Graph('matmul');
-  const a = g.input('a', 'float32', [MATMUL_N, MATMUL_N]);
-  const b = g.input('b', 'float32', [MATMUL_N, MATMUL_N]);
-  g.output(o.matmul(a, b), 'c');
-  // On cuda the timing includes copying a and b to the device: a lower bound on the GPU's rate.
-  const session = await ort.InferenceSession.create(toBytes(g), {
-    executionProviders: [PROVIDER],
-    intraOpNumThreads: THREADS,
-    interOpNumThreads: 1,
-  });
-  const rng = new Rng(1);
-  const data = Float32Array.from({ length: MATMUL_N * MATMUL_N }, () => rng.next() - 0.5);
-  const feeds = {
-    a: new ort.Tensor('float32', data, [MATMUL_N, MATMUL_N]),
-    b: new ort.Tensor('float32', data, [MATMUL_N, MATMUL_N]),
-  };
-  await session.run(feeds);
-  const times: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    const t = performance.now();
-    await session.run(feeds);
-    times.push(performance.now() - t);
-  }
-  await session.release();
-  const gflops = (ms: number) => (2 * MATMUL_N ** 3) / (ms / 1000) / 1e9;
-  return { best: gflops(Math.min(...times)), median: gflops(median(times)) };
-}
-
 async function main(): Promise<void> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'lmsi-bench-sample-'));
   try {
@@ -287,7 +240,7 @@ async function main(): Promise<void> {
     const params = parameterCount(config);
     const dir = createBaseModel({ config, seed: 1, dir: path.join(tmp, 'embedded-random') });
     const model = await loadGenerationModel(dir, { threads: THREADS, provider: PROVIDER });
-    const before = await matmulGflops();
+    const before = await matmulGflops(THREADS, PROVIDER);
 
     const byStepsPerRun: Record<string, Rate> = {};
     for (const steps of STEPS) {
@@ -323,7 +276,7 @@ async function main(): Promise<void> {
       console.log(`round ${r + 1}:`, rounds[r]);
     }
     await tjs.dispose();
-    const after = await matmulGflops();
+    const after = await matmulGflops(THREADS, PROVIDER);
 
     const defaultSteps = SampleOptionsSchema.parse({ ...REQUEST, prompts: [] }).stepsPerRun;
     const lmsiRate = rate(
@@ -342,7 +295,7 @@ async function main(): Promise<void> {
     const medianGflops = Math.max(before.median, after.median);
     const limit = (gflops * 1e9) / (2 * params);
     const result = {
-      machine: machine(),
+      machine: { ...machine(), ...(PROVIDER === 'cuda' ? { gpu: gpuName() } : {}) },
       provider: PROVIDER,
       params,
       config,

@@ -10,12 +10,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import * as ort from 'onnxruntime-node';
 import { createBaseModel } from '../engine/checkpoint';
 import { LlamaConfigSchema, parameterCount } from '../engine/model';
-import { Graph, ops as o, toBytes } from '../engine/onnx';
 import { fineTune } from '../engine/train';
 import { Rng } from '../method/rng';
+import { MATMUL_N, machine, matmulGflops, median } from './machine';
 
 const arg = (name: string, fallback: number): number => {
   const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -26,28 +25,11 @@ const WARMUP_STEPS = 3; // not timed: the first runs allocate the arena and page
 const BATCH = arg('batch', 16);
 const SEQ = 128;
 const THREADS = arg('threads', os.cpus().length);
-const MATMUL_N = 2048;
 
 /**
  * This machine is shared, so a run may lose a core to another process at any moment: each rate is
  * taken from the fastest of its repetitions (the machine undisturbed), medians are kept alongside.
  */
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
-/** The machine, as the other results files record it (lscpu's model name is os.cpus()'s). */
-function machine() {
-  return {
-    cpu: os.cpus()[0]?.model?.trim() ?? 'unknown',
-    cores: os.cpus().length,
-    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
-    onnxruntime: ort.env.versions.common,
-  };
-}
 
 /** Synthetic word problems of about 80 tokens: one per 128-token row, the rest padding. */
 function corpus(n: number): { prompt: string; completion: string }[] {
@@ -99,40 +81,12 @@ async function trainThroughput(dir: string) {
   };
 }
 
-async function matmulGflops(): Promise<{ best: number; median: number }> {
-  const g = new Graph('matmul');
-  const a = g.input('a', 'float32', [MATMUL_N, MATMUL_N]);
-  const b = g.input('b', 'float32', [MATMUL_N, MATMUL_N]);
-  g.output(o.matmul(a, b), 'c');
-  const session = await ort.InferenceSession.create(toBytes(g), {
-    executionProviders: ['cpu'],
-    intraOpNumThreads: THREADS,
-    interOpNumThreads: 1,
-  });
-  const rng = new Rng(1);
-  const data = Float32Array.from({ length: MATMUL_N * MATMUL_N }, () => rng.next() - 0.5);
-  const feeds = {
-    a: new ort.Tensor('float32', data, [MATMUL_N, MATMUL_N]),
-    b: new ort.Tensor('float32', data, [MATMUL_N, MATMUL_N]),
-  };
-  await session.run(feeds);
-  const times: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    const t = performance.now();
-    await session.run(feeds);
-    times.push(performance.now() - t);
-  }
-  await session.release();
-  const rate = (ms: number) => (2 * MATMUL_N ** 3) / (ms / 1000) / 1e9;
-  return { best: rate(Math.min(...times)), median: rate(median(times)) };
-}
-
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lmsi-bench-train-'));
   try {
-    const before = await matmulGflops();
+    const before = await matmulGflops(THREADS);
     const train = await trainThroughput(dir);
-    const after = await matmulGflops();
+    const after = await matmulGflops(THREADS);
     const gflops = Math.max(before.best, after.best);
     const limitTokensPerSec = (gflops * 1e9) / (6 * train.params);
     const medianGflops = Math.max(before.median, after.median);
