@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { MODEL_RECIPES } from '../../cli/model-init-command';
 import { buildArithBaseModel, type ArithBaseModel, type ArithRecipe } from '../../demo/arith-base-model';
 import { createBaseModel } from '../../engine/checkpoint';
 
@@ -14,15 +15,9 @@ export function writeRandomTinyModel(dir: string, seed = 1): string {
 /**
  * A tiny model trained briefly on arith seed examples: it writes "... The answer is N." often enough
  * that votes agree and rounds have paths to keep and fine-tune on. Cached under tmp/ (git-ignored).
+ * The same recipe `lmsi model init --recipe tiny` builds for examples/tiny.config.json.
  */
-export const TINY_ARITH_RECIPE: ArithRecipe = {
-  name: 'tiny-arith-v2',
-  seed: 11,
-  sizes: { train: 300, unlabeled: 40, eval: 24 },
-  knobs: { minSteps: 2, maxSteps: 2, minDigits: 1, maxDigits: 1 },
-  model: { dModel: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, dFF: 128, maxSeqLen: 192 },
-  training: { steps: 500, batchSize: 8, learningRate: 3e-3, warmupSteps: 20, checkpointEvery: 1000 },
-};
+export const TINY_ARITH_RECIPE: ArithRecipe = MODEL_RECIPES.tiny.recipe;
 
 export function pretrainedTinyModel(): Promise<ArithBaseModel> {
   return buildArithBaseModel(path.resolve(__dirname, '../../tmp/test-models'), TINY_ARITH_RECIPE);
