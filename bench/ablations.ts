@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { machine } from './machine';
 import { DEMO_FORMATS, parseDemoArgs, type DemoOptions } from '../demo/options';
 import { DEMO_RECIPE } from '../demo/recipe';
-import { baseModel, ensureTemporalCli, ROOT, runSeed, startDemoServer } from '../demo/session';
+import { demoBase, ensureTemporalCli, ROOT, runSeed, startDemoServer } from '../demo/session';
 import type { DemoSeedResult } from '../demo/results';
 import type { FormatName } from '../method/types';
 
@@ -139,7 +139,7 @@ async function main(): Promise<void> {
   const variants = ablationVariants(axes).filter((v) => only === null || only.includes(v.label));
   if (variants.length === 0) throw new Error(`no variant named ${only?.join(', ')}`);
   const temporalBin = ensureTemporalCli();
-  const base = await baseModel(DEMO_RECIPE);
+  const base = await demoBase(DEMO_RECIPE, defaults);
   const server = await startDemoServer(temporalBin, defaults.uiPort);
   const seed = defaults.seeds[0];
   const done = new Map<string, DemoSeedResult>();

@@ -1,8 +1,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { machine } from '../bench/machine';
 import type { ArithBaseModel, ArithRecipe } from './arith-base-model';
-import type { DemoOptions } from './options';
+import { demoCampaignConfig, type DemoOptions } from './options';
 
 export interface DemoRound {
   round: number;
@@ -12,6 +13,20 @@ export interface DemoRound {
   meanKeptConfidence: number | null;
   promoted: boolean;
   wallSeconds: number;
+  /** The evaluation's calibration: questions binned by the confidence of their majority answer. */
+  calibration: { lo: number; hi: number; questions: number; accuracy: number }[];
+}
+
+/** Bins with fewer questions than this are left out of the monotonicity check (too noisy to rank). */
+export const CALIBRATION_MIN_BIN = 10;
+
+/**
+ * The issue's calibration goal: higher-confidence bins at least as accurate as lower ones, over the
+ * bins holding at least CALIBRATION_MIN_BIN questions.
+ */
+export function calibrationMonotone(bins: DemoRound['calibration']): boolean {
+  const big = bins.filter((b) => b.questions >= CALIBRATION_MIN_BIN);
+  return big.every((b, i) => i === 0 || b.accuracy >= big[i - 1].accuracy);
 }
 
 export interface DemoSeedResult {
@@ -39,6 +54,7 @@ export function demoResults(
   seeds: DemoSeedResult[],
   totalSeconds: number,
 ) {
+  const config = demoCampaignConfig(base, options, 0, os.tmpdir());
   const built = JSON.parse(readFileSync(path.join(base.dir, 'base-model.json'), 'utf8')) as {
     steps: number;
     tokensSeen: number;
@@ -57,17 +73,32 @@ export function demoResults(
       finalLoss: built.finalLoss,
     },
     campaign: {
-      m: options.m,
-      temperature: options.temperature,
-      rounds: options.rounds,
-      sampling: 'zero-shot-cot',
-      formats: options.formats,
-      minConfidence: options.minConfidence,
-      maxPerQuestion: 4,
-      training: options.quick ? '20 steps at lr 1e-3' : '3 epochs at lr 3e-4, batch 16',
-      replay: 'seed examples, replayRatio 0.5 (labels used only to build the base model)',
+      m: config.sampling.m,
+      temperature: config.sampling.temperature,
+      rounds: config.rounds,
+      sampling: config.sampling.prompt,
+      formats: config.formats,
+      /** Unlabeled questions the rounds sampled (questions only: no label is read by the rounds). */
+      unlabeledQuestions: readFileSync(base.data.unlabeled, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim()).length,
+      evaluationQuestions: readFileSync(base.data.eval, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim()).length,
+      minConfidence: config.filtering.minConfidence,
+      maxPerQuestion: config.filtering.maxPerQuestion ?? null,
+      training: {
+        epochs: config.training.epochs ?? null,
+        steps: config.training.steps ?? null,
+        learningRate: config.training.learningRate,
+        batchSize: config.training.batchSize,
+      },
+      replay: `seed examples, replayRatio ${config.training.replayRatio} (their labels were used only to build the base model)`,
     },
-    seeds,
+    seeds: seeds.map((s) => ({
+      ...s,
+      rounds: s.rounds.map((r) => ({ ...r, calibrationMonotone: calibrationMonotone(r.calibration) })),
+    })),
     meanGreedyGainRound1: meanGain(seeds, 1, 'greedyAccuracy'),
     meanScGainRound1: meanGain(seeds, 1, 'scAccuracy'),
     meanGreedyGainRound2: meanGain(seeds, 2, 'greedyAccuracy'),

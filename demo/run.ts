@@ -12,14 +12,14 @@ import * as path from 'node:path';
 import { parseDemoArgs } from './options';
 import { demoResults, resultsTable, writeResults, type DemoSeedResult } from './results';
 import { DEMO_RECIPE, QUICK_RECIPE } from './recipe';
-import { baseModel, ensureTemporalCli, ROOT, runSeed, startDemoServer } from './session';
+import { demoBase, ensureTemporalCli, ROOT, runSeed, startDemoServer } from './session';
 
 async function main(): Promise<void> {
   const started = Date.now();
   const options = parseDemoArgs(process.argv.slice(2));
   const recipe = options.quick ? QUICK_RECIPE : DEMO_RECIPE;
   const temporalBin = ensureTemporalCli();
-  const base = await baseModel(recipe);
+  const base = await demoBase(recipe, options);
   const server = await startDemoServer(temporalBin, options.uiPort);
   process.stdout.write(
     `Temporal dev server at ${server.env.address}; Web UI: http://127.0.0.1:${options.uiPort}\n`,

@@ -11,6 +11,7 @@ import { createLmsiWorker } from '../workers';
 import { lmsiSearchAttributeKeys } from '../workflows/search-attributes';
 import { buildArithBaseModel, type ArithBaseModel, type ArithRecipe } from './arith-base-model';
 import { demoCampaignConfig, type DemoOptions } from './options';
+import { withPool } from './pool';
 import type { DemoSeedResult } from './results';
 
 /**
@@ -50,6 +51,16 @@ export async function baseModel(recipe: ArithRecipe): Promise<ArithBaseModel> {
   } finally {
     if (started) bar.stop();
   }
+}
+
+/** The cached base model, with the rounds' unlabeled pool of `options.pool` questions when given. */
+export async function demoBase(
+  recipe: ArithRecipe,
+  options: Pick<DemoOptions, 'pool'>,
+): Promise<ArithBaseModel> {
+  const base = await baseModel(recipe);
+  if (options.pool === undefined) return base;
+  return withPool(base, { seed: `${recipe.name}/pool`, size: options.pool, knobs: recipe.knobs });
 }
 
 export interface DemoServer {
@@ -112,7 +123,7 @@ export async function runSeed(
     seed,
     campaignId: config.name,
     artifactsDir: config.artifacts.dir,
-    rounds: rounds.map(({ summary }) => ({
+    rounds: rounds.map(({ summary, result }) => ({
       round: summary.round,
       greedyAccuracy: summary.greedyAccuracy,
       scAccuracy: summary.scAccuracy,
@@ -120,6 +131,9 @@ export async function runSeed(
       meanKeptConfidence: summary.meanKeptConfidence,
       promoted: summary.promoted,
       wallSeconds: summary.wallSeconds,
+      calibration: result.evaluation.summary.calibration.bins.flatMap((b) =>
+        b.accuracy === null ? [] : [{ lo: b.lo, hi: b.hi, questions: b.count, accuracy: b.accuracy }],
+      ),
     })),
   };
 }

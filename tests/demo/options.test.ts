@@ -1,6 +1,7 @@
 import { ablationVariants, markdownTable } from '../../bench/ablations';
 import { demoCampaignConfig, DEMO_FORMATS, parseDemoArgs } from '../../demo/options';
 import { seedExamples } from '../../demo/seed-examples';
+import { calibrationMonotone } from '../../demo/results';
 import type { ArithBaseModel } from '../../demo/arith-base-model';
 import { arith } from '../../method/tasks/arith';
 import type { Question } from '../../method/types';
@@ -104,6 +105,7 @@ describe('ablation grid', () => {
         meanKeptConfidence: null,
         promoted: true,
         wallSeconds: 1,
+        calibration: [],
       },
       {
         round: 1,
@@ -113,6 +115,7 @@ describe('ablation grid', () => {
         meanKeptConfidence: 0.8,
         promoted: true,
         wallSeconds: 2,
+        calibration: [],
       },
     ];
     const md = markdownTable([
@@ -130,5 +133,23 @@ describe('ablation grid', () => {
       },
     ]);
     expect(md.split('\n')[2]).toBe('| m | m = 4 | 40.0 → 50.0 | 50.0 → 55.0 | +10.0 | +5.0 | 800 |');
+  });
+});
+
+describe('calibration check', () => {
+  const bin = (lo: number, questions: number, accuracy: number) => ({
+    lo,
+    hi: lo + 0.1,
+    questions,
+    accuracy,
+  });
+  it('passes when higher-confidence bins are at least as accurate, ignoring bins under the minimum', () => {
+    expect(
+      calibrationMonotone([bin(0.3, 20, 0.2), bin(0.5, 30, 0.5), bin(0.6, 3, 0.1), bin(0.9, 40, 0.5)]),
+    ).toBe(true);
+    expect(calibrationMonotone([])).toBe(true);
+  });
+  it('fails when a populated higher bin is less accurate', () => {
+    expect(calibrationMonotone([bin(0.3, 20, 0.6), bin(0.5, 30, 0.5)])).toBe(false);
   });
 });
