@@ -33,6 +33,8 @@ export interface DemoSeedResult {
   seed: number;
   campaignId: string;
   artifactsDir: string;
+  /** The campaign's report.html, materialized from the artifact store (null: the report failed). */
+  reportHtml: string | null;
   rounds: DemoRound[];
 }
 

@@ -9,6 +9,7 @@
  * and writes the numbers to bench/results/demo-last.json.
  */
 import * as path from 'node:path';
+import { writeFigures } from './figures';
 import { parseDemoArgs } from './options';
 import { demoResults, resultsTable, writeResults, type DemoSeedResult } from './results';
 import { DEMO_RECIPE, QUICK_RECIPE } from './recipe';
@@ -31,7 +32,17 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${resultsTable(results)}\n`);
     const file = writeResults(path.resolve(ROOT, options.out), results);
     process.stdout.write(`\nresults: ${path.relative(ROOT, file)}\n`);
-    for (const s of seeds) process.stdout.write(`artifacts (seed ${s.seed}): ${s.artifactsDir}\n`);
+    for (const s of seeds) {
+      process.stdout.write(`artifacts (seed ${s.seed}): ${s.artifactsDir}\n`);
+      if (s.reportHtml === null) continue;
+      process.stdout.write(`report (seed ${s.seed}): ${s.reportHtml}\n`);
+      // Next to the results file: bench/results/demo-last-figures/seed-1/{accuracy,calibration}.svg
+      const dir = path.join(file.replace(/\.json$/, '-figures'), `seed-${s.seed}`);
+      const figures = await writeFigures(s.reportHtml, dir);
+      process.stdout.write(
+        `figures (seed ${s.seed}): ${figures.map((f) => path.relative(ROOT, f)).join(', ')}\n`,
+      );
+    }
     process.stdout.write(`Web UI (until this process exits): http://127.0.0.1:${options.uiPort}\n`);
     if (options.hold) {
       process.stdout.write('holding the dev server for the Web UI; Ctrl-C to stop\n');

@@ -7,6 +7,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { SingleBar, Presets } from 'cli-progress';
 import { finishedRounds, startCampaign } from '../client';
 import { statusTable, watchCampaign } from '../cli/campaign-commands';
+import { LocalArtifactStore } from '../store';
 import { createLmsiWorker } from '../workers';
 import { lmsiSearchAttributeKeys } from '../workflows/search-attributes';
 import { buildArithBaseModel, type ArithBaseModel, type ArithRecipe } from './arith-base-model';
@@ -108,12 +109,19 @@ export async function runSeed(
     createLmsiWorker({ ...common, role: 'accelerator', taskQueue: config.temporal.taskQueues.accelerator }),
   ]);
   const running = workers.map((w) => w.run());
+  let reportHtml: string | null = null;
   try {
     const handle = await startCampaign(env.client, config);
     process.stdout.write(`campaign ${handle.workflowId} started (seed ${seed})\n`);
     const final = await watchCampaign(env.client, handle.workflowId);
     process.stdout.write(`${statusTable(final)}\n`);
     if (final.state !== 'completed') throw new Error(`campaign ${handle.workflowId} ended ${final.state}`);
+    if (final.report) {
+      // The report the campaign stored, as files a browser opens (report.html: every chart and table).
+      const store = new LocalArtifactStore(config.artifacts.dir);
+      await store.materializeTree(final.report.treeRef, path.join(work, 'report'));
+      reportHtml = path.join(work, 'report', 'report.html');
+    }
   } finally {
     workers.forEach((w) => w.shutdown());
     await Promise.all(running);
@@ -123,6 +131,7 @@ export async function runSeed(
     seed,
     campaignId: config.name,
     artifactsDir: config.artifacts.dir,
+    reportHtml,
     rounds: rounds.map(({ summary, result }) => ({
       round: summary.round,
       greedyAccuracy: summary.greedyAccuracy,
