@@ -5,7 +5,7 @@
  * The issue's ablations, each a real campaign on the demo's base model through the Temporal
  * workflows: mixed formats (all four, CoT-only, direct-only, the demo's two zero-shot formats),
  * paths per question m ∈ {4, 8, 16, 32}, minConfidence ∈ {0, 0.5, 0.8}, T ∈ {0.5, 0.7, 1.0}. One
- * axis moves at a time from the demo's settings (m 16, T 0.7, minConfidence 0.5, zero-shot formats);
+ * axis moves at a time from the demo's settings (m 16, T 0.7, minConfidence 0.7, at most 8 paths per question, a pool of 1 000 questions, zero-shot formats);
  * a variant equal to the demo's settings runs once. The paper's findings to compare with: all four
  * formats beat CoT-only; after LMSI, few paths beat many paths before it.
  *
@@ -166,6 +166,8 @@ async function main(): Promise<void> {
           m: defaults.m,
           temperature: defaults.temperature,
           minConfidence: defaults.minConfidence,
+          maxPerQuestion: defaults.maxPerQuestion,
+          unlabeledQuestions: defaults.pool ?? DEMO_RECIPE.sizes.unlabeled,
           formats: defaults.formats,
         },
         rows,

@@ -15,6 +15,8 @@ export const DemoOptions = z.strictObject({
   formats: z.array(z.enum(FORMAT_NAMES as readonly [FormatName, ...FormatName[]])).min(1),
   /** Keep a question's paths only when its majority reaches this vote share. */
   minConfidence: z.number().min(0).max(1),
+  /** At most this many kept paths per question; null keeps every path that agrees with the majority. */
+  maxPerQuestion: z.int().min(1).nullable(),
   /** Unlabeled questions the rounds sample (demo/pool.ts); absent: the recipe's unlabeled split. */
   pool: z.int().min(1).max(100_000).optional(),
   uiPort: z.int().min(1024).max(65535),
@@ -26,7 +28,7 @@ export type DemoOptions = z.infer<typeof DemoOptions>;
 
 const USAGE =
   'usage: npm run demo -- [--quick] [--hold] [--seed N | --seeds N,N,..] [--m N] [--rounds N] [--temperature T] ' +
-  '[--formats f1,f2] [--min-confidence C] [--pool N] [--ui-port N] [--out FILE]';
+  '[--formats f1,f2] [--min-confidence C] [--max-per-question N|all] [--pool N] [--ui-port N] [--out FILE]';
 
 /**
  * The demo's unlabeled pool: 1 000 questions, so that keeping only questions whose majority has
@@ -34,6 +36,8 @@ const USAGE =
  * base model: 300 questions at ≥ 50 % kept 190 questions, 69.5 % right.
  */
 export const DEMO_POOL_SIZE = 1000;
+export const DEMO_MIN_CONFIDENCE = 0.7;
+export const DEMO_MAX_PER_QUESTION: number | null = 8;
 
 /** Few-shot prompts do not fit the embedded model's context: the demo trains the two zero-shot formats. */
 export const DEMO_FORMATS: FormatName[] = ['zero-shot-cot', 'zero-shot-direct'];
@@ -46,7 +50,6 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
     rounds: 2,
     temperature: 0.7,
     formats: DEMO_FORMATS,
-    minConfidence: 0.5,
     uiPort: 8233,
     out: 'bench/results/demo-last.json',
   };
@@ -66,13 +69,19 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
     else if (flag === '--temperature') raw.temperature = Number(value());
     else if (flag === '--formats') raw.formats = value().split(',');
     else if (flag === '--min-confidence') raw.minConfidence = Number(value());
-    else if (flag === '--pool') raw.pool = Number(value());
+    else if (flag === '--max-per-question') {
+      const v = value();
+      raw.maxPerQuestion = v === 'all' ? null : Number(v);
+    } else if (flag === '--pool') raw.pool = Number(value());
     else if (flag === '--ui-port') raw.uiPort = Number(value());
     else if (flag === '--out') raw.out = value();
     else throw new Error(`unknown option ${flag}\n${USAGE}`);
   }
   raw.m ??= raw.quick ? 4 : 16;
   if (!raw.quick) raw.pool ??= DEMO_POOL_SIZE;
+  // --quick's tiny model is rarely 70 % sure of anything: it keeps the looser filter, to exercise every step.
+  raw.minConfidence ??= raw.quick ? 0.5 : DEMO_MIN_CONFIDENCE;
+  if (!('maxPerQuestion' in raw)) raw.maxPerQuestion = raw.quick ? 4 : DEMO_MAX_PER_QUESTION;
   const parsed = DemoOptions.safeParse(raw);
   if (!parsed.success)
     throw new Error(
@@ -119,7 +128,10 @@ export function demoCampaignConfig(
       maxConcurrentShards: 1,
     },
     formats: options.formats,
-    filtering: { minConfidence: options.minConfidence, maxPerQuestion: 4 },
+    filtering: {
+      minConfidence: options.minConfidence,
+      ...(options.maxPerQuestion === null ? {} : { maxPerQuestion: options.maxPerQuestion }),
+    },
     training: options.quick
       ? { steps: 20, batchSize: 8, learningRate: 1e-3, checkpointEvery: 10, replayRatio: 0.5 }
       : {

@@ -19,19 +19,21 @@ const base: ArithBaseModel = {
 };
 
 describe('demo options and campaign config', () => {
-  it('defaults to the recipe that gained in the prototype: m 16, T 0.7, minConfidence 0.5, zero-shot formats', () => {
+  it('defaults to the measured recipe: m 16, T 0.7, a pool of 1 000, minConfidence 0.7, 8 paths a question', () => {
     const o = parseDemoArgs([]);
     expect(o).toMatchObject({
       m: 16,
       temperature: 0.7,
-      minConfidence: 0.5,
+      minConfidence: 0.7,
+      maxPerQuestion: 8,
+      pool: 1000,
       rounds: 2,
       formats: DEMO_FORMATS,
     });
     const c = demoCampaignConfig(base, o, 1, '/tmp/a');
     expect(c.training).toMatchObject({ epochs: 3, learningRate: 3e-4, replayRatio: 0.5 });
     expect(c.training.steps).toBeUndefined();
-    expect(c.filtering.minConfidence).toBe(0.5);
+    expect(c.filtering).toMatchObject({ minConfidence: 0.7, maxPerQuestion: 8 });
     expect(c.sampling).toMatchObject({ m: 16, temperature: 0.7, prompt: 'zero-shot-cot' });
     // Longer than the longest terse 4-step rationale (~125 characters).
     expect(c.sampling.maxNewTokens).toBeGreaterThanOrEqual(150);
@@ -54,6 +56,13 @@ describe('demo options and campaign config', () => {
     expect(c.data.exemplars).toBe(base.data.exemplars);
     expect(c.name).toMatch(/^ablation-\d+-seed-2$/);
     expect(() => parseDemoArgs(['--formats', 'few-shot'])).toThrow(/formats/);
+    expect(
+      demoCampaignConfig(base, parseDemoArgs(['--max-per-question', 'all']), 1, '/a').filtering
+        .maxPerQuestion,
+    ).toBeUndefined();
+    expect(parseDemoArgs(['--quick'])).toMatchObject({ minConfidence: 0.5, maxPerQuestion: 4, m: 4 });
+    expect(parseDemoArgs(['--quick']).pool).toBeUndefined();
+    expect(parseDemoArgs(['--pool', '300']).pool).toBe(300);
     expect(() => parseDemoArgs(['--min-confidence', '2'])).toThrow(/minConfidence/);
   });
 });
