@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { indexableCampaignId, indexRound } from '../report/campaign-index';
 import { roundRecord } from '../report/round-record';
 import type { RoundResult } from '../workflows/types';
 import type { ActivityDeps } from './deps';
@@ -23,7 +24,8 @@ export interface RecordRoundResult {
  * report, audit and status outlive Temporal's retention of the round workflow. The result is read
  * from the just-completed round rather than passed in, so the campaign's history records a workflow
  * id and a ref, not a second copy of the lineage. The record is content-addressed: a retry stores the
- * same bytes under the same ref.
+ * same bytes under the same ref. The round is also entered in the campaign index (by its record's
+ * ref), from this activity rather than the workflow, so the campaign's history does not change.
  */
 export function makeRecordRound({ store }: ActivityDeps) {
   return async function recordRound(input: RecordRoundInput): Promise<RecordRoundResult> {
@@ -37,6 +39,16 @@ export function makeRecordRound({ store }: ActivityDeps) {
         });
       }
       const { ref } = await store.putJson(roundRecord(input.campaignId, input.workflowId, result));
+      // The campaign index (report/campaign-index.ts) lists this round by its record, so readers find
+      // the campaign's rounds once Temporal has deleted the campaign workflow too. Rewritten
+      // identically on a retry.
+      if (indexableCampaignId(input.campaignId)) {
+        await indexRound(store, input.campaignId, input.workflowId, ref, result);
+      } else {
+        Context.current().log.warn(
+          `campaign id ${JSON.stringify(input.campaignId)} cannot name an index entry`,
+        );
+      }
       return { ref };
     });
   };

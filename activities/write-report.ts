@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { buildReport, roundResultOf, writeReport as writeReportFiles } from '../report';
+import { indexableCampaignId, indexReport } from '../report/campaign-index';
 import type { RoundResult } from '../workflows/types';
 import type { ActivityDeps } from './deps';
 import { failingClearly } from './failures';
@@ -66,7 +67,12 @@ export function makeWriteReport({ store }: ActivityDeps) {
           store.putFile(files.html),
           store.putTree(dir),
         ]);
-        return { treeRef: tree.ref, jsonRef: json.ref, htmlRef: html.ref, rounds: rounds.length };
+        const artifacts = { treeRef: tree.ref, jsonRef: json.ref, htmlRef: html.ref, rounds: rounds.length };
+        // The campaign index keeps the report's refs for readers once the campaign workflow is gone.
+        if (indexableCampaignId(input.campaignId)) {
+          await indexReport(store, input.campaignId, artifacts, last?.finishedAt ?? null);
+        }
+        return artifacts;
       } finally {
         await fs.rm(dir, { recursive: true, force: true });
       }

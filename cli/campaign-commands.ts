@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { SingleBar, Presets } from 'cli-progress';
 import {
   campaignStatus,
@@ -10,7 +11,9 @@ import {
   startCampaign,
 } from '../client';
 import { loadCampaignConfig } from '../config';
+import type { ArtifactStore } from '../store';
 import type { CampaignStatus } from '../workflows/types';
+import { campaignSource, withCampaignSourceOptions, type CampaignSourceOptions } from './report-commands';
 import { withClient, withTemporalOptions, type TemporalOptions } from './temporal-options';
 
 const pct = (x: number | null | undefined) =>
@@ -70,6 +73,7 @@ export async function watchCampaign(
   client: Parameters<typeof campaignStatus>[0],
   campaignId: string,
   intervalMs = 1000,
+  store?: ArtifactStore,
 ): Promise<CampaignStatus> {
   const bar = new SingleBar(
     {
@@ -84,7 +88,7 @@ export async function watchCampaign(
   let label = '';
   try {
     for (;;) {
-      const s = await campaignStatus(client, campaignId);
+      const s = await campaignStatus(client, campaignId, { store });
       if (!['running', 'paused'].includes(s.state)) return s;
       const next = `round ${s.round} ${s.step}${s.state === 'paused' ? ' (paused)' : ''}`;
       if (!started) {
@@ -127,18 +131,28 @@ export function registerCampaignCommands(program: Command): void {
     });
   });
 
-  withTemporalOptions(
+  // -c/--config or --artifacts as report and audit take them: once Temporal has deleted the campaign
+  // workflow, its status comes from the campaign index in the artifact store.
+  withCampaignSourceOptions(
     program
       .command('status')
       .description("a campaign's state, round, step, progress and per-round metrics")
       .argument('<campaignId>')
       .option('--json', 'print JSON')
       .option('--watch', 'follow it with a progress bar until it finishes'),
-  ).action(async (campaignId: string, opts: TemporalOptions & { json?: boolean; watch?: boolean }) => {
-    await withClient(opts, async (client) => {
-      const s = opts.watch
-        ? await watchCampaign(client, campaignId)
-        : await campaignStatus(client, campaignId);
+  ).action(async (campaignId: string, opts: CampaignSourceOptions & { json?: boolean; watch?: boolean }) => {
+    const { store, target } = campaignSource(opts);
+    await withClient(target, async (client) => {
+      const s = await (
+        opts.watch
+          ? watchCampaign(client, campaignId, 1000, store)
+          : campaignStatus(client, campaignId, { store })
+      ).catch((e: unknown) => {
+        if (!(e instanceof WorkflowNotFoundError)) throw e;
+        throw new Error(
+          `campaign ${campaignId} not found: Temporal has no such workflow and the artifact store ${store.root} has no index of it (--config or --artifacts names the store)`,
+        );
+      });
       process.stdout.write(opts.json ? `${JSON.stringify(statusJson(s), null, 2)}\n` : `${statusTable(s)}\n`);
     });
   });

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import type { CampaignConfig } from '../config/campaign';
+import { readCampaignIndex, type CampaignIndex } from '../report/campaign-index';
 import { roundResultOf } from '../report/round-record';
 import type { ArtifactStore } from '../store';
 import { selfImprovementCampaign } from '../workflows/campaign';
@@ -72,19 +73,28 @@ export async function cancelCampaign(client: Client, campaignId: string): Promis
 interface CampaignRecord {
   /** The latest run's status, null when the campaign workflow no longer exists. */
   status: string | null;
-  /** Rounds the campaign finished before its latest run (all rounds once it completed). */
+  /**
+   * Rounds the campaign finished before its latest run (all rounds once it completed); once the
+   * campaign workflow is gone, the rounds of its index in the artifact store (when given one).
+   */
   rounds: RoundSummary[];
   result: CampaignResult | null;
 }
 
-async function campaignRecord(client: Client, campaignId: string): Promise<CampaignRecord> {
+async function campaignRecord(
+  client: Client,
+  campaignId: string,
+  store?: ArtifactStore,
+): Promise<CampaignRecord> {
   const handle = client.workflow.getHandle(campaignId);
   let described;
   try {
     described = await handle.describe();
   } catch (e) {
-    if (e instanceof WorkflowNotFoundError) return { status: null, rounds: [], result: null };
-    throw e;
+    if (!(e instanceof WorkflowNotFoundError)) throw e;
+    // Deleted after Temporal's retention: the campaign index still lists its recorded rounds.
+    const index = store ? await readCampaignIndex(store, campaignId) : null;
+    return { status: null, rounds: index?.rounds ?? [], result: null };
   }
   const status = described.status.name;
   if (status === 'COMPLETED') {
@@ -165,7 +175,7 @@ export async function finishedRounds(
   options: { store?: ArtifactStore } = {},
 ): Promise<{ summary: RoundSummary; result: RoundResult }[]> {
   const { store } = options;
-  const record = await campaignRecord(client, campaignId);
+  const record = await campaignRecord(client, campaignId, store);
   const out: { summary: RoundSummary; result: RoundResult }[] = [];
   for (const summary of record.rounds) {
     const hint =
@@ -183,11 +193,24 @@ export async function finishedRounds(
 /**
  * A campaign's status: the live query while it runs (state, round, step, progress, per-round
  * metrics); once it is closed, rebuilt from its own result or last run (rounds, report), which needs
- * no worker and no round workflow (they may be gone after Temporal's retention).
+ * no worker and no round workflow (they may be gone after Temporal's retention). Once the campaign
+ * workflow is gone too, rebuilt from its index in the artifact store when given one.
  */
-export async function campaignStatus(client: Client, campaignId: string): Promise<CampaignStatus> {
+export async function campaignStatus(
+  client: Client,
+  campaignId: string,
+  options: { store?: ArtifactStore } = {},
+): Promise<CampaignStatus> {
   const handle = client.workflow.getHandle(campaignId);
-  const described = await handle.describe();
+  let described;
+  try {
+    described = await handle.describe();
+  } catch (e) {
+    if (!(e instanceof WorkflowNotFoundError) || !options.store) throw e;
+    const index = await readCampaignIndex(options.store, campaignId);
+    if (!index) throw e;
+    return statusFromIndex(index);
+  }
   const closed: Partial<Record<string, CampaignStateName>> = {
     COMPLETED: 'completed',
     FAILED: 'failed',
@@ -215,6 +238,29 @@ export async function campaignStatus(client: Client, campaignId: string): Promis
     bestAccuracy: result?.bestAccuracy ?? null,
     ...(result ? { report: result.report ?? null } : {}),
     ...(result?.reportError ? { reportError: result.reportError } : {}),
+  };
+}
+
+/**
+ * The status of a campaign whose workflow Temporal has deleted, from its index. Only closed workflows
+ * are deleted, so it is closed: completed when its report, or its last configured round, is recorded;
+ * otherwise it stopped early, which reads as failed (the index cannot tell failed from cancelled or
+ * terminated). A report step that failed is not recorded: such a campaign shows no report.
+ */
+function statusFromIndex(index: CampaignIndex): CampaignStatus {
+  const last = index.rounds[index.rounds.length - 1];
+  const completed =
+    index.report !== null || (index.plannedRounds !== null && last?.round === index.plannedRounds);
+  return {
+    campaignId: index.campaignId,
+    state: completed ? 'completed' : 'failed',
+    round: last?.round ?? 0,
+    step: completed ? 'done' : 'starting',
+    progress: { done: 0, total: 0 },
+    rounds: index.rounds,
+    bestModelRef: index.bestModelRef,
+    bestAccuracy: index.bestAccuracy,
+    ...(completed ? { report: index.report } : {}),
   };
 }
 

@@ -21,3 +21,10 @@ export {
   type RoundRecord,
   type RoundSource,
 } from './round-record';
+export {
+  indexReport,
+  indexRound,
+  indexableCampaignId,
+  readCampaignIndex,
+  type CampaignIndex,
+} from './campaign-index';

@@ -14,6 +14,7 @@ const NAME_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
  * The local-filesystem store. Layout under `root`:
  *   objects/<2 hex>/<62 hex>   immutable artifacts, named by the sha256 of their bytes
  *   drafts/<name>.jsonl        append-only work in progress
+ *   named/<name>.json          named documents, replaced atomically (mutable pointers)
  *   tmp/                       temp files, renamed into objects/ once complete (atomic publish)
  */
 export class LocalArtifactStore implements ArtifactStore {
@@ -31,11 +32,20 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   draftPath(name: string): string {
+    return this.namePath('drafts', name, '.jsonl', 'a draft');
+  }
+
+  /** Where a named document lives; throws InvalidRefError for a name that could leave named/. */
+  namedPath(name: string): string {
+    return this.namePath('named', name, '.json', 'a document');
+  }
+
+  private namePath(dir: string, name: string, ext: string, what: string): string {
     const segments = name.split('/');
     if (name.length === 0 || name.length > 200 || !segments.every((s) => NAME_SEGMENT.test(s))) {
-      throw new InvalidRefError(name, 'a draft name is slash-separated segments of [A-Za-z0-9._-]');
+      throw new InvalidRefError(name, `${what} name is slash-separated segments of [A-Za-z0-9._-]`);
     }
-    return this.inside(path.join(this.root, 'drafts', `${name}.jsonl`), name);
+    return this.inside(path.join(this.root, dir, `${name}${ext}`), name);
   }
 
   async put(data: Uint8Array | string): Promise<PutResult> {
@@ -164,6 +174,48 @@ export class LocalArtifactStore implements ArtifactStore {
 
   async removeDraft(name: string): Promise<void> {
     await fs.rm(this.draftPath(name), { force: true });
+  }
+
+  async putNamed(name: string, value: unknown): Promise<void> {
+    const file = this.namedPath(name);
+    const tmp = await this.tempPath();
+    const fh = await fs.open(tmp, 'w');
+    try {
+      await fh.writeFile(JSON.stringify(value));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    // rename replaces the old document atomically: a concurrent reader gets one or the other.
+    await fs.rename(tmp, file);
+    await fsyncDir(path.dirname(file));
+  }
+
+  async getNamed<T = unknown>(name: string): Promise<T | undefined> {
+    let text: string;
+    try {
+      text = await fs.readFile(this.namedPath(name), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    return JSON.parse(text) as T;
+  }
+
+  async listNamed(folder: string): Promise<string[]> {
+    const dir = this.namedPath(folder).slice(0, -'.json'.length);
+    let entries;
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    return entries
+      .filter((e) => e.isFile() && e.name.endsWith('.json') && NAME_SEGMENT.test(e.name.slice(0, -5)))
+      .map((e) => `${folder}/${e.name.slice(0, -5)}`)
+      .sort();
   }
 
   private inside(resolved: string, ref: string): string {

@@ -49,4 +49,16 @@ export interface ArtifactStore {
   readDraft<T = unknown>(name: string): Promise<T[]>;
   sealDraft(name: string): Promise<PutResult & { count: number }>;
   removeDraft(name: string): Promise<void>;
+
+  /**
+   * Named documents: small JSON values under a name (slash-separated segments of [A-Za-z0-9._-]),
+   * replaced as a whole and atomically (temp file, fsync, rename), so a reader sees the old value or
+   * the new one, never a torn one. Unlike artifacts they are mutable pointers (the campaign index,
+   * report/campaign-index.ts, which outlives Temporal's retention of a campaign's workflows).
+   */
+  putNamed(name: string, value: unknown): Promise<void>;
+  /** A named document's value, or undefined when there is none. */
+  getNamed<T = unknown>(name: string): Promise<T | undefined>;
+  /** The names of the documents directly under a folder of names (sorted; [] when there are none). */
+  listNamed(folder: string): Promise<string[]>;
 }

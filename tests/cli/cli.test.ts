@@ -6,7 +6,7 @@ import { LocalArtifactStore } from '../../store';
 import { testCampaignConfig } from '../helpers/campaign';
 import { tempDir, testServerAddress } from '../helpers/temporal';
 import { pretrainedTinyModel } from '../helpers/tiny-model';
-import { forgetWorkflows } from '../workflows/forget-workflows';
+import { forgetAllRuns, forgetWorkflows } from '../workflows/forget-workflows';
 import { collect, runLmsi, spawnLmsi, type CliRun } from './process';
 
 /**
@@ -217,5 +217,51 @@ describe('lmsi as processes (real dev server, a worker process)', () => {
     );
     expectOk(question);
     expect(JSON.parse(question.stdout).sampled.paths).toHaveLength(4);
+  });
+
+  it('status, report and audit work from the campaign index once the campaign workflow is gone too', async () => {
+    const before = await lmsi('status', campaignId, '--json', '--address', address);
+    expectOk(before);
+    const connection = await Connection.connect({ address });
+    try {
+      await forgetAllRuns(new Client({ connection }), campaignId);
+    } finally {
+      await connection.close();
+    }
+    // Temporal alone no longer knows the campaign.
+    const gone = await lmsi('status', campaignId, '--json', '--address', address);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain(`lmsi: campaign ${campaignId} not found: Temporal has no such workflow`);
+
+    // With the artifact store (from --config, or --artifacts): the same status, from the index.
+    for (const source of [
+      ['--config', configFile],
+      ['--artifacts', artifactsDir, '--address', address],
+    ]) {
+      const status = await lmsi('status', campaignId, '--json', ...source);
+      expectOk(status);
+      expect(JSON.parse(status.stdout)).toEqual(JSON.parse(before.stdout));
+    }
+    const table = await lmsi('status', campaignId, '--config', configFile);
+    expectOk(table);
+    expect(table.stdout).toContain(`campaign ${campaignId}: completed, round 1`);
+
+    const out = path.join(dir, 'report-after-campaign-retention');
+    expectOk(await lmsi('report', campaignId, '--config', configFile, '--out', out));
+    const report = JSON.parse(await fs.readFile(path.join(out, 'report.json'), 'utf8'));
+    expect(report.rounds.map((r: { round: number }) => r.round)).toEqual([0, 1]);
+    const audit = await lmsi(
+      'audit',
+      campaignId,
+      '--round',
+      '1',
+      '--json',
+      '--artifacts',
+      artifactsDir,
+      '--address',
+      address,
+    );
+    expectOk(audit);
+    expect(JSON.parse(audit.stdout)).toMatchObject({ campaignId, round: 1 });
   });
 });

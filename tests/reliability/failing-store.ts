@@ -34,6 +34,10 @@ export class FailingStore extends LocalArtifactStore {
     this.check('object');
     return super.putJsonl(values);
   }
+  override async putNamed(name: string, value: unknown) {
+    this.check('object');
+    return super.putNamed(name, value);
+  }
   override async appendDraft(name: string, values: unknown[]) {
     this.check('draft');
     return super.appendDraft(name, values);

@@ -2,7 +2,12 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { ArtifactCorruptError, ArtifactNotFoundError, InvalidRefError, LocalArtifactStore } from '../../store';
+import {
+  ArtifactCorruptError,
+  ArtifactNotFoundError,
+  InvalidRefError,
+  LocalArtifactStore,
+} from '../../store';
 
 async function tempStore(): Promise<LocalArtifactStore> {
   return new LocalArtifactStore(await fs.mkdtemp(path.join(os.tmpdir(), 'lmsi-store-')));
@@ -64,7 +69,25 @@ describe('LocalArtifactStore', () => {
     }
     for (const bad of ['../x', 'a/../../x', '/abs', 'a//b', '.hidden', 'a/..', '']) {
       await expect(store.appendDraft(bad, [1])).rejects.toThrow(InvalidRefError);
+      await expect(store.putNamed(bad, 1)).rejects.toThrow(InvalidRefError);
+      await expect(store.getNamed(bad)).rejects.toThrow(InvalidRefError);
+      await expect(store.listNamed(bad)).rejects.toThrow(InvalidRefError);
     }
+  });
+
+  it('replaces named documents atomically and lists a folder of them', async () => {
+    const store = await tempStore();
+    expect(await store.getNamed('idx/a')).toBeUndefined();
+    expect(await store.listNamed('idx')).toEqual([]);
+    await store.putNamed('idx/b', { v: 1 });
+    await store.putNamed('idx/a', { v: 1 });
+    await store.putNamed('idx/a', { v: 2 });
+    await store.putNamed('idx/sub/c', { v: 3 });
+    expect(await store.getNamed('idx/a')).toEqual({ v: 2 });
+    // Only the documents directly in the folder, not its subfolders; nothing left in tmp/.
+    expect(await store.listNamed('idx')).toEqual(['idx/a', 'idx/b']);
+    expect(await fs.readdir(path.join(store.root, 'tmp'))).toEqual([]);
+    expect(store.namedPath('idx/a')).toBe(path.join(store.root, 'named', 'idx', 'a.json'));
   });
 
   it('keeps drafts across appends, drops a torn last line and seals them into an artifact', async () => {
@@ -95,7 +118,10 @@ describe('LocalArtifactStore', () => {
     expect(await fs.readFile(path.join(dest, 'onnx', 'model.onnx'))).toEqual(Buffer.from([1, 2, 3]));
     expect(await fs.readFile(path.join(dest, 'config.json'), 'utf8')).toBe('{"dModel":8}');
 
-    const evil = await store.putJson({ kind: 'lmsi.tree', files: { '../escape': (await store.put('x')).ref } });
+    const evil = await store.putJson({
+      kind: 'lmsi.tree',
+      files: { '../escape': (await store.put('x')).ref },
+    });
     await expect(store.materializeTree(evil.ref, path.join(dest, 'evil'))).rejects.toThrow(InvalidRefError);
   });
 });

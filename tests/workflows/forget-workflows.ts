@@ -35,3 +35,24 @@ export async function forgetWorkflows(
     }
   }
 }
+
+/**
+ * Deletes every run of a workflow (a campaign continues as new after each round, and retention
+ * deletes each closed run), then waits until the server no longer knows the workflow id.
+ */
+export async function forgetAllRuns(client: Client, workflowId: string, timeoutMs = 120_000): Promise<void> {
+  const namespace = client.options.namespace;
+  const runIds: string[] = [];
+  for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runIds.push(w.runId);
+  for (const runId of runIds) {
+    try {
+      await client.workflowService.deleteWorkflowExecution({
+        namespace,
+        workflowExecution: { workflowId, runId },
+      });
+    } catch (e) {
+      if (!(isGrpcServiceError(e) && Number(e.code) === GRPC_NOT_FOUND)) throw e;
+    }
+  }
+  await forgetWorkflows(client, [workflowId], timeoutMs);
+}

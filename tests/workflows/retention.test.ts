@@ -10,7 +10,7 @@ import { activityDeps, createLmsiWorker } from '../../workers';
 import { testCampaignConfig, withWorkers } from '../helpers/campaign';
 import { connectTestTemporal, tempDir, workflowBundle, type TestTemporal } from '../helpers/temporal';
 import { writeRandomTinyModel } from '../helpers/tiny-model';
-import { forgetWorkflows } from './forget-workflows';
+import { forgetAllRuns, forgetWorkflows } from './forget-workflows';
 
 let temporal: TestTemporal;
 beforeAll(async () => {
@@ -20,8 +20,8 @@ afterAll(async () => {
   await temporal.close();
 });
 
-describe('a campaign outlives the retention of its round workflows', () => {
-  it('writes its report, and status, report and audit still work, from the round records alone', async () => {
+describe('a campaign outlives the retention of its round workflows, then of its own', () => {
+  it('writes its report, and status, report and audit still work, from the round records, then from the campaign index', async () => {
     const root = await tempDir('retention');
     const dataDir = path.join(root, 'data');
     await writeArithSplits(dataDir, 11, { train: 0, unlabeled: 8, eval: 8 }, { minSteps: 2, maxSteps: 2 });
@@ -99,5 +99,32 @@ describe('a campaign outlives the retention of its round workflows', () => {
     await expect(finishedRounds(temporal.client, config.name)).rejects.toThrow(
       /round-0 no longer exists \(Temporal retention\); its record sha256:[0-9a-f]{64} is in the artifact store/,
     );
+
+    // Then retention deletes the campaign workflow itself (every run of it): the campaign index in
+    // the store, written by the recordRound and writeReport activities, still lists its rounds and
+    // its report, and status, report and audit work from it alone.
+    await forgetAllRuns(temporal.client, config.name);
+    await expect(temporal.client.workflow.getHandle(config.name).describe()).rejects.toThrow(
+      WorkflowNotFoundError,
+    );
+    expect(await campaignStatus(temporal.client, config.name, { store })).toEqual(status);
+    const indexed = await finishedRounds(temporal.client, config.name, { store });
+    expect(indexed).toEqual(rounds);
+    const again = await buildReport({ campaignId: config.name, rounds: indexed.map((r) => r.result), store });
+    expect(again.rounds.map((r) => r.round)).toEqual([0, 1]);
+    const qaAgain = await auditQuestion(indexed[1].result, 'arith-unlabeled-1', {
+      campaignId: config.name,
+      store,
+    });
+    expect(qaAgain).toEqual(qa);
+
+    // Without the index (no store, or one without it) the campaign is not found and has no rounds.
+    const bare = new LocalArtifactStore(path.join(root, 'no-index'));
+    await expect(campaignStatus(temporal.client, config.name)).rejects.toThrow(WorkflowNotFoundError);
+    await expect(campaignStatus(temporal.client, config.name, { store: bare })).rejects.toThrow(
+      WorkflowNotFoundError,
+    );
+    expect(await finishedRounds(temporal.client, config.name)).toEqual([]);
+    expect(await finishedRounds(temporal.client, config.name, { store: bare })).toEqual([]);
   }, 400_000);
 });
