@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CHECKPOINT_FILES, loadCheckpoint } from '../checkpoint/checkpoint';
@@ -7,6 +7,7 @@ import { DECODE_STEPS_IO, buildDecodeStepsGraph } from '../model/decode-graph';
 import { toBytes } from '../onnx/serialize';
 import type { GenerationModel } from './load';
 import type { SampleOptions } from './options';
+import { cachedSession, releaseSessions } from './session-cache';
 
 /**
  * Vocabularies above this use the one-step loop: the in-graph draw ranks and sums over
@@ -45,43 +46,40 @@ function isOwnCheckpoint(dir: string): boolean {
   }
 }
 
-const sessions = new Map<string, Promise<ort.InferenceSession>>();
+/** The decode-steps graphs' names in the session cache: one graph per (k, with top-k or not). */
+const STEPS_GRAPH = 'decode-steps|';
+const stepsGraph = (steps: number, topK: boolean) => `${STEPS_GRAPH}${steps}|${topK}`;
 
 /**
  * The decode-steps session of one of our checkpoints, built from the same config.json and weights
- * as its onnx/model.onnx and cached per (weights file, size, mtime, steps, provider, threads).
+ * as its onnx/model.onnx. It shares the one session cache with the decoder, keyed on the weights
+ * file (so rewritten weights rebuild it), `steps`, `topK`, provider and threads.
  */
 export function decodeStepsSession(
   model: GenerationModel,
   steps: number,
   topK: boolean,
 ): Promise<ort.InferenceSession> {
-  const weights = realpathSync(path.join(model.dir, CHECKPOINT_FILES.weights));
-  const st = statSync(weights);
-  const id = [weights, st.size, st.mtimeMs, steps, topK, model.provider, model.threads ?? 'all'].join('|');
-  let session = sessions.get(id);
-  if (!session) {
+  const key = {
+    graph: stepsGraph(steps, topK),
+    file: path.join(model.dir, CHECKPOINT_FILES.weights),
+    provider: model.provider,
+    threads: model.threads,
+  };
+  return cachedSession(key, () => {
     const ckpt = loadCheckpoint(model.dir);
     const graph = buildDecodeStepsGraph(ckpt.config, ckpt.params, {
       steps,
       topK,
       tokenizerVocabSize: Math.min(model.tokenizer.vocabSize, ckpt.config.vocabSize),
     });
-    session = ort.InferenceSession.create(toBytes(graph), {
-      executionProviders: [model.provider],
-      graphOptimizationLevel: 'all',
-      ...(model.threads === undefined ? {} : { intraOpNumThreads: model.threads, interOpNumThreads: 1 }),
-    });
-    sessions.set(id, session);
-    session.catch(() => sessions.delete(id));
-  }
-  return session;
+    return toBytes(graph);
+  });
 }
 
-export async function releaseDecodeStepsSessions(): Promise<void> {
-  const all = [...sessions.values()];
-  sessions.clear();
-  for (const s of all) await s.then((x) => x.release()).catch(() => undefined);
+/** Releases the decode-steps sessions only; the decoders' stay cached. */
+export function releaseDecodeStepsSessions(): Promise<void> {
+  return releaseSessions((graph) => graph.startsWith(STEPS_GRAPH));
 }
 
 /** What one run of `steps` steps chose for each row. */

@@ -5,7 +5,7 @@ import { BadInputError } from '../../method/errors';
 import { type LoadedTokenizer, loadTokenizer } from '../tokenizer/load';
 import { cacheDimsFromConfig, eosIdsFromConfig, readModelConfig } from './model-config';
 import { type ExecutionProvider, ExecutionProviderUnavailableError, cudaUnavailableReason } from './provider';
-import { cachedSession } from './session-cache';
+import { DECODER_GRAPH, cachedSession } from './session-cache';
 import { type DecoderSignature, readDecoderSignature } from './signature';
 
 export interface LoadOptions {
@@ -70,7 +70,12 @@ export async function loadGenerationModel(dir: string, options: LoadOptions = {}
       fallbackReason = reason;
     }
   }
-  const session = await cachedSession({ modelFile, provider, threads: options.threads });
+  const session = await cachedSession({
+    graph: DECODER_GRAPH,
+    file: modelFile,
+    provider,
+    threads: options.threads,
+  });
   const signature = readDecoderSignature(session, modelFile, cacheDimsFromConfig(config));
 
   const logitsSize = signature.logitsSize ?? config.vocab_size ?? null;
