@@ -130,12 +130,16 @@ export function keyringFromEnv(env: NodeJS.ProcessEnv = process.env): Keyring | 
   return null;
 }
 
+/** The module of the failure converter that encodes failure messages (client/failure-converter.ts). */
+export const encodedFailureConverterPath = require.resolve('./failure-converter');
+
 /**
- * The data converter of clients and workers: with a keyring, every payload is encrypted; without,
- * Temporal's default. Failure messages stay in clear (they name files, lines and fields, never
- * dataset text: see method/load's withoutQuotedText).
+ * The data converter of clients and workers: with a keyring, every payload is encrypted, and so are
+ * failure messages and stack traces (moved into an encoded payload: the server shows "Encoded
+ * failure"; a client or codec server with the key reads the original); without, Temporal's default.
+ * A workflow bundle built ahead (bundleWorkflowCode) needs the same `failureConverterPath`.
  */
 export function lmsiDataConverter(keyring: Keyring | null = keyringFromEnv()): DataConverter | undefined {
   if (!keyring) return undefined;
-  return { payloadCodecs: [new AesGcmCodec(keyring)] };
+  return { payloadCodecs: [new AesGcmCodec(keyring)], failureConverterPath: encodedFailureConverterPath };
 }

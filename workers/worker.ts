@@ -24,7 +24,10 @@ export interface LmsiWorkerOptions {
   cacheDir?: string;
   /** onnxruntime intra-op threads for model activities (default: every core). */
   threads?: number;
-  /** Pre-built workflow bundle (tests build one per file); otherwise bundled from workflows/. */
+  /**
+   * Pre-built workflow bundle (tests build one per file); otherwise bundled from workflows/ with the
+   * data converter's failureConverterPath. With a codec, build it with that path too (client/README.md).
+   */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Default: 1 for accelerator (one model job per machine), 8 for light. */
   maxConcurrentActivityTaskExecutions?: number;

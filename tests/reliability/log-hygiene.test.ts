@@ -51,7 +51,10 @@ describe('log hygiene', () => {
       lightQueue: light,
       acceleratorQueue: uniqueTaskQueue('logs-accel'),
       artifactsDir: path.join(root, 'artifacts'),
-      workflowCodePath: await writeWorkflowBundle(root),
+      workflowCodePath: await writeWorkflowBundle(
+        root,
+        lmsiDataConverter(keyringFromEnv(env))?.failureConverterPath,
+      ),
       logFile,
       logLevel: 'DEBUG',
       env,

@@ -168,6 +168,98 @@ describe('encrypted payloads through a real worker and server', () => {
     });
     expect(await rotated.workflow.getHandle(workflowId).result()).toEqual(result);
   });
+
+  // A failure's message names the bad input (here a file whose name is the secret): with the codec,
+  // message and stack travel encrypted; without, they stay readable as before.
+  async function failSnapshot(converter: ReturnType<typeof lmsiDataConverter>) {
+    const root = await tempDir('codec-failure');
+    const marker = `secret-marker-${randomBytes(6).toString('hex')}`;
+    const file = path.join(root, `${marker}.jsonl`);
+    await fs.writeFile(file, ''); // empty: a non-retryable BadInput naming the file
+    const taskQueue = uniqueTaskQueue('codec-failure');
+    // workflowsPath, not a prebuilt bundle: the worker bundles with the converter's failureConverterPath.
+    const worker = await createLmsiWorker({
+      connection: temporal.nativeConnection,
+      role: 'light',
+      taskQueue,
+      artifactsDir: path.join(root, 'artifacts'),
+      dataConverter: converter,
+    });
+    const client = new Client({ connection: temporal.client.connection, dataConverter: converter });
+    const workflowId = `codec-failure-${Date.now()}`;
+    const error = await worker
+      .runUntil(snapshotDataset(client, { task: 'arith', file }, { taskQueue, workflowId }))
+      .then(
+        () => undefined,
+        (e: unknown) => e as Error & { cause?: Error & { cause?: Error } },
+      );
+    const { history } = await temporal.client.workflowService.getWorkflowExecutionHistory({
+      namespace: 'default',
+      execution: { workflowId },
+    });
+    const raw = JSON.stringify(
+      history!.events!.map((e) =>
+        proto.api.history.v1.HistoryEvent.toObject(e as never, { defaults: false }),
+      ),
+    );
+    const messages: string[] = [];
+    for (let e: (Error & { cause?: unknown }) | undefined = error; e; e = e.cause as typeof e)
+      messages.push(e.message);
+    const encoded: Payload[] = [];
+    const visit = (v: unknown) => {
+      if (!v || typeof v !== 'object') return;
+      const attrs = (v as { encodedAttributes?: Payload }).encodedAttributes;
+      if (attrs) encoded.push(attrs);
+      for (const child of Object.values(v)) visit(child);
+    };
+    for (const e of history!.events!) visit(e);
+    return { marker, raw, messages, encoded };
+  }
+
+  it('with the key, failure messages and stacks are encrypted in history; the client reads them', async () => {
+    const k1 = key();
+    const { marker, raw, messages, encoded } = await failSnapshot(lmsiDataConverter(ring('k1', { k1 })));
+    expect(messages.join('\n')).toContain(marker);
+    expect(raw).toContain('Encoded failure');
+    expect(raw).not.toContain(marker);
+    expect(raw).not.toContain('failures.ts'); // no plaintext stack trace either
+    expect(encoded.length).toBeGreaterThan(0);
+    for (const p of encoded)
+      expect(Buffer.from(p.metadata![METADATA_ENCODING_KEY]).toString()).toBe('binary/encrypted');
+
+    // The codec server opens them for the Web UI like any other payload.
+    const { server, url } = await startCodecServer({ codec: new AesGcmCodec(ring('k1', { k1 })), port: 0 });
+    try {
+      const response = await fetch(`${url}/decode`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          payloads: encoded.map((p) => ({
+            metadata: Object.fromEntries(
+              Object.entries(p.metadata!).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+            ),
+            data: Buffer.from(p.data!).toString('base64'),
+          })),
+        }),
+      });
+      expect(response.status).toBe(200);
+      const { payloads } = (await response.json()) as { payloads: { data: string }[] };
+      const opened = payloads.map((p) => Buffer.from(p.data, 'base64').toString());
+      expect(opened.join('\n')).toContain(marker);
+      expect(JSON.parse(opened[0])).toEqual(
+        expect.objectContaining({ message: expect.any(String), stack_trace: expect.any(String) }),
+      );
+    } finally {
+      server.close();
+    }
+  });
+
+  it('without a key, failures are stored and read in clear, as before', async () => {
+    const { marker, raw, messages } = await failSnapshot(undefined);
+    expect(messages.join('\n')).toContain(marker);
+    expect(raw).toContain(marker);
+    expect(raw).not.toContain('Encoded failure');
+  });
 });
 
 describe('codec server for the Web UI', () => {

@@ -31,10 +31,15 @@ export interface WorkerProcess {
   stop(): Promise<void>;
 }
 
-/** Bundles the workflows once into a file that every child worker loads. */
-export async function writeWorkflowBundle(dir: string): Promise<string> {
+/**
+ * Bundles the workflows once into a file that every child worker loads. Children with a codec key
+ * need the bundle built with the same `failureConverterPath` (lmsiDataConverter's), so that
+ * workflow failures are encoded too.
+ */
+export async function writeWorkflowBundle(dir: string, failureConverterPath?: string): Promise<string> {
   const { code } = await bundleWorkflowCode({
     workflowsPath,
+    failureConverterPath,
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: (m) => console.error(m) },
   });
   const file = path.join(dir, 'workflow-bundle.js');
