@@ -29,6 +29,25 @@ export function calibrationMonotone(bins: DemoRound['calibration']): boolean {
   return big.every((b, i) => i === 0 || b.accuracy >= big[i - 1].accuracy);
 }
 
+/**
+ * The same bins merged to `width` (0.2: five bins). With 200 evaluation questions a 0.1-wide bin holds
+ * 10–40 questions, so one question moves its accuracy by 3–10 points and neighbours swap by noise;
+ * the coarse check asks whether confidence ranks accuracy at the resolution the sample supports.
+ */
+export function coarseCalibration(bins: DemoRound['calibration'], width = 0.2): DemoRound['calibration'] {
+  const merged = new Map<number, { lo: number; hi: number; questions: number; correct: number }>();
+  for (const b of bins) {
+    const k = Math.min(Math.floor(b.lo / width + 1e-9), Math.round(1 / width) - 1);
+    const m = merged.get(k) ?? { lo: k * width, hi: (k + 1) * width, questions: 0, correct: 0 };
+    m.questions += b.questions;
+    m.correct += b.accuracy * b.questions;
+    merged.set(k, m);
+  }
+  return [...merged.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([, m]) => ({ lo: m.lo, hi: m.hi, questions: m.questions, accuracy: m.correct / m.questions }));
+}
+
 export interface DemoSeedResult {
   seed: number;
   campaignId: string;
@@ -99,7 +118,11 @@ export function demoResults(
     },
     seeds: seeds.map((s) => ({
       ...s,
-      rounds: s.rounds.map((r) => ({ ...r, calibrationMonotone: calibrationMonotone(r.calibration) })),
+      rounds: s.rounds.map((r) => ({
+        ...r,
+        calibrationMonotone: calibrationMonotone(r.calibration),
+        coarseCalibrationMonotone: calibrationMonotone(coarseCalibration(r.calibration)),
+      })),
     })),
     meanGreedyGainRound1: meanGain(seeds, 1, 'greedyAccuracy'),
     meanScGainRound1: meanGain(seeds, 1, 'scAccuracy'),

@@ -1,7 +1,7 @@
 import { ablationVariants, markdownTable } from '../../bench/ablations';
 import { demoCampaignConfig, DEMO_FORMATS, parseDemoArgs } from '../../demo/options';
 import { seedExamples } from '../../demo/seed-examples';
-import { calibrationMonotone } from '../../demo/results';
+import { calibrationMonotone, coarseCalibration } from '../../demo/results';
 import type { ArithBaseModel } from '../../demo/arith-base-model';
 import { arith } from '../../method/tasks/arith';
 import type { Question } from '../../method/types';
@@ -158,6 +158,20 @@ describe('calibration check', () => {
     ).toBe(true);
     expect(calibrationMonotone([])).toBe(true);
   });
+  it('merges bins to 0.2 wide, weighting accuracy by questions, for the coarse check', () => {
+    const coarse = coarseCalibration([bin(0.2, 10, 0.5), bin(0.3, 30, 0.3), bin(0.9, 20, 0.8)]);
+    expect(coarse).toHaveLength(2);
+    expect(coarse[0]).toMatchObject({ questions: 40 });
+    expect(coarse[0].lo).toBeCloseTo(0.2);
+    expect(coarse[0].accuracy).toBeCloseTo(0.35);
+    expect(coarse[1]).toMatchObject({ questions: 20, accuracy: 0.8 });
+    expect(coarse[1].lo).toBeCloseTo(0.8);
+    // Noisy at 0.1 (0.45 then 0.38), monotone at 0.2.
+    const fine = [bin(0.2, 11, 0.45), bin(0.3, 39, 0.38), bin(0.4, 24, 0.58), bin(0.5, 42, 0.52)];
+    expect(calibrationMonotone(fine)).toBe(false);
+    expect(calibrationMonotone(coarseCalibration(fine))).toBe(true);
+  });
+
   it('fails when a populated higher bin is less accurate', () => {
     expect(calibrationMonotone([bin(0.3, 20, 0.6), bin(0.5, 30, 0.5)])).toBe(false);
   });
