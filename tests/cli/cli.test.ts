@@ -191,19 +191,7 @@ describe('lmsi as processes (real dev server, a worker process)', () => {
       parsed.rounds.map((r: { round: number; modelRef: string }) => [r.round, r.modelRef]),
     );
 
-    const audit = await lmsi(
-      'audit',
-      campaignId,
-      '--round',
-      '1',
-      '--json',
-      '--artifacts',
-      artifactsDir,
-      '--address',
-      address,
-    );
-    expectOk(audit);
-    expect(JSON.parse(audit.stdout)).toMatchObject({ campaignId, round: 1 });
+    await expectRound1Audit();
     const question = await lmsi(
       'audit',
       campaignId,
@@ -218,6 +206,23 @@ describe('lmsi as processes (real dev server, a worker process)', () => {
     expectOk(question);
     expect(JSON.parse(question.stdout).sampled.paths).toHaveLength(4);
   });
+
+  /** `audit --round 1 --json` read from the artifact store names the campaign and the round. */
+  async function expectRound1Audit() {
+    const audit = await lmsi(
+      'audit',
+      campaignId,
+      '--round',
+      '1',
+      '--json',
+      '--artifacts',
+      artifactsDir,
+      '--address',
+      address,
+    );
+    expectOk(audit);
+    expect(JSON.parse(audit.stdout)).toMatchObject({ campaignId, round: 1 });
+  }
 
   it('status, report and audit work from the campaign index once the campaign workflow is gone too', async () => {
     const before = await lmsi('status', campaignId, '--json', '--address', address);
@@ -250,18 +255,6 @@ describe('lmsi as processes (real dev server, a worker process)', () => {
     expectOk(await lmsi('report', campaignId, '--config', configFile, '--out', out));
     const report = JSON.parse(await fs.readFile(path.join(out, 'report.json'), 'utf8'));
     expect(report.rounds.map((r: { round: number }) => r.round)).toEqual([0, 1]);
-    const audit = await lmsi(
-      'audit',
-      campaignId,
-      '--round',
-      '1',
-      '--json',
-      '--artifacts',
-      artifactsDir,
-      '--address',
-      address,
-    );
-    expectOk(audit);
-    expect(JSON.parse(audit.stdout)).toMatchObject({ campaignId, round: 1 });
+    await expectRound1Audit();
   });
 });
