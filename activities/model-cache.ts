@@ -41,7 +41,7 @@ export async function loadModelByRef(
   return loadGenerationModel(await localModelDir(deps.store, deps.cacheDir, input.modelRef), {
     provider: input.executionProvider,
     allowCpuFallback: input.allowCpuFallback,
-    threads: deps.threads,
+    threads: deps.samplingThreads ?? deps.threads,
   });
 }
 

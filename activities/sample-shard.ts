@@ -36,7 +36,7 @@ export interface ShardInput {
   seed: string;
   executionProvider: 'cpu' | 'cuda';
   allowCpuFallback: boolean;
-  /** Prompts sampled together per sampler call (each finished prompt is persisted at once). */
+  /** Prompts per sampler call (default: the whole shard); each finished prompt is persisted at once. */
   promptsPerCall?: number;
 }
 
@@ -105,7 +105,9 @@ async function runShard<R extends { questionId: string }>(
   const todo = questions.filter((q) => !finished.has(q.id));
   if (todo.length > 0) {
     const model = await loadModelByRef(deps, input);
-    const perCall = input.promptsPerCall ?? 8;
+    // One sampler call for the whole shard by default: the sampler batches equal-length prompts
+    // together, so the more prompts it sees at once, the fuller its batches.
+    const perCall = input.promptsPerCall ?? todo.length;
     for (let i = 0; i < todo.length; i += perCall) {
       const chunk = todo.slice(i, i + perCall).map((q) => ({
         id: q.id,
@@ -115,6 +117,8 @@ async function runShard<R extends { questionId: string }>(
         await store.appendDraft(draft, [record]);
         finished.set(record.questionId, record);
         heartbeat({ done: finished.size } satisfies ShardCursor);
+        // Persisted first: a cancellation between questions loses nothing finished.
+        checkCancelled();
       });
       checkCancelled();
     }

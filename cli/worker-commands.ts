@@ -26,7 +26,12 @@ export function registerWorkerCommands(program: Command): void {
         'artifact store root (shared by all workers of a campaign)',
         '.state/artifacts',
       )
-      .option('--threads <n>', 'onnxruntime threads for model activities', (v) => Number.parseInt(v, 10)),
+      .option('--threads <n>', 'onnxruntime threads for model activities', (v) => Number.parseInt(v, 10))
+      .option(
+        '--sampling-threads <n>',
+        'onnxruntime threads for sampling and evaluation (default: --threads); on CPU, one worker per core at 1 samples fastest',
+        (v) => Number.parseInt(v, 10),
+      ),
   ).action(
     async (
       opts: TemporalOptions & {
@@ -36,6 +41,7 @@ export function registerWorkerCommands(program: Command): void {
         acceleratorQueue: string;
         artifacts: string;
         threads?: number;
+        samplingThreads?: number;
       },
     ) => {
       const config = opts.config ? loadCampaignConfig(opts.config) : undefined;
@@ -66,6 +72,7 @@ export function registerWorkerCommands(program: Command): void {
             taskQueue: queues[role],
             artifactsDir,
             threads: opts.threads,
+            samplingThreads: opts.samplingThreads,
           }),
         ),
       );

@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { CampaignConfig } from '../config/campaign';
@@ -19,6 +20,11 @@ export const DemoOptions = z.strictObject({
   maxPerQuestion: z.int().min(1).nullable(),
   /** Unlabeled questions the rounds sample (demo/pool.ts); absent: the recipe's unlabeled split. */
   pool: z.int().min(1).max(100_000).optional(),
+  /**
+   * Accelerator workers (one in this process, the rest child processes), each sampling on one
+   * thread: shards run this many at a time. Default: one per core.
+   */
+  workers: z.int().min(1).max(64),
   uiPort: z.int().min(1024).max(65535),
   out: z.string().min(1),
   /** Keep the dev server and its Web UI up after the run, until Ctrl-C. */
@@ -28,7 +34,7 @@ export type DemoOptions = z.infer<typeof DemoOptions>;
 
 const USAGE =
   'usage: npm run demo -- [--quick] [--hold] [--seed N | --seeds N,N,..] [--m N] [--rounds N] [--temperature T] ' +
-  '[--formats f1,f2] [--min-confidence C] [--max-per-question N|all] [--pool N] [--ui-port N] [--out FILE]';
+  '[--formats f1,f2] [--min-confidence C] [--max-per-question N|all] [--pool N] [--workers N] [--ui-port N] [--out FILE]';
 
 /**
  * The demo's unlabeled pool: 1 000 questions, so that keeping only questions whose majority has
@@ -73,11 +79,13 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
       const v = value();
       raw.maxPerQuestion = v === 'all' ? null : Number(v);
     } else if (flag === '--pool') raw.pool = Number(value());
+    else if (flag === '--workers') raw.workers = Number(value());
     else if (flag === '--ui-port') raw.uiPort = Number(value());
     else if (flag === '--out') raw.out = value();
     else throw new Error(`unknown option ${flag}\n${USAGE}`);
   }
   raw.m ??= raw.quick ? 4 : 16;
+  raw.workers ??= Math.max(1, os.cpus().length);
   if (!raw.quick) raw.pool ??= DEMO_POOL_SIZE;
   // --quick's tiny model is rarely 70 % sure of anything: it keeps the looser filter, to exercise every step.
   raw.minConfidence ??= raw.quick ? 0.5 : DEMO_MIN_CONFIDENCE;
@@ -125,7 +133,8 @@ export function demoCampaignConfig(
       maxNewTokens: 160,
       prompt: 'zero-shot-cot',
       shardSize: options.quick ? 8 : 100,
-      maxConcurrentShards: 1,
+      // One shard per accelerator worker at a time (demo/session.ts starts options.workers of them).
+      maxConcurrentShards: options.workers,
     },
     formats: options.formats,
     filtering: {

@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -103,11 +103,24 @@ export async function runSeed(
   const { env, connection } = server;
   const work = path.join(ROOT, 'tmp', 'demo-runs', `${Date.now()}-${label}-${seed}`);
   const config = demoCampaignConfig(base, options, seed, path.join(work, 'artifacts'), label);
-  const common = { connection, artifactsDir: config.artifacts.dir, threads: os.cpus().length };
+  const threads = os.cpus().length;
+  // Training takes every core; sampling shards run one per accelerator worker, each on its share.
+  const samplingThreads = Math.max(1, Math.floor(threads / options.workers));
+  const common = { connection, artifactsDir: config.artifacts.dir, threads, samplingThreads };
   const workers = await Promise.all([
     createLmsiWorker({ ...common, role: 'light', taskQueue: config.temporal.taskQueues.light }),
     createLmsiWorker({ ...common, role: 'accelerator', taskQueue: config.temporal.taskQueues.accelerator }),
   ]);
+  const extra = Array.from({ length: options.workers - 1 }, (_, i) =>
+    startWorkerProcess({
+      address: env.address,
+      taskQueue: config.temporal.taskQueues.accelerator,
+      artifactsDir: config.artifacts.dir,
+      threads,
+      samplingThreads,
+      log: path.join(work, `accelerator-worker-${i + 2}.log`),
+    }),
+  );
   const running = workers.map((w) => w.run());
   let reportHtml: string | null = null;
   try {
@@ -124,7 +137,7 @@ export async function runSeed(
     }
   } finally {
     workers.forEach((w) => w.shutdown());
-    await Promise.all(running);
+    await Promise.all([...running, ...extra.map((w) => w.stop())]);
   }
   const rounds = await finishedRounds(env.client, config.name);
   return {
@@ -144,5 +157,51 @@ export async function runSeed(
         b.accuracy === null ? [] : [{ lo: b.lo, hi: b.hi, questions: b.count, accuracy: b.accuracy }],
       ),
     })),
+  };
+}
+
+/**
+ * One more accelerator worker, as a child process running `lmsi worker` (onnxruntime runs on the
+ * calling thread, so a second worker in this process would not use a second core). Its output goes
+ * to `log`; it is stopped by SIGTERM (running activities are cancelled and flush), and killed with
+ * this process if the demo dies.
+ */
+function startWorkerProcess(o: {
+  address: string;
+  taskQueue: string;
+  artifactsDir: string;
+  threads: number;
+  samplingThreads: number;
+  log: string;
+}): { stop(): Promise<void> } {
+  mkdirSync(path.dirname(o.log), { recursive: true });
+  const out = openSync(o.log, 'a');
+  const args = [
+    path.join(ROOT, 'cli', 'main.ts'),
+    'worker',
+    ...['--queues', 'accelerator', '--accelerator-queue', o.taskQueue],
+    ...['--address', o.address, '--namespace', 'default', '--artifacts', o.artifactsDir],
+    ...['--threads', String(o.threads), '--sampling-threads', String(o.samplingThreads)],
+  ];
+  const child: ChildProcess = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), args, {
+    cwd: ROOT,
+    stdio: ['ignore', out, out],
+  });
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('exit', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGTERM' && code !== null)
+      process.stderr.write(`accelerator worker process exited ${code}: see ${o.log}\n`);
+  });
+  return {
+    async stop() {
+      process.removeListener('exit', kill);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(kill, 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
   };
 }

@@ -24,6 +24,8 @@ export interface LmsiWorkerOptions {
   cacheDir?: string;
   /** onnxruntime intra-op threads for model activities (default: every core). */
   threads?: number;
+  /** onnxruntime threads for sampling and evaluation (default: `threads`); see ActivityDeps. */
+  samplingThreads?: number;
   /**
    * Pre-built workflow bundle (tests build one per file); otherwise bundled from workflows/ with the
    * data converter's failureConverterPath. With a codec, build it with that path too (client/README.md).
@@ -44,13 +46,14 @@ export interface LmsiWorkerOptions {
 export const workflowsPath = require.resolve('../workflows');
 
 export function activityDeps(
-  options: Pick<LmsiWorkerOptions, 'artifactsDir' | 'cacheDir' | 'threads' | 'store'>,
+  options: Pick<LmsiWorkerOptions, 'artifactsDir' | 'cacheDir' | 'threads' | 'samplingThreads' | 'store'>,
 ): ActivityDeps {
   const artifactsDir = path.resolve(options.artifactsDir);
   return {
     store: options.store ?? new LocalArtifactStore(artifactsDir),
     cacheDir: path.resolve(options.cacheDir ?? path.join(artifactsDir, 'cache')),
     threads: options.threads,
+    samplingThreads: options.samplingThreads,
   };
 }
 

@@ -180,6 +180,11 @@ export async function samplePaths(
   const stepsSession = steps > 1 ? await decodeStepsSession(model, steps, o.topK > 0) : null;
   const maxBatchRows = o.maxBatchRows ?? (steps > 1 ? 256 : 64);
 
+  // Prompts are admitted shortest first (stable): rows join a batch only with rows whose caches
+  // have the same length, so admitting equal-length prompts together makes batches of many prompts
+  // instead of one each (measured: 2x the rows per session.run on 100 arith prompts). The samples do
+  // not change: a row's numbers depend on neither its batch nor the order (see README.md).
+  const admission = prompts.map((_, i) => i).sort((a, b) => prompts[a].ids.length - prompts[b].ids.length);
   let nextPrompt = 0;
   let nextPath = 0;
   let current = null as { prompt: number; result: RunResult } | null;
@@ -193,15 +198,16 @@ export async function samplePaths(
     const admit = live === 0 || maxBatchRows - live >= chunk ? maxBatchRows - live : 0;
     const joining: Row[] = [];
     while (joining.length < admit && nextPrompt < prompts.length) {
-      const p = prompts[nextPrompt];
-      if (current?.prompt !== nextPrompt) {
+      const index = admission[nextPrompt];
+      const p = prompts[index];
+      if (current?.prompt !== index) {
         const t0 = performance.now();
-        current = { prompt: nextPrompt, result: await prefill(model, p.ids) };
+        current = { prompt: index, result: await prefill(model, p.ids) };
         t.prefillMs += performance.now() - t0;
         t.prefills++;
       }
       const row: Row = {
-        prompt: nextPrompt,
+        prompt: index,
         path: nextPath,
         rng: o.temperature > 0 ? new Rng(deriveSeed(o.seed, p.key, nextPath)) : null,
         promptIds: p.ids,
