@@ -114,6 +114,8 @@ export function demoResults(
         learningRate: config.training.learningRate,
         batchSize: config.training.batchSize,
       },
+      /** Accelerator workers (one per core by default), each sampling one shard at a time on one thread. */
+      acceleratorWorkers: config.sampling.maxConcurrentShards,
       replay: `seed examples, replayRatio ${config.training.replayRatio} (their labels were used only to build the base model)`,
     },
     seeds: seeds.map((s) => ({

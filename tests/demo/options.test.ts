@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import { ablationVariants, markdownTable } from '../../bench/ablations';
 import { demoCampaignConfig, DEMO_FORMATS, parseDemoArgs } from '../../demo/options';
 import { seedExamples } from '../../demo/seed-examples';
@@ -39,6 +40,16 @@ describe('demo options and campaign config', () => {
     expect(c.sampling.maxNewTokens).toBeGreaterThanOrEqual(150);
     expect(c.data.replayExamples).toBe(base.data.seedExamples);
     expect(c.data.exemplars).toBeUndefined();
+  });
+
+  it('runs one accelerator worker per core by default, and as many shards at a time as workers', () => {
+    const o = parseDemoArgs([]);
+    expect(o.workers).toBe(Math.max(1, os.cpus().length));
+    expect(demoCampaignConfig(base, o, 1, '/tmp/a').sampling.maxConcurrentShards).toBe(o.workers);
+    const one = parseDemoArgs(['--workers', '1']);
+    expect(one.workers).toBe(1);
+    expect(demoCampaignConfig(base, one, 1, '/tmp/a').sampling.maxConcurrentShards).toBe(1);
+    expect(() => parseDemoArgs(['--workers', '0'])).toThrow(/workers/);
   });
 
   it('takes formats and minConfidence from flags; few-shot formats get the one-exemplar file', () => {

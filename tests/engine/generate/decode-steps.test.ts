@@ -100,6 +100,39 @@ describe('samplePaths with several decode steps per run (our own checkpoint)', (
     expect(strip([...first, ...rest])).toEqual(strip(reference));
   });
 
+  it('admits prompts shortest first, so equal-length prompts share a batch whatever their order', async () => {
+    // Two lengths, interleaved. Batches hold only equal-length caches: admitted in the given order,
+    // each prompt's 4 rows would run alone (8 runs of 4 rows); shortest first, the two short prompts
+    // fill one 8-row batch and the two long ones the next (4 runs of 8 rows).
+    const prompts = [
+      'Q: 3 + 4 = ?\nA:',
+      'Q: Tom has 12 pens.\nA:',
+      'Q: 5 + 2 = ?\nA:',
+      'Q: Ann has 31 cups.\nA:',
+    ];
+    const noEos = { ...model, eosIds: [] };
+    const options = {
+      prompts,
+      n: 4,
+      temperature: 1,
+      maxNewTokens: 9,
+      seed: 'order',
+      stepsPerRun: 4,
+      maxBatchRows: 8,
+    };
+    const timings = emptyTimings();
+    const sorted = await samplePaths(noEos, { ...options, timings });
+    expect(timings.stepsPerRun).toBe(4);
+    expect(timings.decodeRuns).toBe(4);
+    expect(timings.decodedRows).toBe(4 * 8 * 4);
+    expect(sorted.flat().every((c) => c.finishReason === 'length' && c.tokenIds.length === 9)).toBe(true);
+    // The samples are those of each prompt alone.
+    for (const [i, prompt] of prompts.entries()) {
+      const [alone] = await samplePaths(noEos, { ...options, prompts: [prompt] });
+      expect(strip([alone])).toEqual(strip([sorted[i]]));
+    }
+  });
+
   it('falls back to the one-step loop for processors the graph lacks, and says why', async () => {
     for (const [extra, reason] of [
       [{ topP: 0.9 }, /top-p/],
