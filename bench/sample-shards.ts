@@ -1,0 +1,192 @@
+/**
+ * npm run bench:sample-shards [-- --questions 200]
+ *
+ * How fast a round's sampling runs on this machine, as the activities do it: the demo's base model,
+ * its unlabeled pool's first questions under the zero-shot CoT prompt, m = 16, T = 0.7, maxNewTokens
+ * 160, stop "\n\n". Four ways, the same samples each (checked: every token of every path):
+ *
+ * - 8 prompts per sampler call, 2 threads: what the sampling activity did before (promptsPerCall 8);
+ * - all prompts in one call, 2 threads: the activity now (the sampler admits equal-length prompts
+ *   together, so fewer prompts per call means smaller batches);
+ * - all prompts in one call, 1 thread;
+ * - two processes of 1 thread, half the prompts each: the demo's two accelerator workers, one shard
+ *   each (onnxruntime runs on the calling thread, so one process uses one core).
+ *
+ * Prints a table and writes bench/results/sample-shards.json.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { machine } from './machine';
+import { DEMO_RECIPE } from '../demo/recipe';
+import { baseModel, ROOT } from '../demo/session';
+import { loadGenerationModel, releaseSessions, samplePaths } from '../engine/generate';
+import { zeroShotCotPrompt } from '../method/formats';
+import { arith } from '../method/tasks/arith';
+
+const arg = (name: string, fallback: number): number => {
+  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return hit ? Number(hit.split('=')[1]) : fallback;
+};
+const SAMPLING = { n: 16, temperature: 0.7, maxNewTokens: 160, stop: ['\n\n'], seed: 'bench/sample-shards' };
+
+interface Run {
+  seconds: number;
+  tokens: number;
+  /** sha256 over every path's token ids, in question order. */
+  digest: string;
+}
+
+async function prompts(): Promise<{ modelDir: string; prompts: { id: string; text: string }[] }> {
+  const base = await baseModel(DEMO_RECIPE);
+  const { questions } = await arith.loadQuestions(base.data.unlabeled);
+  const count = arg('questions', 200);
+  const modelDir = base.modelDir;
+  return {
+    modelDir,
+    prompts: questions.slice(0, count).map((q) => ({ id: q.id, text: zeroShotCotPrompt(arith, q) })),
+  };
+}
+
+/** Samples `ps` in calls of `perCall` prompts; token ids per question, in order. */
+async function sample(
+  modelDir: string,
+  ps: { id: string; text: string }[],
+  threads: number,
+  perCall: number,
+) {
+  const model = await loadGenerationModel(modelDir, { provider: 'cpu', threads });
+  await samplePaths(model, { ...SAMPLING, prompts: ps.slice(0, 2), maxNewTokens: 4 }); // builds the sessions
+  const t0 = performance.now();
+  const ids: number[][][] = [];
+  for (let i = 0; i < ps.length; i += perCall) {
+    const out = await samplePaths(model, { ...SAMPLING, prompts: ps.slice(i, i + perCall) });
+    ids.push(...out.map((paths) => paths.map((p) => p.tokenIds)));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await releaseSessions();
+  return { seconds, ids };
+}
+
+const summarize = (seconds: number, ids: number[][][]): Run => ({
+  seconds,
+  tokens: ids.flat().reduce((s, p) => s + p.length, 0),
+  digest: createHash('sha256').update(JSON.stringify(ids)).digest('hex'),
+});
+
+/** Child mode: sample the prompts at `--part=k` of 2 on one thread, print seconds and ids as JSON. */
+async function child(): Promise<void> {
+  const { modelDir, prompts: ps } = await prompts();
+  const part = arg('part', 0);
+  const half = Math.ceil(ps.length / 2);
+  const mine = ps.slice(part * half, (part + 1) * half);
+  // Both children start sampling together: each waits for the go line on stdin.
+  const model = await loadGenerationModel(modelDir, { provider: 'cpu', threads: 1 });
+  await samplePaths(model, { ...SAMPLING, prompts: mine.slice(0, 2), maxNewTokens: 4 });
+  process.stdout.write('ready\n');
+  await new Promise((resolve) => process.stdin.once('data', resolve));
+  const t0 = performance.now();
+  const out = await samplePaths(model, { ...SAMPLING, prompts: mine });
+  const seconds = (performance.now() - t0) / 1000;
+  const line = `${JSON.stringify({ seconds, ids: out.map((paths) => paths.map((p) => p.tokenIds)) })}\n`;
+  // A pipe is written asynchronously: exit only once the line is out.
+  process.stdout.write(line, () => process.exit(0));
+}
+
+/** The child's stdout as lines, one promise per line in order. */
+function lineReader(c: ChildProcess): () => Promise<string> {
+  let buf = '';
+  const queued: string[] = [];
+  const waiting: { resolve: (line: string) => void; reject: (e: Error) => void }[] = [];
+  c.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      const w = waiting.shift();
+      if (w) w.resolve(line);
+      else queued.push(line);
+    }
+  });
+  let exited: Error | null = null;
+  c.once('exit', (code) => {
+    exited = new Error(`sample-shards child exited (${code}) before its results`);
+    for (const w of waiting.splice(0)) w.reject(exited);
+  });
+  return () =>
+    queued.length > 0
+      ? Promise.resolve(queued.shift()!)
+      : exited
+        ? Promise.reject(exited)
+        : new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+}
+
+async function twoProcesses(): Promise<Run> {
+  const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+  const count = `--questions=${arg('questions', 200)}`;
+  const children = [0, 1].map((part) =>
+    spawn(tsx, [__filename, '--child', `--part=${part}`, count], { stdio: ['pipe', 'pipe', 'inherit'] }),
+  );
+  const next = children.map(lineReader);
+  await Promise.all(next.map((n) => n())); // both ready
+  const t0 = performance.now();
+  children.forEach((c) => c.stdin.write('go\n'));
+  const outs = (await Promise.all(next.map((n) => n()))).map(
+    (line) => JSON.parse(line) as { seconds: number; ids: number[][][] },
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  return summarize(seconds, [...outs[0].ids, ...outs[1].ids]);
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--child')) return child();
+  const { modelDir, prompts: ps } = await prompts();
+  const rows: { way: string; threads: number; processes: number; promptsPerCall: number; run: Run }[] = [];
+  const add = async (way: string, threads: number, perCall: number) => {
+    const r = await sample(modelDir, ps, threads, perCall);
+    rows.push({ way, threads, processes: 1, promptsPerCall: perCall, run: summarize(r.seconds, r.ids) });
+  };
+  await add('8 prompts per call (before)', 2, 8);
+  await add('one call (the activity now)', 2, ps.length);
+  await add('one call, 1 thread', 1, ps.length);
+  rows.push({
+    way: 'two processes × 1 thread (the demo)',
+    threads: 1,
+    processes: 2,
+    promptsPerCall: Math.ceil(ps.length / 2),
+    run: await twoProcesses(),
+  });
+  const reference = rows[0].run;
+  const sameSamples = rows.every((r) => r.run.digest === reference.digest);
+  const table = rows.map((r) => ({
+    way: r.way,
+    threads: r.threads,
+    processes: r.processes,
+    promptsPerCall: r.promptsPerCall,
+    seconds: Math.round(r.run.seconds * 10) / 10,
+    tokens: r.run.tokens,
+    tokensPerSec: Math.round(r.run.tokens / r.run.seconds),
+    speedup: Math.round((reference.seconds / r.run.seconds) * 100) / 100,
+  }));
+  const out = {
+    machine: machine(),
+    date: new Date().toISOString(),
+    workload: { questions: ps.length, ...SAMPLING, model: path.relative(ROOT, modelDir) },
+    sameSamples,
+    rows: table,
+  };
+  console.table(table);
+  console.log(`same samples in every way: ${sameSamples}`);
+  const file = path.join(ROOT, 'bench/results/sample-shards.json');
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+  console.log(`wrote ${path.relative(ROOT, file)}`);
+  if (!sameSamples) process.exitCode = 1;
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
