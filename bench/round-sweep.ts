@@ -26,7 +26,7 @@ import { keepConsistentPaths } from '../method/filter';
 import { zeroShotCotPrompt } from '../method/formats';
 import { greedyAccuracy, selfConsistencyAccuracy } from '../method/metrics';
 import { mixedFormats } from '../method/mixed-formats';
-import { deriveSeed, Rng } from '../method/rng';
+import { chooseReplay } from '../method/replay';
 import { arith, generateArithSplits } from '../method/tasks/arith';
 import { FORMAT_NAMES, type FormatName, type Question } from '../method/types';
 import { answerPaths, voteOnQuestion, type AnsweredPath } from '../method/vote';
@@ -163,8 +163,7 @@ async function runVariant(v: Variant) {
     .split('\n')
     .filter((l) => l.trim())
     .map((l) => JSON.parse(l) as { prompt: string; completion: string });
-  const want = Math.min(replay.length, Math.round(examples.length * v.replayRatio));
-  for (const i of new Rng(deriveSeed('r', 1, 'replay')).shuffle(replay.map((_, i) => i)).slice(0, want))
+  for (const i of chooseReplay(replay.length, examples.length, v.replayRatio, 'round-sweep/round-1'))
     examples.push(replay[i]);
   const trained = await fineTune({
     from: base.modelDir,
