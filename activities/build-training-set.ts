@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { readJsonl } from '../method/load';
 import { mixedFormats } from '../method/mixed-formats';
-import { deriveSeed, Rng } from '../method/rng';
+import { chooseReplay } from '../method/replay';
 import type { AnsweredPath } from '../method/vote';
 import type { Exemplar, FormatName, TrainingExample } from '../method/types';
 import type { ActivityDeps } from './deps';
@@ -57,11 +57,8 @@ export function makeBuildTrainingSet({ store }: ActivityDeps) {
         const pool: { prompt: string; completion: string }[] = [];
         for await (const e of store.readJsonl<{ prompt: string; completion: string }>(input.replayRef))
           pool.push(e);
-        const want = Math.min(pool.length, Math.round(examples.length * input.replayRatio));
-        const chosen = new Rng(deriveSeed(input.seed, 'replay'))
-          .shuffle(pool.map((_, i) => i))
-          .slice(0, want);
-        for (const i of chosen.sort((a, b) => a - b)) {
+        const chosen = chooseReplay(pool.length, examples.length, input.replayRatio, input.seed);
+        for (const i of chosen) {
           examples.push({ ...pool[i], format: 'replay', questionId: `replay:${i}`, pathId: `replay:${i}` });
         }
         replayed = chosen.length;

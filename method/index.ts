@@ -13,3 +13,4 @@ export * from './self-generated-exemplars';
 export * from './tasks';
 export * from './answers';
 export * from './load';
+export * from './replay';
