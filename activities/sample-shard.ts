@@ -36,7 +36,7 @@ export interface ShardInput {
   seed: string;
   executionProvider: 'cpu' | 'cuda';
   allowCpuFallback: boolean;
-  /** Prompts per sampler call (default: the whole shard); each finished prompt is persisted at once. */
+  /** Prompts per sampler call (default 8); each finished prompt is persisted at once. */
   promptsPerCall?: number;
 }
 
@@ -105,14 +105,16 @@ async function runShard<R extends { questionId: string }>(
   const todo = questions.filter((q) => !finished.has(q.id));
   if (todo.length > 0) {
     const model = await loadModelByRef(deps, input);
-    // One sampler call for the whole shard by default: the sampler batches equal-length prompts
-    // together, so the more prompts it sees at once, the fuller its batches.
-    const perCall = input.promptsPerCall ?? todo.length;
-    for (let i = 0; i < todo.length; i += perCall) {
-      const chunk = todo.slice(i, i + perCall).map((q) => ({
-        id: q.id,
-        text: samplingPrompt(task, q, input.prompt, exemplarSets, input.seed),
-      }));
+    // Shortest prompts first: the sampler batches only equal-length prompts together, so a call's
+    // prompts share batches when they have equal lengths. Calls stay small (8 prompts by default)
+    // so questions are persisted as they finish, not all at the end of a shard whose rows fit in one
+    // batch. Samples do not depend on the order.
+    const prompts = todo
+      .map((q) => ({ id: q.id, text: samplingPrompt(task, q, input.prompt, exemplarSets, input.seed) }))
+      .sort((a, b) => a.text.length - b.text.length);
+    const perCall = input.promptsPerCall ?? 8;
+    for (let i = 0; i < prompts.length; i += perCall) {
+      const chunk = prompts.slice(i, i + perCall);
       await sampleChunk(model, chunk, async (record) => {
         await store.appendDraft(draft, [record]);
         finished.set(record.questionId, record);

@@ -6,8 +6,9 @@
  * 160, stop "\n\n". Four ways, the same samples each (checked: every token of every path):
  *
  * - 8 prompts per sampler call, 2 threads: what the sampling activity did before (promptsPerCall 8);
- * - all prompts in one call, 2 threads: the activity now (the sampler admits equal-length prompts
- *   together, so fewer prompts per call means smaller batches);
+ * - all prompts in one call, 2 threads (the sampler admits equal-length prompts together, so fewer
+ *   prompts per call means smaller batches; the activity sorts a shard by length, then calls 8 at a
+ *   time, to persist questions as they finish);
  * - all prompts in one call, 1 thread;
  * - two processes of 1 thread, half the prompts each: the demo's two accelerator workers, one shard
  *   each (onnxruntime runs on the calling thread, so one process uses one core).
@@ -149,7 +150,7 @@ async function main(): Promise<void> {
     rows.push({ way, threads, processes: 1, promptsPerCall: perCall, run: summarize(r.seconds, r.ids) });
   };
   await add('8 prompts per call (before)', 2, 8);
-  await add('one call (the activity now)', 2, ps.length);
+  await add('one call', 2, ps.length);
   await add('one call, 1 thread', 1, ps.length);
   rows.push({
     way: 'two processes × 1 thread (the demo)',
