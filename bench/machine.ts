@@ -20,6 +20,12 @@ export function machine() {
   };
 }
 
+/** A `--name=N` command-line value, or `fallback` when absent (the benchmarks' numeric flags). */
+export function numberArg(name: string, fallback: number): number {
+  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return hit ? Number(hit.split('=')[1]) : fallback;
+}
+
 export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;

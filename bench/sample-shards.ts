@@ -20,17 +20,13 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { machine } from './machine';
+import { machine, numberArg } from './machine';
 import { DEMO_RECIPE } from '../demo/recipe';
 import { baseModel, ROOT } from '../demo/session';
 import { loadGenerationModel, releaseSessions, samplePaths } from '../engine/generate';
 import { zeroShotCotPrompt } from '../method/formats';
 import { arith } from '../method/tasks/arith';
 
-const arg = (name: string, fallback: number): number => {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return hit ? Number(hit.split('=')[1]) : fallback;
-};
 const SAMPLING = { n: 16, temperature: 0.7, maxNewTokens: 160, stop: ['\n\n'], seed: 'bench/sample-shards' };
 
 interface Run {
@@ -43,7 +39,7 @@ interface Run {
 async function prompts(): Promise<{ modelDir: string; prompts: { id: string; text: string }[] }> {
   const base = await baseModel(DEMO_RECIPE);
   const { questions } = await arith.loadQuestions(base.data.unlabeled);
-  const count = arg('questions', 200);
+  const count = numberArg('questions', 200);
   const modelDir = base.modelDir;
   return {
     modelDir,
@@ -80,7 +76,7 @@ const summarize = (seconds: number, ids: number[][][]): Run => ({
 /** Child mode: sample the prompts at `--part=k` of 2 on one thread, print seconds and ids as JSON. */
 async function child(): Promise<void> {
   const { modelDir, prompts: ps } = await prompts();
-  const part = arg('part', 0);
+  const part = numberArg('part', 0);
   const half = Math.ceil(ps.length / 2);
   const mine = ps.slice(part * half, (part + 1) * half);
   // Both children start sampling together: each waits for the go line on stdin.
@@ -126,7 +122,7 @@ function lineReader(c: ChildProcess): () => Promise<string> {
 
 async function twoProcesses(): Promise<Run> {
   const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
-  const count = `--questions=${arg('questions', 200)}`;
+  const count = `--questions=${numberArg('questions', 200)}`;
   const children = [0, 1].map((part) =>
     spawn(tsx, [__filename, '--child', `--part=${part}`, count], { stdio: ['pipe', 'pipe', 'inherit'] }),
   );

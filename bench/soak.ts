@@ -29,16 +29,12 @@ import {
   writeWorkflowBundle,
   type WorkerProcess,
 } from '../tests/reliability/worker-process';
-import { machine } from './machine';
+import { machine, numberArg } from './machine';
 
-const arg = (name: string, fallback: number): number => {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return hit ? Number(hit.split('=')[1]) : fallback;
-};
-const ROUNDS = arg('rounds', 10);
-const SEED = arg('seed', 1);
-const KILL_MIN = arg('kill-min', 4);
-const KILL_MAX = arg('kill-max', 20);
+const ROUNDS = numberArg('rounds', 10);
+const SEED = numberArg('seed', 1);
+const KILL_MIN = numberArg('kill-min', 4);
+const KILL_MAX = numberArg('kill-max', 20);
 /** Model activities: they heartbeat, so a killed worker's attempt moves on after the heartbeat timeout. */
 const HEARTBEATING = new Set([
   'samplePaths',
@@ -55,8 +51,8 @@ async function main(): Promise<void> {
   const base = await pretrainedTinyModel();
   const root = await tempDir('soak');
   const dataDir = await smallSplits(base, path.join(root, 'data'), {
-    unlabeled: arg('unlabeled', 16),
-    eval: arg('eval', 8),
+    unlabeled: numberArg('unlabeled', 16),
+    eval: numberArg('eval', 8),
   });
   const config = {
     ...faultCampaignConfig(dataDir, base.modelDir, `soak-${SEED}`, path.join(root, 'artifacts')),
@@ -137,8 +133,8 @@ async function main(): Promise<void> {
       rounds: ROUNDS,
       seed: SEED,
       killBetweenSeconds: [KILL_MIN, KILL_MAX],
-      unlabeled: arg('unlabeled', 16),
-      eval: arg('eval', 8),
+      unlabeled: numberArg('unlabeled', 16),
+      eval: numberArg('eval', 8),
     },
     roundsCompleted: rounds.filter((r) => r.round > 0).length,
     killsSurvived: kills.length,

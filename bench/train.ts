@@ -14,17 +14,13 @@ import { createBaseModel } from '../engine/checkpoint';
 import { LlamaConfigSchema, parameterCount } from '../engine/model';
 import { fineTune } from '../engine/train';
 import { Rng } from '../method/rng';
-import { MATMUL_N, machine, matmulGflops, median } from './machine';
+import { MATMUL_N, machine, matmulGflops, median, numberArg } from './machine';
 
-const arg = (name: string, fallback: number): number => {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return hit ? Number(hit.split('=')[1]) : fallback;
-};
-const STEPS = arg('steps', 40);
+const STEPS = numberArg('steps', 40);
 const WARMUP_STEPS = 3; // not timed: the first runs allocate the arena and page in the graph
-const BATCH = arg('batch', 16);
+const BATCH = numberArg('batch', 16);
 const SEQ = 128;
-const THREADS = arg('threads', os.cpus().length);
+const THREADS = numberArg('threads', os.cpus().length);
 
 /**
  * This machine is shared, so a run may lose a core to another process at any moment: each rate is
