@@ -118,6 +118,8 @@ export function demoResults(
       acceleratorWorkers: config.sampling.maxConcurrentShards,
       replay: `seed examples, replayRatio ${config.training.replayRatio} (their labels were used only to build the base model)`,
     },
+    /** The seeds asked for; fewer in `seeds` while a multi-seed run is still going (or died). */
+    seedsPlanned: options.seeds,
     seeds: seeds.map((s) => ({
       ...s,
       rounds: s.rounds.map((r) => ({

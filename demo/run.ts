@@ -27,10 +27,16 @@ async function main(): Promise<void> {
   );
   try {
     const seeds: DemoSeedResult[] = [];
-    for (const seed of options.seeds) seeds.push(await runSeed(server, base, options, seed));
+    const out = path.resolve(ROOT, options.out);
+    for (const seed of options.seeds) {
+      seeds.push(await runSeed(server, base, options, seed));
+      // Written after every seed: a 3-seed bench (hours) that dies keeps the seeds it finished.
+      if (seeds.length < options.seeds.length)
+        writeResults(out, demoResults(recipe, base, options, seeds, (Date.now() - started) / 1000));
+    }
     const results = demoResults(recipe, base, options, seeds, (Date.now() - started) / 1000);
     process.stdout.write(`\n${resultsTable(results)}\n`);
-    const file = writeResults(path.resolve(ROOT, options.out), results);
+    const file = writeResults(out, results);
     process.stdout.write(`\nresults: ${path.relative(ROOT, file)}\n`);
     for (const s of seeds) {
       process.stdout.write(`artifacts (seed ${s.seed}): ${s.artifactsDir}\n`);
