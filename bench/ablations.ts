@@ -10,9 +10,10 @@
  * formats beat CoT-only; after LMSI, few paths beat many paths before it.
  *
  * Writes the JSON after every variant (a long grid can be stopped and its finished rows kept) and a
- * markdown table beside it (ablations.md).
+ * markdown table beside it (ablations.md). Rows already in the file from a run with the same recipe,
+ * seed, rounds and defaults are kept unless this run redoes them, so one axis can be run at a time.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { machine } from './machine';
 import { DEMO_FORMATS, parseDemoArgs, type DemoOptions } from '../demo/options';
@@ -71,6 +72,8 @@ interface Row {
   greedyGain: number | null;
   scGain: number | null;
   campaignId: string;
+  /** When the variant finished (rows kept from an earlier run keep their own). */
+  date?: string;
 }
 
 const pp = (x: number | null | undefined) => (x == null ? null : Math.round(x * 1000) / 10);
@@ -93,22 +96,52 @@ function row(v: Variant, options: DemoOptions, result: DemoSeedResult): Row {
     greedyGain: gain('greedyAccuracy'),
     scGain: gain('scAccuracy'),
     campaignId: result.campaignId,
+    date: new Date().toISOString(),
   };
+}
+
+/** What must match for rows of two runs to sit in one table. */
+interface GridHeader {
+  recipe: string;
+  seed: number;
+  rounds: number;
+  defaults: unknown;
+}
+
+/**
+ * This run's rows plus the earlier file's rows for variants this run does not redo, when the earlier
+ * file measured the same grid (recipe, seed, rounds, defaults); in the grid's order.
+ */
+export function mergeRows(
+  earlier: (GridHeader & { rows: Row[] }) | null,
+  header: GridHeader,
+  rows: readonly Row[],
+): Row[] {
+  const same =
+    earlier !== null &&
+    JSON.stringify([earlier.recipe, earlier.seed, earlier.rounds, earlier.defaults]) ===
+      JSON.stringify([header.recipe, header.seed, header.rounds, header.defaults]);
+  const id = (r: Pick<Row, 'axis' | 'variant'>) => `${r.axis}/${r.variant}`;
+  const fresh = new Set(rows.map(id));
+  const all = [...(same ? earlier.rows.filter((r) => !fresh.has(id(r))) : []), ...rows];
+  const order = ablationVariants(AXES).map((v) => `${v.axis}/${v.label}`);
+  const rank = (r: Row) => (order.includes(id(r)) ? order.indexOf(id(r)) : order.length);
+  return all.sort((a, b) => rank(a) - rank(b));
 }
 
 export function markdownTable(rows: readonly Row[]): string {
   const pct = (x: number | null | undefined) => (x == null ? '—' : `${(x * 100).toFixed(1)}`);
   const signed = (x: number | null) => (x === null ? '—' : `${x > 0 ? '+' : ''}${x.toFixed(1)}`);
   const lines = [
-    '| axis | variant | greedy base → last | SC@m base → last | greedy gain (pp) | SC gain (pp) | kept paths (last round) |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| axis | variant | greedy base → last | SC@m base → last | greedy gain (pp) | SC gain (pp) | kept paths (last round) | wall, last round (s) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of rows) {
     const [a, b] = [r.rounds.find((x) => x.round === 0), r.rounds.at(-1)];
     lines.push(
       `| ${r.axis} | ${r.variant} | ${pct(a?.greedyAccuracy)} → ${pct(b?.greedyAccuracy)} | ` +
         `${pct(a?.scAccuracy)} → ${pct(b?.scAccuracy)} | ${signed(r.greedyGain)} | ${signed(r.scGain)} | ` +
-        `${b?.keptPaths ?? '—'} |`,
+        `${b?.keptPaths ?? '—'} | ${b === undefined || b === a ? '—' : Math.round(b.wallSeconds)} |`,
     );
   }
   return lines.join('\n');
@@ -146,6 +179,22 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const file = path.resolve(ROOT, out);
   mkdirSync(path.dirname(file), { recursive: true });
+  const earlier = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as GridHeader & { rows: Row[] })
+    : null;
+  const header: GridHeader = {
+    recipe: DEMO_RECIPE.name,
+    seed,
+    rounds: defaults.rounds,
+    defaults: {
+      m: defaults.m,
+      temperature: defaults.temperature,
+      minConfidence: defaults.minConfidence,
+      maxPerQuestion: defaults.maxPerQuestion,
+      unlabeledQuestions: defaults.pool ?? DEMO_RECIPE.sizes.unlabeled,
+      formats: defaults.formats,
+    },
+  };
   try {
     for (const v of variants) {
       const { options, key } = variantOptions(defaults, v);
@@ -156,25 +205,16 @@ async function main(): Promise<void> {
         done.set(key, result);
       }
       rows.push(row(v, options, result));
+      const all = mergeRows(earlier, header, rows);
       const results = {
         machine: machine(),
         date: new Date().toISOString(),
-        recipe: DEMO_RECIPE.name,
-        seed,
-        rounds: defaults.rounds,
-        defaults: {
-          m: defaults.m,
-          temperature: defaults.temperature,
-          minConfidence: defaults.minConfidence,
-          maxPerQuestion: defaults.maxPerQuestion,
-          unlabeledQuestions: defaults.pool ?? DEMO_RECIPE.sizes.unlabeled,
-          formats: defaults.formats,
-        },
-        rows,
+        ...header,
+        rows: all,
         totalSeconds: Math.round((Date.now() - started) / 1000),
       };
       writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-      writeFileSync(file.replace(/\.json$/, '.md'), `${markdownTable(rows)}\n`);
+      writeFileSync(file.replace(/\.json$/, '.md'), `${markdownTable(all)}\n`);
     }
     process.stdout.write(`\n${markdownTable(rows)}\n\nresults: ${path.relative(ROOT, file)}\n`);
   } finally {

@@ -1,5 +1,5 @@
 import * as os from 'node:os';
-import { ablationVariants, markdownTable } from '../../bench/ablations';
+import { ablationVariants, markdownTable, mergeRows } from '../../bench/ablations';
 import { demoCampaignConfig, DEMO_FORMATS, parseDemoArgs } from '../../demo/options';
 import { seedExamples } from '../../demo/seed-examples';
 import { calibrationMonotone, coarseCalibration } from '../../demo/results';
@@ -152,7 +152,33 @@ describe('ablation grid', () => {
         campaignId: 'x',
       },
     ]);
-    expect(md.split('\n')[2]).toBe('| m | m = 4 | 40.0 → 50.0 | 50.0 → 55.0 | +10.0 | +5.0 | 800 |');
+    expect(md.split('\n')[2]).toBe('| m | m = 4 | 40.0 → 50.0 | 50.0 → 55.0 | +10.0 | +5.0 | 800 | 2 |');
+  });
+
+  it('keeps the rows of an earlier run of the same grid that this run does not redo, in grid order', () => {
+    const r = (axis: 'm' | 'minConfidence', variant: string, campaignId: string) => ({
+      axis,
+      variant,
+      m: 16,
+      temperature: 0.7,
+      minConfidence: 0.7,
+      formats: DEMO_FORMATS,
+      rounds: [],
+      greedyGain: null,
+      scGain: null,
+      campaignId,
+    });
+    const header = { recipe: 'demo-arith-v2', seed: 1, rounds: 1, defaults: { m: 16 } };
+    const earlier = { ...header, rows: [r('m', 'm = 4', 'old'), r('minConfidence', 'minConfidence 0', 'old')] };
+    const now = [r('minConfidence', 'minConfidence 0', 'new'), r('m', 'm = 8', 'new')];
+    expect(mergeRows(earlier, header, now).map((x) => `${x.variant}:${x.campaignId}`)).toEqual([
+      'm = 4:old',
+      'm = 8:new',
+      'minConfidence 0:new',
+    ]);
+    // Another grid (here another seed): its rows are not mixed in.
+    expect(mergeRows({ ...earlier, seed: 2 }, header, now).map((x) => x.campaignId)).toEqual(['new', 'new']);
+    expect(mergeRows(null, header, now)).toHaveLength(2);
   });
 });
 
