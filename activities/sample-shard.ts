@@ -105,13 +105,18 @@ async function runShard<R extends { questionId: string }>(
   const todo = questions.filter((q) => !finished.has(q.id));
   if (todo.length > 0) {
     const model = await loadModelByRef(deps, input);
-    // Shortest prompts first: the sampler batches only equal-length prompts together, so a call's
-    // prompts share batches when they have equal lengths. Calls stay small (8 prompts by default)
-    // so questions are persisted as they finish, not all at the end of a shard whose rows fit in one
-    // batch. Samples do not depend on the order.
+    // Fewest prompt tokens first, counted by the model's own tokenizer (as the sampler counts them):
+    // the sampler batches only equal-length prompts together, so a call's prompts share batches
+    // when they have equal lengths. Calls stay small (8 prompts by default) so questions are
+    // persisted as they finish, not all at the end of a shard whose rows fit in one batch. Samples
+    // do not depend on the order.
     const prompts = todo
-      .map((q) => ({ id: q.id, text: samplingPrompt(task, q, input.prompt, exemplarSets, input.seed) }))
-      .sort((a, b) => a.text.length - b.text.length);
+      .map((q) => {
+        const text = samplingPrompt(task, q, input.prompt, exemplarSets, input.seed);
+        return { id: q.id, text, tokens: model.tokenizer.encode(text, { bos: true }).length };
+      })
+      .sort((a, b) => a.tokens - b.tokens)
+      .map(({ id, text }) => ({ id, text }));
     const perCall = input.promptsPerCall ?? 8;
     for (let i = 0; i < prompts.length; i += perCall) {
       const chunk = prompts.slice(i, i + perCall);
