@@ -42,11 +42,19 @@ export interface FineTuneResult {
   resumedFromStep: number;
 }
 
-/** What fine-tuning heartbeats: the last checkpoint, stored as a tree artifact, and its step. */
+/** The resume point in fine-tuning's heartbeat: the last checkpoint, stored as a tree artifact, and its step. */
 export interface FineTuneCursor {
   checkpointRef: string;
   step: number;
 }
+
+/**
+ * What fine-tuning heartbeats after every step: the resume point once a checkpoint exists, and
+ * where the run is (what `lmsi status` and the demo's progress bar show during a round's train step).
+ */
+export type FineTuneHeartbeat = Partial<FineTuneCursor> & {
+  progress: { step: number; totalSteps: number; loss: number };
+};
 
 /**
  * The paper's step 5: fine-tune the model on its own self-consistent paths (loss on completions
@@ -82,7 +90,12 @@ export function makeFineTune(deps: ActivityDeps) {
       );
       await fs.rm(work, { recursive: true, force: true });
       await fs.mkdir(work, { recursive: true });
-      const cursor = heartbeatCursor<FineTuneCursor>();
+      const beat = heartbeatCursor<FineTuneHeartbeat>();
+      // A heartbeat from before the first checkpoint carries progress only: nothing to resume.
+      const cursor =
+        beat?.checkpointRef === undefined || beat.step === undefined
+          ? undefined
+          : { checkpointRef: beat.checkpointRef, step: beat.step };
       let from = await localModelDir(store, deps.cacheDir, input.modelRef);
       let resume = false;
       let latest: FineTuneCursor | undefined = cursor;
@@ -116,7 +129,10 @@ export function makeFineTune(deps: ActivityDeps) {
             const { ref } = await store.putTree(p.checkpointDir);
             latest = { checkpointRef: ref, step: p.step };
           }
-          heartbeat(latest);
+          heartbeat({
+            ...latest,
+            progress: { step: p.step, totalSteps: p.totalSteps, loss: p.loss },
+          } satisfies FineTuneHeartbeat);
         },
       });
       const modelRef = (await store.putTree(result.checkpointDir)).ref;

@@ -23,7 +23,7 @@ export type {
 } from './sample-shard';
 export type { VoteAndFilterInput, VoteAndFilterResult } from './vote-and-filter';
 export type { BuildTrainingSetInput, TrainingRecord, TrainingSetResult } from './build-training-set';
-export type { FineTuneCursor, FineTuneInput, FineTuneResult } from './fine-tune';
+export type { FineTuneCursor, FineTuneHeartbeat, FineTuneInput, FineTuneResult } from './fine-tune';
 export type { EvaluationSummary, SummarizeEvaluationInput } from './evaluation';
 export type { ExemplarSetsResult, GenerateExemplarsInput } from './exemplars';
 export type { GeneratedQuestionsResult, GenerateQuestionsInput } from './generate-questions';

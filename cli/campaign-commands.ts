@@ -9,6 +9,7 @@ import {
   resolveConfigPaths,
   resumeCampaign,
   startCampaign,
+  trainingProgress,
 } from '../client';
 import { loadCampaignConfig } from '../config';
 import type { ArtifactStore } from '../store';
@@ -68,6 +69,22 @@ export function statusTable(s: CampaignStatus): string {
   return lines.join('\n');
 }
 
+/**
+ * The running step's progress: the round workflow counts its train (and distill) step as one unit,
+ * so there the fine-tuning activity's last heartbeat gives the trainer's steps and loss instead.
+ */
+async function stepProgress(
+  client: Parameters<typeof campaignStatus>[0],
+  s: CampaignStatus,
+): Promise<{ progress: CampaignStatus['progress']; loss: number | null }> {
+  if (s.state !== 'running' || (s.step !== 'train' && s.step !== 'distill'))
+    return { progress: s.progress, loss: null };
+  const t = await trainingProgress(client, s.campaignId, s.round);
+  return t === null
+    ? { progress: s.progress, loss: null }
+    : { progress: { done: t.step, total: t.totalSteps }, loss: t.loss };
+}
+
 /** Follows a campaign with a progress bar until it closes; returns its final status. */
 export async function watchCampaign(
   client: Parameters<typeof campaignStatus>[0],
@@ -77,7 +94,7 @@ export async function watchCampaign(
 ): Promise<CampaignStatus> {
   const bar = new SingleBar(
     {
-      format: ' {label} |{bar}| {value}/{total}',
+      format: ' {label} |{bar}| {value}/{total}{detail}',
       hideCursor: true,
       noTTYOutput: true,
       notTTYSchedule: 10_000,
@@ -85,20 +102,22 @@ export async function watchCampaign(
     Presets.shades_classic,
   );
   let started = false;
-  let label = '';
   try {
     for (;;) {
       const s = await campaignStatus(client, campaignId, { store });
       if (!['running', 'paused'].includes(s.state)) return s;
-      const next = `round ${s.round} ${s.step}${s.state === 'paused' ? ' (paused)' : ''}`;
+      const { progress, loss } = await stepProgress(client, s);
+      const payload = {
+        label: `round ${s.round} ${s.step}${s.state === 'paused' ? ' (paused)' : ''}`,
+        detail: loss === null ? '' : ` steps, loss ${loss.toFixed(3)}`,
+      };
       if (!started) {
-        bar.start(s.progress.total, s.progress.done, { label: next });
+        bar.start(progress.total, progress.done, payload);
         started = true;
       } else {
-        if (next !== label) bar.setTotal(s.progress.total);
-        bar.update(s.progress.done, { label: next });
+        if (progress.total !== bar.getTotal()) bar.setTotal(progress.total);
+        bar.update(progress.done, payload);
       }
-      label = next;
       await new Promise((r) => setTimeout(r, intervalMs));
     }
   } finally {
@@ -153,7 +172,10 @@ export function registerCampaignCommands(program: Command): void {
           `campaign ${campaignId} not found: Temporal has no such workflow and the artifact store ${store.root} has no index of it (--config or --artifacts names the store)`,
         );
       });
-      process.stdout.write(opts.json ? `${JSON.stringify(statusJson(s), null, 2)}\n` : `${statusTable(s)}\n`);
+      const shown = opts.watch ? s : { ...s, progress: (await stepProgress(client, s)).progress };
+      process.stdout.write(
+        opts.json ? `${JSON.stringify(statusJson(shown), null, 2)}\n` : `${statusTable(shown)}\n`,
+      );
     });
   });
 

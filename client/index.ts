@@ -4,3 +4,4 @@ export * from './datasets';
 export * from './campaigns';
 export * from './codec';
 export * from './codec-server';
+export * from './running-activities';

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { finishedRounds, pauseCampaign, resumeCampaign, startCampaign } from '../../client';
+import { finishedRounds, pauseCampaign, resumeCampaign, startCampaign, trainingProgress } from '../../client';
+import type { FineTuneHeartbeat } from '../../activities';
 import type { CampaignConfig } from '../../config/campaign';
 import type { RoundResult } from '../../workflows/types';
 import { campaignWorkers, withWorkers } from '../helpers/campaign';
@@ -123,6 +124,14 @@ describe('SIGKILL of worker processes during a campaign', () => {
       'fineTune',
       (d) => typeof (d as { checkpointRef?: string } | undefined)?.checkpointRef === 'string',
     );
+    // What `lmsi status --watch` and the demo show for the train step: the trainer's own steps.
+    const shown = await trainingProgress(temporal.client, config.name, 1);
+    const cursor = victim.details as FineTuneHeartbeat;
+    expect(cursor.progress.step).toBeGreaterThanOrEqual(cursor.step!);
+    expect(shown!.totalSteps).toBe(cursor.progress.totalSteps);
+    expect(shown!.step).toBeGreaterThanOrEqual(cursor.progress.step);
+    expect(shown!.totalSteps).toBeGreaterThanOrEqual(shown!.step);
+    expect(Number.isFinite(shown!.loss)).toBe(true);
     await killRunner(victim);
     await startWorker();
   }, 200_000);

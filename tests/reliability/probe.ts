@@ -1,46 +1,11 @@
 import type { Client } from '@temporalio/client';
-import type { Payload } from '@temporalio/common';
-import { temporal as proto } from '@temporalio/proto';
+import {
+  decodePayloads as decode,
+  runningActivities,
+  type RunningActivity,
+} from '../../client/running-activities';
 
-/** A running activity of a workflow as the server sees it (heartbeat details decoded). */
-export interface RunningActivity {
-  activityId: string;
-  type: string;
-  attempt: number;
-  identity: string;
-  details: unknown;
-}
-
-async function decode(client: Client, payloads: Payload[] | null | undefined): Promise<unknown> {
-  if (!payloads || payloads.length === 0) return undefined;
-  const { payloadConverter, payloadCodecs } = client.options.loadedDataConverter;
-  let decoded = payloads;
-  for (const codec of [...payloadCodecs].reverse()) decoded = await codec.decode(decoded);
-  return payloadConverter.fromPayload(decoded[0]);
-}
-
-/** Activities of `workflowId` that a worker has started and not finished. */
-export async function runningActivities(client: Client, workflowId: string): Promise<RunningActivity[]> {
-  let described;
-  try {
-    described = await client.workflow.getHandle(workflowId).describe();
-  } catch {
-    return [];
-  }
-  const State = proto.api.enums.v1.PendingActivityState;
-  const out: RunningActivity[] = [];
-  for (const p of described.raw.pendingActivities ?? []) {
-    if (p.state !== State.PENDING_ACTIVITY_STATE_STARTED) continue;
-    out.push({
-      activityId: p.activityId ?? '',
-      type: p.activityType?.name ?? '',
-      attempt: p.attempt ?? 0,
-      identity: p.lastWorkerIdentity ?? '',
-      details: await decode(client, p.heartbeatDetails?.payloads),
-    });
-  }
-  return out;
-}
+export { runningActivities, type RunningActivity };
 
 export async function waitFor<T>(
   probe: () => Promise<T>,

@@ -1,0 +1,64 @@
+import type { Client } from '@temporalio/client';
+import type { Payload } from '@temporalio/common';
+import { temporal as proto } from '@temporalio/proto';
+import type { FineTuneHeartbeat } from '../activities';
+import { roundWorkflowId } from '../workflows/types';
+
+/** A running activity of a workflow as the server sees it (heartbeat details decoded). */
+export interface RunningActivity {
+  activityId: string;
+  type: string;
+  attempt: number;
+  identity: string;
+  details: unknown;
+}
+
+/** The first of `payloads`, through the client's codecs (a campaign with a codec key encrypts them). */
+export async function decodePayloads(
+  client: Client,
+  payloads: Payload[] | null | undefined,
+): Promise<unknown> {
+  if (!payloads || payloads.length === 0) return undefined;
+  const { payloadConverter, payloadCodecs } = client.options.loadedDataConverter;
+  let decoded = payloads;
+  for (const codec of [...payloadCodecs].reverse()) decoded = await codec.decode(decoded);
+  return payloadConverter.fromPayload(decoded[0]);
+}
+
+/** Activities of `workflowId` that a worker has started and not finished; none if it is gone. */
+export async function runningActivities(client: Client, workflowId: string): Promise<RunningActivity[]> {
+  let described;
+  try {
+    described = await client.workflow.getHandle(workflowId).describe();
+  } catch {
+    return [];
+  }
+  const State = proto.api.enums.v1.PendingActivityState;
+  const out: RunningActivity[] = [];
+  for (const p of described.raw.pendingActivities ?? []) {
+    if (p.state !== State.PENDING_ACTIVITY_STATE_STARTED) continue;
+    out.push({
+      activityId: p.activityId ?? '',
+      type: p.activityType?.name ?? '',
+      attempt: p.attempt ?? 0,
+      identity: p.lastWorkerIdentity ?? '',
+      details: await decodePayloads(client, p.heartbeatDetails?.payloads),
+    });
+  }
+  return out;
+}
+
+/**
+ * Where a round's fine-tuning is, from the fineTune activity's last heartbeat: the round workflow
+ * reports its train step as one unit, and the trainer's steps are the only progress inside it.
+ * null while no fineTune attempt has heartbeated.
+ */
+export async function trainingProgress(
+  client: Client,
+  campaignId: string,
+  round: number,
+): Promise<FineTuneHeartbeat['progress'] | null> {
+  const running = await runningActivities(client, roundWorkflowId(campaignId, round));
+  const details = running.find((a) => a.type === 'fineTune')?.details as FineTuneHeartbeat | undefined;
+  return details?.progress ?? null;
+}
