@@ -3,10 +3,11 @@
  *                          [--rounds N] [--seed N] [--out bench/results/ablations.json]
  *
  * The issue's ablations, each a real campaign on the demo's base model through the Temporal
- * workflows: mixed formats (all four, CoT-only, direct-only, the demo's two zero-shot formats),
- * paths per question m ∈ {4, 8, 16, 32}, minConfidence ∈ {0, 0.5, 0.8}, T ∈ {0.5, 0.7, 1.0}. One
- * axis moves at a time from the demo's settings (m 16, T 0.7, minConfidence 0.7, at most 8 paths per question, a pool of 1 000 questions, zero-shot formats);
- * a variant equal to the demo's settings runs once. The paper's findings to compare with: all four
+ * workflows: mixed formats (all four, CoT-only, direct-only, the two zero-shot formats), paths per
+ * question m ∈ {4, 8, 16, 32}, minConfidence ∈ {0, 0.5, 0.8}, T ∈ {0.5, 0.7, 1.0}. One axis moves at
+ * a time from the demo's settings (m 16, T 0.7, minConfidence 0.7, at most 8 paths per question, a
+ * pool of 1 000 questions, all four formats; `--formats` sets another base); a variant equal to the
+ * base settings runs once. The paper's findings to compare with: all four
  * formats beat CoT-only; after LMSI, few paths beat many paths before it.
  *
  * Writes the JSON after every variant (a long grid can be stopped and its finished rows kept) and a
@@ -16,7 +17,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { machine } from './machine';
-import { DEMO_FORMATS, parseDemoArgs, type DemoOptions } from '../demo/options';
+import { parseDemoArgs, type DemoOptions } from '../demo/options';
 import { DEMO_RECIPE } from '../demo/recipe';
 import { demoBase, ensureTemporalCli, ROOT, runSeed, startDemoServer } from '../demo/session';
 import type { DemoSeedResult } from '../demo/results';
@@ -35,7 +36,7 @@ const FORMAT_SETS: Record<string, FormatName[]> = {
   'all four': ['few-shot-cot', 'few-shot-direct', 'zero-shot-cot', 'zero-shot-direct'],
   'CoT only': ['few-shot-cot', 'zero-shot-cot'],
   'direct only': ['few-shot-direct', 'zero-shot-direct'],
-  'zero-shot CoT + direct (demo)': DEMO_FORMATS,
+  'zero-shot CoT + direct': ['zero-shot-cot', 'zero-shot-direct'],
 };
 
 export function ablationVariants(axes: readonly Axis[]): Variant[] {

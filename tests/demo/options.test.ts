@@ -1,6 +1,6 @@
 import * as os from 'node:os';
 import { ablationVariants, markdownTable, mergeRows } from '../../bench/ablations';
-import { demoCampaignConfig, DEMO_FORMATS, parseDemoArgs } from '../../demo/options';
+import { demoCampaignConfig, DEMO_FORMATS, parseDemoArgs, QUICK_FORMATS } from '../../demo/options';
 import { seedExamples } from '../../demo/seed-examples';
 import { calibrationMonotone, coarseCalibration } from '../../demo/results';
 import type { ArithBaseModel } from '../../demo/arith-base-model';
@@ -39,7 +39,16 @@ describe('demo options and campaign config', () => {
     // Longer than the longest terse 4-step rationale (~125 characters).
     expect(c.sampling.maxNewTokens).toBeGreaterThanOrEqual(150);
     expect(c.data.replayExamples).toBe(base.data.seedExamples);
-    expect(c.data.exemplars).toBeUndefined();
+    // All four formats: the few-shot ones take their exemplar from the seed set.
+    expect(c.formats).toEqual(['few-shot-cot', 'few-shot-direct', 'zero-shot-cot', 'zero-shot-direct']);
+    expect(c.data.exemplars).toBe(base.data.exemplars);
+  });
+
+  it('--quick trains the two zero-shot formats (its model has no room for an exemplar)', () => {
+    const o = parseDemoArgs(['--quick']);
+    expect(o.formats).toEqual(QUICK_FORMATS);
+    expect(demoCampaignConfig(base, o, 1, '/tmp/a').data.exemplars).toBeUndefined();
+    expect(parseDemoArgs(['--quick', '--formats', 'zero-shot-cot']).formats).toEqual(['zero-shot-cot']);
   });
 
   it('runs one accelerator worker per core by default, and as many shards at a time as workers', () => {
@@ -169,7 +178,10 @@ describe('ablation grid', () => {
       campaignId,
     });
     const header = { recipe: 'demo-arith-v2', seed: 1, rounds: 1, defaults: { m: 16 } };
-    const earlier = { ...header, rows: [r('m', 'm = 4', 'old'), r('minConfidence', 'minConfidence 0', 'old')] };
+    const earlier = {
+      ...header,
+      rows: [r('m', 'm = 4', 'old'), r('minConfidence', 'minConfidence 0', 'old')],
+    };
     const now = [r('minConfidence', 'minConfidence 0', 'new'), r('m', 'm = 8', 'new')];
     expect(mergeRows(earlier, header, now).map((x) => `${x.variant}:${x.campaignId}`)).toEqual([
       'm = 4:old',
