@@ -5,12 +5,12 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
-  executeChild,
   getExternalWorkflowHandle,
   isCancellation,
   patched,
   proxyActivities,
   setHandler,
+  startChild,
   upsertSearchAttributes,
   workflowInfo,
   type SignalDefinition,
@@ -66,8 +66,34 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
     ...(reportError ? { reportError } : {}),
   });
   setHandler(statusQuery, status);
+  // The running round is told the campaign's pause state one signal at a time. Two signals sent
+  // to it at once can arrive swapped: a pause and a resume in quick succession left the round paused
+  // under a running campaign. Runs from before this patch forward every signal as it comes.
+  const orderedPause = patched('lmsi-ordered-pause');
+  let roundPaused = false; // what the running round was started with, or last told
+  let syncing = false;
+  const syncRound = async () => {
+    if (syncing) return; // the loop in flight sends the latest state once its signal lands
+    syncing = true;
+    try {
+      while (runningChild !== null && roundPaused !== state.paused) {
+        const paused = state.paused;
+        try {
+          await getExternalWorkflowHandle(runningChild).signal(paused ? pauseSignal : resumeSignal);
+        } catch (err) {
+          // The round closed meanwhile; the next round starts with the campaign's state.
+          if (isCancellation(err)) throw err;
+          break;
+        }
+        roundPaused = paused;
+      }
+    } finally {
+      syncing = false;
+    }
+  };
   const forward = async (signal: SignalDefinition) => {
-    if (runningChild) await getExternalWorkflowHandle(runningChild).signal(signal);
+    if (orderedPause) await syncRound();
+    else if (runningChild) await getExternalWorkflowHandle(runningChild).signal(signal);
   };
   setHandler(pauseSignal, async () => {
     state.paused = true;
@@ -99,8 +125,11 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
     const round = state.nextRound;
     await condition(() => !state.paused);
     const roundId = roundWorkflowId(campaignId, round);
-    runningChild = roundId;
-    const result: RoundResult = await executeChild(selfImprovementRound, {
+    // A signal can reach a child only once it has started: with ordered pause the round is
+    // signalled from then on, and told about any change that came while it was starting.
+    if (!orderedPause) runningChild = roundId;
+    roundPaused = state.paused;
+    const child = await startChild(selfImprovementRound, {
       workflowId: roundId,
       taskQueue: workflowInfo().taskQueue,
       args: [
@@ -120,6 +149,9 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
         { key: LmsiRound, value: round },
       ],
     });
+    runningChild = roundId;
+    if (orderedPause) await syncRound();
+    const result: RoundResult = await child.result();
     runningChild = null;
     const summary = summarizeRound(result, roundId);
     // The round's lineage also goes into the artifact store: Temporal deletes the round workflow after

@@ -169,7 +169,8 @@ describe('selfImprovementCampaign (real dev server, real workers, real model)', 
       // Re-record after an intended workflow change: LMSI_RECORD_HISTORIES=1 npx jest tests/workflows
       // Keep the histories the change must still replay under other names (as
       // campaign-final-run-before-report.json keeps a final run from before the report step, and
-      // campaign-*-before-round-record.json runs from before rounds were recorded).
+      // campaign-*-before-round-record.json runs from before rounds were recorded, and
+      // campaign-*-before-ordered-pause.json runs from before lmsi-ordered-pause).
       runs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
       const save = async (file: string, workflowId: string, runId?: string) => {
         const history = await temporal.client.workflow.getHandle(workflowId, runId).fetchHistory();
@@ -233,6 +234,35 @@ describe('campaign control', () => {
       await resumeCampaign(temporal.client, config.name);
       const result = await handle.result();
       expect(result.rounds.map((r) => r.round)).toEqual([0, 1]);
+    });
+  });
+
+  it('pause and resume sent back to back reach the round in order, and the campaign completes', async () => {
+    const { config } = await fixture('pause-burst');
+    const workers = await campaignWorkers(temporal, config);
+    await withWorkers(workers, async () => {
+      const handle = await startCampaign(temporal.client, { ...config, rounds: 1 });
+      await waitFor(
+        () => campaignStatus(temporal.client, config.name),
+        (s) => s.round === 1,
+      );
+      // Each resume comes while the campaign's pause to the round can still be in flight (two
+      // signals in flight at once were seen to arrive swapped, leaving the round paused for good).
+      for (const gapMs of [0, 20, 60, 150]) {
+        await pauseCampaign(temporal.client, config.name);
+        await new Promise((r) => setTimeout(r, gapMs));
+        await resumeCampaign(temporal.client, config.name);
+      }
+      const result = await handle.result();
+      expect(result.rounds.map((r) => r.round)).toEqual([0, 1]);
+      // The round heard pause and resume alternately, ending with resume (it may hear fewer: a
+      // burst collapses into the latest state).
+      const history = await temporal.client.workflow.getHandle(`${config.name}/round-1`).fetchHistory();
+      const heard = history
+        .events!.map((e) => e.workflowExecutionSignaledEventAttributes?.signalName)
+        .filter((name) => name === 'pause' || name === 'resume');
+      heard.forEach((name, i) => expect(name).toBe(i % 2 === 0 ? 'pause' : 'resume'));
+      expect(heard.length % 2).toBe(0);
     });
   });
 

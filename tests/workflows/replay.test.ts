@@ -24,9 +24,10 @@ describe('committed workflow histories replay', () => {
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, load(file), file);
   });
 
-  it('replays campaigns from before and after the report step and the round records (patches)', () => {
+  it('replays campaigns from before and after the report step, the round records and ordered pause (patches)', () => {
     // Every run is in `histories` and replays above; here: they really differ by the patches
-    // lmsi-write-report (the report step) and lmsi-round-record (recordRound after each round).
+    // lmsi-write-report (the report step), lmsi-round-record (recordRound after each round) and
+    // lmsi-ordered-pause (a marker only: no pause was sent in these runs).
     type Event = {
       eventType: string;
       markerRecordedEventAttributes?: { details?: Record<string, unknown> };
@@ -50,17 +51,26 @@ describe('committed workflow histories replay', () => {
       activities: ['writeReport'],
       completed: true,
     });
-    expect(facts('campaign-final-run.json')).toEqual({
+    expect(facts('campaign-final-run-before-ordered-pause.json')).toEqual({
       patchMarkers: 2,
+      activities: ['recordRound', 'writeReport'],
+      completed: true,
+    });
+    // lmsi-ordered-pause (pause and resume reach the round one at a time) adds a marker to every run.
+    expect(facts('campaign-final-run.json')).toEqual({
+      patchMarkers: 3,
       activities: ['recordRound', 'writeReport'],
       completed: true,
     });
     for (const run of ['campaign-first-run', 'campaign-after-continue-as-new']) {
       const before = facts(`${run}-before-round-record.json`);
+      const unordered = facts(`${run}-before-ordered-pause.json`);
       const after = facts(`${run}.json`);
       expect(before.activities).not.toContain('recordRound');
-      expect(after.activities.filter((a) => a === 'recordRound')).toHaveLength(1);
-      expect(after.patchMarkers).toBe(before.patchMarkers + 1);
+      expect(unordered.activities.filter((a) => a === 'recordRound')).toHaveLength(1);
+      expect(unordered.patchMarkers).toBe(before.patchMarkers + 1);
+      expect(after.activities).toEqual(unordered.activities);
+      expect(after.patchMarkers).toBe(unordered.patchMarkers + 1);
     }
   });
 
