@@ -23,6 +23,8 @@ export interface FineTuneInput {
     warmupSteps: number;
     weightDecay: number;
     checkpointEvery: number;
+    /** Absent in campaigns started before the field: the engine's default (next-fit) then. */
+    packing?: 'best-fit' | 'next-fit' | 'none';
   };
   seed: string;
 }
@@ -118,6 +120,9 @@ export function makeFineTune(deps: ActivityDeps) {
           warmupSteps: input.training.warmupSteps,
           weightDecay: input.training.weightDecay,
           checkpointEvery: input.training.checkpointEvery,
+          ...(input.training.packing === undefined
+            ? {}
+            : { packing: input.training.packing === 'none' ? false : input.training.packing }),
           seed: input.seed,
         },
         threads: deps.threads,

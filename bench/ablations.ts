@@ -194,6 +194,8 @@ async function main(): Promise<void> {
       maxPerQuestion: defaults.maxPerQuestion,
       unlabeledQuestions: defaults.pool ?? DEMO_RECIPE.sizes.unlabeled,
       formats: defaults.formats,
+      // Grids measured before packing was an option trained with next-fit and have no such field.
+      ...(defaults.packing === 'next-fit' ? {} : { packing: defaults.packing }),
     },
   };
   try {

@@ -102,6 +102,12 @@ export const TrainingConfig = z
     checkpointEvery: positiveInt.default(100),
     /** Labeled seed examples replayed per self-generated example (0 = none). */
     replayRatio: z.number().min(0).default(0),
+    /**
+     * How examples share the trainer's rows (engine/train/batches.ts): 'best-fit' packs rows
+     * fuller than 'next-fit' when formats mix long and short examples (fewer steps per epoch);
+     * 'none' puts one example per row. Campaigns started before this field train with next-fit.
+     */
+    packing: z.enum(['best-fit', 'next-fit', 'none']).default('best-fit'),
   })
   .refine((t) => (t.epochs === undefined) !== (t.steps === undefined), {
     message: 'set exactly one of training.epochs and training.steps',

@@ -25,6 +25,8 @@ export const DemoOptions = z.strictObject({
    * thread: shards run this many at a time. Default: one per core.
    */
   workers: z.int().min(1).max(64),
+  /** How the trainer packs examples into rows (config training.packing). */
+  packing: z.enum(['best-fit', 'next-fit', 'none']),
   uiPort: z.int().min(1024).max(65535),
   out: z.string().min(1),
   /** Keep the dev server and its Web UI up after the run, until Ctrl-C. */
@@ -34,7 +36,7 @@ export type DemoOptions = z.infer<typeof DemoOptions>;
 
 const USAGE =
   'usage: npm run demo -- [--quick] [--hold] [--seed N | --seeds N,N,..] [--m N] [--rounds N] [--temperature T] ' +
-  '[--formats f1,f2] [--min-confidence C] [--max-per-question N|all] [--pool N] [--workers N] [--ui-port N] [--out FILE]';
+  '[--formats f1,f2] [--min-confidence C] [--max-per-question N|all] [--pool N] [--workers N] [--packing best-fit|next-fit|none] [--ui-port N] [--out FILE]';
 
 /**
  * The demo's unlabeled pool: 1 000 questions, so that keeping only questions whose majority has
@@ -66,6 +68,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
     seeds: [1],
     rounds: 2,
     temperature: 0.7,
+    packing: 'best-fit',
     uiPort: 8233,
     out: 'bench/results/demo-last.json',
   };
@@ -90,6 +93,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
       raw.maxPerQuestion = v === 'all' ? null : Number(v);
     } else if (flag === '--pool') raw.pool = Number(value());
     else if (flag === '--workers') raw.workers = Number(value());
+    else if (flag === '--packing') raw.packing = value();
     else if (flag === '--ui-port') raw.uiPort = Number(value());
     else if (flag === '--out') raw.out = value();
     else throw new Error(`unknown option ${flag}\n${USAGE}`);
@@ -153,8 +157,16 @@ export function demoCampaignConfig(
       ...(options.maxPerQuestion === null ? {} : { maxPerQuestion: options.maxPerQuestion }),
     },
     training: options.quick
-      ? { steps: 20, batchSize: 8, learningRate: 1e-3, checkpointEvery: 10, replayRatio: 0.5 }
+      ? {
+          steps: 20,
+          batchSize: 8,
+          learningRate: 1e-3,
+          checkpointEvery: 10,
+          replayRatio: 0.5,
+          packing: options.packing,
+        }
       : {
+          packing: options.packing,
           epochs: 3,
           batchSize: 16,
           learningRate: 3e-4,

@@ -113,6 +113,7 @@ export function demoResults(
         steps: config.training.steps ?? null,
         learningRate: config.training.learningRate,
         batchSize: config.training.batchSize,
+        packing: config.training.packing,
       },
       /** Accelerator workers (one per core by default), each sampling one shard at a time on one thread. */
       acceleratorWorkers: config.sampling.maxConcurrentShards,

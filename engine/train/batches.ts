@@ -56,19 +56,41 @@ export function fingerprint(...sets: readonly (readonly Sequence[])[]): string {
 /** Positions an example occupies in a row: every token but the last is an input. */
 const width = (s: Sequence) => s.ids.length - 1;
 
-/** Rows of example indices, in order; with packing, next-fit (an example never straddles rows). */
+/**
+ * How examples share rows. 'next-fit' (`true`, the engine's default, kept so checkpoints saved by
+ * earlier runs resume unchanged) fills a row in data order and starts a new one when the next
+ * example does not fit. 'best-fit' takes the data order in windows of BEST_FIT_WINDOW examples,
+ * places each window's examples longest first into the fullest row they fit (best-fit decreasing),
+ * then shuffles the window's rows: rows come out fuller (fewer steps per epoch for mixed lengths)
+ * while examples still travel only within a window of the epoch's shuffled order.
+ */
+export type Packing = boolean | 'next-fit' | 'best-fit';
+
+/** Examples per best-fit window: large enough that long and short examples meet, small enough to
+ *  keep an epoch's order local (a few optimiser steps' worth at batch 16). */
+export const BEST_FIT_WINDOW = 1024;
+
+/** Rows of example indices, in order (an example never straddles rows). */
 export function packRows(
   order: readonly number[],
   seqs: readonly Sequence[],
   seqLen: number,
-  packing: boolean,
+  packing: Packing,
+  rng?: Rng,
 ): number[][] {
+  if (packing === 'best-fit') {
+    if (!rng) throw new Error("packRows: 'best-fit' needs an Rng to order each window's rows");
+    const rows: number[][] = [];
+    for (let at = 0; at < order.length; at += BEST_FIT_WINDOW)
+      rows.push(...rng.shuffle(bestFitDecreasing(order.slice(at, at + BEST_FIT_WINDOW), seqs, seqLen)));
+    return rows;
+  }
   const rows: number[][] = [];
   let row: number[] = [];
   let used = 0;
   for (const i of order) {
     const w = width(seqs[i]);
-    if (row.length > 0 && (!packing || used + w > seqLen)) {
+    if (row.length > 0 && (packing === false || used + w > seqLen)) {
       rows.push(row);
       row = [];
       used = 0;
@@ -77,6 +99,27 @@ export function packRows(
     used += w;
   }
   if (row.length > 0) rows.push(row);
+  return rows;
+}
+
+/** Longest first, each into the row with the least room that still holds it (a new row if none). */
+function bestFitDecreasing(window: readonly number[], seqs: readonly Sequence[], seqLen: number): number[][] {
+  // Stable: equal widths keep their shuffled order, so the result is a pure function of the order.
+  const byWidth = window.slice().sort((a, b) => width(seqs[b]) - width(seqs[a]));
+  const rows: number[][] = [];
+  const room: number[] = [];
+  for (const i of byWidth) {
+    const w = width(seqs[i]);
+    let best = -1;
+    for (let r = 0; r < rows.length; r++) if (room[r] >= w && (best < 0 || room[r] < room[best])) best = r;
+    if (best < 0) {
+      rows.push([i]);
+      room.push(seqLen - w);
+    } else {
+      rows[best].push(i);
+      room[best] -= w;
+    }
+  }
   return rows;
 }
 
@@ -137,7 +180,7 @@ export interface PlanOptions {
   batchSize: number;
   gradientAccumulation: number;
   seqLen: number;
-  packing: boolean;
+  packing: Packing;
 }
 
 /**
@@ -159,8 +202,11 @@ export class DataPlan {
 
   rows(epoch: number): number[][] {
     if (this.cached?.epoch !== epoch) {
-      const order = new Rng(deriveSeed(this.opts.seed, 'epoch', epoch)).shuffle(this.seqs.map((_, i) => i));
-      this.cached = { epoch, rows: packRows(order, this.seqs, this.opts.seqLen, this.opts.packing) };
+      const rng = new Rng(deriveSeed(this.opts.seed, 'epoch', epoch));
+      const order = rng.shuffle(this.seqs.map((_, i) => i));
+      // Best-fit orders each window's rows with the same generator, after the shuffle: next-fit
+      // runs draw exactly the numbers they drew before best-fit existed.
+      this.cached = { epoch, rows: packRows(order, this.seqs, this.opts.seqLen, this.opts.packing, rng) };
     }
     return this.cached.rows;
   }
@@ -186,11 +232,12 @@ export function evalBatches(
   opts: Omit<PlanOptions, 'seed' | 'gradientAccumulation'>,
   padId: number,
 ): MicroBatch[] {
+  // Held-out loss is a mean over tokens, so its rows need no best-fit: next-fit in file order.
   const rows = packRows(
     seqs.map((_, i) => i),
     seqs,
     opts.seqLen,
-    opts.packing,
+    opts.packing !== false,
   );
   const out: MicroBatch[] = [];
   for (let i = 0; i < rows.length; i += opts.batchSize)

@@ -27,9 +27,11 @@ export const FineTuneConfigSchema = z
     seqLen: z.number().int().positive().optional(),
     /**
      * Several examples share a row (each attends only to itself and restarts its positions), so
-     * short examples do not waste a row on padding. false: one example per row.
+     * short examples do not waste a row on padding. true = 'next-fit' (in data order);
+     * 'best-fit' fills rows fuller within windows of the shuffled order (batches.ts); false: one
+     * example per row. The default stays next-fit so runs saved before best-fit resume as they were.
      */
-    packing: z.boolean().default(true),
+    packing: z.union([z.boolean(), z.enum(['next-fit', 'best-fit'])]).default(true),
     /** Seed of the data order (a number, or a name such as `campaign/round-2`). */
     seed: z.union([z.number().int(), z.string().min(1)]),
     /** Save a checkpoint every N steps (and always at the end). */

@@ -7,6 +7,8 @@ export { listCheckpoints, checkpointDirName } from './checkpoints';
 export {
   tokenizeExamples,
   packRows,
+  BEST_FIT_WINDOW,
+  type Packing,
   buildMicroBatch,
   DataPlan,
   type Sequence,

@@ -130,6 +130,12 @@ describe('selfImprovementCampaign (real dev server, real workers, real model)', 
     expect(r1.training!.steps).toBe(4);
     expect(r1.training!.lossCurve.length).toBeGreaterThan(0);
     expect(r1.modelOut).not.toBe(r1.modelIn);
+    // The trainer ran with the campaign's packing (training.packing, best-fit by default), as the
+    // checkpoint's saved arguments say.
+    const trained = path.join(await tempDir('round-1-model'), 'model');
+    await store.materializeTree(r1.modelOut, trained);
+    const trainerState = JSON.parse(await fs.readFile(path.join(trained, 'trainer_state.json'), 'utf8'));
+    expect(trainerState.args.packing).toBe('best-fit');
     const rounds2 = rounds[2].result;
     expect(rounds2.modelIn).toBe(r1.gate.promoted ? r1.modelOut : r1.modelIn);
     // Every ref in the lineage is a real, intact artifact.

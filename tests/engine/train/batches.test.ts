@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  BEST_FIT_WINDOW,
   DataPlan,
   FineTuneConfigSchema,
   buildMicroBatch,
@@ -98,6 +99,52 @@ describe('fine-tuning data', () => {
     const last = a.microBatches(0, steps - 1, tok.padId);
     expect(last.length).toBeGreaterThanOrEqual(1);
     expect(last.length).toBeLessThanOrEqual(2);
+  });
+
+  test('best-fit packs mixed lengths into fewer, fuller rows, each example once, order kept within windows', () => {
+    // Long and short examples alternate, as few-shot CoT and zero-shot direct do in a training set:
+    // widths 10 and 5 in rows of 16. Best-fit puts one short beside each long; next-fit, taking
+    // them in shuffled order, often closes a row on a long that finds another long after it.
+    const examples = Array.from({ length: 3000 }, (_, i) =>
+      i % 2 === 0 ? { prompt: 'Qlong', completion: 'AAAA' } : { prompt: 'Q12', completion: 'A' },
+    );
+    const { sequences } = tokenizeExamples(examples, tok, 16);
+    expect(new Set(sequences.map((s) => s.ids.length - 1))).toEqual(new Set([10, 5]));
+    const opts = { seed: 7, batchSize: 4, gradientAccumulation: 1, seqLen: 16 };
+    const nextFit = new DataPlan(sequences, { ...opts, packing: 'next-fit' });
+    const bestFit = new DataPlan(sequences, { ...opts, packing: 'best-fit' });
+    const legacy = new DataPlan(sequences, { ...opts, packing: true });
+    expect(legacy.rows(0)).toEqual(nextFit.rows(0)); // `true` is next-fit, as saved checkpoints say
+    const used = (row: number[]) => row.reduce((n, i) => n + sequences[i].ids.length - 1, 0);
+    for (const e of [0, 1]) {
+      const rows = bestFit.rows(e);
+      expect(rows.flat().sort((x, y) => x - y)).toEqual(sequences.map((_, i) => i));
+      for (const row of rows) expect(used(row)).toBeLessThanOrEqual(16);
+      // About one row per long, with its short (15 of 16 positions used); a window with more shorts
+      // than longs puts three shorts in a row.
+      expect(rows.length).toBeGreaterThanOrEqual(1500);
+      expect(rows.length).toBeLessThan(1530);
+      expect(nextFit.rows(e).length).toBeGreaterThan(rows.length * 1.1);
+    }
+    // An example moves only within its window of the epoch's shuffled order.
+    const order = new Map<number, number>();
+    nextFit
+      .rows(0)
+      .flat()
+      .forEach((ex, at) => order.set(ex, at));
+    bestFit.rows(0).forEach((row) => {
+      const windows = new Set(row.map((ex) => Math.floor(order.get(ex)! / BEST_FIT_WINDOW)));
+      expect(windows.size).toBe(1);
+    });
+    // A pure function of (seed, epoch), and the rows of a window are shuffled, not longest first.
+    expect(new DataPlan(sequences, { ...opts, packing: 'best-fit' }).rows(1)).toEqual(bestFit.rows(1));
+    expect(bestFit.rows(0)).not.toEqual(bestFit.rows(1));
+    const firstRows = bestFit.rows(0).slice(0, 50).map(used);
+    expect(new Set(firstRows).size).toBeGreaterThan(1);
+    expect(() => packRows([0], sequences, 16, 'best-fit')).toThrow(/needs an Rng/);
+    expect(FineTuneConfigSchema.parse({ epochs: 1, learningRate: 1, batchSize: 1, seed: 1 }).packing).toBe(
+      true,
+    );
   });
 
   test('warmup is linear, then cosine from the peak to minLearningRateRatio at the last step', () => {
