@@ -11,7 +11,9 @@
  *   time, to persist questions as they finish);
  * - all prompts in one call, 1 thread;
  * - two processes of 1 thread, half the prompts each: the demo's two accelerator workers, one shard
- *   each (onnxruntime runs on the calling thread, so one process uses one core).
+ *   each (onnxruntime runs on the calling thread, so one process uses one core);
+ * - the sampling activity as it is: prompts ordered by their token count, then 8 per call, on 2
+ *   threads in one process and in the demo's two processes of 1 thread.
  *
  * Prints a table and writes bench/results/sample-shards.json.
  */
@@ -47,21 +49,49 @@ async function prompts(): Promise<{ modelDir: string; prompts: { id: string; tex
   };
 }
 
-/** Samples `ps` in calls of `perCall` prompts; token ids per question, in order. */
+type Model = Awaited<ReturnType<typeof loadGenerationModel>>;
+
+/**
+ * Samples `ps` in calls of `perCall` prompts, in the given order or (`sorted`) fewest prompt tokens
+ * first as activities/sample-shard.ts orders a shard; token ids per question, in `ps` order.
+ */
+async function sampleCalls(
+  model: Model,
+  ps: { id: string; text: string }[],
+  perCall: number,
+  sorted: boolean,
+) {
+  const order = sorted
+    ? ps
+        .map((p) => ({ p, tokens: model.tokenizer.encode(p.text, { bos: true }).length }))
+        .sort((a, b) => a.tokens - b.tokens)
+        .map(({ p }) => p)
+    : ps;
+  const byId = new Map<string, number[][]>();
+  for (let i = 0; i < order.length; i += perCall) {
+    const chunk = order.slice(i, i + perCall);
+    const out = await samplePaths(model, { ...SAMPLING, prompts: chunk });
+    out.forEach((paths, k) =>
+      byId.set(
+        chunk[k].id,
+        paths.map((p) => p.tokenIds),
+      ),
+    );
+  }
+  return ps.map((p) => byId.get(p.id)!);
+}
+
 async function sample(
   modelDir: string,
   ps: { id: string; text: string }[],
   threads: number,
   perCall: number,
+  sorted = false,
 ) {
   const model = await loadGenerationModel(modelDir, { provider: 'cpu', threads });
   await samplePaths(model, { ...SAMPLING, prompts: ps.slice(0, 2), maxNewTokens: 4 }); // builds the sessions
   const t0 = performance.now();
-  const ids: number[][][] = [];
-  for (let i = 0; i < ps.length; i += perCall) {
-    const out = await samplePaths(model, { ...SAMPLING, prompts: ps.slice(i, i + perCall) });
-    ids.push(...out.map((paths) => paths.map((p) => p.tokenIds)));
-  }
+  const ids = await sampleCalls(model, ps, perCall, sorted);
   const seconds = (performance.now() - t0) / 1000;
   await releaseSessions();
   return { seconds, ids };
@@ -85,9 +115,10 @@ async function child(): Promise<void> {
   process.stdout.write('ready\n');
   await new Promise((resolve) => process.stdin.once('data', resolve));
   const t0 = performance.now();
-  const out = await samplePaths(model, { ...SAMPLING, prompts: mine });
+  const perCall = numberArg('per-call', mine.length);
+  const ids = await sampleCalls(model, mine, perCall, process.argv.includes('--sorted'));
   const seconds = (performance.now() - t0) / 1000;
-  const line = `${JSON.stringify({ seconds, ids: out.map((paths) => paths.map((p) => p.tokenIds)) })}\n`;
+  const line = `${JSON.stringify({ seconds, ids })}\n`;
   // A pipe is written asynchronously: exit only once the line is out.
   process.stdout.write(line, () => process.exit(0));
 }
@@ -120,11 +151,16 @@ function lineReader(c: ChildProcess): () => Promise<string> {
         : new Promise((resolve, reject) => waiting.push({ resolve, reject }));
 }
 
-async function twoProcesses(): Promise<Run> {
+/** The demo's two accelerator workers, a shard each; `perCall` and `sorted` as in sampleCalls. */
+async function twoProcesses(perCall?: number, sorted = false): Promise<Run> {
   const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
-  const count = `--questions=${numberArg('questions', 200)}`;
+  const args = [
+    `--questions=${numberArg('questions', 200)}`,
+    ...(perCall === undefined ? [] : [`--per-call=${perCall}`]),
+    ...(sorted ? ['--sorted'] : []),
+  ];
   const children = [0, 1].map((part) =>
-    spawn(tsx, [__filename, '--child', `--part=${part}`, count], { stdio: ['pipe', 'pipe', 'inherit'] }),
+    spawn(tsx, [__filename, '--child', `--part=${part}`, ...args], { stdio: ['pipe', 'pipe', 'inherit'] }),
   );
   const next = children.map(lineReader);
   await Promise.all(next.map((n) => n())); // both ready
@@ -141,8 +177,8 @@ async function main(): Promise<void> {
   if (process.argv.includes('--child')) return child();
   const { modelDir, prompts: ps } = await prompts();
   const rows: { way: string; threads: number; processes: number; promptsPerCall: number; run: Run }[] = [];
-  const add = async (way: string, threads: number, perCall: number) => {
-    const r = await sample(modelDir, ps, threads, perCall);
+  const add = async (way: string, threads: number, perCall: number, sorted = false) => {
+    const r = await sample(modelDir, ps, threads, perCall, sorted);
     rows.push({ way, threads, processes: 1, promptsPerCall: perCall, run: summarize(r.seconds, r.ids) });
   };
   await add('8 prompts per call (before)', 2, 8);
@@ -154,6 +190,14 @@ async function main(): Promise<void> {
     processes: 2,
     promptsPerCall: Math.ceil(ps.length / 2),
     run: await twoProcesses(),
+  });
+  await add('by token count, 8 per call (the activity now)', 2, 8, true);
+  rows.push({
+    way: 'two processes × 1 thread, by token count, 8 per call (the demo now)',
+    threads: 1,
+    processes: 2,
+    promptsPerCall: 8,
+    run: await twoProcesses(8, true),
   });
   const reference = rows[0].run;
   const sameSamples = rows.every((r) => r.run.digest === reference.digest);
