@@ -104,10 +104,11 @@ export const TrainingConfig = z
     replayRatio: z.number().min(0).default(0),
     /**
      * How examples share the trainer's rows (engine/train/batches.ts): 'best-fit' packs rows
-     * fuller than 'next-fit' when formats mix long and short examples (fewer steps per epoch);
-     * 'none' puts one example per row. Campaigns started before this field train with next-fit.
+     * fuller than 'next-fit' when formats mix long and short examples, so an epoch takes fewer
+     * optimiser steps (the demo: 24 % fewer; its gains on 3 seeds are still to measure before it
+     * becomes the default); 'none' puts one example per row.
      */
-    packing: z.enum(['best-fit', 'next-fit', 'none']).default('best-fit'),
+    packing: z.enum(['best-fit', 'next-fit', 'none']).default('next-fit'),
   })
   .refine((t) => (t.epochs === undefined) !== (t.steps === undefined), {
     message: 'set exactly one of training.epochs and training.steps',

@@ -68,7 +68,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
     seeds: [1],
     rounds: 2,
     temperature: 0.7,
-    packing: 'best-fit',
+    packing: 'next-fit',
     uiPort: 8233,
     out: 'bench/results/demo-last.json',
   };

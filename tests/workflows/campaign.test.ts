@@ -130,7 +130,7 @@ describe('selfImprovementCampaign (real dev server, real workers, real model)', 
     expect(r1.training!.steps).toBe(4);
     expect(r1.training!.lossCurve.length).toBeGreaterThan(0);
     expect(r1.modelOut).not.toBe(r1.modelIn);
-    // The trainer ran with the campaign's packing (training.packing, best-fit by default), as the
+    // The trainer ran with the campaign's packing (testCampaignConfig asks for best-fit), as the
     // checkpoint's saved arguments say.
     const trained = path.join(await tempDir('round-1-model'), 'model');
     await store.materializeTree(r1.modelOut, trained);
