@@ -70,17 +70,37 @@ export interface DemoServer {
   close(): Promise<void>;
 }
 
+/**
+ * Calls `start` until it succeeds, at most `attempts` times, retrying only startup timeouts. The SDK
+ * gives the dev server a fixed 5 s to answer and kills it when it does not; on a loaded 2-core
+ * machine (a CI run beside the demo) that was seen to fail a demo before it began.
+ */
+export async function retryServerStartup<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= attempts || !/did not start within/.test(String(err))) throw err;
+      console.warn(
+        `the Temporal dev server did not answer in time (attempt ${attempt} of ${attempts}); retrying`,
+      );
+    }
+  }
+}
+
 export async function startDemoServer(temporalBin: string, uiPort: number): Promise<DemoServer> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: temporalBin },
-      ip: '127.0.0.1',
-      ui: true,
-      uiPort,
-      searchAttributes: lmsiSearchAttributeKeys,
-    },
-  });
+  const env = await retryServerStartup(() =>
+    TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path: temporalBin },
+        ip: '127.0.0.1',
+        ui: true,
+        uiPort,
+        searchAttributes: lmsiSearchAttributeKeys,
+      },
+    }),
+  );
   const connection = await NativeConnection.connect({ address: env.address });
   return {
     env,
