@@ -1,5 +1,6 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import type { PackingMode } from '../config/campaign';
 import { fineTune as runFineTune } from '../engine/train';
 import type { ActivityDeps } from './deps';
 import { cancellationSignal, heartbeat, heartbeatCursor } from './context';
@@ -24,7 +25,7 @@ export interface FineTuneInput {
     weightDecay: number;
     checkpointEvery: number;
     /** Absent in campaigns started before the field: the engine's default (next-fit) then. */
-    packing?: 'best-fit' | 'next-fit' | 'none';
+    packing?: PackingMode;
   };
   seed: string;
 }

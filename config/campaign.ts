@@ -88,6 +88,15 @@ export const FilteringConfig = z.strictObject({
   maxChars: positiveInt.optional(),
 });
 
+/**
+ * How examples share the trainer's rows (engine/train/batches.ts): 'best-fit' packs rows fuller than
+ * 'next-fit' when formats mix long and short examples, so an epoch takes fewer optimiser steps (the
+ * demo: 21–24 % fewer, the same mean gains on 3 seeds, bench/results/demo-best-fit.json); 'none'
+ * puts one example per row.
+ */
+export const PackingMode = z.enum(['best-fit', 'next-fit', 'none']);
+export type PackingMode = z.infer<typeof PackingMode>;
+
 export const TrainingConfig = z
   .strictObject({
     /** Exactly one of epochs or steps. */
@@ -102,13 +111,8 @@ export const TrainingConfig = z
     checkpointEvery: positiveInt.default(100),
     /** Labeled seed examples replayed per self-generated example (0 = none). */
     replayRatio: z.number().min(0).default(0),
-    /**
-     * How examples share the trainer's rows (engine/train/batches.ts): 'best-fit' packs rows
-     * fuller than 'next-fit' when formats mix long and short examples, so an epoch takes fewer
-     * optimiser steps (the demo: 24 % fewer; its gains on 3 seeds are still to measure before it
-     * becomes the default); 'none' puts one example per row.
-     */
-    packing: z.enum(['best-fit', 'next-fit', 'none']).default('next-fit'),
+    /** PackingMode; next-fit until best-fit becomes the default. */
+    packing: PackingMode.default('next-fit'),
   })
   .refine((t) => (t.epochs === undefined) !== (t.steps === undefined), {
     message: 'set exactly one of training.epochs and training.steps',

@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { CampaignConfig } from '../config/campaign';
+import { CampaignConfig, PackingMode } from '../config/campaign';
 import { FORMAT_NAMES, type FormatName } from '../method/types';
 import type { ArithBaseModel } from './arith-base-model';
 
@@ -26,7 +26,7 @@ export const DemoOptions = z.strictObject({
    */
   workers: z.int().min(1).max(64),
   /** How the trainer packs examples into rows (config training.packing). */
-  packing: z.enum(['best-fit', 'next-fit', 'none']),
+  packing: PackingMode,
   uiPort: z.int().min(1024).max(65535),
   out: z.string().min(1),
   /** Keep the dev server and its Web UI up after the run, until Ctrl-C. */
