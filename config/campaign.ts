@@ -97,6 +97,26 @@ export const FilteringConfig = z.strictObject({
 export const PackingMode = z.enum(['best-fit', 'next-fit', 'none']);
 export type PackingMode = z.infer<typeof PackingMode>;
 
+const eitherEpochsOrSteps = (t: { epochs?: number; steps?: number }) =>
+  t.epochs === undefined || t.steps === undefined;
+
+/**
+ * Training settings that change from a given round on (training.fromRound). Later rounds start from
+ * a better model and keep more paths (the demo's round 2 set is ~2.6x round 1's), so they may need
+ * fewer epochs or a lower learning rate. `epochs` replaces the campaign's `steps` and vice versa.
+ */
+export const TrainingOverride = z
+  .strictObject({
+    epochs: positiveInt.optional(),
+    steps: positiveInt.optional(),
+    learningRate: z.number().positive().max(1).optional(),
+    warmupSteps: z.int().min(0).optional(),
+    weightDecay: z.number().min(0).optional(),
+    replayRatio: z.number().min(0).optional(),
+  })
+  .refine(eitherEpochsOrSteps, { message: 'set at most one of epochs and steps' });
+export type TrainingOverride = z.infer<typeof TrainingOverride>;
+
 export const TrainingConfig = z
   .strictObject({
     /** Exactly one of epochs or steps. */
@@ -111,8 +131,16 @@ export const TrainingConfig = z
     checkpointEvery: positiveInt.default(100),
     /** Labeled seed examples replayed per self-generated example (0 = none). */
     replayRatio: z.number().min(0).default(0),
-    /** PackingMode; next-fit until best-fit becomes the default. */
-    packing: PackingMode.default('next-fit'),
+    /** PackingMode. Campaigns started before best-fit became the default keep next-fit (in their history). */
+    packing: PackingMode.default('best-fit'),
+    /**
+     * Round number (from 1) -> settings that apply from that round on, on top of the ones above;
+     * overrides of earlier rounds carry over. E.g. {"2": {"epochs": 1}}: round 1 trains the
+     * campaign's epochs, every later round one epoch.
+     */
+    fromRound: z
+      .record(z.string().regex(/^[1-9][0-9]*$/, 'a round number from 1'), TrainingOverride)
+      .optional(),
   })
   .refine((t) => (t.epochs === undefined) !== (t.steps === undefined), {
     message: 'set exactly one of training.epochs and training.steps',

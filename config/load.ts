@@ -102,6 +102,16 @@ function describeIssue(issue: z.core.$ZodIssue, text: string, tree: jsonc.Node |
         },
       ];
     }
+    case 'invalid_key':
+      // A record's key failed its own schema (e.g. training.fromRound's round numbers): say what the
+      // key should be, not zod's generic "Invalid key in record".
+      return [
+        {
+          ...at(issue.path),
+          expected: `a key that is ${issue.issues.map((i) => i.message).join(', ')}`,
+          received: describeValue(issue.input),
+        },
+      ];
     default:
       return [{ ...at(issue.path), expected: issue.message, received: describeValue(issue.input) }];
   }

@@ -114,6 +114,8 @@ export function demoResults(
         learningRate: config.training.learningRate,
         batchSize: config.training.batchSize,
         packing: config.training.packing,
+        /** Settings that change from a round on (e.g. {"2": {"epochs": 1}}); null: every round the same. */
+        fromRound: config.training.fromRound ?? null,
       },
       /** Accelerator workers (one per core by default), each sampling one shard at a time on one thread. */
       acceleratorWorkers: config.sampling.maxConcurrentShards,

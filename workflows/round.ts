@@ -16,6 +16,7 @@ import type {
 import { pauseSignal, resumeSignal, roundProgressQuery, roundProgressSignal } from './messages';
 import { accelerator, LIGHT } from './presets';
 import { LmsiStep } from './search-attributes';
+import type { CampaignConfig } from '../config/campaign';
 import type { GateDecision, RoundInput, RoundProgress, RoundResult, RoundStep } from './types';
 
 /**
@@ -32,6 +33,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
     accelerator(config.temporal.taskQueues.accelerator, config.temporal.heartbeatTimeoutSeconds),
   );
   const startedAt = new Date().toISOString();
+  const roundTraining = trainingForRound(config.training, round);
 
   let paused = input.paused ?? false;
   const progress: RoundProgress = { round, step: 'starting', done: 0, total: 0 };
@@ -190,7 +192,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
       task,
       seed: seed('format'),
       replayRef: inputs.replayRef,
-      replayRatio: config.training.replayRatio,
+      replayRatio: roundTraining.replayRatio,
     });
 
     await report('train', 0, 1);
@@ -200,7 +202,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
       round,
       modelRef: input.modelRef,
       trainingSetRef: trainingSet.ref,
-      training: config.training,
+      training: roundTraining,
       seed: seed('train'),
       role: 'teacher',
     });
@@ -262,7 +264,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
         role: 'student',
         modelRef: input.studentModelRef,
         trainingSetRef: trainingSet.ref,
-        training: config.training,
+        training: roundTraining,
         seed: seed('distill'),
       });
       studentOut = studentTraining.modelRef;
@@ -332,6 +334,31 @@ export function decideGate(
 }
 
 /** [start, end) of each shard of `count` items. */
+/**
+ * The training settings of one round: the campaign's, with every `fromRound` override of a round up
+ * to this one applied in round order. An override's `epochs` drops the `steps` it replaces (and the
+ * other way round), so exactly one of them is set. Without overrides: the campaign's settings as they
+ * are, so runs recorded before the field schedule the same activities.
+ */
+export function trainingForRound(
+  training: CampaignConfig['training'],
+  round: number,
+): Omit<CampaignConfig['training'], 'fromRound'> {
+  const { fromRound, ...settings } = training;
+  const from = Object.keys(fromRound ?? {})
+    .map(Number)
+    .filter((r) => r <= round)
+    .sort((a, b) => a - b);
+  for (const r of from) {
+    const override = fromRound![String(r)];
+    if (override.epochs !== undefined) delete settings.steps;
+    if (override.steps !== undefined) delete settings.epochs;
+    for (const [key, value] of Object.entries(override))
+      if (value !== undefined) Object.assign(settings, { [key]: value });
+  }
+  return settings;
+}
+
 export function shardRanges(count: number, size: number): [number, number][] {
   const out: [number, number][] = [];
   for (let start = 0; start < count; start += size) out.push([start, Math.min(count, start + size)]);

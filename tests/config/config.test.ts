@@ -59,6 +59,25 @@ describe('campaign config', () => {
     );
   });
 
+  it('checks per-round training settings: round numbers from 1, at most one of epochs and steps', () => {
+    const c = parseCampaignConfig(
+      JSON.stringify({
+        ...minimal,
+        training: { epochs: 3, fromRound: { 2: { epochs: 1, learningRate: 1e-4 } } },
+      }),
+    );
+    expect(c.training.fromRound).toEqual({ 2: { epochs: 1, learningRate: 1e-4 } });
+    expect(problems({ ...minimal, training: { steps: 10, fromRound: { 0: { epochs: 1 } } } })[0]).toMatch(
+      /^c\.json:\d+: training\.fromRound\.0: expected a key that is a round number from 1, got "0"$/,
+    );
+    expect(
+      problems({ ...minimal, training: { steps: 10, fromRound: { 2: { epochs: 1, steps: 5 } } } })[0],
+    ).toMatch(/training\.fromRound\.2: expected set at most one of epochs and steps/);
+    expect(problems({ ...minimal, training: { steps: 10, fromRound: { 2: { batchSize: 4 } } } })[0]).toMatch(
+      /training\.fromRound\.2\.batchSize: expected a known key/,
+    );
+  });
+
   it('reports JSON syntax errors by line and is a BadInputError', () => {
     try {
       parseCampaignConfig('{\n  "name": "x",\n  "model": \n}', 'broken.json');

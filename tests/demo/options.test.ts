@@ -6,6 +6,7 @@ import { calibrationMonotone, coarseCalibration } from '../../demo/results';
 import type { ArithBaseModel } from '../../demo/arith-base-model';
 import { arith } from '../../method/tasks/arith';
 import type { Question } from '../../method/types';
+import { trainingForRound } from '../../workflows/round';
 
 const base: ArithBaseModel = {
   dir: '/m',
@@ -34,6 +35,7 @@ describe('demo options and campaign config', () => {
     const c = demoCampaignConfig(base, o, 1, '/tmp/a');
     expect(c.training).toMatchObject({ epochs: 3, learningRate: 3e-4, replayRatio: 0.5 });
     expect(c.training.steps).toBeUndefined();
+    expect(c.training.packing).toBe('best-fit');
     expect(c.filtering).toMatchObject({ minConfidence: 0.7, maxPerQuestion: 8 });
     expect(c.sampling).toMatchObject({ m: 16, temperature: 0.7, prompt: 'zero-shot-cot' });
     // Longer than the longest terse 4-step rationale (~125 characters).
@@ -42,6 +44,15 @@ describe('demo options and campaign config', () => {
     // All four formats: the few-shot ones take their exemplar from the seed set.
     expect(c.formats).toEqual(['few-shot-cot', 'few-shot-direct', 'zero-shot-cot', 'zero-shot-direct']);
     expect(c.data.exemplars).toBe(base.data.exemplars);
+  });
+
+  it('--later-epochs sets the epochs of round 2 on (training.fromRound); round 1 keeps 3', () => {
+    const c = demoCampaignConfig(base, parseDemoArgs(['--later-epochs', '1']), 1, '/tmp/a');
+    expect(c.training).toMatchObject({ epochs: 3, fromRound: { 2: { epochs: 1 } } });
+    expect(trainingForRound(c.training, 1)).toMatchObject({ epochs: 3 });
+    expect(trainingForRound(c.training, 2)).toMatchObject({ epochs: 1 });
+    expect(trainingForRound(c.training, 3)).toMatchObject({ epochs: 1 });
+    expect(() => parseDemoArgs(['--later-epochs', '0'])).toThrow(/laterEpochs/);
   });
 
   it('--quick trains the two zero-shot formats (its model has no room for an exemplar)', () => {

@@ -30,7 +30,7 @@ export function testCampaignConfig(overrides: {
       maxConcurrentShards: 2,
     },
     formats: ['zero-shot-cot', 'zero-shot-direct'],
-    training: { steps: 4, batchSize: 4, checkpointEvery: 2, learningRate: 1e-3, packing: 'best-fit' },
+    training: { steps: 4, batchSize: 4, checkpointEvery: 2, learningRate: 1e-3 },
     evaluation: { scK: [2, 4], shardSize: 8 },
     rounds: 2,
     gate: { tolerance: 1 },

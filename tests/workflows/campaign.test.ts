@@ -59,6 +59,14 @@ describe('selfImprovementCampaign (real dev server, real workers, real model)', 
       artifactsDir: path.join(root, 'artifacts'),
       extra: {
         selfGeneration: { questionsPerRound: 8, questionShots: 2 },
+        // Round 2 trains half the steps of round 1 (a per-round schedule reaches the trainer).
+        training: {
+          steps: 4,
+          batchSize: 4,
+          checkpointEvery: 2,
+          learningRate: 1e-3,
+          fromRound: { 2: { steps: 2 } },
+        },
       },
     });
     const workers = await campaignWorkers(temporal, config);
@@ -130,14 +138,15 @@ describe('selfImprovementCampaign (real dev server, real workers, real model)', 
     expect(r1.training!.steps).toBe(4);
     expect(r1.training!.lossCurve.length).toBeGreaterThan(0);
     expect(r1.modelOut).not.toBe(r1.modelIn);
-    // The trainer ran with the campaign's packing (testCampaignConfig asks for best-fit), as the
-    // checkpoint's saved arguments say.
+    // The trainer ran with the campaign's packing (the config's default, best-fit; the engine's own
+    // default is next-fit), as the checkpoint's saved arguments say.
     const trained = path.join(await tempDir('round-1-model'), 'model');
     await store.materializeTree(r1.modelOut, trained);
     const trainerState = JSON.parse(await fs.readFile(path.join(trained, 'trainer_state.json'), 'utf8'));
     expect(trainerState.args.packing).toBe('best-fit');
     const rounds2 = rounds[2].result;
     expect(rounds2.modelIn).toBe(r1.gate.promoted ? r1.modelOut : r1.modelIn);
+    expect(rounds2.training).toMatchObject({ trained: true, steps: 2 });
     // Every ref in the lineage is a real, intact artifact.
     for (const ref of [
       r1.vote!.keptRef,

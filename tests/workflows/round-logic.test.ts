@@ -1,4 +1,5 @@
-import { decideGate, shardRanges } from '../../workflows/round';
+import { parseCampaignConfig } from '../../config';
+import { decideGate, shardRanges, trainingForRound } from '../../workflows/round';
 
 describe('round logic (pure parts of the workflow)', () => {
   it('splits questions into contiguous shards that cover every question once', () => {
@@ -28,5 +29,43 @@ describe('round logic (pure parts of the workflow)', () => {
     expect(dropped.promoted).toBe(false);
     expect(dropped.reason).toBe('accuracy fell 5.0 points below the best, beyond the tolerance of 1.0');
     expect(decideGate(0.39, 0.4, 0, 1).promoted).toBe(false);
+  });
+
+  it('applies training.fromRound overrides from their round on, in round order', () => {
+    const training = (t: object) =>
+      parseCampaignConfig(
+        JSON.stringify({
+          name: 'c',
+          model: { dir: 'm' },
+          task: { name: 'arith' },
+          data: { unlabeledQuestions: 'u.jsonl', evaluation: 'e.jsonl' },
+          training: t,
+        }),
+      ).training;
+    const plain = training({ epochs: 3, learningRate: 3e-4 });
+    // No overrides: the campaign's settings unchanged, for every round (runs recorded before the field).
+    expect(trainingForRound(plain, 1)).toEqual(plain);
+    expect(trainingForRound(plain, 5)).toEqual(plain);
+
+    const scheduled = training({
+      epochs: 3,
+      learningRate: 3e-4,
+      // Keys out of order on purpose: 10 must not sort before 2.
+      fromRound: { 10: { learningRate: 1e-5 }, 2: { epochs: 1 }, 4: { steps: 50, learningRate: 1e-4 } },
+    });
+    const { fromRound: _schedule, ...base } = scheduled;
+    expect(trainingForRound(scheduled, 0)).toEqual(base);
+    expect(trainingForRound(scheduled, 1)).toEqual(base);
+    expect(trainingForRound(scheduled, 2)).toEqual({ ...base, epochs: 1 });
+    expect(trainingForRound(scheduled, 3)).toEqual({ ...base, epochs: 1 });
+    // steps replaces the epochs carried over from round 2; exactly one of them is left.
+    const { epochs: _epochs, ...noEpochs } = base;
+    expect(trainingForRound(scheduled, 4)).toEqual({ ...noEpochs, steps: 50, learningRate: 1e-4 });
+    expect(trainingForRound(scheduled, 12)).toEqual({ ...noEpochs, steps: 50, learningRate: 1e-5 });
+    expect(scheduled.fromRound).toEqual({
+      10: { learningRate: 1e-5 },
+      2: { epochs: 1 },
+      4: { steps: 50, learningRate: 1e-4 },
+    });
   });
 });
