@@ -275,6 +275,8 @@ describe('bad-input corpus through workflows', () => {
           () => campaignStatus(temporal.client, config.name),
           (s) => s.round === 1,
           'round 1',
+          // Inside jest's 120 s for this test, so a stuck campaign fails with its last status.
+          100_000,
         );
         await pauseCampaign(temporal.client, config.name);
         // The round's input carries the campaign's snapshot refs.
