@@ -5,3 +5,4 @@ export * from './campaigns';
 export * from './codec';
 export * from './codec-server';
 export * from './running-activities';
+export * from './step-times';

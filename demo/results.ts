@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { machine } from '../bench/machine';
+import type { RoundStepName } from '../client';
 import type { ArithBaseModel, ArithRecipe } from './arith-base-model';
 import { demoCampaignConfig, type DemoOptions } from './options';
 
@@ -13,6 +14,10 @@ export interface DemoRound {
   meanKeptConfidence: number | null;
   promoted: boolean;
   wallSeconds: number;
+  /** Where the round's wall time went, per step (client/step-times.ts; absent in older results). */
+  stepSeconds?: Partial<Record<RoundStepName, number>>;
+  /** Optimiser steps of the round's fine-tuning (null: round 0, or nothing was kept). */
+  trainingSteps?: number | null;
   /** The evaluation's calibration: questions binned by the confidence of their majority answer. */
   calibration: { lo: number; hi: number; questions: number; accuracy: number }[];
 }

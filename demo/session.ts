@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { SingleBar, Presets } from 'cli-progress';
-import { finishedRounds, startCampaign } from '../client';
+import { finishedRounds, roundStepSeconds, startCampaign } from '../client';
 import { statusTable, watchCampaign } from '../cli/campaign-commands';
 import { LocalArtifactStore } from '../store';
 import { createLmsiWorker } from '../workers';
@@ -165,18 +165,22 @@ export async function runSeed(
     campaignId: config.name,
     artifactsDir: config.artifacts.dir,
     reportHtml,
-    rounds: rounds.map(({ summary, result }) => ({
-      round: summary.round,
-      greedyAccuracy: summary.greedyAccuracy,
-      scAccuracy: summary.scAccuracy,
-      keptPaths: summary.keptPaths,
-      meanKeptConfidence: summary.meanKeptConfidence,
-      promoted: summary.promoted,
-      wallSeconds: summary.wallSeconds,
-      calibration: result.evaluation.summary.calibration.bins.flatMap((b) =>
-        b.accuracy === null ? [] : [{ lo: b.lo, hi: b.hi, questions: b.count, accuracy: b.accuracy }],
-      ),
-    })),
+    rounds: await Promise.all(
+      rounds.map(async ({ summary, result }) => ({
+        round: summary.round,
+        greedyAccuracy: summary.greedyAccuracy,
+        scAccuracy: summary.scAccuracy,
+        keptPaths: summary.keptPaths,
+        meanKeptConfidence: summary.meanKeptConfidence,
+        promoted: summary.promoted,
+        wallSeconds: summary.wallSeconds,
+        stepSeconds: await roundStepSeconds(env.client, config.name, summary.round),
+        trainingSteps: result.training?.trained ? result.training.steps : null,
+        calibration: result.evaluation.summary.calibration.bins.flatMap((b) =>
+          b.accuracy === null ? [] : [{ lo: b.lo, hi: b.hi, questions: b.count, accuracy: b.accuracy }],
+        ),
+      })),
+    ),
   };
 }
 

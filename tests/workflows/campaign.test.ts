@@ -10,6 +10,7 @@ import {
   finishedRounds,
   pauseCampaign,
   resumeCampaign,
+  roundStepSeconds,
   startCampaign,
 } from '../../client';
 import { writeArithSplits } from '../../method/tasks/arith';
@@ -147,6 +148,15 @@ describe('selfImprovementCampaign (real dev server, real workers, real model)', 
     const rounds2 = rounds[2].result;
     expect(rounds2.modelIn).toBe(r1.gate.promoted ? r1.modelOut : r1.modelIn);
     expect(rounds2.training).toMatchObject({ trained: true, steps: 2 });
+    // Where round 1's time went, from its history: every step, none longer than the round.
+    const steps = await roundStepSeconds(temporal.client, config.name, 1);
+    expect(Object.keys(steps).sort()).toEqual(['evaluate', 'format', 'prepare', 'sample', 'train', 'vote']);
+    const wall = (Date.parse(r1.finishedAt) - Date.parse(r1.startedAt)) / 1000;
+    for (const seconds of Object.values(steps)) {
+      expect(seconds).toBeGreaterThanOrEqual(0);
+      expect(seconds).toBeLessThanOrEqual(wall + 0.1);
+    }
+    expect(steps.train).toBeGreaterThan(0);
     // Every ref in the lineage is a real, intact artifact.
     for (const ref of [
       r1.vote!.keptRef,
