@@ -158,8 +158,13 @@ export function resultsTable(r: DemoResults): string {
     'mean conf. kept',
     'promoted',
     'wall (s)',
+    'sample/train/evaluate (s)',
   ];
-  const widths = [5, 6, 8, 8, 11, 15, 9, 0];
+  const widths = [5, 6, 8, 8, 11, 15, 9, 9, 0];
+  const step = (x: DemoRound, name: RoundStepName) => {
+    const sec = x.stepSeconds?.[name];
+    return sec === undefined ? '—' : sec.toFixed(0);
+  };
   const lines = [header.map((h, i) => h.padEnd(widths[i])).join(' ')];
   for (const s of r.seeds)
     for (const x of s.rounds)
@@ -172,7 +177,8 @@ export function resultsTable(r: DemoResults): string {
           String(x.keptPaths ?? '—').padEnd(11),
           pct(x.meanKeptConfidence).padEnd(15),
           (x.promoted ? 'yes' : 'no').padEnd(9),
-          x.wallSeconds.toFixed(0),
+          x.wallSeconds.toFixed(0).padEnd(9),
+          (['sample', 'train', 'evaluate'] as const).map((n) => step(x, n)).join('/'),
         ].join(' '),
       );
   const gain = (g: number | null) => (g === null ? '—' : `${g > 0 ? '+' : ''}${g.toFixed(1)} pp`);
