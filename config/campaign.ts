@@ -97,12 +97,9 @@ export const FilteringConfig = z.strictObject({
 export const PackingMode = z.enum(['best-fit', 'next-fit', 'none']);
 export type PackingMode = z.infer<typeof PackingMode>;
 
-const eitherEpochsOrSteps = (t: { epochs?: number; steps?: number }) =>
-  t.epochs === undefined || t.steps === undefined;
-
 /**
  * Training settings that change from a given round on (training.fromRound). Later rounds start from
- * a better model and keep more paths (the demo's round 2 set is ~2.6x round 1's), so they may need
+ * a better model and keep more paths (the demo's round 2 set is ~2.5x round 1's), so they may need
  * fewer epochs or a lower learning rate. `epochs` replaces the campaign's `steps` and vice versa.
  */
 export const TrainingOverride = z
@@ -114,7 +111,9 @@ export const TrainingOverride = z
     weightDecay: z.number().min(0).optional(),
     replayRatio: z.number().min(0).optional(),
   })
-  .refine(eitherEpochsOrSteps, { message: 'set at most one of epochs and steps' });
+  .refine((t) => t.epochs === undefined || t.steps === undefined, {
+    message: 'set at most one of epochs and steps',
+  });
 export type TrainingOverride = z.infer<typeof TrainingOverride>;
 
 export const TrainingConfig = z

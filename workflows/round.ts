@@ -333,7 +333,6 @@ export function decideGate(
   };
 }
 
-/** [start, end) of each shard of `count` items. */
 /**
  * The training settings of one round: the campaign's, with every `fromRound` override of a round up
  * to this one applied in round order. An override's `epochs` drops the `steps` it replaces (and the
@@ -359,6 +358,7 @@ export function trainingForRound(
   return settings;
 }
 
+/** [start, end) of each shard of `count` items. */
 export function shardRanges(count: number, size: number): [number, number][] {
   const out: [number, number][] = [];
   for (let start = 0; start < count; start += size) out.push([start, Math.min(count, start + size)]);
