@@ -25,8 +25,12 @@ export const DemoOptions = z.strictObject({
    * thread: shards run this many at a time. Default: one per core.
    */
   workers: z.int().min(1).max(64),
-  /** Epochs of every round after the first (config training.fromRound); round 1 trains DEMO_EPOCHS. */
-  laterEpochs: z.int().min(1).max(20),
+  /** Epochs of every round (config training.epochs). */
+  epochs: z.int().min(1).max(20),
+  /** Epochs of every round after the first (config training.fromRound); absent: `epochs`. */
+  laterEpochs: z.int().min(1).max(20).optional(),
+  /** Peak learning rate of every round's fine-tuning (config training.learningRate). */
+  learningRate: z.number().positive().max(1),
   /** How the trainer packs examples into rows (config training.packing). */
   packing: PackingMode,
   uiPort: z.int().min(1024).max(65535),
@@ -38,7 +42,7 @@ export type DemoOptions = z.infer<typeof DemoOptions>;
 
 const USAGE =
   'usage: npm run demo -- [--quick] [--hold] [--seed N | --seeds N,N,..] [--m N] [--rounds N] [--temperature T] ' +
-  '[--formats f1,f2] [--min-confidence C] [--max-per-question N|all] [--later-epochs N] [--pool N] [--workers N] [--packing best-fit|next-fit|none] [--ui-port N] [--out FILE]';
+  '[--formats f1,f2] [--min-confidence C] [--max-per-question N|all] [--epochs N] [--later-epochs N] [--learning-rate LR] [--pool N] [--workers N] [--packing best-fit|next-fit|none] [--ui-port N] [--out FILE]';
 
 /**
  * The demo's unlabeled pool: 1 000 questions, so that keeping only questions whose majority has
@@ -50,7 +54,7 @@ export const DEMO_MIN_CONFIDENCE = 0.7;
 export const DEMO_MAX_PER_QUESTION: number | null = 8;
 /** Epochs of round 1 (the prototype's recipe: 3 epochs at 3e-4; 1 epoch from the base model gained nothing). */
 export const DEMO_EPOCHS = 3;
-export const DEMO_LATER_EPOCHS = 3;
+export const DEMO_LEARNING_RATE = 3e-4;
 
 /**
  * The paper's four mixed formats: a few-shot prompt with one seed-set exemplar fits the embedded
@@ -99,7 +103,9 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
     } else if (flag === '--pool') raw.pool = Number(value());
     else if (flag === '--workers') raw.workers = Number(value());
     else if (flag === '--packing') raw.packing = value();
+    else if (flag === '--epochs') raw.epochs = Number(value());
     else if (flag === '--later-epochs') raw.laterEpochs = Number(value());
+    else if (flag === '--learning-rate') raw.learningRate = Number(value());
     else if (flag === '--ui-port') raw.uiPort = Number(value());
     else if (flag === '--out') raw.out = value();
     else throw new Error(`unknown option ${flag}\n${USAGE}`);
@@ -107,7 +113,8 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
   raw.m ??= raw.quick ? 4 : 16;
   raw.formats ??= raw.quick ? QUICK_FORMATS : DEMO_FORMATS;
   raw.workers ??= Math.max(1, os.cpus().length);
-  raw.laterEpochs ??= DEMO_LATER_EPOCHS;
+  raw.epochs ??= DEMO_EPOCHS;
+  raw.learningRate ??= DEMO_LEARNING_RATE;
   if (!raw.quick) raw.pool ??= DEMO_POOL_SIZE;
   // --quick's tiny model is rarely 70 % sure of anything: it keeps the looser filter, to exercise every step.
   raw.minConfidence ??= raw.quick ? 0.5 : DEMO_MIN_CONFIDENCE;
@@ -174,13 +181,13 @@ export function demoCampaignConfig(
         }
       : {
           packing: options.packing,
-          epochs: DEMO_EPOCHS,
+          epochs: options.epochs,
           batchSize: 16,
-          learningRate: 3e-4,
+          learningRate: options.learningRate,
           warmupSteps: 10,
           checkpointEvery: 100,
           replayRatio: 0.5,
-          ...(options.laterEpochs === DEMO_EPOCHS
+          ...(options.laterEpochs === undefined || options.laterEpochs === options.epochs
             ? {}
             : { fromRound: { 2: { epochs: options.laterEpochs } } }),
         },

@@ -55,6 +55,27 @@ describe('demo options and campaign config', () => {
     expect(() => parseDemoArgs(['--later-epochs', '0'])).toThrow(/laterEpochs/);
   });
 
+  it('--epochs and --learning-rate set every round; --later-epochs still overrides round 2 on', () => {
+    const c = demoCampaignConfig(
+      base,
+      parseDemoArgs(['--epochs', '1', '--learning-rate', '1e-3']),
+      1,
+      '/tmp/a',
+    );
+    expect(c.training).toMatchObject({ epochs: 1, learningRate: 1e-3 });
+    expect(c.training.fromRound).toBeUndefined();
+    expect(trainingForRound(c.training, 2)).toMatchObject({ epochs: 1, learningRate: 1e-3 });
+    const later = demoCampaignConfig(
+      base,
+      parseDemoArgs(['--epochs', '1', '--later-epochs', '2']),
+      1,
+      '/tmp/a',
+    );
+    expect(trainingForRound(later.training, 1)).toMatchObject({ epochs: 1 });
+    expect(trainingForRound(later.training, 2)).toMatchObject({ epochs: 2 });
+    expect(() => parseDemoArgs(['--learning-rate', '-1'])).toThrow(/learningRate/);
+  });
+
   it('--quick trains the two zero-shot formats (its model has no room for an exemplar)', () => {
     const o = parseDemoArgs(['--quick']);
     expect(o.formats).toEqual(QUICK_FORMATS);
