@@ -73,6 +73,16 @@ function meanGain(seeds: readonly DemoSeedResult[], round: number, key: 'greedyA
   return gains.length === 0 ? null : Math.round((gains.reduce((a, b) => a + b, 0) / gains.length) * 10) / 10;
 }
 
+/** The issue's gains: mean over seeds of round 1 and round 2 minus round 0, in percentage points. */
+export function meanGains(seeds: readonly DemoSeedResult[]) {
+  return {
+    meanGreedyGainRound1: meanGain(seeds, 1, 'greedyAccuracy'),
+    meanScGainRound1: meanGain(seeds, 1, 'scAccuracy'),
+    meanGreedyGainRound2: meanGain(seeds, 2, 'greedyAccuracy'),
+    meanScGainRound2: meanGain(seeds, 2, 'scAccuracy'),
+  };
+}
+
 export function demoResults(
   recipe: ArithRecipe,
   base: ArithBaseModel,
@@ -136,10 +146,7 @@ export function demoResults(
         coarseCalibrationMonotone: calibrationMonotone(coarseCalibration(r.calibration)),
       })),
     })),
-    meanGreedyGainRound1: meanGain(seeds, 1, 'greedyAccuracy'),
-    meanScGainRound1: meanGain(seeds, 1, 'scAccuracy'),
-    meanGreedyGainRound2: meanGain(seeds, 2, 'greedyAccuracy'),
-    meanScGainRound2: meanGain(seeds, 2, 'scAccuracy'),
+    ...meanGains(seeds),
     totalSeconds: Math.round(totalSeconds),
   };
 }
