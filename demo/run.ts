@@ -8,6 +8,7 @@
  * builds (or reuses) the base model under tmp/demo-models, runs a campaign, prints a table per round
  * and writes the numbers to bench/results/demo-last.json.
  */
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeFigures } from './figures';
 import { parseDemoArgs } from './options';
@@ -15,13 +16,32 @@ import { demoResults, resultsTable, writeResults, type DemoSeedResult } from './
 import { DEMO_RECIPE, QUICK_RECIPE } from './recipe';
 import { demoBase, ensureTemporalCli, ROOT, runSeed, startDemoServer } from './session';
 
+/** Stops the dev server of a demo that is being interrupted; set once the server is up. */
+let interrupted: () => Promise<void> = () => Promise.resolve();
+
+/**
+ * Ctrl-C or a kill ends the demo through process.exit, whose 'exit' handlers kill the worker
+ * processes (a signal's default action skips them and would leave the workers running), after the
+ * dev server is torn down (it is a process of its own), 10 s at most.
+ */
+function exitOnSignal(signal: NodeJS.Signals): void {
+  process.stderr.write(`\n${signal}: stopping the demo\n`);
+  const timeout = new Promise((resolve) => setTimeout(resolve, 10_000).unref());
+  void Promise.race([interrupted().catch(() => undefined), timeout]).finally(() =>
+    process.exit(128 + os.constants.signals[signal]),
+  );
+}
+
 async function main(): Promise<void> {
+  process.on('SIGINT', exitOnSignal);
+  process.on('SIGTERM', exitOnSignal);
   const started = Date.now();
   const options = parseDemoArgs(process.argv.slice(2));
   const recipe = options.quick ? QUICK_RECIPE : DEMO_RECIPE;
   const temporalBin = ensureTemporalCli();
   const base = await demoBase(recipe, options);
   const server = await startDemoServer(temporalBin, options.uiPort);
+  interrupted = () => server.env.teardown();
   process.stdout.write(
     `Temporal dev server at ${server.env.address}; Web UI: http://127.0.0.1:${options.uiPort}\n`,
   );
@@ -52,6 +72,7 @@ async function main(): Promise<void> {
     process.stdout.write(`Web UI (until this process exits): http://127.0.0.1:${options.uiPort}\n`);
     if (options.hold) {
       process.stdout.write('holding the dev server for the Web UI; Ctrl-C to stop\n');
+      process.removeListener('SIGINT', exitOnSignal);
       await new Promise((resolve) => process.once('SIGINT', resolve));
     }
   } finally {

@@ -187,8 +187,9 @@ export async function runSeed(
 /**
  * One more accelerator worker, as a child process running `lmsi worker` (onnxruntime runs on the
  * calling thread, so a second worker in this process would not use a second core). Its output goes
- * to `log`; it is stopped by SIGTERM (running activities are cancelled and flush), and killed with
- * this process if the demo dies.
+ * to `log`; it is stopped by SIGTERM (running activities are cancelled and flush), and killed when
+ * the demo exits without stopping it (an error, or a signal: demo/run.ts turns those into an exit).
+ * Ctrl-C in a terminal reaches it directly too (same process group): its runtime shuts it down.
  */
 function startWorkerProcess(o: {
   address: string;
@@ -207,7 +208,9 @@ function startWorkerProcess(o: {
     ...['--address', o.address, '--namespace', 'default', '--artifacts', o.artifactsDir],
     ...['--threads', String(o.threads), '--sampling-threads', String(o.samplingThreads)],
   ];
-  const child: ChildProcess = spawn(path.join(ROOT, 'node_modules', '.bin', 'tsx'), args, {
+  // node with tsx's loader, not the tsx command: that runs the worker in a second node process,
+  // which a SIGKILL of tsx alone would leave running (seen: a killed demo left a worker training).
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', ...args], {
     cwd: ROOT,
     stdio: ['ignore', out, out],
   });
