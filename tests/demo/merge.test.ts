@@ -9,7 +9,7 @@ const whole = JSON.parse(
 ) as DemoResults;
 const bySeed = whole.seeds.map((s, i) => ({
   file: `seed-${s.seed}.json`,
-  results: { ...whole, seedsPlanned: [s.seed], seeds: [s], totalSeconds: 100 * (i + 1) } as DemoResults,
+  results: { ...whole, seedsPlanned: [s.seed], seeds: [s], totalSeconds: 100 * (i + 1) },
 }));
 
 describe('mergeDemoResults', () => {
