@@ -33,7 +33,7 @@ describe('demo options and campaign config', () => {
       formats: DEMO_FORMATS,
     });
     const c = demoCampaignConfig(base, o, 1, '/tmp/a');
-    expect(c.training).toMatchObject({ epochs: 3, learningRate: 3e-4, replayRatio: 0.5 });
+    expect(c.training).toMatchObject({ epochs: 2, learningRate: 1e-3, replayRatio: 0.5 });
     expect(c.training.steps).toBeUndefined();
     expect(c.training.packing).toBe('best-fit');
     expect(c.filtering).toMatchObject({ minConfidence: 0.7, maxPerQuestion: 8 });
@@ -46,33 +46,29 @@ describe('demo options and campaign config', () => {
     expect(c.data.exemplars).toBe(base.data.exemplars);
   });
 
-  it('--later-epochs sets the epochs of round 2 on (training.fromRound); round 1 keeps 3', () => {
-    const c = demoCampaignConfig(base, parseDemoArgs(['--later-epochs', '1']), 1, '/tmp/a');
-    expect(c.training).toMatchObject({ epochs: 3, fromRound: { 2: { epochs: 1 } } });
-    expect(trainingForRound(c.training, 1)).toMatchObject({ epochs: 3 });
-    expect(trainingForRound(c.training, 2)).toMatchObject({ epochs: 1 });
+  it('trains round 1 for 2 epochs and later rounds for 1, at lr 1e-3 (training.fromRound)', () => {
+    const c = demoCampaignConfig(base, parseDemoArgs([]), 1, '/tmp/a');
+    expect(c.training).toMatchObject({ epochs: 2, learningRate: 1e-3, fromRound: { 2: { epochs: 1 } } });
+    expect(trainingForRound(c.training, 1)).toMatchObject({ epochs: 2, learningRate: 1e-3 });
+    expect(trainingForRound(c.training, 2)).toMatchObject({ epochs: 1, learningRate: 1e-3 });
     expect(trainingForRound(c.training, 3)).toMatchObject({ epochs: 1 });
-    expect(() => parseDemoArgs(['--later-epochs', '0'])).toThrow(/laterEpochs/);
   });
 
-  it('--epochs and --learning-rate set every round; --later-epochs still overrides round 2 on', () => {
+  it('--epochs, --later-epochs and --learning-rate change them; equal epochs need no fromRound', () => {
     const c = demoCampaignConfig(
       base,
-      parseDemoArgs(['--epochs', '1', '--learning-rate', '1e-3']),
+      parseDemoArgs(['--epochs', '3', '--later-epochs', '3', '--learning-rate', '3e-4']),
       1,
       '/tmp/a',
     );
-    expect(c.training).toMatchObject({ epochs: 1, learningRate: 1e-3 });
+    expect(c.training).toMatchObject({ epochs: 3, learningRate: 3e-4 });
     expect(c.training.fromRound).toBeUndefined();
-    expect(trainingForRound(c.training, 2)).toMatchObject({ epochs: 1, learningRate: 1e-3 });
-    const later = demoCampaignConfig(
-      base,
-      parseDemoArgs(['--epochs', '1', '--later-epochs', '2']),
-      1,
-      '/tmp/a',
-    );
-    expect(trainingForRound(later.training, 1)).toMatchObject({ epochs: 1 });
+    expect(trainingForRound(c.training, 2)).toMatchObject({ epochs: 3, learningRate: 3e-4 });
+    const later = demoCampaignConfig(base, parseDemoArgs(['--later-epochs', '2']), 1, '/tmp/a');
+    expect(trainingForRound(later.training, 1)).toMatchObject({ epochs: 2 });
     expect(trainingForRound(later.training, 2)).toMatchObject({ epochs: 2 });
+    expect(later.training.fromRound).toBeUndefined();
+    expect(() => parseDemoArgs(['--later-epochs', '0'])).toThrow(/laterEpochs/);
     expect(() => parseDemoArgs(['--learning-rate', '-1'])).toThrow(/learningRate/);
   });
 
