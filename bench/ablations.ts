@@ -196,6 +196,17 @@ async function main(): Promise<void> {
       formats: defaults.formats,
       // Grids measured before packing was an option trained with next-fit and have no such field.
       ...(defaults.packing === 'next-fit' ? {} : { packing: defaults.packing }),
+      // Grids measured before the demo's training changed (2026-12-04) trained 3 epochs at 3e-4 in
+      // every round and have no such field.
+      ...(defaults.epochs === 3 && defaults.laterEpochs === 3 && defaults.learningRate === 3e-4
+        ? {}
+        : {
+            training: {
+              epochs: defaults.epochs,
+              laterEpochs: defaults.laterEpochs,
+              learningRate: defaults.learningRate,
+            },
+          }),
     },
   };
   try {
