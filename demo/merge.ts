@@ -11,13 +11,18 @@ import * as path from 'node:path';
 import { meanGains, resultsTable, writeResults, type DemoResults } from './results';
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+/** The base model's identity: what was built, not how long the build took on that machine. */
+const baseIdentity = ({ trainSeconds: _, ...rest }: DemoResults['baseModel']) => rest;
 
 export function mergeDemoResults(parts: readonly { file: string; results: DemoResults }[]): DemoResults {
   if (parts.length === 0) throw new Error('bench:demo:merge: no results files given');
   const [first] = parts;
   const seen = new Map<number, string>();
   for (const { file, results } of parts) {
-    if (results.recipe !== first.results.recipe || !same(results.baseModel, first.results.baseModel))
+    if (
+      results.recipe !== first.results.recipe ||
+      !same(baseIdentity(results.baseModel), baseIdentity(first.results.baseModel))
+    )
       throw new Error(`${file}: base model differs from ${first.file}'s (recipe ${results.recipe})`);
     if (!same(results.campaign, first.results.campaign))
       throw new Error(`${file}: campaign settings differ from ${first.file}'s`);
@@ -31,7 +36,7 @@ export function mergeDemoResults(parts: readonly { file: string; results: DemoRe
   const dates = parts.map((p) => p.results.date).sort();
   return {
     ...first.results,
-    // The machine of the first part; each part's own machine and load stay in its file.
+    // The machine (and base model build time) of the first part; each part's own stay in its file.
     date: dates[dates.length - 1],
     seedsPlanned: [...new Set(parts.flatMap((p) => p.results.seedsPlanned))].sort((a, b) => a - b),
     seeds,

@@ -65,7 +65,7 @@ export const DEMO_LEARNING_RATE = 1e-3;
 /**
  * The paper's four mixed formats: a few-shot prompt with one seed-set exemplar fits the embedded
  * model's 352 positions. Measured on 3 seeds against the two zero-shot formats alone (bench/results/
- * demo.json and demo-zero-shot.json): more gain after both rounds, at about twice the training time.
+ * demo-next-fit.json and demo-zero-shot.json): more gain after both rounds, at about twice the training time.
  */
 export const DEMO_FORMATS: FormatName[] = [
   'few-shot-cot',

@@ -5,7 +5,7 @@ import type { DemoResults } from '../../demo/results';
 
 // A real 3-seed result, split into one file per seed as if each seed had run on its own.
 const whole = JSON.parse(
-  readFileSync(path.join(__dirname, '../../bench/results/demo.json'), 'utf8'),
+  readFileSync(path.join(__dirname, '../../bench/results/demo-next-fit.json'), 'utf8'),
 ) as DemoResults;
 const bySeed = whole.seeds.map((s, i) => ({
   file: `seed-${s.seed}.json`,
@@ -23,6 +23,9 @@ describe('mergeDemoResults', () => {
     expect(merged.meanGreedyGainRound2).toBe(whole.meanGreedyGainRound2);
     expect(merged.meanScGainRound2).toBe(whole.meanScGainRound2);
     expect(merged.totalSeconds).toBe(100 + 200 + 300);
+    // A base model built on another machine took another time: still the same model.
+    const slower = { ...bySeed[1].results, baseModel: { ...whole.baseModel, trainSeconds: 999 } };
+    expect(mergeDemoResults([bySeed[0], { file: 'b.json', results: slower }]).seeds).toHaveLength(2);
     // One seed alone gives that seed's gain, not the mean.
     const one = mergeDemoResults([bySeed[0]]);
     const s = whole.seeds[0].rounds;
