@@ -29,8 +29,10 @@ export const DemoOptions = z.strictObject({
   epochs: z.int().min(1).max(20),
   /** Epochs of every round after the first (config training.fromRound when it differs from `epochs`). */
   laterEpochs: z.int().min(1).max(20),
-  /** Peak learning rate of every round's fine-tuning (config training.learningRate). */
+  /** Peak learning rate of round 1's fine-tuning (config training.learningRate). */
   learningRate: z.number().positive().max(1),
+  /** Peak learning rate of every round after the first (training.fromRound when it differs). */
+  laterLearningRate: z.number().positive().max(1),
   /** How the trainer packs examples into rows (config training.packing). */
   packing: PackingMode,
   uiPort: z.int().min(1024).max(65535),
@@ -42,7 +44,7 @@ export type DemoOptions = z.infer<typeof DemoOptions>;
 
 const USAGE =
   'usage: npm run demo -- [--quick] [--hold] [--seed N | --seeds N,N,..] [--m N] [--rounds N] [--temperature T] ' +
-  '[--formats f1,f2] [--min-confidence C] [--max-per-question N|all] [--epochs N] [--later-epochs N] [--learning-rate LR] [--pool N] [--workers N] [--packing best-fit|next-fit|none] [--ui-port N] [--out FILE]';
+  '[--formats f1,f2] [--min-confidence C] [--max-per-question N|all] [--epochs N] [--later-epochs N] [--learning-rate LR] [--later-learning-rate LR] [--pool N] [--workers N] [--packing best-fit|next-fit|none] [--ui-port N] [--out FILE]';
 
 /**
  * The demo's unlabeled pool: 1 000 questions, so that keeping only questions whose majority has
@@ -112,6 +114,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
     else if (flag === '--epochs') raw.epochs = Number(value());
     else if (flag === '--later-epochs') raw.laterEpochs = Number(value());
     else if (flag === '--learning-rate') raw.learningRate = Number(value());
+    else if (flag === '--later-learning-rate') raw.laterLearningRate = Number(value());
     else if (flag === '--ui-port') raw.uiPort = Number(value());
     else if (flag === '--out') raw.out = value();
     else throw new Error(`unknown option ${flag}\n${USAGE}`);
@@ -122,6 +125,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
   raw.epochs ??= DEMO_EPOCHS;
   raw.laterEpochs ??= DEMO_LATER_EPOCHS;
   raw.learningRate ??= DEMO_LEARNING_RATE;
+  raw.laterLearningRate ??= raw.learningRate;
   if (!raw.quick) raw.pool ??= DEMO_POOL_SIZE;
   // --quick's tiny model is rarely 70 % sure of anything: it keeps the looser filter, to exercise every step.
   raw.minConfidence ??= raw.quick ? 0.5 : DEMO_MIN_CONFIDENCE;
@@ -132,6 +136,17 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
       `${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}\n${USAGE}`,
     );
   return parsed.data;
+}
+
+/** Round 2 on, what differs from round 1 (config training.fromRound); nothing when every round is the same. */
+function laterTraining(o: DemoOptions): {
+  fromRound?: Record<number, { epochs?: number; learningRate?: number }>;
+} {
+  const later = {
+    ...(o.laterEpochs === o.epochs ? {} : { epochs: o.laterEpochs }),
+    ...(o.laterLearningRate === o.learningRate ? {} : { learningRate: o.laterLearningRate }),
+  };
+  return Object.keys(later).length === 0 ? {} : { fromRound: { 2: later } };
 }
 
 /**
@@ -194,9 +209,7 @@ export function demoCampaignConfig(
           warmupSteps: 10,
           checkpointEvery: 100,
           replayRatio: 0.5,
-          ...(options.laterEpochs === options.epochs
-            ? {}
-            : { fromRound: { 2: { epochs: options.laterEpochs } } }),
+          ...laterTraining(options),
         },
     evaluation: { scK: [options.m], shardSize: options.quick ? 8 : 100 },
     rounds: options.rounds,

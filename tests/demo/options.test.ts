@@ -68,6 +68,24 @@ describe('demo options and campaign config', () => {
     expect(trainingForRound(later.training, 1)).toMatchObject({ epochs: 2 });
     expect(trainingForRound(later.training, 2)).toMatchObject({ epochs: 2 });
     expect(later.training.fromRound).toBeUndefined();
+    const hybrid = demoCampaignConfig(
+      base,
+      parseDemoArgs([
+        '--epochs',
+        '3',
+        '--learning-rate',
+        '3e-4',
+        '--later-epochs',
+        '1',
+        '--later-learning-rate',
+        '1e-3',
+      ]),
+      1,
+      '/tmp/a',
+    );
+    expect(trainingForRound(hybrid.training, 1)).toMatchObject({ epochs: 3, learningRate: 3e-4 });
+    expect(trainingForRound(hybrid.training, 2)).toMatchObject({ epochs: 1, learningRate: 1e-3 });
+    expect(parseDemoArgs(['--learning-rate', '5e-4']).laterLearningRate).toBe(5e-4);
     expect(() => parseDemoArgs(['--later-epochs', '0'])).toThrow(/laterEpochs/);
     expect(() => parseDemoArgs(['--learning-rate', '-1'])).toThrow(/learningRate/);
   });
