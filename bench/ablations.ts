@@ -198,13 +198,17 @@ async function main(): Promise<void> {
       ...(defaults.packing === 'next-fit' ? {} : { packing: defaults.packing }),
       // Grids measured before the demo's training changed (2026-12-04) trained 3 epochs at 3e-4 in
       // every round and have no such field.
-      ...(defaults.epochs === 3 && defaults.laterEpochs === 3 && defaults.learningRate === 3e-4
+      ...(defaults.epochs === 3 &&
+      defaults.laterEpochs === 3 &&
+      defaults.learningRate === 3e-4 &&
+      defaults.laterLearningRate === 3e-4
         ? {}
         : {
             training: {
               epochs: defaults.epochs,
               laterEpochs: defaults.laterEpochs,
               learningRate: defaults.learningRate,
+              laterLearningRate: defaults.laterLearningRate,
             },
           }),
     },
