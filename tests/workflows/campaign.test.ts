@@ -23,6 +23,7 @@ import {
   writeReport,
 } from '../../report';
 import { LocalArtifactStore } from '../../store';
+import { roundProgressQuery } from '../../workflows/messages';
 import { campaignWorkers, testCampaignConfig, withWorkers } from '../helpers/campaign';
 import { connectTestTemporal, tempDir, type TestTemporal } from '../helpers/temporal';
 import { pretrainedTinyModel, writeRandomTinyModel } from '../helpers/tiny-model';
@@ -238,8 +239,25 @@ describe('campaign control', () => {
       // The activity in flight finishes; after that nothing is scheduled while paused.
       const round = temporal.client.workflow.getHandle(`${config.name}/round-${paused.round}`);
       const pending = async () => (await round.describe()).raw.pendingActivities?.length ?? 0;
-      await waitFor(pending, (n) => n === 0);
-      const held = await campaignStatus(temporal.client, config.name);
+      // Settled: no activity in flight, the round's workflow task that followed the last completion
+      // has run, and the progress it signalled has reached the campaign (CI once read the campaign's
+      // progress between the round's report and its delivery, and saw `done` move while paused).
+      const held = await waitFor(
+        async () => {
+          const described = (await round.describe()).raw;
+          const roundProgress = await round.query(roundProgressQuery);
+          const status = await campaignStatus(temporal.client, config.name);
+          const settled =
+            (described.pendingActivities?.length ?? 0) === 0 &&
+            !described.pendingWorkflowTask &&
+            status.round === roundProgress.round &&
+            status.step === roundProgress.step &&
+            status.progress.done === roundProgress.done &&
+            status.progress.total === roundProgress.total;
+          return { status, settled };
+        },
+        (v) => v.settled,
+      ).then((v) => v.status);
       // Counted as scheduled activities, not as events: the workflow task that follows the last
       // activity's completion can still add its own events on a loaded machine.
       const scheduled = async () =>
