@@ -33,7 +33,7 @@ describe('demo options and campaign config', () => {
       formats: DEMO_FORMATS,
     });
     const c = demoCampaignConfig(base, o, 1, '/tmp/a');
-    expect(c.training).toMatchObject({ epochs: 2, learningRate: 1e-3, replayRatio: 0.5 });
+    expect(c.training).toMatchObject({ epochs: 3, learningRate: 1e-3, replayRatio: 0.5 });
     expect(c.training.steps).toBeUndefined();
     expect(c.training.packing).toBe('best-fit');
     expect(c.filtering).toMatchObject({ minConfidence: 0.7, maxPerQuestion: 8 });
@@ -46,10 +46,10 @@ describe('demo options and campaign config', () => {
     expect(c.data.exemplars).toBe(base.data.exemplars);
   });
 
-  it('trains round 1 for 2 epochs and later rounds for 1, at lr 1e-3 (training.fromRound)', () => {
+  it('trains round 1 for 3 epochs and later rounds for 1, at lr 1e-3 (training.fromRound)', () => {
     const c = demoCampaignConfig(base, parseDemoArgs([]), 1, '/tmp/a');
-    expect(c.training).toMatchObject({ epochs: 2, learningRate: 1e-3, fromRound: { 2: { epochs: 1 } } });
-    expect(trainingForRound(c.training, 1)).toMatchObject({ epochs: 2, learningRate: 1e-3 });
+    expect(c.training).toMatchObject({ epochs: 3, learningRate: 1e-3, fromRound: { 2: { epochs: 1 } } });
+    expect(trainingForRound(c.training, 1)).toMatchObject({ epochs: 3, learningRate: 1e-3 });
     expect(trainingForRound(c.training, 2)).toMatchObject({ epochs: 1, learningRate: 1e-3 });
     expect(trainingForRound(c.training, 3)).toMatchObject({ epochs: 1 });
   });
@@ -64,7 +64,7 @@ describe('demo options and campaign config', () => {
     expect(c.training).toMatchObject({ epochs: 3, learningRate: 3e-4 });
     expect(c.training.fromRound).toBeUndefined();
     expect(trainingForRound(c.training, 2)).toMatchObject({ epochs: 3, learningRate: 3e-4 });
-    const later = demoCampaignConfig(base, parseDemoArgs(['--later-epochs', '2']), 1, '/tmp/a');
+    const later = demoCampaignConfig(base, parseDemoArgs(['--epochs', '2', '--later-epochs', '2']), 1, '/tmp/a');
     expect(trainingForRound(later.training, 1)).toMatchObject({ epochs: 2 });
     expect(trainingForRound(later.training, 2)).toMatchObject({ epochs: 2 });
     expect(later.training.fromRound).toBeUndefined();
