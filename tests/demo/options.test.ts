@@ -64,7 +64,12 @@ describe('demo options and campaign config', () => {
     expect(c.training).toMatchObject({ epochs: 3, learningRate: 3e-4 });
     expect(c.training.fromRound).toBeUndefined();
     expect(trainingForRound(c.training, 2)).toMatchObject({ epochs: 3, learningRate: 3e-4 });
-    const later = demoCampaignConfig(base, parseDemoArgs(['--epochs', '2', '--later-epochs', '2']), 1, '/tmp/a');
+    const later = demoCampaignConfig(
+      base,
+      parseDemoArgs(['--epochs', '2', '--later-epochs', '2']),
+      1,
+      '/tmp/a',
+    );
     expect(trainingForRound(later.training, 1)).toMatchObject({ epochs: 2 });
     expect(trainingForRound(later.training, 2)).toMatchObject({ epochs: 2 });
     expect(later.training.fromRound).toBeUndefined();
