@@ -58,7 +58,7 @@ export const DEMO_MAX_PER_QUESTION: number | null = 8;
  * Round 1 trains 3 epochs, later rounds 1, at a peak learning rate of 1e-3 (cosine to 0.1×). Measured
  * on 3 seeds (demo/README.md): round 1 at 2 epochs gained too little greedy accuracy (+9.7 on the
  * mean, seed 3 +6.0; 1 epoch +7.2), and 3 epochs at the prototype's 3e-4 less than at 1e-3 (seed 3:
- * +13.0 against +17.0). Round 2 starts from a better model with 2.3× the kept paths, and one epoch
+ * +13.0 against +17.0). Round 2 starts from a better model with 2.8–3.0× the kept paths, and one epoch
  * there matched three.
  */
 export const DEMO_EPOCHS = 3;
