@@ -1,7 +1,6 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { BadInputError } from '../../method/errors';
-import { halvesToFloats } from '../generate/fp16';
 import type { LlamaConfig } from '../model/config';
 import { buildInferenceGraph } from '../model/inference-graph';
 import { type Params, paramSpecs } from '../model/params';
@@ -11,6 +10,16 @@ import { loadTokenizer } from '../tokenizer/load';
 import { replaceDirAtomically, writeDurable } from './atomic';
 import { parseConfigJson, toConfigJson } from './model-config';
 import { type NamedTensor, encodeSafetensors, readSafetensors } from './safetensors';
+import {
+  TORCH_DTYPE_NAME,
+  WEIGHTS_INDEX_FILE,
+  type WeightsDtype,
+  dtypeFromTorchName,
+  encodeWeights,
+  fromFloat32,
+  readWeights,
+  toFloat32,
+} from './weights';
 import { type TrainerState, TrainerStateSchema } from './trainer-state';
 
 /** The files of a checkpoint folder (Hugging Face layout; the ONNX export where Optimum puts it). */
@@ -35,6 +44,20 @@ export interface Checkpoint {
   config: LlamaConfig;
   params: Params;
   tokenizer: TokenizerFiles;
+  /**
+   * The config.json a Hugging Face checkpoint came with, written back unchanged, so a fine-tuned
+   * model is a drop-in replacement for the folder it came from. Absent: one of ours (toConfigJson).
+   */
+  configJson?: Record<string, unknown>;
+  /** The dtype the weights are written in (default F32): the source's, as config.json states it. */
+  dtype?: WeightsDtype;
+  /**
+   * Other files of the source folder that travel with the model (generation_config.json,
+   * special_tokens_map.json, chat_template.jinja, ...), by file name.
+   */
+  extraFiles?: Record<string, Buffer>;
+  /** Write onnx/model.onnx (default true; a folder that came without one is written without one). */
+  onnx?: boolean;
   /** Optimiser state and trainer state: present together in a checkpoint a run can resume from. */
   optimizer?: OptimizerState;
   trainerState?: TrainerState;
@@ -48,32 +71,71 @@ const optimizerName = {
   expAvgSq: (p: string) => `exp_avg_sq.${p}`,
 };
 
-function f32Tensors(
+function tensorsOf(
   c: LlamaConfig,
   params: Params,
   name: (p: string) => string,
+  dtype: WeightsDtype,
 ): Record<string, NamedTensor> {
   const out: Record<string, NamedTensor> = {};
   for (const s of paramSpecs(c)) {
     const data = params.get(s.name);
     if (!data) throw new Error(`saveCheckpoint: missing tensor ${s.name}`);
-    out[name(s.name)] = { dtype: 'F32', shape: [...s.shape], data };
+    out[name(s.name)] = { dtype, shape: [...s.shape], data: fromFloat32(data, dtype) };
   }
   return out;
 }
 
+/** Files of a model folder that a checkpoint writes itself, or that are weights in other formats. */
+function managedFile(name: string): boolean {
+  return (
+    Object.values(CHECKPOINT_FILES).includes(name as never) ||
+    /\.(safetensors|bin|pt|pth|onnx|onnx_data|h5|msgpack|gguf)$/.test(name) ||
+    name.endsWith('.index.json') ||
+    name.startsWith('.')
+  );
+}
+
+const EXTRA_FILE_LIMIT = 64 * 1024 * 1024;
+
+/** The small files of a source folder that a written checkpoint keeps (see Checkpoint.extraFiles). */
+function readExtraFiles(dir: string): Record<string, Buffer> {
+  const out: Record<string, Buffer> = {};
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isFile() || managedFile(entry.name)) continue;
+    const file = path.join(dir, entry.name);
+    if (statSync(file).size <= EXTRA_FILE_LIMIT) out[entry.name] = readFileSync(file);
+  }
+  return out;
+}
+
+export interface SaveOptions {
+  /**
+   * Write the weights as float32 whatever the checkpoint's dtype: a checkpoint a run resumes from
+   * must hold its weights exactly (only the final model goes back to the source's dtype).
+   */
+  exactWeights?: boolean;
+  /** Shard the weights past this many bytes (Hugging Face's default 5 GB). */
+  maxShardBytes?: number;
+}
+
 /**
  * Writes a checkpoint folder atomically (a temporary folder renamed into place): config.json,
- * tokenizer.json, tokenizer_config.json, model.safetensors, onnx/model.onnx (the inference graph
- * with the weights inside), and optimizer.safetensors + trainer_state.json when given.
+ * tokenizer.json, tokenizer_config.json, the weights (model.safetensors, or shards and their index)
+ * in the checkpoint's dtype, onnx/model.onnx (the inference graph with float32 weights inside)
+ * unless the checkpoint says not, the source's other small files, and optimizer.safetensors +
+ * trainer_state.json when given.
  */
-export function saveCheckpoint(dir: string, ckpt: Checkpoint): void {
+export function saveCheckpoint(dir: string, ckpt: Checkpoint, opts: SaveOptions = {}): void {
   if (!ckpt.optimizer !== !ckpt.trainerState)
     throw new Error('saveCheckpoint: optimizer state and trainer state go together (both or neither)');
   const { config: c, params } = ckpt;
-  const weights = f32Tensors(c, params, (p) => p);
+  const dtype = opts.exactWeights ? 'F32' : (ckpt.dtype ?? 'F32');
+  const weights = tensorsOf(c, params, (p) => p, dtype);
   replaceDirAtomically(dir, (tmp) => {
     const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
+    for (const [name, bytes] of Object.entries(ckpt.extraFiles ?? {}))
+      if (!managedFile(name)) writeDurable(path.join(tmp, name), bytes);
     writeDurable(path.join(tmp, CHECKPOINT_FILES.tokenizer), json(ckpt.tokenizer.tokenizerJson));
     writeDurable(path.join(tmp, CHECKPOINT_FILES.tokenizerConfig), json(ckpt.tokenizer.tokenizerConfig));
     const tok = loadTokenizer(tmp);
@@ -81,23 +143,27 @@ export function saveCheckpoint(dir: string, ckpt: Checkpoint): void {
       throw new Error(
         `saveCheckpoint: the tokenizer has ${tok.vocabSize} token ids but the model's vocabulary is ${c.vocabSize}`,
       );
-    const ids = { bos: tok.bosId, eos: tok.eosId, pad: tok.padId };
-    writeDurable(path.join(tmp, CHECKPOINT_FILES.config), json(toConfigJson(c, ids)));
-    writeDurable(path.join(tmp, CHECKPOINT_FILES.weights), encodeSafetensors(weights, { format: 'pt' }));
+    const configJson = ckpt.configJson ?? toConfigJson(c, { bos: tok.bosId, eos: tok.eosId, pad: tok.padId });
+    writeDurable(path.join(tmp, CHECKPOINT_FILES.config), json(configJson));
+    for (const [name, bytes] of encodeWeights(weights, opts.maxShardBytes))
+      writeDurable(path.join(tmp, name), bytes);
 
-    const weightBytes = Object.values(weights).reduce((a, t) => a + t.data.byteLength, 0);
-    const onnx = serialize(buildInferenceGraph(c, params), {
-      externalThresholdBytes: weightBytes > EXTERNAL_DATA_BYTES ? 1024 : Infinity,
-      externalLocation: CHECKPOINT_FILES.onnxData,
-    });
-    mkdirSync(path.join(tmp, 'onnx'));
-    writeDurable(path.join(tmp, CHECKPOINT_FILES.onnx), onnx.model);
-    if (onnx.externalData) writeDurable(path.join(tmp, 'onnx', CHECKPOINT_FILES.onnxData), onnx.externalData);
+    if (ckpt.onnx ?? true) {
+      const weightBytes = paramSpecs(c).reduce((a, s) => a + params.get(s.name)!.byteLength, 0);
+      const onnx = serialize(buildInferenceGraph(c, params), {
+        externalThresholdBytes: weightBytes > EXTERNAL_DATA_BYTES ? 1024 : Infinity,
+        externalLocation: CHECKPOINT_FILES.onnxData,
+      });
+      mkdirSync(path.join(tmp, 'onnx'));
+      writeDurable(path.join(tmp, CHECKPOINT_FILES.onnx), onnx.model);
+      if (onnx.externalData)
+        writeDurable(path.join(tmp, 'onnx', CHECKPOINT_FILES.onnxData), onnx.externalData);
+    }
 
     if (ckpt.optimizer && ckpt.trainerState) {
       const moments = {
-        ...f32Tensors(c, ckpt.optimizer.expAvg, optimizerName.expAvg),
-        ...f32Tensors(c, ckpt.optimizer.expAvgSq, optimizerName.expAvgSq),
+        ...tensorsOf(c, ckpt.optimizer.expAvg, optimizerName.expAvg, 'F32'),
+        ...tensorsOf(c, ckpt.optimizer.expAvgSq, optimizerName.expAvgSq, 'F32'),
       };
       writeDurable(path.join(tmp, CHECKPOINT_FILES.optimizer), encodeSafetensors(moments));
       writeDurable(
@@ -117,45 +183,34 @@ function readJsonFile(file: string): unknown {
   }
 }
 
-function toFloat32(t: NamedTensor, file: string, name: string): Float32Array {
-  switch (t.dtype) {
-    case 'F32':
-      return t.data as Float32Array;
-    case 'F16':
-      return halvesToFloats(t.data as Uint16Array, new Float32Array(t.data.length));
-    case 'BF16':
-      // bfloat16 is the upper half of a float32.
-      return new Float32Array(Uint32Array.from(t.data as Uint16Array, (h) => h << 16).buffer);
-    default:
-      throw new BadInputError(file, null, name, `dtype ${t.dtype} is not a float type`);
-  }
-}
-
 /** Tensors a Llama checkpoint may carry that our model does not use. */
 function ignorable(name: string, c: LlamaConfig): boolean {
   return name.endsWith('.rotary_emb.inv_freq') || (c.tieEmbeddings && name === 'lm_head.weight');
 }
 
+type TensorSource = Map<string, { tensor: NamedTensor; file: string }>;
+
 /**
- * Reads `file`'s tensors named `name(p)` for every parameter p and every naming in `names`, checking
- * dtype and shape against the config; any other tensor in the file is an error.
+ * Reads the tensors named `name(p)` for every parameter p and every naming in `names`, checking
+ * dtype and shape against the config; any other tensor is an error. `where` names the weights in
+ * messages (the file, or the index of a sharded checkpoint).
  */
 function readParams(
-  file: string,
+  source: TensorSource,
+  where: string,
   c: LlamaConfig,
   names: readonly ((p: string) => string)[],
   floatsOnly: boolean,
 ): Params[] {
-  if (!existsSync(file)) throw new BadInputError(file, null, '(file)', 'not found');
-  const { tensors } = readSafetensors(file);
   const expected = new Set<string>();
   const out = names.map((name) => {
     const params: Params = new Map();
     for (const s of paramSpecs(c)) {
       const key = name(s.name);
       expected.add(key);
-      const t = tensors[key];
-      if (!t) throw new BadInputError(file, null, key, 'missing');
+      const entry = source.get(key);
+      if (!entry) throw new BadInputError(where, null, key, 'missing');
+      const { tensor: t, file } = entry;
       if (t.shape.join(',') !== s.shape.join(','))
         throw new BadInputError(file, null, key, `shape [${t.shape}] but config.json needs [${s.shape}]`);
       if (floatsOnly && t.dtype !== 'F32')
@@ -164,10 +219,23 @@ function readParams(
     }
     return params;
   });
-  for (const key of Object.keys(tensors))
+  for (const [key, { file }] of source)
     if (!expected.has(key) && !ignorable(key, c))
       throw new BadInputError(file, null, key, 'not a parameter of this model (config.json)');
   return out;
+}
+
+const fileSource = (file: string): TensorSource => {
+  if (!existsSync(file)) throw new BadInputError(file, null, '(file)', 'not found');
+  return new Map(Object.entries(readSafetensors(file).tensors).map(([k, tensor]) => [k, { tensor, file }]));
+};
+
+/** The weights' dtype: config.json's torch_dtype where it states one, else the tensors' own. */
+function weightsDtype(configJson: Record<string, unknown>, source: TensorSource): WeightsDtype {
+  const stated = dtypeFromTorchName(configJson.torch_dtype ?? configJson.dtype);
+  if (stated) return stated;
+  const first = [...source.values()].find((e) => ['F32', 'F16', 'BF16'].includes(e.tensor.dtype));
+  return (first?.tensor.dtype as WeightsDtype | undefined) ?? 'F32';
 }
 
 /**
@@ -177,15 +245,30 @@ function readParams(
  */
 export function loadCheckpoint(dir: string): Checkpoint {
   const file = (f: string) => path.join(dir, f);
-  const config = parseConfigJson(readJsonFile(file(CHECKPOINT_FILES.config)), file(CHECKPOINT_FILES.config));
+  const configJson = readJsonFile(file(CHECKPOINT_FILES.config)) as Record<string, unknown>;
+  const config = parseConfigJson(configJson, file(CHECKPOINT_FILES.config));
   const tokenizerJson = readJsonFile(file(CHECKPOINT_FILES.tokenizer)) as Record<string, unknown>;
   const tokenizerConfig = (
     existsSync(file(CHECKPOINT_FILES.tokenizerConfig))
       ? readJsonFile(file(CHECKPOINT_FILES.tokenizerConfig))
       : {}
   ) as Record<string, unknown>;
-  const [params] = readParams(file(CHECKPOINT_FILES.weights), config, [(p) => p], false);
-  const ckpt: Checkpoint = { config, params, tokenizer: { tokenizerJson, tokenizerConfig } };
+  const source = readWeights(dir);
+  const where = existsSync(file(CHECKPOINT_FILES.weights))
+    ? file(CHECKPOINT_FILES.weights)
+    : file(WEIGHTS_INDEX_FILE);
+  const [params] = readParams(source, where, config, [(p) => p], false);
+  // One of ours carries our own fields beside Hugging Face's and is rewritten from its config; a
+  // Hugging Face checkpoint keeps its config.json, dtype, files, and whether it had an ONNX export.
+  const own = 'dModel' in configJson;
+  const ckpt: Checkpoint = {
+    config,
+    params,
+    tokenizer: { tokenizerJson, tokenizerConfig },
+    dtype: weightsDtype(configJson, source),
+    extraFiles: readExtraFiles(dir),
+    ...(own ? {} : { configJson, onnx: existsSync(file(CHECKPOINT_FILES.onnx)) }),
+  };
 
   const stateFile = file(CHECKPOINT_FILES.trainerState);
   const optimizerFile = file(CHECKPOINT_FILES.optimizer);
@@ -197,6 +280,7 @@ export function loadCheckpoint(dir: string): Checkpoint {
     }
     ckpt.trainerState = parsed.data;
     const [expAvg, expAvgSq] = readParams(
+      fileSource(optimizerFile),
       optimizerFile,
       config,
       [optimizerName.expAvg, optimizerName.expAvgSq],

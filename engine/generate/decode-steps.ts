@@ -29,7 +29,14 @@ export function decodeStepsUnavailable(model: GenerationModel, o: SampleOptions)
   if (model.logitsSize > DECODE_STEPS_MAX_VOCAB)
     return `vocabulary ${model.logitsSize} > ${DECODE_STEPS_MAX_VOCAB}`;
   if (!isOwnCheckpoint(model.dir)) return 'not a checkpoint written by engine/checkpoint';
+  if (slidingWindowOf(model.dir) !== null)
+    return 'sliding-window attention runs in the one-step decoder only';
   return null;
+}
+
+function slidingWindowOf(dir: string): number | null {
+  const configFile = path.join(dir, CHECKPOINT_FILES.config);
+  return parseConfigJson(JSON.parse(readFileSync(configFile, 'utf8')), configFile).slidingWindow;
 }
 
 /** engine/checkpoint writes our own config fields beside Hugging Face's, and model.safetensors. */

@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { BadInputError } from '../../method/errors';
+import { WEIGHTS_FILE, WEIGHTS_INDEX_FILE } from '../checkpoint/weights';
 import { type LoadedTokenizer, loadTokenizer } from '../tokenizer/load';
+import { graphFromWeights } from './graph-from-weights';
 import { cacheDimsFromConfig, eosIdsFromConfig, readModelConfig } from './model-config';
 import { type ExecutionProvider, ExecutionProviderUnavailableError, cudaUnavailableReason } from './provider';
 import { DECODER_GRAPH, cachedSession } from './session-cache';
@@ -14,6 +16,8 @@ export interface LoadOptions {
   allowCpuFallback?: boolean;
   /** Intra-op threads; default: onnxruntime's (every core). */
   threads?: number;
+  /** Where the graph of a folder without ONNX export is built (default: under the OS temp folder). */
+  graphCacheDir?: string;
 }
 
 /** A model folder ready to sample from. */
@@ -51,11 +55,29 @@ export function findModelFile(dir: string): string {
 }
 
 /**
- * Loads a model folder (ONNX decoder + tokenizer.json + tokenizer_config.json + optional config.json)
- * and checks that tokenizer and model agree before any sampling starts.
+ * The ONNX decoder to sample a model folder with: its own export (onnx/model.onnx or model.onnx), or
+ * for a Hugging Face folder with safetensors weights only, the engine's inference graph built from
+ * them (graph-from-weights.ts).
+ */
+export function decoderFile(dir: string, graphCacheDir?: string): string {
+  for (const candidate of [path.join(dir, 'onnx', 'model.onnx'), path.join(dir, 'model.onnx')])
+    if (existsSync(candidate)) return candidate;
+  if (existsSync(path.join(dir, WEIGHTS_FILE)) || existsSync(path.join(dir, WEIGHTS_INDEX_FILE)))
+    return graphFromWeights(dir, graphCacheDir);
+  throw new BadInputError(
+    dir,
+    null,
+    'onnx/model.onnx',
+    `the model folder has no ONNX decoder (onnx/model.onnx, model.onnx) and no safetensors weights (${WEIGHTS_FILE}, ${WEIGHTS_INDEX_FILE})`,
+  );
+}
+
+/**
+ * Loads a model folder (ONNX decoder or safetensors weights + tokenizer.json + tokenizer_config.json
+ * + optional config.json) and checks that tokenizer and model agree before any sampling starts.
  */
 export async function loadGenerationModel(dir: string, options: LoadOptions = {}): Promise<GenerationModel> {
-  const modelFile = findModelFile(dir);
+  const modelFile = decoderFile(dir, options.graphCacheDir);
   const tokenizerFile = path.join(dir, 'tokenizer.json');
   const tokenizer = loadTokenizer(dir);
   const { config } = readModelConfig(dir);

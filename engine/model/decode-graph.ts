@@ -2,7 +2,8 @@ import { Graph, type Tensor } from '../onnx/graph';
 import * as o from '../onnx/ops';
 import { type LlamaConfig, headDim } from './config';
 import { DIMS } from './inference-graph';
-import { type KeyValue, type Weights, applyRotary, linear, rmsNorm, rotaryAngles, silu } from './llama';
+import { type KeyValue, type Weights, attentionInputs, linear, mlp, proj, rmsNorm } from './llama';
+import { rotaryAngles } from './rope';
 import { drawConstants, drawToken } from './draw-in-graph';
 import { type Params, paramSpecs } from './params';
 
@@ -58,14 +59,8 @@ function decodeForward(
     const p = `model.layers.${i}`;
     const a = `${p}.self_attn`;
     const h = rmsNorm(x, w[`${p}.input_layernorm.weight`], c.rmsNormEps);
-    const q = o.transpose(
-      o.reshape(linear(h, w[`${a}.q_proj.weight`]), [0, 0, kvh, groups, d]),
-      [0, 2, 3, 1, 4],
-    ); // [B, KV, G, 1, D], as in the inference graph so rotary broadcasts the same way
-    let k = o.transpose(o.reshape(linear(h, w[`${a}.k_proj.weight`]), [0, 0, kvh, d]), [0, 2, 1, 3]);
-    const v = o.transpose(o.reshape(linear(h, w[`${a}.v_proj.weight`]), [0, 0, kvh, d]), [0, 2, 1, 3]);
-    const qr = applyRotary(q, o.unsqueeze(rot.cos, [1, 2]), o.unsqueeze(rot.sin, [1, 2]), d);
-    k = applyRotary(k, o.unsqueeze(rot.cos, [1]), o.unsqueeze(rot.sin, [1]), d); // [B, KV, 1, D]
+    // q [B, KV, G, 1, D] as in the inference graph, so rotary broadcasts the same way; k, v [B, KV, 1, D].
+    const { q: qr, k, v } = attentionInputs(c, w, a, h, rot);
     chunk[i] = chunk[i]
       ? { key: o.concat([chunk[i].key, k], 2), value: o.concat([chunk[i].value, v], 2) }
       : { key: k, value: v };
@@ -85,12 +80,9 @@ function decodeForward(
     const ec = o.exp(o.sub(sc, m));
     const den = o.add(o.reduceSum(ep, [3], true), o.reduceSum(ec, [3], true));
     const ctx = o.div(o.add(o.matmul(ep, past[i].value), o.matmul(ec, chunk[i].value)), den); // [B, KV, G, D]
-    const merged = o.reshape(ctx, [0, 1, c.dModel]);
-    x = o.add(x, linear(merged, w[`${a}.o_proj.weight`]));
-    const h2 = rmsNorm(x, w[`${p}.post_attention_layernorm.weight`], c.rmsNormEps);
-    const gate = silu(linear(h2, w[`${p}.mlp.gate_proj.weight`]));
-    const up = linear(h2, w[`${p}.mlp.up_proj.weight`]);
-    x = o.add(x, linear(o.mul(gate, up), w[`${p}.mlp.down_proj.weight`]));
+    const merged = o.reshape(ctx, [0, 1, c.nHeads * d]);
+    x = o.add(x, proj(w, `${a}.o_proj`, merged, c.outputBias));
+    x = o.add(x, mlp(c, w, p, rmsNorm(x, w[`${p}.post_attention_layernorm.weight`], c.rmsNormEps)));
   }
   const final = rmsNorm(x, w['model.norm.weight'], c.rmsNormEps);
   return linear(final, c.tieEmbeddings ? embed : w['lm_head.weight']); // [B, 1, V]

@@ -45,7 +45,13 @@ export function buildInferenceGraph(c: LlamaConfig, params: Params): Graph {
   const totalLen = o.gather(o.shapeOf(attentionMask), g.ints([1]));
   const pastLen = o.gather(o.shapeOf(past[0].key), g.scalar(2, 'int64')); // []
   const ones = o.full(inputIds, o.concat([seqLen, totalLen], 0), 1, 'float32'); // [T, S]
-  const causal = o.cast(o.trilu(ones, false, pastLen), 'bool'); // [T, S]
+  let causal = o.cast(o.trilu(ones, false, pastLen), 'bool'); // [T, S]
+  if (c.slidingWindow !== null) {
+    // Mistral: and s > past + t - window. Columns are positions here (padding is on the left, real
+    // keys contiguous), so the distance between columns is the distance between positions.
+    const tooFar = o.cast(o.trilu(ones, false, o.sub(pastLen, c.slidingWindow)), 'bool'); // [T, S]
+    causal = o.and(causal, o.not(tooFar));
+  }
   const notPad = o.unsqueeze(o.cast(attentionMask, 'bool'), [1, 2, 3]); // [B, 1, 1, 1, S]
   const allowed = o.and(causal, notPad); // [B, 1, 1, T, S]
 

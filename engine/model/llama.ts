@@ -1,7 +1,7 @@
-import type { DType } from '../onnx/dtype';
 import type { Tensor } from '../onnx/graph';
 import * as o from '../onnx/ops';
 import { type LlamaConfig, headDim } from './config';
+import { rotaryAngles } from './rope';
 
 /** The model's weights as graph tensors (initializers or inputs), by Hugging Face name. */
 export type Weights = Readonly<Record<string, Tensor>>;
@@ -31,44 +31,38 @@ export interface ForwardOutputs {
   present: KeyValue[];
 }
 
-/** x · Wᵀ with W stored [out, in] as in Hugging Face. */
-export function linear(x: Tensor, w: Tensor): Tensor {
+/** x · Wᵀ (+ b) with W stored [out, in] as in Hugging Face. */
+export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
   const dims = x.shape;
   const out = w.shape[0];
+  let y: Tensor;
   if (x.rank > 2 && typeof out === 'number' && dims.every((d): d is number => typeof d === 'number')) {
     // Concrete shapes (the training graph): one GEMM over all B·T rows, so the weight gradient is
     // one xᵀ·g with B·T as its inner dimension rather than B products summed afterwards.
     const lead = dims.slice(0, -1);
-    const y = o.matmul(
-      o.reshape(x, [lead.reduce((a, b) => a * b, 1), dims[dims.length - 1]]),
-      o.transpose(w, [1, 0]),
+    y = o.reshape(
+      o.matmul(
+        o.reshape(x, [lead.reduce((a, c) => a * c, 1), dims[dims.length - 1]]),
+        o.transpose(w, [1, 0]),
+      ),
+      [...lead, out],
     );
-    return o.reshape(y, [...lead, out]);
-  }
-  return o.matmul(x, o.transpose(w, [1, 0]));
+  } else y = o.matmul(x, o.transpose(w, [1, 0]));
+  return b ? o.add(y, b) : y;
+}
+
+/** A Hugging Face linear module by prefix: its weight, and its bias when the config gives it one. */
+export function proj(w: Weights, name: string, x: Tensor, bias: boolean): Tensor {
+  return linear(x, w[`${name}.weight`], bias ? w[`${name}.bias`] : undefined);
 }
 
 /** x / sqrt(mean(x²) + eps) · gain over the last axis. */
 export function rmsNorm(x: Tensor, gain: Tensor, eps: number): Tensor {
-  const ms = o.reduceMean(o.mul(x, x), [-1], true); // [B, T, 1]
+  const ms = o.reduceMean(o.mul(x, x), [-1], true); // [..., 1]
   return o.mul(o.div(x, o.sqrt(o.add(ms, eps))), gain);
 }
 
 export const silu = (x: Tensor): Tensor => o.mul(x, o.sigmoid(x));
-
-/** cos and sin of the rotary angles, [B, T, D], halves duplicated as in Hugging Face's Llama. */
-export function rotaryAngles(
-  positionIds: Tensor,
-  c: LlamaConfig,
-  dtype: DType,
-): { cos: Tensor; sin: Tensor } {
-  const d = headDim(c);
-  const invFreq = Array.from({ length: d / 2 }, (_, i) => 1 / c.ropeTheta ** ((2 * i) / d));
-  const freqs = positionIds.graph.constant(dtype, [d / 2], invFreq);
-  const angles = o.mul(o.unsqueeze(o.cast(positionIds, dtype), [-1]), freqs); // [B, T, D/2]
-  const emb = o.concat([angles, angles], -1); // [B, T, D]
-  return { cos: o.cos(emb), sin: o.sin(emb) };
-}
 
 /** x·cos + rotate_half(x)·sin, where rotate_half(x) = [-x₂, x₁] over the halves of the last axis. */
 export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor, d: number): Tensor {
@@ -78,40 +72,64 @@ export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor, d: number): Ten
 }
 
 /**
- * Grouped-query attention. Queries are laid out [B, KV, G, T, D] (G = query heads per key/value
- * head) and keys/values [B, KV, 1, S, D], so MatMul's broadcasting shares each key/value head among
- * its G query heads without copying it.
+ * One layer's queries, keys and values for the tokens of this run, rotary applied. Queries are laid
+ * out [B, KV, G, T, D] (G = query heads per key/value head) so MatMul's broadcasting shares each
+ * key/value head among its G query heads without copying it. Qwen3 normalises each head before
+ * rotary; Qwen2 and Llama's attention_bias add biases.
  */
+export function attentionInputs(
+  c: LlamaConfig,
+  w: Weights,
+  a: string,
+  h: Tensor,
+  rot: { cos: Tensor; sin: Tensor },
+): { q: Tensor; k: Tensor; v: Tensor } {
+  const d = headDim(c);
+  const kvh = c.nKvHeads;
+  const groups = c.nHeads / kvh;
+  let q = o.reshape(proj(w, `${a}.q_proj`, h, c.qkvBias), [0, 0, kvh, groups, d]); // [B, T, KV, G, D]
+  let k = o.reshape(proj(w, `${a}.k_proj`, h, c.qkvBias), [0, 0, kvh, d]); // [B, T, KV, D]
+  const v = o.reshape(proj(w, `${a}.v_proj`, h, c.qkvBias), [0, 0, kvh, d]);
+  if (c.qkNorm) {
+    q = rmsNorm(q, w[`${a}.q_norm.weight`], c.rmsNormEps);
+    k = rmsNorm(k, w[`${a}.k_norm.weight`], c.rmsNormEps);
+  }
+  q = o.transpose(q, [0, 2, 3, 1, 4]); // [B, KV, G, T, D]
+  k = o.transpose(k, [0, 2, 1, 3]); // [B, KV, T, D]
+  return {
+    q: applyRotary(q, o.unsqueeze(rot.cos, [1, 2]), o.unsqueeze(rot.sin, [1, 2]), d),
+    k: applyRotary(k, o.unsqueeze(rot.cos, [1]), o.unsqueeze(rot.sin, [1]), d),
+    v: o.transpose(v, [0, 2, 1, 3]), // [B, KV, T, D]
+  };
+}
+
+/** The SwiGLU MLP: down(silu(gate(h)) · up(h)). */
+export function mlp(c: LlamaConfig, w: Weights, p: string, h: Tensor): Tensor {
+  const gate = silu(proj(w, `${p}.mlp.gate_proj`, h, c.mlpBias)); // [B, T, F]
+  const up = proj(w, `${p}.mlp.up_proj`, h, c.mlpBias); // [B, T, F]
+  return proj(w, `${p}.mlp.down_proj`, o.mul(gate, up), c.mlpBias);
+}
+
+/** Grouped-query attention over past and new keys (scores [B, KV, G, T, S]). */
 function attention(
   c: LlamaConfig,
   w: Weights,
-  p: string,
+  a: string,
   h: Tensor,
   rot: { cos: Tensor; sin: Tensor },
   maskBias: Tensor,
   past: KeyValue | undefined,
 ): { out: Tensor; present: KeyValue } {
   const d = headDim(c);
-  const kvh = c.nKvHeads;
-  const groups = c.nHeads / kvh;
-  const q = o.transpose(
-    o.reshape(linear(h, w[`${p}.q_proj.weight`]), [0, 0, kvh, groups, d]),
-    [0, 2, 3, 1, 4],
-  ); // [B, KV, G, T, D]
-  let k = o.transpose(o.reshape(linear(h, w[`${p}.k_proj.weight`]), [0, 0, kvh, d]), [0, 2, 1, 3]); // [B, KV, T, D]
-  let v = o.transpose(o.reshape(linear(h, w[`${p}.v_proj.weight`]), [0, 0, kvh, d]), [0, 2, 1, 3]); // [B, KV, T, D]
-  const qr = applyRotary(q, o.unsqueeze(rot.cos, [1, 2]), o.unsqueeze(rot.sin, [1, 2]), d);
-  k = applyRotary(k, o.unsqueeze(rot.cos, [1]), o.unsqueeze(rot.sin, [1]), d);
-  if (past) {
-    k = o.concat([past.key, k], 2); // [B, KV, S, D]
-    v = o.concat([past.value, v], 2);
-  }
+  const { q, k: kNew, v: vNew } = attentionInputs(c, w, a, h, rot);
+  const k = past ? o.concat([past.key, kNew], 2) : kNew; // [B, KV, S, D]
+  const v = past ? o.concat([past.value, vNew], 2) : vNew;
   const kT = o.transpose(o.unsqueeze(k, [2]), [0, 1, 2, 4, 3]); // [B, KV, 1, D, S]
-  const scores = o.div(o.matmul(qr, kT), Math.sqrt(d)); // [B, KV, G, T, S]
+  const scores = o.div(o.matmul(q, kT), Math.sqrt(d)); // [B, KV, G, T, S]
   const probs = o.softmax(o.add(scores, maskBias), -1);
   const ctx = o.matmul(probs, o.unsqueeze(v, [2])); // [B, KV, G, T, D]
-  const merged = o.reshape(o.transpose(ctx, [0, 3, 1, 2, 4]), [0, 0, c.dModel]); // [B, T, C]
-  return { out: linear(merged, w[`${p}.o_proj.weight`]), present: { key: k, value: v } };
+  const merged = o.reshape(o.transpose(ctx, [0, 3, 1, 2, 4]), [0, 0, c.nHeads * d]); // [B, T, H·D]
+  return { out: proj(w, `${a}.o_proj`, merged, c.outputBias), present: { key: k, value: v } };
 }
 
 /** The decoder: embedding, nLayers × (RMSNorm, attention, RMSNorm, SwiGLU MLP), RMSNorm, LM head. */
@@ -134,10 +152,7 @@ export function llamaForward(c: LlamaConfig, w: Weights, inp: ForwardInputs): Fo
     const att = attention(c, w, `${p}.self_attn`, h, rot, maskBias, inp.past?.[i]);
     present.push(att.present);
     x = o.add(x, att.out);
-    const h2 = rmsNorm(x, w[`${p}.post_attention_layernorm.weight`], c.rmsNormEps);
-    const gate = silu(linear(h2, w[`${p}.mlp.gate_proj.weight`])); // [B, T, F]
-    const up = linear(h2, w[`${p}.mlp.up_proj.weight`]); // [B, T, F]
-    x = o.add(x, linear(o.mul(gate, up), w[`${p}.mlp.down_proj.weight`]));
+    x = o.add(x, mlp(c, w, p, rmsNorm(x, w[`${p}.post_attention_layernorm.weight`], c.rmsNormEps)));
   }
   const final = rmsNorm(x, w['model.norm.weight'], c.rmsNormEps);
   const head = c.tieEmbeddings ? embed : w['lm_head.weight'];

@@ -8,33 +8,53 @@ import { type LlamaConfig, headDim } from './config';
 export interface ParamSpec {
   name: string;
   shape: [number] | [number, number];
-  /** AdamW decays matrices only, not norm gains. */
+  /** AdamW decays matrices only, not norm gains or biases (as Hugging Face's Trainer). */
   decay: boolean;
-  init: 'normal' | 'ones';
+  init: 'normal' | 'ones' | 'zeros';
 }
 
 export function paramSpecs(c: LlamaConfig): ParamSpec[] {
-  const kv = c.nKvHeads * headDim(c);
+  const d = headDim(c);
+  const q = c.nHeads * d;
+  const kv = c.nKvHeads * d;
   const mat = (name: string, out: number, inp: number): ParamSpec => ({
     name,
     shape: [out, inp],
     decay: true,
     init: 'normal',
   });
-  const gain = (name: string): ParamSpec => ({ name, shape: [c.dModel], decay: false, init: 'ones' });
+  const gain = (name: string, size = c.dModel): ParamSpec => ({
+    name,
+    shape: [size],
+    decay: false,
+    init: 'ones',
+  });
+  const bias = (name: string, size: number): ParamSpec => ({
+    name,
+    shape: [size],
+    decay: false,
+    init: 'zeros',
+  });
+  /** A linear module's weight, and its bias when the config gives it one. */
+  const linear = (name: string, out: number, inp: number, withBias: boolean): ParamSpec[] =>
+    withBias
+      ? [mat(`${name}.weight`, out, inp), bias(`${name}.bias`, out)]
+      : [mat(`${name}.weight`, out, inp)];
   const specs: ParamSpec[] = [mat('model.embed_tokens.weight', c.vocabSize, c.dModel)];
   for (let i = 0; i < c.nLayers; i++) {
     const p = `model.layers.${i}`;
+    const a = `${p}.self_attn`;
     specs.push(
       gain(`${p}.input_layernorm.weight`),
-      mat(`${p}.self_attn.q_proj.weight`, c.dModel, c.dModel),
-      mat(`${p}.self_attn.k_proj.weight`, kv, c.dModel),
-      mat(`${p}.self_attn.v_proj.weight`, kv, c.dModel),
-      mat(`${p}.self_attn.o_proj.weight`, c.dModel, c.dModel),
+      ...linear(`${a}.q_proj`, q, c.dModel, c.qkvBias),
+      ...linear(`${a}.k_proj`, kv, c.dModel, c.qkvBias),
+      ...linear(`${a}.v_proj`, kv, c.dModel, c.qkvBias),
+      ...linear(`${a}.o_proj`, c.dModel, q, c.outputBias),
+      ...(c.qkNorm ? [gain(`${a}.q_norm.weight`, d), gain(`${a}.k_norm.weight`, d)] : []),
       gain(`${p}.post_attention_layernorm.weight`),
-      mat(`${p}.mlp.gate_proj.weight`, c.dFF, c.dModel),
-      mat(`${p}.mlp.up_proj.weight`, c.dFF, c.dModel),
-      mat(`${p}.mlp.down_proj.weight`, c.dModel, c.dFF),
+      ...linear(`${p}.mlp.gate_proj`, c.dFF, c.dModel, c.mlpBias),
+      ...linear(`${p}.mlp.up_proj`, c.dFF, c.dModel, c.mlpBias),
+      ...linear(`${p}.mlp.down_proj`, c.dModel, c.dFF, c.mlpBias),
     );
   }
   specs.push(gain('model.norm.weight'));
@@ -61,7 +81,9 @@ export function initParams(c: LlamaConfig, seed: number, std = 0.02): Params {
     const n = s.shape.reduce((p, q) => p * q, 1);
     out.set(
       s.name,
-      Float32Array.from({ length: n }, () => (s.init === 'ones' ? 1 : std * normal())),
+      Float32Array.from({ length: n }, () =>
+        s.init === 'ones' ? 1 : s.init === 'zeros' ? 0 : std * normal(),
+      ),
     );
   }
   return out;

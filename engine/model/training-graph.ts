@@ -104,7 +104,12 @@ export function buildTrainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): 
   const gradAcc = accumulates ? specs.map((s) => g.input(TRAIN_IO.gradAcc(s.name), dtype, s.shape)) : [];
 
   const w = Object.fromEntries(specs.map((s, i) => [s.name, params[i]]));
-  const causal = Array.from({ length: T * T }, (_, k) => (k % T <= Math.floor(k / T) ? 1 : 0));
+  // Key s <= query t, and within Mistral's sliding window (t - s < window) when it has one.
+  const window = c.slidingWindow ?? Infinity;
+  const causal = Array.from({ length: T * T }, (_, k) => {
+    const [t, s] = [Math.floor(k / T), k % T];
+    return s <= t && t - s < window ? 1 : 0;
+  });
   let allowed = g.constant('bool', [T, T], causal); // [T, S]: key s <= query t
   let positionIds: Tensor;
   if (opts.packed) {

@@ -213,7 +213,18 @@ export async function fineTune(opts: FineTuneOptions): Promise<FineTuneResult> {
     state.finished = state.global_step === totalSteps;
     const dir = path.join(opts.outDir, checkpointDirName(state.global_step));
     const { params, optimizer } = runner.snapshot();
-    saveCheckpoint(dir, { config: model, params, tokenizer: ckpt.tokenizer, optimizer, trainerState: state });
+    // The model keeps the source's config.json, dtype and files; only the finished one is rounded
+    // to that dtype, the others hold the exact weights a resumed run continues from.
+    saveCheckpoint(
+      dir,
+      {
+        ...ckpt,
+        params,
+        optimizer,
+        trainerState: state,
+      },
+      { exactWeights: !state.finished },
+    );
     pruneCheckpoints(opts.outDir, cfg.keepCheckpoints, dir);
     lastCheckpoint = dir;
     return dir;
