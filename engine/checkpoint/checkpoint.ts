@@ -89,7 +89,7 @@ function tensorsOf(
 /** Files of a model folder that a checkpoint writes itself, or that are weights in other formats. */
 function managedFile(name: string): boolean {
   return (
-    Object.values(CHECKPOINT_FILES).includes(name as never) ||
+    Object.values(CHECKPOINT_FILES).includes(name) ||
     /\.(safetensors|bin|pt|pth|onnx|onnx_data|h5|msgpack|gguf)$/.test(name) ||
     name.endsWith('.index.json') ||
     name.startsWith('.')

@@ -248,7 +248,7 @@ export function parseConfigJson(json: unknown, file: string): LlamaConfig {
     const issue = hf.error.issues[0];
     fail(issue.path.join('.') || '(root)', issue.message);
   }
-  const h = hf.data!;
+  const h = hf.data;
   const family = h.model_type as ModelFamily;
   if (!(MODEL_FAMILIES as readonly string[]).includes(family))
     fail('model_type', `${JSON.stringify(h.model_type)} is not supported; supported: ${SUPPORTED_MODELS}`);
@@ -282,7 +282,7 @@ export function parseConfigJson(json: unknown, file: string): LlamaConfig {
     const issue = fromHfParsed.error.issues[0];
     fail(issue.path.join('.') || '(root)', issue.message);
   }
-  const fromHf = fromHfParsed.data!;
+  const fromHf = fromHfParsed.data;
 
   const record = json as Record<string, unknown>;
   const own = Object.fromEntries(OWN_FIELDS.filter((k) => k in record).map((k) => [k, record[k]]));
@@ -292,7 +292,7 @@ export function parseConfigJson(json: unknown, file: string): LlamaConfig {
     const issue = parsed.error.issues[0];
     fail(issue.path.join('.') || '(root)', issue.message);
   }
-  const c = parsed.data!;
+  const c = parsed.data;
   for (const key of OWN_FIELDS)
     if (!isDeepStrictEqual(c[key], fromHf[key]) && !(key === 'headDim' && headDim(c) === headDim(fromHf)))
       fail(
