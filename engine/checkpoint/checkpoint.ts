@@ -11,7 +11,6 @@ import { replaceDirAtomically, writeDurable } from './atomic';
 import { parseConfigJson, toConfigJson } from './model-config';
 import { type NamedTensor, encodeSafetensors, readSafetensors } from './safetensors';
 import {
-  TORCH_DTYPE_NAME,
   WEIGHTS_INDEX_FILE,
   type WeightsDtype,
   dtypeFromTorchName,
