@@ -17,6 +17,7 @@ import {
   buildStoppingCriteria,
   cutAtStop,
 } from './processors';
+import { newTokenBudget } from './processors/max-length';
 
 export interface Completion {
   /** Text after the prompt, cut before the stop string when finishReason is 'stop'. */
@@ -36,11 +37,29 @@ export interface PromptDone {
   index: number;
   key: string;
   completions: Completion[];
+  /** The new tokens this prompt was allowed: maxNewTokens, or fewer where the model's context ends first. */
+  maxNewTokens: number;
+}
+
+/** A prompt that was not sampled, and why. */
+export interface PromptSkipped {
+  index: number;
+  key: string;
+  /** The prompt leaves no room for one new token: prompt tokens + 1 > the model's max positions. */
+  reason: 'prompt-longer-than-context';
+  promptTokens: number;
+  maxPositions: number;
 }
 
 export interface SamplePathsRequest extends SampleOptionsInput {
   /** Called once per prompt when its n completions are finished (awaited: persist them here). */
   onPromptDone?: (done: PromptDone) => void | Promise<void>;
+  /**
+   * Given, a prompt longer than the model's context is skipped instead of failing the whole call:
+   * this is called for it (awaited, before any sampling) and its entry in the result is empty.
+   * Without it, such a prompt is a RangeError.
+   */
+  onPromptSkipped?: (skipped: PromptSkipped) => void | Promise<void>;
   /** Filled in with where the time went (for benchmarks; see README.md). */
   timings?: SampleTimings;
 }
@@ -105,7 +124,7 @@ export async function samplePaths(
   model: GenerationModel,
   request: SamplePathsRequest,
 ): Promise<Completion[][]> {
-  const { onPromptDone, timings: reported, ...rest } = request;
+  const { onPromptDone, onPromptSkipped, timings: reported, ...rest } = request;
   const t = reported ?? emptyTimings();
   const o = parseSampleOptions(rest);
   const processors = buildLogitsProcessors({
@@ -123,6 +142,25 @@ export async function samplePaths(
   const prompts = o.prompts.map((p, i) => encodePrompt(model, p, i));
   const results: Completion[][] = prompts.map(() => []);
   const remaining = prompts.map(() => o.n);
+  const budget = (ids: readonly number[]) => newTokenBudget(ids.length, o.maxNewTokens, model.maxPositions);
+  const tooLong = prompts.flatMap((p, index) => (budget(p.ids) < 1 ? [index] : []));
+  if (tooLong.length > 0 && !onPromptSkipped) {
+    const p = prompts[tooLong[0]];
+    throw new RangeError(
+      `samplePaths: prompts.${tooLong[0]}: ${p.ids.length} tokens, but ${model.dir} takes at most ` +
+        `${model.maxPositions} positions (config.json max_position_embeddings)`,
+    );
+  }
+  for (const index of tooLong) {
+    remaining[index] = 0;
+    await onPromptSkipped?.({
+      index,
+      key: prompts[index].key,
+      reason: 'prompt-longer-than-context',
+      promptTokens: prompts[index].ids.length,
+      maxPositions: model.maxPositions!,
+    });
+  }
   const done: PromptDone[] = [];
   const logits = new Float32Array(model.logitsSize);
 
@@ -167,8 +205,15 @@ export async function samplePaths(
       sumLogprob: row.sumLogprob,
     };
     t.finishMs += performance.now() - t0;
-    if (--remaining[row.prompt] === 0)
-      done.push({ index: row.prompt, key: prompts[row.prompt].key, completions: results[row.prompt] });
+    if (--remaining[row.prompt] === 0) {
+      const { key, ids: promptIds } = prompts[row.prompt];
+      done.push({
+        index: row.prompt,
+        key,
+        completions: results[row.prompt],
+        maxNewTokens: budget(promptIds),
+      });
+    }
   };
   const flushDone = async () => {
     for (const d of done.splice(0)) await onPromptDone?.(d);
@@ -184,7 +229,10 @@ export async function samplePaths(
   // have the same length, so admitting equal-length prompts together makes batches of many prompts
   // instead of one each (measured: 2x the rows per session.run on 100 arith prompts). The samples do
   // not change: a row's numbers depend on neither its batch nor the order (see README.md).
-  const admission = prompts.map((_, i) => i).sort((a, b) => prompts[a].ids.length - prompts[b].ids.length);
+  const admission = prompts
+    .map((_, i) => i)
+    .filter((i) => remaining[i] > 0)
+    .sort((a, b) => prompts[a].ids.length - prompts[b].ids.length);
   let nextPrompt = 0;
   let nextPath = 0;
   let current = null as { prompt: number; result: RunResult } | null;
@@ -193,11 +241,11 @@ export async function samplePaths(
     const live = batches.reduce((s, b) => s + b.rows.filter((r) => !r.finish).length, 0);
     // Rows join in chunks of about half a prompt's paths: every admission copies caches, and in
     // equal-length batching a lone joiner would be a batch of its own.
-    const rowsLeft = (prompts.length - nextPrompt) * o.n - nextPath;
+    const rowsLeft = (admission.length - nextPrompt) * o.n - nextPath;
     const chunk = Math.min(rowsLeft, Math.ceil(Math.min(o.n, maxBatchRows) / 2));
     const admit = live === 0 || maxBatchRows - live >= chunk ? maxBatchRows - live : 0;
     const joining: Row[] = [];
-    while (joining.length < admit && nextPrompt < prompts.length) {
+    while (joining.length < admit && nextPrompt < admission.length) {
       const index = admission[nextPrompt];
       const p = prompts[index];
       if (current?.prompt !== index) {
@@ -228,7 +276,7 @@ export async function samplePaths(
     batches = arrangeBatches(model.signature, batches, joining, o.mixLengths);
     t.cacheCopyMs += performance.now() - t0;
     await flushDone();
-    if (batches.length === 0 && nextPrompt >= prompts.length) break;
+    if (batches.length === 0 && nextPrompt >= admission.length) break;
 
     for (const b of batches) {
       const t1 = performance.now();
@@ -292,11 +340,6 @@ function encodePrompt(model: GenerationModel, p: Prompt, index: number): Encoded
   const key = typeof p === 'string' ? p : (p.id ?? p.text);
   const ids = model.tokenizer.encode(text, { bos: true });
   if (ids.length === 0) throw new RangeError(`samplePaths: prompts.${index}: encodes to no tokens`);
-  if (model.maxPositions !== null && ids.length >= model.maxPositions)
-    throw new RangeError(
-      `samplePaths: prompts.${index}: ${ids.length} tokens, but ${model.dir} takes at most ` +
-        `${model.maxPositions} positions (config.json max_position_embeddings)`,
-    );
   return { key, ids };
 }
 

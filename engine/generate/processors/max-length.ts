@@ -18,16 +18,26 @@ export function maxLength(maxNewTokens: number, maxPositions: number | null = nu
   return {
     name: 'max length',
     start(promptIds) {
-      if (maxPositions !== null && promptIds.length >= maxPositions)
+      const limit = newTokenBudget(promptIds.length, maxNewTokens, maxPositions);
+      if (limit < 1)
         throw new RangeError(
           `max length: the prompt has ${promptIds.length} tokens; the model takes at most ${maxPositions} positions`,
         );
-      const limit = Math.min(
-        maxNewTokens,
-        maxPositions === null ? Infinity : maxPositions - promptIds.length,
-      );
       let count = 0;
       return { push: () => (++count >= limit ? 'length' : null) };
     },
   };
+}
+
+/**
+ * How many new tokens a prompt of `promptTokens` may get: maxNewTokens, clipped to the positions the
+ * model has left after the prompt. Below 1, the prompt is longer than the context: not even one new
+ * token fits (prompt tokens + 1 > max positions), and the sampler skips or refuses it.
+ */
+export function newTokenBudget(
+  promptTokens: number,
+  maxNewTokens: number,
+  maxPositions: number | null,
+): number {
+  return Math.min(maxNewTokens, maxPositions === null ? Infinity : maxPositions - promptTokens);
 }
