@@ -6,12 +6,12 @@ import { BadInputError } from '../../method/errors';
 /** The few config.json fields the sampler uses; everything else a model family writes is ignored. */
 const ModelConfigSchema = z
   .object({
-    vocab_size: z.number().int().positive().optional(),
-    max_position_embeddings: z.number().int().positive().optional(),
-    num_attention_heads: z.number().int().positive().optional(),
-    num_key_value_heads: z.number().int().positive().optional(),
-    hidden_size: z.number().int().positive().optional(),
-    head_dim: z.number().int().positive().optional(),
+    vocab_size: z.number().int().positive().nullable().optional(),
+    max_position_embeddings: z.number().int().positive().nullable().optional(),
+    num_attention_heads: z.number().int().positive().nullable().optional(),
+    num_key_value_heads: z.number().int().positive().nullable().optional(),
+    hidden_size: z.number().int().positive().nullable().optional(),
+    head_dim: z.number().int().positive().nullable().optional(),
     eos_token_id: z
       .union([z.number().int().nonnegative(), z.array(z.number().int().nonnegative()), z.null()])
       .optional(),
@@ -42,7 +42,7 @@ export function readModelConfig(dir: string): { file: string | null; config: Mod
 export function cacheDimsFromConfig(c: ModelConfig): { kvHeads?: number; headDim?: number } {
   const heads = c.num_attention_heads;
   return {
-    kvHeads: c.num_key_value_heads ?? heads,
+    kvHeads: c.num_key_value_heads ?? heads ?? undefined,
     headDim: c.head_dim ?? (c.hidden_size && heads ? c.hidden_size / heads : undefined),
   };
 }

@@ -87,7 +87,6 @@ export function buildTrainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): 
   const dtype = opts.dtype ?? 'float32';
   const mode = opts.mode ?? 'step';
   const { batchSize: B, seqLen: T } = opts;
-  if (T > c.maxSeqLen) throw new Error(`buildTrainingGraph: seqLen ${T} exceeds maxSeqLen ${c.maxSeqLen}`);
   const g = new Graph(`llama_train_${mode}`);
   const inputIds = g.input(TRAIN_IO.inputIds, 'int64', [B, T]);
   const targets = g.input(TRAIN_IO.targets, 'int64', [B, T]);
