@@ -10,6 +10,7 @@ import { checkCancelled, heartbeat } from './context';
 import { readQuestions, taskOf, type TaskRef } from './dataset';
 import { failingClearly } from './failures';
 import { loadModelByRef } from './model-cache';
+import { promptingFor } from './prompting';
 import type { SamplingParams } from './sample-shard';
 
 export const ExemplarLine = z.object({
@@ -71,18 +72,19 @@ export function makeGenerateExemplars(deps: ActivityDeps) {
         gold: null,
       }));
       const model = await loadModelByRef(deps, input);
+      const prompting = promptingFor(model.dir, model.tokenizer, input.sampling.chatTemplate);
       const voted: VotedQuestion[] = [];
       const perCall = 8;
       for (let i = 0; i < questions.length; i += perCall) {
         const chunk = questions.slice(i, i + perCall);
         const results = await samplePaths(model, {
-          prompts: chunk.map((q) => ({ id: q.id, text: zeroShotCotPrompt(task, q) })),
+          prompts: chunk.map((q) => ({ id: q.id, text: prompting.prompt(zeroShotCotPrompt(task, q)) })),
           n: input.sampling.m,
           temperature: input.sampling.temperature,
           topK: input.sampling.topK,
           topP: input.sampling.topP,
           maxNewTokens: input.sampling.maxNewTokens,
-          stop: input.sampling.stop,
+          stop: prompting.stop(input.sampling.stop),
           seed: input.seed,
         });
         chunk.forEach((q, j) =>

@@ -1,11 +1,13 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { PackingMode } from '../config/campaign';
+import { loadTokenizer } from '../engine/tokenizer/load';
 import { fineTune as runFineTune } from '../engine/train';
 import type { ActivityDeps } from './deps';
 import { cancellationSignal, heartbeat, heartbeatCursor } from './context';
 import { failingClearly } from './failures';
 import { localModelDir } from './model-cache';
+import { type ChatTemplateMode, promptingFor } from './prompting';
 import type { TrainingRecord } from './build-training-set';
 
 export interface FineTuneInput {
@@ -28,6 +30,8 @@ export interface FineTuneInput {
     packing?: PackingMode;
   };
   seed: string;
+  /** prompting.chatTemplate; absent in campaigns started before it (raw prompts). */
+  chatTemplate?: ChatTemplateMode;
 }
 
 export interface FineTuneResult {
@@ -107,11 +111,13 @@ export function makeFineTune(deps: ActivityDeps) {
         await store.materializeTree(cursor.checkpointRef, from);
         resume = true;
       }
+      // As chat turns when the model is prompted with its chat template: trained as it is sampled.
+      const prompting = promptingFor(from, loadTokenizer(from), input.chatTemplate);
       const result = await runFineTune({
         from,
         resume,
         outDir: path.join(work, 'out'),
-        examples,
+        examples: examples.map((e) => prompting.example(e)),
         config: {
           steps: input.training.steps,
           epochs: input.training.epochs,

@@ -5,6 +5,7 @@ import { checkCancelled, heartbeat, heartbeatCursor } from './context';
 import { readQuestions, samplingPrompt, taskOf, type SamplingPromptKind, type TaskRef } from './dataset';
 import { failingClearly } from './failures';
 import { loadModelByRef } from './model-cache';
+import { type ChatTemplateMode, type Prompting, promptingFor } from './prompting';
 import type { QuestionEvaluation, QuestionSamples, StoredPath } from './records';
 import type { Exemplar } from '../method/types';
 
@@ -15,6 +16,8 @@ export interface SamplingParams {
   topP: number;
   maxNewTokens: number;
   stop: string[];
+  /** prompting.chatTemplate; absent in campaigns started before it (raw prompts). */
+  chatTemplate?: ChatTemplateMode;
 }
 
 export interface ShardInput {
@@ -83,6 +86,7 @@ async function runShard<R extends { questionId: string }>(
     model: GenerationModel,
     prompts: { id: string; text: string }[],
     persist: (record: R) => Promise<void>,
+    prompting: Prompting,
   ) => Promise<void>,
   countPaths: (r: R) => StoredPath[],
 ): Promise<ShardResult> {
@@ -105,6 +109,7 @@ async function runShard<R extends { questionId: string }>(
   const todo = questions.filter((q) => !finished.has(q.id));
   if (todo.length > 0) {
     const model = await loadModelByRef(deps, input);
+    const prompting = promptingFor(model.dir, model.tokenizer, input.sampling.chatTemplate);
     // Fewest prompt tokens first, counted by the model's own tokenizer (as the sampler counts them):
     // the sampler batches only equal-length prompts together, so a call's prompts share batches
     // when they have equal lengths. Calls stay small (8 prompts by default) so questions are
@@ -112,7 +117,7 @@ async function runShard<R extends { questionId: string }>(
     // do not depend on the order.
     const prompts = todo
       .map((q) => {
-        const text = samplingPrompt(task, q, input.prompt, exemplarSets, input.seed);
+        const text = prompting.prompt(samplingPrompt(task, q, input.prompt, exemplarSets, input.seed));
         return { id: q.id, text, tokens: model.tokenizer.encode(text, { bos: true }).length };
       })
       .sort((a, b) => a.tokens - b.tokens)
@@ -120,13 +125,18 @@ async function runShard<R extends { questionId: string }>(
     const perCall = input.promptsPerCall ?? 8;
     for (let i = 0; i < prompts.length; i += perCall) {
       const chunk = prompts.slice(i, i + perCall);
-      await sampleChunk(model, chunk, async (record) => {
-        await store.appendDraft(draft, [record]);
-        finished.set(record.questionId, record);
-        heartbeat({ done: finished.size } satisfies ShardCursor);
-        // Persisted first: a cancellation between questions loses nothing finished.
-        checkCancelled();
-      });
+      await sampleChunk(
+        model,
+        chunk,
+        async (record) => {
+          await store.appendDraft(draft, [record]);
+          finished.set(record.questionId, record);
+          heartbeat({ done: finished.size } satisfies ShardCursor);
+          // Persisted first: a cancellation between questions loses nothing finished.
+          checkCancelled();
+        },
+        prompting,
+      );
       checkCancelled();
     }
   }
@@ -163,14 +173,14 @@ export function shardDraftName(kind: 'sample' | 'eval', input: ShardInput): stri
   return `shards/${kind}-${key}`;
 }
 
-function samplerOptions(input: ShardInput) {
+function samplerOptions(input: ShardInput, prompting: Prompting) {
   const s = input.sampling;
   return {
     temperature: s.temperature,
     topK: s.topK,
     topP: s.topP,
     maxNewTokens: s.maxNewTokens,
-    stop: s.stop,
+    stop: prompting.stop(s.stop),
   };
 }
 
@@ -182,13 +192,13 @@ export function makeSamplePaths(deps: ActivityDeps) {
         deps,
         input,
         'sample',
-        async (model, prompts, persist) => {
+        async (model, prompts, persist, prompting) => {
           const byId = new Map(prompts.map((p) => [p.id, p.text]));
           await sampleWithModel(model, {
             prompts,
             n: input.sampling.m,
             seed: input.seed,
-            ...samplerOptions(input),
+            ...samplerOptions(input, prompting),
             onPromptDone: (done) =>
               persist({
                 questionId: done.key,
@@ -211,14 +221,14 @@ export function makeEvaluateShard(deps: ActivityDeps) {
         deps,
         input,
         'eval',
-        async (model, prompts, persist) => {
+        async (model, prompts, persist, prompting) => {
           const greedy = new Map<string, StoredPath>();
           if (input.greedy) {
             const results = await sampleWithModel(model, {
               prompts,
               n: 1,
               seed: input.seed,
-              ...samplerOptions(input),
+              ...samplerOptions(input, prompting),
               temperature: 0,
             });
             prompts.forEach((p, i) => greedy.set(p.id, storedPaths(results[i])[0]));
@@ -227,7 +237,7 @@ export function makeEvaluateShard(deps: ActivityDeps) {
             prompts,
             n: input.sampling.m,
             seed: input.seed,
-            ...samplerOptions(input),
+            ...samplerOptions(input, prompting),
             onPromptDone: (done) =>
               persist({
                 questionId: done.key,

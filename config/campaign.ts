@@ -74,6 +74,16 @@ export const SamplingConfig = z.strictObject({
   maxConcurrentShards: positiveInt.default(4),
 });
 
+export const PromptingConfig = z.strictObject({
+  /**
+   * 'auto': a model folder with a chat template (tokenizer_config.json's chat_template, or
+   * chat_template.jinja) is prompted in chat turns: exemplars and question in the user turn, the
+   * answer in the assistant turn, trained on the assistant turn only, stopped at its end-of-turn
+   * token. 'none': every model gets the raw text prompts of the paper.
+   */
+  chatTemplate: z.enum(['auto', 'none']).default('auto'),
+});
+
 export const VotingConfig = z.strictObject({
   /** 'count': one path, one vote (paper). 'logprob': votes weighted by path probability. */
   weighting: z.enum(['count', 'logprob']).default('count'),
@@ -202,6 +212,7 @@ export const CampaignConfig = z.strictObject({
   task: TaskConfig,
   data: DataConfig,
   sampling: SamplingConfig.default(SamplingConfig.parse({})),
+  prompting: PromptingConfig.default(PromptingConfig.parse({})),
   voting: VotingConfig.default(VotingConfig.parse({})),
   filtering: FilteringConfig.default(FilteringConfig.parse({})),
   /** Which of the paper's four mixed formats to train on (all four by default). */

@@ -22,6 +22,8 @@ export const ZERO_SHOT_COT_TRIGGER = "Let's think step by step.";
 /** The phrase the paper's answers end with, and that the rationale / answer split looks for. */
 export const ANSWER_PHRASE = 'The answer is';
 export const EXEMPLAR_SEPARATOR = '\n\n';
+/** What opens the answer after a question: the prompts end with it (or with it and the CoT trigger). */
+export const ANSWER_CUE = 'A:';
 /** Where sampling stops: a completion never contains a blank line, and one starts the next "Q:". */
 export const COMPLETION_STOP_STRINGS: readonly string[] = [EXEMPLAR_SEPARATOR];
 
@@ -94,6 +96,28 @@ export function promptFor(
 /** The completion of any of the four formats; the direct ones drop the rationale. */
 export function completionFor(format: FormatName, task: Task, rationale: string, answer: string): string {
   return isCotFormat(format) ? cotCompletion(task, rationale, answer) : directCompletion(task, answer);
+}
+
+/**
+ * A prompt as a chat model's user turn (instruct models, prompting.chatTemplate): the exemplars and
+ * the question as the prompt has them, without the answer cue that opens its last line, since the
+ * assistant's turn opens the answer there. Zero-shot CoT keeps its trigger as the user's last line:
+ *   `[exemplars]Q: ...\nA:`                      → `[exemplars]Q: ...`
+ *   `Q: ...\nA: Let's think step by step.`       → `Q: ...\nLet's think step by step.`
+ * A prompt in no such layout (a replayed or user-given example) is the user turn as it is, trimmed.
+ */
+export function chatUserTurn(prompt: string): string {
+  const lineAt = prompt.lastIndexOf('\n') + 1;
+  const last = prompt.slice(lineAt);
+  if (!last.startsWith(ANSWER_CUE)) return prompt.trim();
+  const rest = last.slice(ANSWER_CUE.length).trim();
+  const before = prompt.slice(0, lineAt).trimEnd();
+  return (rest === '' ? before : `${before}\n${rest}`).trim();
+}
+
+/** A completion as the assistant's turn: without the space that joins it to the answer cue. */
+export function chatAssistantTurn(completion: string): string {
+  return completion.trim();
 }
 
 export interface RationaleSplit {

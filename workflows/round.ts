@@ -64,6 +64,9 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
     topP: config.sampling.topP,
     maxNewTokens: config.sampling.maxNewTokens,
     stop: config.sampling.stop,
+    // Campaigns started before prompting existed have no such section in their history: left
+    // out, their activities keep the raw prompts they started with.
+    chatTemplate: (config.prompting as CampaignConfig['prompting'] | undefined)?.chatTemplate,
   };
 
   /** Runs shard activities over [0, count) with at most `limit` at a time, reporting each. */
@@ -205,6 +208,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
       training: roundTraining,
       seed: seed('train'),
       role: 'teacher',
+      chatTemplate: sampling.chatTemplate,
     });
     modelOut = training.modelRef;
   }
@@ -266,6 +270,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
         trainingSetRef: trainingSet.ref,
         training: roundTraining,
         seed: seed('distill'),
+        chatTemplate: sampling.chatTemplate,
       });
       studentOut = studentTraining.modelRef;
     }

@@ -18,8 +18,13 @@ export interface Tokenized {
 }
 
 /**
- * Prompt and completion are tokenised separately (the sampler sees the prompt's tokens, then
- * generates), the prompt with BOS, the completion with EOS appended so the model learns to stop.
+ * The prompt is tokenised as the sampler tokenises it (with BOS where the model uses one); the
+ * completion is the rest of the tokens of prompt + completion, so its first token is the one a
+ * model writes after those prompt tokens (a SentencePiece tokenizer would give a completion
+ * tokenised alone an extra leading "▁"). Where a token straddles the boundary the completion is
+ * tokenised alone. EOS is appended so the model learns to stop, unless the completion already ends
+ * in a special token: a chat turn's end-of-turn token (`<|im_end|>`, `<|eot_id|>`, `</s>`) is then
+ * the token it learns to stop with.
  */
 export function tokenizeExamples(
   examples: readonly FineTuneExample[],
@@ -29,7 +34,10 @@ export function tokenizeExamples(
   const out: Tokenized = { sequences: [], truncated: 0, skipped: 0 };
   for (const e of examples) {
     const prompt = tok.encode(e.prompt, { bos: true });
-    let ids = [...prompt, ...tok.encode(e.completion), ...(tok.eosId === null ? [] : [tok.eosId])];
+    const completion = completionIds(tok, prompt, e);
+    const last = completion[completion.length - 1];
+    const eos = tok.eosId === null || (last !== undefined && tok.specialIds.has(last)) ? [] : [tok.eosId];
+    let ids = [...prompt, ...completion, ...eos];
     if (ids.length > seqLen + 1) {
       ids = ids.slice(0, seqLen + 1);
       out.truncated++;
@@ -41,6 +49,12 @@ export function tokenizeExamples(
     out.sequences.push({ ids, promptLen: prompt.length });
   }
   return out;
+}
+
+function completionIds(tok: LoadedTokenizer, prompt: readonly number[], e: FineTuneExample): number[] {
+  const joint = tok.encode(e.prompt + e.completion, { bos: true });
+  const continues = joint.length > prompt.length && prompt.every((id, i) => joint[i] === id);
+  return continues ? joint.slice(prompt.length) : tok.encode(e.completion);
 }
 
 /** sha256 of tokenised data: a resumed run must see exactly the data it started with. */
