@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as jsonc from 'jsonc-parser';
 import { z } from 'zod';
 import { BadInputError } from '../method/errors';
-import { CampaignConfig } from './campaign';
+import { CampaignConfig, TaskConfig } from './campaign';
 
 /** One problem in a config file: where (key path and line), what was expected, what was given. */
 export interface ConfigProblem {
@@ -36,6 +36,11 @@ export function loadCampaignConfig(file: string): CampaignConfig {
 }
 
 export function parseCampaignConfig(text: string, file = '<config>'): CampaignConfig {
+  return parseWith(CampaignConfig, text, file);
+}
+
+/** JSON with comments, validated with `schema`; every problem names the key path and its line. */
+function parseWith<S extends z.ZodType>(schema: S, text: string, file: string): z.output<S> {
   const errors: jsonc.ParseError[] = [];
   const value: unknown = jsonc.parse(text, errors, { allowTrailingComma: true, disallowComments: false });
   if (errors.length > 0) {
@@ -49,13 +54,22 @@ export function parseCampaignConfig(text: string, file = '<config>'): CampaignCo
       })),
     );
   }
-  const result = CampaignConfig.safeParse(value, { reportInput: true });
+  const result = schema.safeParse(value, { reportInput: true });
   if (result.success) return result.data;
   const tree = jsonc.parseTree(text);
   throw new ConfigError(
     file,
     result.error.issues.flatMap((issue) => describeIssue(issue, text, tree)),
   );
+}
+
+/**
+ * The task section of a config file (a campaign config, or a file holding only `{"task": {...}}`):
+ * what `lmsi eval --config` reads. Only the task section is validated (the other sections are not
+ * used), and its problems are reported as `lmsi config check` reports them: file:line: key path.
+ */
+export function loadTaskSection(file: string): z.output<typeof TaskConfig> {
+  return parseWith(z.object({ task: TaskConfig }), readFileSync(file, 'utf8'), file).task;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, text: string, tree: jsonc.Node | undefined): ConfigProblem[] {
