@@ -40,7 +40,49 @@ export function statusJson(s: CampaignStatus) {
     })),
     report: s.report ?? null,
     ...(s.reportError ? { reportError: s.reportError } : {}),
+    // Why a failed campaign failed; what holds a running one back (absent when nothing does).
+    ...(s.failure ? { failure: s.failure } : {}),
+    ...(s.retrying ? { retrying: s.retrying } : {}),
+    ...(s.failingWorkflowTasks ? { failingWorkflowTasks: s.failingWorkflowTasks } : {}),
+    ...(s.queryError ? { queryError: s.queryError } : {}),
   };
+}
+
+/** A failed campaign's reason and where it failed, as `status` and `run --wait` print it. */
+export function failureLines(s: CampaignStatus): string[] {
+  const f = s.failure;
+  if (!f) return [];
+  const where = [
+    f.round === null ? null : `round ${f.round}`,
+    f.step === null ? null : `step ${f.step}`,
+    f.activity === null ? null : `activity ${f.activity}`,
+  ].filter((x) => x !== null);
+  return [
+    `failed${where.length > 0 ? ` in ${where.join(', ')}` : ''} (workflow ${f.workflowId}):`,
+    `  ${f.type ? `${f.type}: ` : ''}${f.message}`,
+  ];
+}
+
+/** What holds a running campaign back: activities being retried, workflow tasks that keep failing. */
+export function troubleLines(s: CampaignStatus): string[] {
+  const lines: string[] = [];
+  for (const a of s.retrying ?? []) {
+    const of = a.maximumAttempts === null ? '' : ` of ${a.maximumAttempts}`;
+    const next = a.nextRetry === null ? 'retrying now' : `next retry at ${a.nextRetry}`;
+    lines.push(
+      `retrying: ${a.activity} (workflow ${a.workflowId}), attempt ${a.attempt}${of}, ${next}`,
+      `  last failure: ${a.lastFailure ?? '(none recorded)'}`,
+    );
+  }
+  for (const t of s.failingWorkflowTasks ?? []) {
+    lines.push(
+      `workflow task failing: workflow ${t.workflowId}, attempt ${t.attempt}: the campaign cannot move`,
+      `  last failure: ${t.lastFailure ?? '(none recorded)'}`,
+    );
+    if (t.likelyCause) lines.push(`  likely cause: ${t.likelyCause}`);
+  }
+  if (s.queryError) lines.push(`live status unavailable (shown from Temporal's record): ${s.queryError}`);
+  return lines;
 }
 
 export function statusTable(s: CampaignStatus): string {
@@ -64,6 +106,8 @@ export function statusTable(s: CampaignStatus): string {
       ].join(' '),
     );
   }
+  const why = [...failureLines(s), ...troubleLines(s)];
+  if (why.length > 0) lines.push('', ...why);
   if (s.report) lines.push('', `report: ${s.report.treeRef} (report.json ${s.report.jsonRef})`);
   if (s.reportError) lines.push('', `report failed: ${s.reportError} (make one with lmsi report)`);
   return lines.join('\n');
@@ -102,10 +146,22 @@ export async function watchCampaign(
     Presets.shades_classic,
   );
   let started = false;
+  let troubleShown = '';
   try {
     for (;;) {
       const s = await campaignStatus(client, campaignId, { store });
       if (!['running', 'paused'].includes(s.state)) return s;
+      // A retry or a failing workflow task is told once per attempt (per failure for workflow
+      // tasks, which retry every few seconds), so a stuck campaign does not look healthy.
+      const trouble = JSON.stringify([
+        (s.retrying ?? []).map((a) => [a.workflowId, a.activityId, a.attempt]),
+        (s.failingWorkflowTasks ?? []).map((t) => [t.workflowId, t.lastFailure]),
+      ]);
+      if (trouble !== troubleShown) {
+        troubleShown = trouble;
+        const lines = troubleLines(s);
+        if (lines.length > 0) process.stderr.write(`\n${lines.join('\n')}\n`);
+      }
       const { progress, loss } = await stepProgress(client, s);
       const payload = {
         label: `round ${s.round} ${s.step}${s.state === 'paused' ? ' (paused)' : ''}`,

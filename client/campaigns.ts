@@ -1,7 +1,13 @@
 import * as path from 'node:path';
-import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import type { CampaignConfig } from '../config/campaign';
+import { campaignFailure, campaignTroubles, serverUnreachable, stepAttribute } from './campaign-diagnosis';
 import { readCampaignIndex, type CampaignIndex } from '../report/campaign-index';
 import { roundResultOf } from '../report/round-record';
 import type { ArtifactStore } from '../store';
@@ -219,7 +225,7 @@ export async function campaignStatus(
     TIMED_OUT: 'failed',
   };
   const closedState = closed[described.status.name];
-  if (closedState === undefined) return handle.query(statusQuery);
+  if (closedState === undefined) return runningStatus(client, campaignId, described);
   const record = await campaignRecord(client, campaignId);
   const rounds = [
     ...record.rounds,
@@ -227,17 +233,60 @@ export async function campaignStatus(
   ];
   const result = record.result;
   const last = rounds[rounds.length - 1];
+  const failure = closedState === 'failed' ? await campaignFailure(client, campaignId, described) : undefined;
   return {
     campaignId,
     state: closedState,
-    round: last?.round ?? 0,
-    step: closedState === 'completed' ? 'done' : 'starting',
+    round: failure?.round ?? last?.round ?? 0,
+    step: closedState === 'completed' ? 'done' : (failure?.step ?? 'starting'),
     progress: { done: 0, total: 0 },
     rounds,
     bestModelRef: result?.bestModelRef ?? null,
     bestAccuracy: result?.bestAccuracy ?? null,
     ...(result ? { report: result.report ?? null } : {}),
     ...(result?.reportError ? { reportError: result.reportError } : {}),
+    ...(failure ? { failure } : {}),
+  };
+}
+
+/**
+ * A running campaign's status: its live status query, with what holds it back (activities being
+ * retried, workflow tasks that keep failing). A campaign whose workflow task keeps failing (e.g. a
+ * worker without the payload key) answers no query: its status then comes from its description.
+ */
+async function runningStatus(
+  client: Client,
+  campaignId: string,
+  described: WorkflowExecutionDescription,
+): Promise<CampaignStatus> {
+  let status: CampaignStatus;
+  try {
+    // A query needs a workflow task: one that keeps failing would hold it to the query's timeout.
+    const taskAttempt = described.raw.pendingWorkflowTask?.attempt ?? 0;
+    if (taskAttempt >= 2) throw new Error(`its workflow task is failing (attempt ${taskAttempt})`);
+    status = await client.workflow.getHandle(campaignId).query(statusQuery);
+  } catch (e) {
+    // The server itself unreachable is for the caller to wait out, not a status to show.
+    if (serverUnreachable(e)) throw e;
+    const where = stepAttribute(described);
+    const input = await runInput(client, campaignId, described.runId).catch(() => undefined);
+    status = {
+      campaignId,
+      state: 'running',
+      round: where.round ?? input?.state?.nextRound ?? 0,
+      step: where.step ?? 'starting',
+      progress: { done: 0, total: 0 },
+      rounds: input?.state?.rounds ?? [],
+      bestModelRef: input?.state?.bestModelRef ?? null,
+      bestAccuracy: input?.state?.bestAccuracy ?? null,
+      queryError: e instanceof Error ? e.message : String(e),
+    };
+  }
+  const { retrying, failingWorkflowTasks } = await campaignTroubles(client, described, status.round);
+  return {
+    ...status,
+    ...(retrying.length > 0 ? { retrying } : {}),
+    ...(failingWorkflowTasks.length > 0 ? { failingWorkflowTasks } : {}),
   };
 }
 

@@ -160,6 +160,47 @@ export interface CampaignInput {
   state?: CampaignState;
 }
 
+/**
+ * Why a closed campaign failed, read by clients from its closed workflow (never set by the workflow's
+ * own status query): the root failure's message and type, and where it happened.
+ */
+export interface CampaignFailure {
+  /** The root cause's message (e.g. a BadInput naming file, line and field). */
+  message: string;
+  /** Its failure type ('BadInput', 'TrainingDiverged', ...), or what kind of failure it is otherwise. */
+  type: string | null;
+  /** The round it failed in (null before round 0 started). */
+  round: number | null;
+  /** The step it failed in: 'starting' is the campaign's snapshot of its inputs. */
+  step: CampaignStep | null;
+  /** The activity whose failure failed the campaign (null: the workflow itself failed it). */
+  activity: string | null;
+  /** The workflow the failure happened in (the campaign, or one of its rounds). */
+  workflowId: string;
+}
+
+/** An activity of a running campaign that failed and is being retried (attempt 2 or later). */
+export interface RetryingActivity {
+  workflowId: string;
+  activity: string;
+  activityId: string;
+  attempt: number;
+  /** The retry policy's maximum attempts (null: unlimited). */
+  maximumAttempts: number | null;
+  lastFailure: string | null;
+  /** When the next attempt is scheduled (ISO time), null while an attempt runs. */
+  nextRetry: string | null;
+}
+
+/** A workflow task of a running campaign that keeps failing: the campaign makes no progress. */
+export interface FailingWorkflowTask {
+  workflowId: string;
+  attempt: number;
+  lastFailure: string | null;
+  /** What most likely causes it, when the failure says (e.g. a missing or different codec key). */
+  likelyCause: string | null;
+}
+
 export interface CampaignStatus {
   campaignId: string;
   state: CampaignStateName;
@@ -173,6 +214,14 @@ export interface CampaignStatus {
   report?: ReportArtifacts | null;
   /** Why the report step failed (after its retries); the campaign still completes. */
   reportError?: string;
+  /** A failed campaign: why, and where (clients add it; the status query never sets it). */
+  failure?: CampaignFailure;
+  /** A running campaign: activities failing and being retried (clients add them). */
+  retrying?: RetryingActivity[];
+  /** A running campaign: workflow tasks that keep failing, so it cannot move (clients add them). */
+  failingWorkflowTasks?: FailingWorkflowTask[];
+  /** A running campaign whose live status query failed: why (its status then comes from Temporal). */
+  queryError?: string;
 }
 
 export interface CampaignResult {

@@ -13,20 +13,25 @@ export interface CliRun {
 }
 
 /** Environment of a CLI process: no Temporal address or namespace of the machine leaks into the test (tests pass --address). */
-function cliEnv(): NodeJS.ProcessEnv {
+function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const key of Object.keys(env)) if (key.startsWith('TEMPORAL_')) delete env[key];
-  return env;
+  return { ...env, ...extra };
 }
 
 /** Starts the real `lmsi` command (TypeScript through tsx, as `npx tsx cli/main.ts` does). */
-export function spawnLmsi(args: string[], cwd: string): ChildProcess {
-  return spawn(tsx, [main, ...args], { cwd, env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnLmsi(args: string[], cwd: string, env?: NodeJS.ProcessEnv): ChildProcess {
+  return spawn(tsx, [main, ...args], { cwd, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** Runs `lmsi args...` to its end and collects its exit code and output. */
-export function runLmsi(args: string[], cwd: string, timeoutMs = 120_000): Promise<CliRun> {
-  const child = spawnLmsi(args, cwd);
+/** Runs `lmsi args...` to its end and collects its exit code and output (`env` adds variables). */
+export function runLmsi(
+  args: string[],
+  cwd: string,
+  timeoutMs = 120_000,
+  env?: NodeJS.ProcessEnv,
+): Promise<CliRun> {
+  const child = spawnLmsi(args, cwd, env);
   return collect(child, timeoutMs, `lmsi ${args.join(' ')}`);
 }
 

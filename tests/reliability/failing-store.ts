@@ -1,11 +1,18 @@
 import * as path from 'node:path';
 import { LocalArtifactStore } from '../../store';
 
-export type StoreFault = { code: 'ENOSPC' | 'EROFS'; on: 'drafts' | 'every-write' } | null;
+/** EIO: a transient I/O error (a network mount's hiccup) that activities retry with backoff. */
+export type StoreFault = { code: 'ENOSPC' | 'EROFS' | 'EIO'; on: 'drafts' | 'every-write' } | null;
+
+const FAULTS = {
+  ENOSPC: { text: 'no space left on device', errno: -28 },
+  EROFS: { text: 'read-only file system', errno: -30 },
+  EIO: { text: 'i/o error', errno: -5 },
+};
 
 /**
- * A real local store whose writes can be made to fail the way a full disk (ENOSPC) or a read-only
- * mount (EROFS) fails them: the errors carry code, syscall and path as Node's fs errors do.
+ * A real local store whose writes can be made to fail the way a full disk (ENOSPC), a read-only
+ * mount (EROFS) or a flaky one (EIO) fails them: the errors carry code, syscall and path as Node's fs errors do.
  */
 export class FailingStore extends LocalArtifactStore {
   fault: StoreFault = null;
@@ -13,10 +20,10 @@ export class FailingStore extends LocalArtifactStore {
   private check(kind: 'draft' | 'object'): void {
     if (!this.fault || (this.fault.on === 'drafts' && kind !== 'draft')) return;
     const file = path.join(this.root, kind === 'draft' ? 'drafts' : 'tmp');
-    const text = this.fault.code === 'ENOSPC' ? 'no space left on device' : 'read-only file system';
+    const { text, errno } = FAULTS[this.fault.code];
     throw Object.assign(new Error(`${this.fault.code}: ${text}, write '${file}'`), {
       code: this.fault.code,
-      errno: this.fault.code === 'ENOSPC' ? -28 : -30,
+      errno,
       syscall: 'write',
       path: file,
     });

@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { Client } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import { campaignStatus, lmsiDataConverter, startCampaign } from '../../client';
+import type { CampaignConfig } from '../../config/campaign';
+import { createLmsiWorker } from '../../workers';
+import type { CampaignStatus } from '../../workflows/types';
+import { runLmsi, type CliRun } from '../cli/process';
+import { testCampaignConfig } from '../helpers/campaign';
+import {
+  connectTestTemporal,
+  tempDir,
+  testServerAddress,
+  workflowBundle,
+  type TestTemporal,
+} from '../helpers/temporal';
+import { pretrainedTinyModel } from '../helpers/tiny-model';
+import { FailingStore } from '../reliability/failing-store';
+import { smallSplits } from '../reliability/fixture';
+import { waitFor } from '../reliability/probe';
+
+/**
+ * The CLI shows why (issue 19, item 2): a failed campaign's reason, round, step and activity; a
+ * running campaign's retrying activity and its failing workflow task, with their likely cause. Real
+ * dev server, real workers in this process (one with a store that can be made to fail), the real
+ * `lmsi` command as a process.
+ */
+const bad = path.resolve(__dirname, '../fixtures/bad');
+let temporal: TestTemporal;
+let root: string;
+let store: FailingStore;
+let base: CampaignConfig;
+const workers: Worker[] = [];
+let running: Promise<void>[] = [];
+
+beforeAll(async () => {
+  temporal = await connectTestTemporal();
+  const tiny = await pretrainedTinyModel();
+  root = await tempDir('diagnosis');
+  const dataDir = await smallSplits(tiny, path.join(root, 'data'), { unlabeled: 8, eval: 4 });
+  base = testCampaignConfig({
+    name: 'diagnosis',
+    modelDir: tiny.modelDir,
+    dataDir,
+    artifactsDir: path.join(root, 'artifacts'),
+  });
+  base = { ...base, rounds: 1, sampling: { ...base.sampling, shardSize: 4 } };
+  base.temporal.address = testServerAddress();
+  store = new FailingStore(base.artifacts.dir);
+  const common = {
+    connection: temporal.nativeConnection,
+    artifactsDir: base.artifacts.dir,
+    store,
+    threads: 2,
+  };
+  // No codec key: the workers of the "different key" case below.
+  workers.push(
+    await createLmsiWorker({
+      ...common,
+      role: 'light',
+      taskQueue: base.temporal.taskQueues.light,
+      workflowBundle: await workflowBundle(),
+      dataConverter: lmsiDataConverter(null),
+    }),
+    await createLmsiWorker({
+      ...common,
+      role: 'accelerator',
+      taskQueue: base.temporal.taskQueues.accelerator,
+      dataConverter: lmsiDataConverter(null),
+    }),
+  );
+  running = workers.map((w) => w.run());
+}, 300_000);
+
+afterAll(async () => {
+  for (const w of workers) w.shutdown();
+  await Promise.all(running);
+  await temporal.close();
+});
+
+afterEach(() => {
+  store.fault = null;
+});
+
+let n = 0;
+function campaign(patch: (c: CampaignConfig) => CampaignConfig = (c) => c): CampaignConfig {
+  return patch({ ...base, name: `diagnosis-${++n}-${Date.now()}` });
+}
+
+const lmsi = (args: string[], env?: NodeJS.ProcessEnv) => runLmsi(args, root, 120_000, env);
+const address = () => testServerAddress();
+
+async function writeConfig(config: CampaignConfig): Promise<string> {
+  const file = path.join(root, `${config.name}.json`);
+  await fs.writeFile(file, JSON.stringify(config, null, 2));
+  return file;
+}
+
+const expectOk = (run: CliRun) => {
+  if (run.code !== 0) throw new Error(`exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+};
+
+describe('a failed campaign shows why, where', () => {
+  it('status (text and --json): the BadInput message, round 0, step starting, activity snapshotDataset', async () => {
+    const questions = path.join(bad, 'missing-field.jsonl');
+    const config = campaign((c) => ({ ...c, data: { ...c.data, unlabeledQuestions: questions } }));
+    const handle = await startCampaign(temporal.client, config);
+    await handle.result().catch(() => undefined);
+
+    const json = await lmsi(['status', config.name, '--json', '--address', address()]);
+    expectOk(json);
+    const status = JSON.parse(json.stdout);
+    expect(status).toMatchObject({
+      state: 'failed',
+      round: 0,
+      step: 'starting',
+      failure: {
+        type: 'BadInput',
+        round: 0,
+        step: 'starting',
+        activity: 'snapshotDataset',
+        workflowId: config.name,
+      },
+    });
+    expect(status.failure.message.startsWith(`${questions}:2: question: `)).toBe(true);
+
+    const text = await lmsi(['status', config.name, '--address', address()]);
+    expectOk(text);
+    expect(text.stdout).toContain(
+      `failed in round 0, step starting, activity snapshotDataset (workflow ${config.name}):`,
+    );
+    expect(text.stdout).toContain(`  BadInput: ${questions}:2: question: `);
+  });
+
+  it('run --wait: a failure inside a round names its round, step and activity; exit 1', async () => {
+    // A full disk under the drafts that shards append to: round 0's first evaluation shard fails.
+    store.fault = { code: 'ENOSPC', on: 'drafts' };
+    const config = campaign();
+    const run = await lmsi(['run', '--config', await writeConfig(config), '--wait']);
+    if (run.code !== 1 || !run.stdout.includes('failed'))
+      throw new Error(`exit ${run.code}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+    expect(run.stdout).toContain(`campaign ${config.name}: failed, round 0, step evaluate`);
+    expect(run.stdout).toContain(
+      `failed in round 0, step evaluate, activity evaluateShard (workflow ${config.name}/round-0):`,
+    );
+    expect(run.stdout).toContain(
+      `  ArtifactStoreUnwritable: ${path.join(base.artifacts.dir, 'drafts')}: artifacts.dir: no space left on the device`,
+    );
+  }, 300_000);
+});
+
+describe('a running campaign that cannot move shows what holds it', () => {
+  it('an activity failing and being retried: attempt, last failure, next retry (status --json, status, client)', async () => {
+    store.fault = { code: 'EIO', on: 'every-write' };
+    const config = campaign();
+    const handle = await startCampaign(temporal.client, config);
+    try {
+      const status = await waitFor(
+        () => campaignStatus(temporal.client, config.name),
+        (s) => (s.retrying ?? []).some((a) => a.attempt >= 2 && a.nextRetry !== null),
+        'a retrying snapshot activity',
+        60_000,
+      );
+      expect(status.state).toBe('running');
+      const retrying = status.retrying!.find((a) => a.nextRetry !== null)!;
+      expect(['snapshotDataset', 'importModel']).toContain(retrying.activity);
+      expect(retrying).toMatchObject({ workflowId: config.name, maximumAttempts: 20 });
+      expect(retrying.lastFailure).toContain('EIO: i/o error');
+      expect(Date.parse(retrying.nextRetry!)).not.toBeNaN();
+
+      const json = await lmsi(['status', config.name, '--json', '--address', address()]);
+      expectOk(json);
+      const shown = JSON.parse(json.stdout) as CampaignStatus;
+      expect(shown.state).toBe('running');
+      expect(shown.retrying!.length).toBeGreaterThan(0);
+      const text = await lmsi(['status', config.name, '--address', address()]);
+      expect(text.stdout).toMatch(
+        new RegExp(
+          `retrying: (snapshotDataset|importModel) \\(workflow ${config.name}\\), attempt \\d+ of 20, (next retry at|retrying now)`,
+        ),
+      );
+      expect(text.stdout).toContain('  last failure: Error: EIO: i/o error');
+    } finally {
+      await handle.terminate('test over');
+    }
+  });
+
+  it('a workflow task that keeps failing on a payload key the worker lacks: its failure and likely cause', async () => {
+    const keyring = { current: 'k1', keys: new Map([['k1', randomBytes(32)]]) };
+    const keyed = new Client({
+      connection: temporal.client.connection,
+      dataConverter: lmsiDataConverter(keyring),
+    });
+    const config = campaign();
+    const handle = await startCampaign(keyed, config);
+    try {
+      const status = await waitFor(
+        () => campaignStatus(keyed, config.name),
+        (s) => (s.failingWorkflowTasks ?? []).length > 0,
+        'a failing workflow task',
+        60_000,
+      );
+      expect(status.state).toBe('running');
+      const task = status.failingWorkflowTasks![0];
+      expect(task.workflowId).toBe(config.name);
+      expect(task.attempt).toBeGreaterThanOrEqual(2);
+      expect(task.lastFailure).toContain('Unknown encoding: binary/encrypted');
+      expect(task.likelyCause).toMatch(/^the worker has no payload key/);
+
+      // The CLI with the campaign's key: the same, in words.
+      const env = { LMSI_CODEC_KEY: keyring.keys.get('k1')!.toString('base64'), LMSI_CODEC_KEY_ID: 'k1' };
+      const text = await lmsi(['status', config.name, '--address', address()], env);
+      expectOk(text);
+      expect(text.stdout).toContain(`workflow task failing: workflow ${config.name}, attempt`);
+      expect(text.stdout).toContain('Unknown encoding: binary/encrypted');
+      expect(text.stdout).toContain('  likely cause: the worker has no payload key');
+    } finally {
+      await handle.terminate('test over');
+    }
+  });
+});
