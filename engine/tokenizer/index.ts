@@ -1,2 +1,3 @@
 export * from './char-tokenizer';
 export * from './load';
+export * from './chat-template';

@@ -123,8 +123,8 @@ export function loadTokenizer(dir: string): LoadedTokenizer {
     normalizer: null,
     pre_tokenizer: null,
     post_processor: null,
-    decoder: null,
     ...json,
+    decoder: json.decoder ?? inferredDecoder(json),
     added_tokens: json.added_tokens ?? [],
   };
   const libraryConfig = {
@@ -194,6 +194,52 @@ export function loadTokenizer(dir: string): LoadedTokenizer {
     specialTokens,
     tokenizer,
   };
+}
+
+/**
+ * A decoder for a tokenizer.json that has none. Without one, transformers (4.57) decodes by joining
+ * the tokens with spaces ("H ow Ġmany"): no answer could be read from such text. The decoder that
+ * inverts the pre-tokenizer gives the text back instead: ByteLevel for a byte-level pre-tokenizer,
+ * Metaspace (with byte fallback where the model has it) for a SentencePiece-style one, and the
+ * Llama converter's decoder for the legacy normalizer that writes "▁" for spaces. Encoding is
+ * unaffected.
+ */
+function inferredDecoder(json: z.infer<typeof TokenizerJson>): object | null {
+  const parts = (v: unknown, key: string): Record<string, unknown>[] => {
+    if (v === null || typeof v !== 'object') return [];
+    const o = v as Record<string, unknown>;
+    return o.type === 'Sequence' && Array.isArray(o[key])
+      ? (o[key] as unknown[]).flatMap((x) => parts(x, key))
+      : [o];
+  };
+  const pre = parts(json.pre_tokenizer, 'pretokenizers');
+  if (pre.some((p) => p.type === 'ByteLevel')) return { type: 'ByteLevel' };
+  const byteFallback = json.model.byte_fallback === true;
+  const sentencePiece = (replacement: string, strip: boolean) => ({
+    type: 'Sequence',
+    decoders: [
+      { type: 'Replace', pattern: { String: replacement }, content: ' ' },
+      ...(byteFallback ? [{ type: 'ByteFallback' }] : []),
+      { type: 'Fuse' },
+      ...(strip ? [{ type: 'Strip', content: ' ', start: 1, stop: 0 }] : []),
+    ],
+  });
+  const metaspace = pre.find((p) => p.type === 'Metaspace');
+  if (metaspace !== undefined) {
+    const replacement = typeof metaspace.replacement === 'string' ? metaspace.replacement : '\u2581';
+    return sentencePiece(
+      replacement,
+      metaspace.prepend_scheme !== 'never' && metaspace.add_prefix_space !== false,
+    );
+  }
+  const norm = parts(json.normalizer, 'normalizers');
+  const legacy = norm.find((n) => n.type === 'Replace' && n.content === '\u2581');
+  if (legacy !== undefined)
+    return sentencePiece(
+      '\u2581',
+      norm.some((n) => n.type === 'Prepend'),
+    );
+  return null;
 }
 
 /**
