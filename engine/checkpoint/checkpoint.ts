@@ -44,10 +44,11 @@ export interface Checkpoint {
   params: Params;
   tokenizer: TokenizerFiles;
   /**
-   * The config.json a Hugging Face checkpoint came with, written back unchanged, so a fine-tuned
-   * model is a drop-in replacement for the folder it came from. Absent: one of ours (toConfigJson).
+   * The config.json, tokenizer.json and tokenizer_config.json a Hugging Face checkpoint came with,
+   * byte for byte, written back unchanged so a fine-tuned model is a drop-in replacement for the
+   * folder it came from. Absent: one of ours (config.json from toConfigJson).
    */
-  configJson?: Record<string, unknown>;
+  sourceFiles?: Record<string, Buffer>;
   /** The dtype the weights are written in (default F32): the source's, as config.json states it. */
   dtype?: WeightsDtype;
   /**
@@ -142,8 +143,12 @@ export function saveCheckpoint(dir: string, ckpt: Checkpoint, opts: SaveOptions 
       throw new Error(
         `saveCheckpoint: the tokenizer has ${tok.vocabSize} token ids but the model's vocabulary is ${c.vocabSize}`,
       );
-    const configJson = ckpt.configJson ?? toConfigJson(c, { bos: tok.bosId, eos: tok.eosId, pad: tok.padId });
-    writeDurable(path.join(tmp, CHECKPOINT_FILES.config), json(configJson));
+    writeDurable(
+      path.join(tmp, CHECKPOINT_FILES.config),
+      json(toConfigJson(c, { bos: tok.bosId, eos: tok.eosId, pad: tok.padId })),
+    );
+    for (const [name, bytes] of Object.entries(ckpt.sourceFiles ?? {}))
+      writeDurable(path.join(tmp, name), bytes);
     for (const [name, bytes] of encodeWeights(weights, opts.maxShardBytes))
       writeDurable(path.join(tmp, name), bytes);
 
@@ -266,7 +271,16 @@ export function loadCheckpoint(dir: string): Checkpoint {
     tokenizer: { tokenizerJson, tokenizerConfig },
     dtype: weightsDtype(configJson, source),
     extraFiles: readExtraFiles(dir),
-    ...(own ? {} : { configJson, onnx: existsSync(file(CHECKPOINT_FILES.onnx)) }),
+    ...(own
+      ? {}
+      : {
+          sourceFiles: Object.fromEntries(
+            [CHECKPOINT_FILES.config, CHECKPOINT_FILES.tokenizer, CHECKPOINT_FILES.tokenizerConfig]
+              .filter((f) => existsSync(file(f)))
+              .map((f) => [f, readFileSync(file(f))]),
+          ),
+          onnx: existsSync(file(CHECKPOINT_FILES.onnx)),
+        }),
   };
 
   const stateFile = file(CHECKPOINT_FILES.trainerState);

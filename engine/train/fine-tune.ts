@@ -121,7 +121,8 @@ export async function fineTune(opts: FineTuneOptions): Promise<FineTuneResult> {
   const ckpt = loadCheckpoint(sourceDir);
   const model = ckpt.config;
   const T = cfg.seqLen ?? model.maxSeqLen;
-  if (T > model.maxSeqLen)
+  // Dynamic NTK rotary stretches past max_position_embeddings by design; other models stop there.
+  if (T > model.maxSeqLen && model.ropeScaling?.type !== 'dynamic')
     throw new BadInputError(
       '(fine-tune config)',
       null,
