@@ -5,7 +5,12 @@ import { BadInputError } from '../../method/errors';
 import { WEIGHTS_FILE, WEIGHTS_INDEX_FILE } from '../checkpoint/weights';
 import { type LoadedTokenizer, loadTokenizer } from '../tokenizer/load';
 import { graphFromWeights } from './graph-from-weights';
-import { cacheDimsFromConfig, eosIdsFromConfig, readModelConfig } from './model-config';
+import {
+  cacheDimsFromConfig,
+  eosIdsFromConfig,
+  eosIdsFromGenerationConfig,
+  readModelConfig,
+} from './model-config';
 import { type ExecutionProvider, ExecutionProviderUnavailableError, cudaUnavailableReason } from './provider';
 import { DECODER_GRAPH, cachedSession } from './session-cache';
 import { type DecoderSignature, readDecoderSignature } from './signature';
@@ -32,7 +37,7 @@ export interface GenerationModel {
   provider: ExecutionProvider;
   /** Why cuda was asked for and cpu given, when that happened. */
   fallbackReason: string | null;
-  /** Tokens that end a completion: the tokenizer's eos plus config.json's eos_token_id. */
+  /** Tokens that end a completion: the tokenizer's eos, config.json's and generation_config.json's eos_token_id. */
   eosIds: number[];
   /** Longest prompt + completion the model takes (config.json max_position_embeddings), if known. */
   maxPositions: number | null;
@@ -118,7 +123,11 @@ export async function loadGenerationModel(dir: string, options: LoadOptions = {}
     );
 
   const eosIds = [
-    ...new Set([...(tokenizer.eosId === null ? [] : [tokenizer.eosId]), ...eosIdsFromConfig(config)]),
+    ...new Set([
+      ...(tokenizer.eosId === null ? [] : [tokenizer.eosId]),
+      ...eosIdsFromConfig(config),
+      ...eosIdsFromGenerationConfig(dir),
+    ]),
   ];
   return {
     dir,

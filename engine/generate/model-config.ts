@@ -47,7 +47,30 @@ export function cacheDimsFromConfig(c: ModelConfig): { kvHeads?: number; headDim
   };
 }
 
-export function eosIdsFromConfig(c: ModelConfig): number[] {
+const GenerationConfigSchema = z.object({ eos_token_id: ModelConfigSchema.shape.eos_token_id }).loose();
+
+/**
+ * generation_config.json's eos_token_id (a list in Llama 3 instruct models: <|end_of_text|> and
+ * <|eot_id|>), which transformers' generate stops on; empty when the folder has no such file.
+ */
+export function eosIdsFromGenerationConfig(dir: string): number[] {
+  const file = path.join(dir, 'generation_config.json');
+  if (!existsSync(file)) return [];
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new BadInputError(file, null, '(json)', (e as Error).message);
+  }
+  const parsed = GenerationConfigSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new BadInputError(file, null, issue.path.join('.') || '(root)', issue.message);
+  }
+  return eosIdsFromConfig(parsed.data);
+}
+
+export function eosIdsFromConfig(c: Pick<ModelConfig, 'eos_token_id'>): number[] {
   const v = c.eos_token_id;
   return v === undefined || v === null ? [] : Array.isArray(v) ? v : [v];
 }
