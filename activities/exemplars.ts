@@ -86,8 +86,11 @@ export function makeGenerateExemplars(deps: ActivityDeps) {
           maxNewTokens: input.sampling.maxNewTokens,
           stop: prompting.stop(input.sampling.stop),
           seed: input.seed,
+          // A candidate whose prompt is longer than the model's context is not a candidate.
+          onPromptSkipped: () => {},
         });
-        chunk.forEach((q, j) =>
+        chunk.forEach((q, j) => {
+          if (results[j].length === 0) return;
           voted.push(
             voteOnQuestion(
               task,
@@ -100,8 +103,8 @@ export function makeGenerateExemplars(deps: ActivityDeps) {
                 finishReason: c.finishReason,
               })),
             ),
-          ),
-        );
+          );
+        });
         heartbeat({ done: voted.length });
         checkCancelled();
       }

@@ -37,6 +37,8 @@ export interface GeneratedQuestionsResult {
   added: number;
   unparseable: number;
   duplicates: number;
+  /** Prompts longer than the model's context even with one shot: skipped, nothing written. */
+  tooLong?: number;
 }
 
 /**
@@ -67,6 +69,7 @@ export function makeGenerateQuestions(deps: ActivityDeps) {
       });
       const texts: string[] = [];
       let unparseable = 0;
+      let tooLong = 0;
       const perCall = 16;
       for (let i = 0; i < prompts.length; i += perCall) {
         const results = await samplePaths(model, {
@@ -76,8 +79,11 @@ export function makeGenerateQuestions(deps: ActivityDeps) {
           maxNewTokens: input.maxNewTokens,
           stop: [...QUESTION_STOP_STRINGS],
           seed: input.seed,
+          // Even one shot may not fit a small context: that prompt writes nothing (counted below).
+          onPromptSkipped: () => void tooLong++,
         });
         for (const [completion] of results) {
+          if (!completion) continue;
           const text = parseGeneratedQuestion(completion.text);
           if (text === null) unparseable++;
           else texts.push(text);
@@ -98,6 +104,7 @@ export function makeGenerateQuestions(deps: ActivityDeps) {
         added: added.length,
         unparseable,
         duplicates: duplicates.length,
+        ...(tooLong > 0 ? { tooLong } : {}),
       };
     });
   };

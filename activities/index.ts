@@ -20,6 +20,7 @@ export type {
   ShardCursor,
   ShardInput,
   ShardResult,
+  SkippedQuestion,
 } from './sample-shard';
 export type { VoteAndFilterInput, VoteAndFilterResult } from './vote-and-filter';
 export type { BuildTrainingSetInput, TrainingRecord, TrainingSetResult } from './build-training-set';

@@ -14,15 +14,33 @@ export interface StoredPath {
   tokens: number;
 }
 
+/** Why a question was not sampled: its prompt leaves no room for one new token in the model's context. */
+export interface SkippedPrompt {
+  reason: 'prompt-longer-than-context';
+  promptTokens: number;
+  maxPositions: number;
+}
+
+/**
+ * What the sampler said about one question's context, on a shard's line. `skipped` lines stay in the
+ * shard's draft (a retry does not try them again) and are left out of the sealed shard: the shard's
+ * result lists them instead. `clippedMaxNewTokens`: the new tokens its paths were allowed, when the
+ * context ended before maxNewTokens did.
+ */
+export interface ContextNotes {
+  skipped?: SkippedPrompt;
+  clippedMaxNewTokens?: number;
+}
+
 /** A sampling shard's line: a question's m paths. */
-export interface QuestionSamples {
+export interface QuestionSamples extends ContextNotes {
   questionId: string;
   prompt: string;
   paths: StoredPath[];
 }
 
 /** An evaluation shard's line: the greedy path and the m sampled paths of a labeled question. */
-export interface QuestionEvaluation {
+export interface QuestionEvaluation extends ContextNotes {
   questionId: string;
   greedy: StoredPath | null;
   paths: StoredPath[];

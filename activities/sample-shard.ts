@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { samplePaths as sampleWithModel, type Completion, type GenerationModel } from '../engine/generate';
+import type { PromptDone, PromptSkipped } from '../engine/generate/sample-paths';
 import type { ActivityDeps } from './deps';
 import { checkCancelled, heartbeat, heartbeatCursor } from './context';
 import { readQuestions, samplingPrompt, taskOf, type SamplingPromptKind, type TaskRef } from './dataset';
 import { failingClearly } from './failures';
 import { loadModelByRef } from './model-cache';
 import { type ChatTemplateMode, type Prompting, promptingFor } from './prompting';
-import type { QuestionEvaluation, QuestionSamples, StoredPath } from './records';
+import type { ContextNotes, QuestionEvaluation, QuestionSamples, SkippedPrompt, StoredPath } from './records';
 import type { Exemplar } from '../method/types';
 
 export interface SamplingParams {
@@ -55,6 +56,20 @@ export interface ShardResult {
   finishReasons: Record<Completion['finishReason'], number>;
   /** Questions found already finished in the draft when this attempt started (resumed work). */
   resumedQuestions: number;
+  /**
+   * Questions not sampled because their prompt is longer than the model's context (not in `ref`, not
+   * counted in `questions`). Absent in results recorded before prompts were skipped.
+   */
+  skipped?: SkippedQuestion[];
+  /**
+   * Questions whose paths were allowed fewer than maxNewTokens new tokens because the model's context
+   * ended first, and the fewest any of them was allowed; null when none was clipped.
+   */
+  clipped?: { questions: number; fewestNewTokens: number } | null;
+}
+
+export interface SkippedQuestion extends SkippedPrompt {
+  questionId: string;
 }
 
 /** What a sampling shard heartbeats: how many of its questions are safely in its draft. */
@@ -78,7 +93,7 @@ function storedPaths(completions: Completion[]): StoredPath[] {
  * and samples only the questions that are not in it yet; since every path's random stream is derived
  * from (seed, question id, path index), the resumed shard is byte-identical to an uninterrupted one.
  */
-async function runShard<R extends { questionId: string }>(
+async function runShard<R extends ContextNotes & { questionId: string }>(
   deps: ActivityDeps,
   input: ShardInput,
   kind: 'sample' | 'eval',
@@ -142,7 +157,12 @@ async function runShard<R extends { questionId: string }>(
   }
 
   // Sealed in the dataset's order, whatever order the questions finished in.
-  const records = questions.map((q) => finished.get(q.id)!);
+  const all = questions.map((q) => finished.get(q.id)!);
+  const records = all.filter((r) => !r.skipped);
+  const skipped = all.flatMap((r) => (r.skipped ? [{ questionId: r.questionId, ...r.skipped }] : []));
+  const clippedTo = records.flatMap((r) =>
+    r.clippedMaxNewTokens === undefined ? [] : [r.clippedMaxNewTokens],
+  );
   const { ref } = await store.putJsonl(records);
   await store.removeDraft(draft);
   const finishReasons = { stop: 0, eos: 0, length: 0 };
@@ -153,7 +173,16 @@ async function runShard<R extends { questionId: string }>(
       paths++;
     }
   }
-  return { ref, questions: records.length, paths, finishReasons, resumedQuestions };
+  return {
+    ref,
+    questions: records.length,
+    paths,
+    finishReasons,
+    resumedQuestions,
+    skipped,
+    clipped:
+      clippedTo.length > 0 ? { questions: clippedTo.length, fewestNewTokens: Math.min(...clippedTo) } : null,
+  };
 }
 
 /**
@@ -184,6 +213,16 @@ function samplerOptions(input: ShardInput, prompting: Prompting) {
   };
 }
 
+/** A question the sampler skipped (its prompt is longer than the model's context), as a draft line notes it. */
+function skippedNote(s: PromptSkipped): { skipped: SkippedPrompt } {
+  return { skipped: { reason: s.reason, promptTokens: s.promptTokens, maxPositions: s.maxPositions } };
+}
+
+/** The new tokens a question's paths were allowed, noted only when the context clipped maxNewTokens. */
+function clippedNote(input: ShardInput, done: PromptDone): { clippedMaxNewTokens?: number } {
+  return done.maxNewTokens < input.sampling.maxNewTokens ? { clippedMaxNewTokens: done.maxNewTokens } : {};
+}
+
 /** The paper's step 1 for one shard: m chain-of-thought paths per unlabeled question. */
 export function makeSamplePaths(deps: ActivityDeps) {
   return async function samplePaths(input: ShardInput): Promise<ShardResult> {
@@ -204,7 +243,11 @@ export function makeSamplePaths(deps: ActivityDeps) {
                 questionId: done.key,
                 prompt: byId.get(done.key)!,
                 paths: storedPaths(done.completions),
+                ...clippedNote(input, done),
               }),
+            // A prompt longer than the context is noted and skipped: never the campaign's failure.
+            onPromptSkipped: (s) =>
+              persist({ questionId: s.key, prompt: byId.get(s.key)!, paths: [], ...skippedNote(s) }),
           });
         },
         (r) => r.paths,
@@ -230,8 +273,12 @@ export function makeEvaluateShard(deps: ActivityDeps) {
               seed: input.seed,
               ...samplerOptions(input, prompting),
               temperature: 0,
+              // Noted by the sampled paths' call below, which skips the same prompts.
+              onPromptSkipped: () => {},
             });
-            prompts.forEach((p, i) => greedy.set(p.id, storedPaths(results[i])[0]));
+            prompts.forEach((p, i) => {
+              if (results[i].length > 0) greedy.set(p.id, storedPaths(results[i])[0]);
+            });
           }
           await sampleWithModel(model, {
             prompts,
@@ -243,7 +290,10 @@ export function makeEvaluateShard(deps: ActivityDeps) {
                 questionId: done.key,
                 greedy: greedy.get(done.key) ?? null,
                 paths: storedPaths(done.completions),
+                ...clippedNote(input, done),
               }),
+            onPromptSkipped: (s) =>
+              persist({ questionId: s.key, greedy: null, paths: [], ...skippedNote(s) }),
           });
         },
         (r) => r.paths,

@@ -1,7 +1,9 @@
+import { roundContextLimits } from './context-limits';
 import type { RoundResult, RoundSummary } from './types';
 
 /** The campaign's one-line record of a finished round (also rebuilt by clients from round results). */
 export function summarizeRound(r: RoundResult, workflowId: string): RoundSummary {
+  const context = roundContextLimits(r);
   return {
     round: r.round,
     workflowId,
@@ -15,6 +17,12 @@ export function summarizeRound(r: RoundResult, workflowId: string): RoundSummary
     trainingExamples: r.trainingSet?.examples ?? null,
     finalLoss: r.training?.finalLoss ?? null,
     wallSeconds: (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000,
+    ...(context.warnings.length > 0
+      ? {
+          skippedQuestions: context.skipped.reduce((n, s) => n + s.questions.length, 0),
+          contextWarnings: context.warnings,
+        }
+      : {}),
     ...(r.student
       ? {
           studentGreedyAccuracy: r.student.evaluation.summary.greedyAccuracy,

@@ -130,6 +130,13 @@ export interface RoundSummary {
   trainingExamples: number | null;
   finalLoss: number | null;
   wallSeconds: number;
+  /**
+   * Questions the round skipped because their prompt is longer than the model's context (sampling
+   * and evaluation), and every skip and maxNewTokens clip in words (workflows/context-limits.ts).
+   * Absent when the context limited nothing.
+   */
+  skippedQuestions?: number;
+  contextWarnings?: string[];
   /** Distillation only: the student's scores after this round. */
   studentGreedyAccuracy?: number | null;
   studentScAccuracy?: number | null;
