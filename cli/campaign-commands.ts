@@ -37,6 +37,10 @@ export function statusJson(s: CampaignStatus) {
       selfTrainingSetRef: r.selfTrainingSetRef,
       // The round's whole lineage in the artifact store (null for rounds run before it was recorded).
       resultRef: r.resultRef ?? null,
+      // Questions skipped (prompt longer than the model's context) and maxNewTokens clips, when any.
+      ...(r.contextWarnings
+        ? { skippedQuestions: r.skippedQuestions ?? 0, contextWarnings: r.contextWarnings }
+        : {}),
     })),
     report: s.report ?? null,
     ...(s.reportError ? { reportError: s.reportError } : {}),
@@ -106,6 +110,8 @@ export function statusTable(s: CampaignStatus): string {
       ].join(' '),
     );
   }
+  const context = s.rounds.flatMap((r) => (r.contextWarnings ?? []).map((w) => `round ${r.round}: ${w}`));
+  if (context.length > 0) lines.push('', ...context);
   const why = [...failureLines(s), ...troubleLines(s)];
   if (why.length > 0) lines.push('', ...why);
   if (s.report) lines.push('', `report: ${s.report.treeRef} (report.json ${s.report.jsonRef})`);
