@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { buildReport, roundResultOf, writeReport as writeReportFiles } from '../report';
 import { indexableCampaignId, indexReport } from '../report/campaign-index';
+import type { CampaignStop } from '../report/types';
 import type { RoundResult } from '../workflows/types';
 import type { ActivityDeps } from './deps';
 import { failingClearly } from './failures';
@@ -18,6 +19,8 @@ export interface WriteReportInput {
    * round run before rounds were recorded. Absent in reports scheduled before the records existed.
    */
   roundResultRefs?: (string | null)[];
+  /** The campaign stops before its last round (a round kept too few paths): why, in the report. */
+  stopped?: CampaignStop;
 }
 
 /** A campaign's report as artifacts: the page, its data, and a tree of both (materialise to a folder). */
@@ -55,6 +58,7 @@ export function makeWriteReport({ store }: ActivityDeps) {
         rounds,
         store,
         generatedAt: last?.finishedAt,
+        stopped: input.stopped,
       });
       const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'lmsi-report-'));
       try {
@@ -70,7 +74,7 @@ export function makeWriteReport({ store }: ActivityDeps) {
         const artifacts = { treeRef: tree.ref, jsonRef: json.ref, htmlRef: html.ref, rounds: rounds.length };
         // The campaign index keeps the report's refs for readers once the campaign workflow is gone.
         if (indexableCampaignId(input.campaignId)) {
-          await indexReport(store, input.campaignId, artifacts, last?.finishedAt ?? null);
+          await indexReport(store, input.campaignId, artifacts, last?.finishedAt ?? null, input.stopped);
         }
         return artifacts;
       } finally {

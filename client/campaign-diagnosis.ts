@@ -13,6 +13,7 @@ import { ApplicationFailure, type ProtoFailure } from '@temporalio/common';
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
 import { temporal as proto } from '@temporalio/proto';
+import type { ReportArtifacts } from '../activities';
 import { LmsiRound, LmsiStep } from '../workflows/search-attributes';
 import {
   roundWorkflowId,
@@ -113,7 +114,7 @@ export async function campaignFailure(
   client: Client,
   campaignId: string,
   described: WorkflowExecutionDescription,
-): Promise<CampaignFailure> {
+): Promise<CampaignFailure & { report?: ReportArtifacts }> {
   const where = stepAttribute(described);
   let err: unknown;
   try {
@@ -151,6 +152,11 @@ export async function campaignFailure(
       : activity !== null
         ? (ACTIVITY_STEP[activity] ?? null)
         : where.step;
+  // A campaign stopped by a round that kept too few paths wrote its report first (workflows/campaign.ts).
+  const stopDetails =
+    root instanceof ApplicationFailure && root.type === 'NothingKept'
+      ? (root.details?.[0] as { report?: ReportArtifacts | null } | undefined)
+      : undefined;
   return {
     message: root === err ? described.status.name.toLowerCase() : root.message,
     type: failureType(root, described),
@@ -158,6 +164,7 @@ export async function campaignFailure(
     step,
     activity,
     workflowId,
+    ...(stopDetails?.report ? { report: stopDetails.report } : {}),
   };
 }
 

@@ -17,8 +17,10 @@ import { LmsiCampaignId } from '../workflows/search-attributes';
 import { summarizeRound } from '../workflows/summary';
 import {
   roundWorkflowId,
+  type CampaignFailure,
   type CampaignInput,
   type CampaignResult,
+  type CampaignState,
   type CampaignStateName,
   type CampaignStatus,
   type RoundResult,
@@ -85,6 +87,8 @@ interface CampaignRecord {
    */
   rounds: RoundSummary[];
   result: CampaignResult | null;
+  /** The state the latest run started with (null: completed, gone, or a first run). */
+  state?: CampaignState | null;
 }
 
 async function campaignRecord(
@@ -109,7 +113,7 @@ async function campaignRecord(
   }
   // Running, failed, cancelled: the rounds before this run came in with its input (continueAsNew).
   const input = await runInput(client, campaignId, described.runId);
-  return { status, rounds: input?.state?.rounds ?? [], result: null };
+  return { status, rounds: input?.state?.rounds ?? [], result: null, state: input?.state ?? null };
 }
 
 /** The input a campaign run started with: its first history event, decoded as the client decodes. */
@@ -233,19 +237,22 @@ export async function campaignStatus(
   ];
   const result = record.result;
   const last = rounds[rounds.length - 1];
-  const failure = closedState === 'failed' ? await campaignFailure(client, campaignId, described) : undefined;
+  const diagnosed = closedState === 'failed' ? await campaignFailure(client, campaignId, described) : null;
+  const { report: stoppedReport, ...failure } = diagnosed ?? {};
   return {
     campaignId,
     state: closedState,
-    round: failure?.round ?? last?.round ?? 0,
-    step: closedState === 'completed' ? 'done' : (failure?.step ?? 'starting'),
+    round: diagnosed?.round ?? last?.round ?? 0,
+    step: closedState === 'completed' ? 'done' : (diagnosed?.step ?? 'starting'),
     progress: { done: 0, total: 0 },
     rounds,
-    bestModelRef: result?.bestModelRef ?? null,
-    bestAccuracy: result?.bestAccuracy ?? null,
+    // A failed or cancelled campaign's best model so far: its last run's state.
+    bestModelRef: result?.bestModelRef ?? record.state?.bestModelRef ?? null,
+    bestAccuracy: result?.bestAccuracy ?? record.state?.bestAccuracy ?? null,
     ...(result ? { report: result.report ?? null } : {}),
+    ...(stoppedReport ? { report: stoppedReport } : {}),
     ...(result?.reportError ? { reportError: result.reportError } : {}),
-    ...(failure ? { failure } : {}),
+    ...(diagnosed ? { failure: failure as CampaignFailure } : {}),
   };
 }
 
@@ -298,18 +305,33 @@ async function runningStatus(
  */
 function statusFromIndex(index: CampaignIndex): CampaignStatus {
   const last = index.rounds[index.rounds.length - 1];
+  const stopped = index.stopped;
   const completed =
-    index.report !== null || (index.plannedRounds !== null && last?.round === index.plannedRounds);
+    !stopped &&
+    (index.report !== null || (index.plannedRounds !== null && last?.round === index.plannedRounds));
   return {
     campaignId: index.campaignId,
     state: completed ? 'completed' : 'failed',
-    round: last?.round ?? 0,
-    step: completed ? 'done' : 'starting',
+    round: stopped?.round ?? last?.round ?? 0,
+    step: completed ? 'done' : stopped ? 'vote' : 'starting',
     progress: { done: 0, total: 0 },
     rounds: index.rounds,
     bestModelRef: index.bestModelRef,
     bestAccuracy: index.bestAccuracy,
-    ...(completed ? { report: index.report } : {}),
+    ...(completed || stopped ? { report: index.report } : {}),
+    // A campaign stopped by a round that kept too few paths: its report recorded why.
+    ...(stopped
+      ? {
+          failure: {
+            message: stopped.reason,
+            type: 'NothingKept',
+            round: stopped.round,
+            step: 'vote' as const,
+            activity: null,
+            workflowId: index.campaignId,
+          },
+        }
+      : {}),
   };
 }
 

@@ -179,6 +179,17 @@ export const SelfGenerationConfig = z.strictObject({
 export const GateConfig = z.strictObject({
   /** A round is promoted unless its greedy accuracy drops more than this (absolute) below the best. */
   tolerance: z.number().min(0).max(1).default(0.01),
+  /**
+   * A round whose vote keeps fewer than this fraction of its sampled paths is not trained on: it
+   * stops the campaign with the reason (NothingKept). A round that keeps no path at all does so too
+   * (nothing agreed: a tokenizer that does not fit the model, or sampling.maxNewTokens too short).
+   */
+  minKeptFraction: z.number().min(0).max(1).default(0),
+  /**
+   * false: a round that keeps no path goes on anyway (trains on nothing, gated on its evaluation);
+   * for orchestration tests on untrained models, never for a real campaign.
+   */
+  stopWhenNothingKept: z.boolean().default(true),
 });
 
 export const TemporalConfig = z.strictObject({

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { FineTuneResult } from '../activities';
 import type { ArtifactStore } from '../store';
 import type { ModelEvaluation, RoundResult } from '../workflows/types';
-import type { CampaignReport, ModelScores, RoundReport, TrainingReport } from './types';
+import type { CampaignReport, CampaignStop, ModelScores, RoundReport, TrainingReport } from './types';
 
 const LossCurve = z.array(z.object({ step: z.number(), loss: z.number() }));
 
@@ -13,6 +13,8 @@ export interface BuildReportInput {
   store: ArtifactStore;
   /** When the report was made (default: now); fixed by tests and reproducible builds. */
   generatedAt?: string;
+  /** Why the campaign stopped before its last round, when it did. */
+  stopped?: CampaignStop;
 }
 
 /**
@@ -34,6 +36,7 @@ export async function buildReport(input: BuildReportInput): Promise<CampaignRepo
     currentModel: last ? { round: last.round, modelRef: last.modelOut, accuracy: last.gate.accuracy } : null,
     bestAccuracy: promoted.length > 0 ? Math.max(...promoted.map((r) => r.gate.accuracy)) : null,
     totalWallSeconds: reports.reduce((s, r) => s + r.wallSeconds, 0),
+    ...(input.stopped ? { stopped: input.stopped } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InvalidRefError, type ArtifactStore } from '../store';
 import type { ReportArtifacts } from '../activities/write-report';
+import type { CampaignStop } from './types';
 import { summarizeRound } from '../workflows/summary';
 import type { RoundResult, RoundSummary } from '../workflows/types';
 
@@ -32,6 +33,8 @@ export interface CampaignIndex {
   /** The campaign's configured number of rounds (from its rounds' config), null when unknown. */
   plannedRounds: number | null;
   report: ReportArtifacts | null;
+  /** The campaign stopped before its last round (its report says why); absent otherwise. */
+  stopped?: CampaignStop;
   /** When the newest entry's data was made (a round's end; the report is dated by its last round). */
   updatedAt: string | null;
 }
@@ -53,6 +56,7 @@ interface ReportEntry {
   campaignId: string;
   report: ReportArtifacts;
   generatedAt: string | null;
+  stopped?: CampaignStop;
 }
 
 const StoredRoundEntry = z.object({
@@ -84,6 +88,7 @@ const StoredReportEntry = z.object({
     rounds: z.number().int().nonnegative(),
   }),
   generatedAt: z.string().nullable(),
+  stopped: z.object({ round: z.number().int().nonnegative(), reason: z.string() }).optional(),
 });
 
 /**
@@ -130,6 +135,7 @@ export async function indexReport(
   campaignId: string,
   report: ReportArtifacts,
   generatedAt: string | null,
+  stopped?: CampaignStop,
 ): Promise<void> {
   const entry: ReportEntry = {
     kind: 'lmsi.campaign-index.report',
@@ -137,6 +143,7 @@ export async function indexReport(
     campaignId,
     report,
     generatedAt,
+    ...(stopped ? { stopped } : {}),
   };
   await store.putNamed(`${campaignIndexFolder(campaignId)}/report`, entry);
 }
@@ -199,6 +206,7 @@ export async function readCampaignIndex(
     bestAccuracy,
     plannedRounds: last?.plannedRounds ?? null,
     report,
+    ...(report && reportEntry?.stopped ? { stopped: reportEntry.stopped } : {}),
     updatedAt: last?.finishedAt ?? null,
   };
 }

@@ -199,7 +199,7 @@ export async function renderReportHtml(report: CampaignReport, options: RenderOp
 <body>
 <h1>${escapeHtml(title)}</h1>
 <p class="meta">${report.rounds.length} finished rounds · ${seconds(report.totalWallSeconds)} of round wall time · current model ${current ? `${shortRef(current.modelRef)} (round ${current.round}, ${pct(current.accuracy)})` : '—'} · best accuracy ${pct(report.bestAccuracy)} · generated ${escapeHtml(report.generatedAt)}</p>
-<h2>Rounds</h2>
+${report.stopped ? `<p class="stopped"><strong>Stopped in round ${report.stopped.round}:</strong> ${escapeHtml(report.stopped.reason)}</p>\n` : ''}<h2>Rounds</h2>
 ${summaryTable(report)}
 <h2>Charts</h2>
 <div class="charts">

@@ -83,4 +83,12 @@ export interface CampaignReport {
   /** The best gated accuracy (greedy, or SC when greedy is off) among promoted rounds. */
   bestAccuracy: number | null;
   totalWallSeconds: number;
+  /** Why the campaign stopped before its last round (a round that kept too few paths); absent otherwise. */
+  stopped?: CampaignStop;
+}
+
+/** A campaign stopped early: the round that stopped it and why (e.g. its vote kept no path). */
+export interface CampaignStop {
+  round: number;
+  reason: string;
 }

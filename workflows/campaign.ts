@@ -3,6 +3,7 @@ import {
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
+  ChildWorkflowFailure,
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
@@ -151,7 +152,34 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
     });
     runningChild = roundId;
     if (orderedPause) await syncRound();
-    const result: RoundResult = await child.result();
+    let result: RoundResult;
+    try {
+      result = await child.result();
+    } catch (err) {
+      const stop = nothingKept(err);
+      // A round that kept too few paths stops the campaign: its report says why, then it fails with
+      // the reason (status shows it). Campaigns run before this fail with the round's failure as is.
+      if (stop === null || !patched('lmsi-nothing-kept-report')) throw err;
+      runningChild = null;
+      let stoppedReport: ReportArtifacts | null = null;
+      try {
+        stoppedReport = await light.writeReport({
+          campaignId,
+          roundWorkflowIds: state.rounds.map((r) => r.workflowId),
+          roundResultRefs: state.rounds.map((r) => r.resultRef ?? null),
+          stopped: { round, reason: stop },
+        });
+      } catch (reportErr) {
+        // The reason stands without its report (`lmsi report` can make one).
+        if (isCancellation(reportErr)) throw reportErr;
+      }
+      throw ApplicationFailure.create({
+        type: 'NothingKept',
+        nonRetryable: true,
+        message: stop,
+        details: [{ round, report: stoppedReport }],
+      });
+    }
     runningChild = null;
     const summary = summarizeRound(result, roundId);
     // The round's lineage also goes into the artifact store: Temporal deletes the round workflow after
@@ -214,6 +242,13 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
     }
     throw err;
   }
+}
+
+/** The reason of a round that failed because its vote kept too few paths (round.ts), else null. */
+function nothingKept(err: unknown): string | null {
+  if (!(err instanceof ChildWorkflowFailure)) return null;
+  const cause = err.cause;
+  return cause instanceof ApplicationFailure && cause.type === 'NothingKept' ? cause.message : null;
 }
 
 async function snapshotInputs(

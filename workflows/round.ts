@@ -1,6 +1,8 @@
 import {
+  ApplicationFailure,
   condition,
   getExternalWorkflowHandle,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -184,6 +186,20 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
       weighting: config.voting.weighting,
       filter: config.filtering,
     });
+    // Training on nothing (or on the few paths a broken setup lets through) and promoting the same
+    // model hides the fault: stop here with the reason. Rounds recorded before this went on.
+    const keptTooFew = tooFewKept(vote.stats, {
+      minFraction: config.gate.minKeptFraction ?? 0,
+      stopWhenNothingKept: config.gate.stopWhenNothingKept ?? true,
+    });
+    if (keptTooFew !== null && patched('lmsi-nothing-kept')) {
+      throw ApplicationFailure.create({
+        type: 'NothingKept',
+        nonRetryable: true,
+        message: `round ${round}: ${keptTooFew}`,
+        details: [{ round, kept: vote.stats.kept, paths: vote.stats.paths, droppedBy: vote.stats.droppedBy }],
+      });
+    }
 
     await report('format', 0, 1);
     await unpaused();
@@ -310,6 +326,29 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
     startedAt,
     finishedAt: new Date().toISOString(),
   };
+}
+
+/**
+ * Why a round's vote kept too few paths to train on, or null when it kept enough: none at all
+ * (unless gate.stopWhenNothingKept is off), or fewer than `minFraction` of the sampled paths
+ * (gate.minKeptFraction). Names what dropped them.
+ */
+export function tooFewKept(
+  stats: { paths: number; kept: number; droppedBy: Record<string, number> },
+  gate: { minFraction: number; stopWhenNothingKept: boolean },
+): string | null {
+  const { minFraction } = gate;
+  const fraction = stats.paths > 0 ? stats.kept / stats.paths : 0;
+  if (stats.kept > 0 ? fraction >= minFraction : !gate.stopWhenNothingKept && minFraction === 0) return null;
+  const dropped = Object.entries(stats.droppedBy)
+    .filter(([, n]) => n > 0)
+    .map(([why, n]) => `${why} ${n}`)
+    .join(', ');
+  const kept = `kept ${stats.kept} of ${stats.paths} sampled paths${dropped ? ` (dropped: ${dropped})` : ''}`;
+  if (stats.kept === 0) {
+    return `${kept}: no path agreed with its question's majority answer, so there is nothing to train on and the round is not promoted; check the tokenizer (it must be the model's own) and sampling.maxNewTokens (paths cut before their answer abstain)`;
+  }
+  return `${kept}, ${(fraction * 100).toFixed(1)}% below gate.minKeptFraction ${(minFraction * 100).toFixed(1)}%: the round is not trained on nor promoted; check the tokenizer, sampling.maxNewTokens and filtering, or lower gate.minKeptFraction`;
 }
 
 /**
