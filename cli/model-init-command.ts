@@ -54,8 +54,11 @@ export async function initModel(recipe: ArithRecipe, out: string): Promise<'buil
   return 'built';
 }
 
-export function registerModelInitCommand(program: Command): void {
-  const model = program.command('model').description('base models a fresh clone can build itself');
+/** Registers `lmsi model` with `init`; returns the group so other subcommands (check) join it. */
+export function registerModelInitCommand(program: Command): Command {
+  const model = program
+    .command('model')
+    .description('model folders: build a base model (init), check one (check)');
   model
     .command('init')
     .description('train a small base model from scratch on arith seed problems, with its data splits')
@@ -78,4 +81,5 @@ export function registerModelInitCommand(program: Command): void {
           : `${opts.out}: built recipe ${opts.recipe} in ${seconds} s (model: ${path.join(opts.out, 'model')})\n`,
       );
     });
+  return model;
 }

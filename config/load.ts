@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as jsonc from 'jsonc-parser';
 import { z } from 'zod';
 import { BadInputError } from '../method/errors';
-import { CampaignConfig, TaskConfig } from './campaign';
+import { CampaignConfig, TaskConfig, TrainingConfig } from './campaign';
 
 /** One problem in a config file: where (key path and line), what was expected, what was given. */
 export interface ConfigProblem {
@@ -70,6 +70,14 @@ function parseWith<S extends z.ZodType>(schema: S, text: string, file: string): 
  */
 export function loadTaskSection(file: string): z.output<typeof TaskConfig> {
   return parseWith(z.object({ task: TaskConfig }), readFileSync(file, 'utf8'), file).task;
+}
+
+/**
+ * The training section of a config file (a campaign config, or a file holding only
+ * `{"training": {...}}`): what `lmsi finetune --config` reads, validated as the campaign validates it.
+ */
+export function loadTrainingSection(file: string): z.output<typeof TrainingConfig> {
+  return parseWith(z.object({ training: TrainingConfig }), readFileSync(file, 'utf8'), file).training;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, text: string, tree: jsonc.Node | undefined): ConfigProblem[] {

@@ -243,11 +243,12 @@ function weightsDtype(configJson: Record<string, unknown>, source: TensorSource)
 }
 
 /**
- * Reads and validates a checkpoint folder. The model config comes from its config.json alone, and
+ * Reads and validates a checkpoint folder (with `weightsOnly`, without its optimiser and trainer
+ * state, as sampling needs it). The model config comes from its config.json alone, and
  * every tensor's shape is checked against it, so a resumed run always has the shapes it was saved
  * with. Bad files throw BadInputError naming the file and field.
  */
-export function loadCheckpoint(dir: string): Checkpoint {
+export function loadCheckpoint(dir: string, options: { weightsOnly?: boolean } = {}): Checkpoint {
   const file = (f: string) => path.join(dir, f);
   const configJson = readJsonFile(file(CHECKPOINT_FILES.config)) as Record<string, unknown>;
   const config = parseConfigJson(configJson, file(CHECKPOINT_FILES.config));
@@ -285,7 +286,7 @@ export function loadCheckpoint(dir: string): Checkpoint {
 
   const stateFile = file(CHECKPOINT_FILES.trainerState);
   const optimizerFile = file(CHECKPOINT_FILES.optimizer);
-  if (existsSync(stateFile) || existsSync(optimizerFile)) {
+  if (!options.weightsOnly && (existsSync(stateFile) || existsSync(optimizerFile))) {
     const parsed = TrainerStateSchema.safeParse(readJsonFile(stateFile));
     if (!parsed.success) {
       const issue = parsed.error.issues[0];

@@ -10,3 +10,6 @@ export { createBaseModel, type BaseModelOptions } from './base-model';
 export { TrainerStateSchema, type TrainerState } from './trainer-state';
 export { toConfigJson, parseConfigJson, type SpecialTokenIds } from './model-config';
 export { replaceDirAtomically, isTemporaryDir } from './atomic';
+export { checkModel, type ModelReport, type CheckOptions } from './check';
+export { WEIGHTS_FILE, WEIGHTS_INDEX_FILE, type WeightsDtype } from './weights';
+export { ARCHITECTURES, SUPPORTED_MODELS } from './model-config';

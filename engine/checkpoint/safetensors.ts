@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { BadInputError } from '../../method/errors';
 
 /**
@@ -156,4 +156,49 @@ export function readSafetensors(file: string): {
   metadata: Record<string, string>;
 } {
   return decodeSafetensors(readFileSync(file), file);
+}
+
+/**
+ * The header of a safetensors file alone (names, dtypes, shapes), read without its data: what a
+ * model check needs from a multi-GB checkpoint.
+ */
+export function readSafetensorsHeader(file: string): Record<string, { dtype: string; shape: number[] }> {
+  const bad = (field: string, problem: string) => new BadInputError(file, null, field, problem);
+  const fd = openSync(file, 'r');
+  try {
+    const { size } = fstatSync(fd);
+    const head = Buffer.alloc(8);
+    if (size < 8 || readSync(fd, head, 0, 8, 0) !== 8)
+      throw bad('header', `file is ${size} bytes, shorter than the 8-byte header length`);
+    const length = Number(head.readBigUInt64LE(0));
+    if (length > MAX_HEADER || 8 + length > size)
+      throw bad('header', `header length ${length} does not fit in a ${size}-byte file (truncated?)`);
+    const json = Buffer.alloc(length);
+    readSync(fd, json, 0, length, 8);
+    let header: Record<string, unknown>;
+    try {
+      header = JSON.parse(json.toString('utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw bad('header', `not JSON: ${(e as Error).message}`);
+    }
+    const out: Record<string, { dtype: string; shape: number[] }> = {};
+    for (const [name, entry] of Object.entries(header)) {
+      if (name === '__metadata__') continue;
+      const {
+        dtype,
+        shape,
+        data_offsets: offsets,
+      } = entry as {
+        dtype: string;
+        shape: number[];
+        data_offsets: [number, number];
+      };
+      if (!Array.isArray(offsets) || offsets[1] > size - 8 - length)
+        throw bad(`${name}.data_offsets`, `[${offsets}] past the end of the file (truncated?)`);
+      out[name] = { dtype, shape };
+    }
+    return out;
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -33,7 +33,7 @@ export function graphFromWeights(dir: string, cacheDir = DEFAULT_GRAPH_CACHE): s
   const out = path.join(cacheDir, hash.digest('hex').slice(0, 32));
   const modelFile = path.join(out, CHECKPOINT_FILES.onnx);
   if (existsSync(modelFile)) return modelFile;
-  const ckpt = loadCheckpoint(dir);
+  const ckpt = loadCheckpoint(dir, { weightsOnly: true });
   const weightBytes = paramSpecs(ckpt.config).reduce((a, s) => a + ckpt.params.get(s.name)!.byteLength, 0);
   const onnx = serialize(buildInferenceGraph(ckpt.config, ckpt.params), {
     externalThresholdBytes: weightBytes > EXTERNAL_DATA_BYTES ? 1024 : Infinity,
