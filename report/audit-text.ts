@@ -62,6 +62,14 @@ export function formatRoundAudit(a: RoundAudit): string {
       ]),
     );
   }
+  if (a.context) {
+    out.push(
+      section('context', [
+        ...a.context.warnings,
+        ...a.context.skipped.map((s) => `skipped in ${s.step}: ${s.questionIds.join(', ')}`),
+      ]),
+    );
+  }
   if (a.vote) {
     const v = a.vote;
     out.push(

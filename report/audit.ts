@@ -65,6 +65,8 @@ export interface RoundAudit {
     student: { modelIn: string; modelOut: string } | null;
   };
   sampling: RoundReport['sampling'];
+  /** Questions skipped because their prompt is longer than the model's context, and clips. */
+  context: RoundReport['context'];
   /** Read from the votes artifact: how the questions were voted. */
   vote: {
     questions: number;
@@ -125,6 +127,7 @@ export async function auditRound(result: AuditedRound, ctx: AuditContext): Promi
       student: result.student ? { modelIn: result.student.modelIn, modelOut: result.student.modelOut } : null,
     },
     sampling: report.sampling,
+    context: report.context,
     vote: result.vote ? await voteStats(ctx.store, result.vote.votesRef, report) : null,
     filter: report.filtering,
     trainingSet: report.trainingSet,
@@ -380,6 +383,14 @@ export async function auditQuestion(
   }
 
   if (!sampled && !evaluated) {
+    const skipped = [...(result.sampling?.shards ?? []), ...result.evaluation.shards]
+      .flatMap((s) => s.skipped ?? [])
+      .find((s) => s.questionId === questionId);
+    if (skipped)
+      throw new Error(
+        `question ${questionId} was skipped in round ${result.round}: its prompt has ${skipped.promptTokens} ` +
+          `tokens, longer than the model's context (${skipped.maxPositions} positions)`,
+      );
     throw new Error(
       `question ${questionId} is in neither the sampled nor the evaluation shards of round ${result.round}`,
     );

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { FineTuneResult } from '../activities';
 import type { ArtifactStore } from '../store';
+import { roundContextLimits } from '../workflows/context-limits';
 import type { ModelEvaluation, RoundResult } from '../workflows/types';
 import type { CampaignReport, CampaignStop, ModelScores, RoundReport, TrainingReport } from './types';
 
@@ -47,6 +48,7 @@ async function roundReport(r: RoundResult, store: ArtifactStore): Promise<RoundR
       finishReasons[reason] = (finishReasons[reason] ?? 0) + n;
   }
   const stats = r.vote?.stats;
+  const context = roundContextLimits(r);
   return {
     round: r.round,
     startedAt: r.startedAt,
@@ -73,6 +75,17 @@ async function roundReport(r: RoundResult, store: ArtifactStore): Promise<RoundR
           resumedQuestions: r.sampling.shards.reduce((s, sh) => s + sh.resumedQuestions, 0),
         }
       : null,
+    context:
+      context.warnings.length > 0
+        ? {
+            skippedQuestions: context.skipped.reduce((n, s) => n + s.questions.length, 0),
+            skipped: context.skipped.map((s) => ({
+              step: s.step,
+              questionIds: s.questions.map((q) => q.questionId),
+            })),
+            warnings: context.warnings,
+          }
+        : null,
     filtering:
       stats && r.vote
         ? {

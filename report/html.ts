@@ -119,6 +119,15 @@ function roundDetails(r: RoundReport): string {
       `<p>Sampling: ${r.sampling.paths} paths for ${r.sampling.questions} questions in ${r.sampling.shards} shards (finish reasons: ${reasons}; ${r.sampling.resumedQuestions} questions resumed from drafts).</p>`,
     );
   }
+  if (r.context) {
+    parts.push(
+      `<p>The model's context: ${r.context.warnings.map(escapeHtml).join('; ')}.</p>`,
+      ...r.context.skipped.map(
+        (s) =>
+          `<p>Skipped in ${escapeHtml(s.step)} (prompt longer than the context): ${s.questionIds.map(escapeHtml).join(', ')}.</p>`,
+      ),
+    );
+  }
   if (r.filtering) {
     const f = r.filtering;
     parts.push(

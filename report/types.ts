@@ -44,6 +44,16 @@ export interface RoundReport {
     finishReasons: Record<string, number>;
     resumedQuestions: number;
   } | null;
+  /**
+   * What the model's context limited (workflows/context-limits.ts): questions skipped because their
+   * prompt is longer than the context, by step, and every skip and maxNewTokens clip in words. Null
+   * when it limited nothing.
+   */
+  context: {
+    skippedQuestions: number;
+    skipped: { step: string; questionIds: string[] }[];
+    warnings: string[];
+  } | null;
   /** Vote and filter: what was kept, what was dropped and why. */
   filtering: {
     questions: number;

@@ -16,7 +16,6 @@ export interface RoundContextLimits {
 export type ContextStep = 'sample' | 'evaluate' | 'student-evaluate';
 
 export function roundContextLimits(r: RoundResult): RoundContextLimits {
-  const maxNewTokens = r.config?.sampling.maxNewTokens;
   const steps: [ContextStep, ShardResult[]][] = [
     ['sample', r.sampling?.shards ?? []],
     ['evaluate', r.evaluation.shards],
@@ -43,6 +42,7 @@ export function roundContextLimits(r: RoundResult): RoundContextLimits {
     if (clipped.length > 0) {
       const count = clipped.reduce((n, c) => n + c.questions, 0);
       const fewest = Math.min(...clipped.map((c) => c.fewestNewTokens));
+      const maxNewTokens = r.config?.sampling.maxNewTokens;
       warnings.push(
         `${step}: maxNewTokens${maxNewTokens === undefined ? '' : ` ${maxNewTokens}`} clipped to the ` +
           `model's context for ${plural(count, 'question')} (as few as ${fewest} new tokens)`,
