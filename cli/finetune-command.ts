@@ -1,6 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
+import { chatTemplateMode } from './model-commands';
 
 const int = (v: string): number => {
   const n = Number(v);
@@ -32,6 +33,7 @@ interface FinetuneOptions {
   evalData?: string;
   threads?: number;
   resume?: boolean;
+  chatTemplate: 'auto' | 'none';
   json?: boolean;
 }
 
@@ -69,12 +71,20 @@ export function registerFinetuneCommand(program: Command): void {
     .option('--eval-data <file>', 'held-out JSONL: its loss is reported')
     .option('--threads <n>', 'onnxruntime threads (default: every core)', int)
     .option('--resume', 'continue the run in <out>.run/ from its newest checkpoint')
+    .option(
+      '--chat-template <mode>',
+      "auto: train chat turns with the folder's chat template when it has one (as a campaign's default: loss on the assistant turn and its end-of-turn token); none: the text as given",
+      chatTemplateMode,
+      'auto',
+    )
     .option('--json', 'print the result as JSON')
     .action(async (opts: FinetuneOptions, command: Command) => {
       const { TrainingConfig } = await import('../config/campaign');
       const { loadTrainingSection } = await import('../config/load');
       const { checkModel } = await import('../engine/checkpoint/check');
-      const { fineTune } = await import('../engine/train');
+      const { fineTune, readExamples } = await import('../engine/train');
+      const { loadTokenizer } = await import('../engine/tokenizer/load');
+      const { promptingFor } = await import('../activities/prompting');
       const usage = (message: string): never => command.error(`error: ${message}`, { exitCode: 2 });
 
       const base = opts.config ? loadTrainingSection(path.resolve(opts.config)) : {};
@@ -113,13 +123,15 @@ export function registerFinetuneCommand(program: Command): void {
       if (existsSync(runDir) && readdirSync(runDir).length > 0 && !opts.resume)
         return usage(`${runDir} holds an earlier run: pass --resume to continue it, or remove it`);
 
+      const prompting = promptingFor(model, loadTokenizer(model), opts.chatTemplate);
+      const asTrained = (file: string) => readExamples(path.resolve(file)).map((e) => prompting.example(e));
       let last = 0;
       const result = await fineTune({
         from: model,
         outDir: runDir,
         resume: opts.resume ?? false,
-        examples: path.resolve(opts.data),
-        ...(opts.evalData ? { evalExamples: path.resolve(opts.evalData) } : {}),
+        examples: asTrained(opts.data),
+        ...(opts.evalData ? { evalExamples: asTrained(opts.evalData) } : {}),
         config: {
           ...(t.epochs === undefined ? { steps: t.steps } : { epochs: t.epochs }),
           learningRate: t.learningRate,

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
+import { type ChatTemplateMode, promptingFor } from '../activities/prompting';
 import { TaskConfig } from '../config/campaign';
 import { loadTaskSection } from '../config/load';
 import { BadInputError } from '../method/errors';
@@ -12,7 +13,14 @@ import type { PromptSkipped } from '../engine/generate/sample-paths';
 import { answerPaths } from '../method/vote';
 
 const int = (v: string) => Number.parseInt(v, 10);
+
 const float = (v: string) => Number.parseFloat(v);
+
+/** --chat-template's value: what config prompting.chatTemplate takes. */
+export function chatTemplateMode(v: string): ChatTemplateMode {
+  if (v !== 'auto' && v !== 'none') throw new InvalidArgumentError('auto or none');
+  return v;
+}
 
 /** The task of `lmsi eval`: --task with --task-options, or the task section of --config. */
 function evalTask(
@@ -55,11 +63,18 @@ export function registerModelCommands(program: Command): void {
     .option('--max-new-tokens <n>', 'longest completion', int, 256)
     .option('--seed <seed>', 'random seed', '0')
     .option('--stop <s...>', 'stop strings', ['\n\n'])
+    .option(
+      '--chat-template <mode>',
+      "auto: render the prompt as a user turn with the folder's chat template (as a campaign does); none: as given",
+      chatTemplateMode,
+      'none',
+    )
     .option('--json', 'print JSON')
     .action(
       async (opts: {
         model: string;
         prompt: string;
+        chatTemplate: ChatTemplateMode;
         n: number;
         temperature: number;
         maxNewTokens: number;
@@ -69,12 +84,13 @@ export function registerModelCommands(program: Command): void {
       }) => {
         const { loadGenerationModel, samplePaths } = await import('../engine/generate');
         const model = await loadGenerationModel(path.resolve(opts.model));
+        const prompting = promptingFor(model.dir, model.tokenizer, opts.chatTemplate);
         const [completions] = await samplePaths(model, {
-          prompts: [opts.prompt],
+          prompts: [prompting.prompt(opts.prompt)],
           n: opts.n,
           temperature: opts.temperature,
           maxNewTokens: opts.maxNewTokens,
-          stop: opts.stop,
+          stop: prompting.stop(opts.stop),
           seed: opts.seed,
         });
         if (opts.json) process.stdout.write(`${JSON.stringify(completions, null, 2)}\n`);
@@ -99,6 +115,12 @@ export function registerModelCommands(program: Command): void {
     .option('-t, --temperature <t>', 'sampling temperature for SC@k', float, 0.7)
     .option('--max-new-tokens <n>', 'longest completion', int, 256)
     .option('--limit <n>', 'first N questions only', int)
+    .option(
+      '--chat-template <mode>',
+      "auto: prompt in chat turns with the folder's chat template when it has one (as a campaign's default); none: raw text",
+      chatTemplateMode,
+      'auto',
+    )
     .option('--json', 'print JSON')
     .action(
       async (
@@ -112,6 +134,7 @@ export function registerModelCommands(program: Command): void {
           temperature: number;
           maxNewTokens: number;
           limit?: number;
+          chatTemplate: ChatTemplateMode;
           json?: boolean;
         },
         command: Command,
@@ -120,14 +143,18 @@ export function registerModelCommands(program: Command): void {
         const task = evalTask(opts, (message) => command.error(`error: ${message}`, { exitCode: 2 }));
         const loaded = await task.loadQuestions(path.resolve(opts.data), { limit: opts.limit });
         const model = await loadGenerationModel(path.resolve(opts.model));
-        const prompts = loaded.questions.map((q) => ({ id: q.id, text: zeroShotCotPrompt(task, q) }));
+        const prompting = promptingFor(model.dir, model.tokenizer, opts.chatTemplate);
+        const prompts = loaded.questions.map((q) => ({
+          id: q.id,
+          text: prompting.prompt(zeroShotCotPrompt(task, q)),
+        }));
         // A question whose prompt is longer than the model's context is skipped and said, not fatal.
         const skipped = new Map<string, PromptSkipped>();
         let clipped = 0;
         const common = {
           prompts,
           maxNewTokens: opts.maxNewTokens,
-          stop: ['\n\n'],
+          stop: prompting.stop(['\n\n']),
           seed: 'eval',
           onPromptSkipped: (s: PromptSkipped) => void skipped.set(s.key, s),
         };

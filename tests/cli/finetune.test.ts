@@ -86,6 +86,23 @@ test('finetune writes a drop-in model folder, and refuses bad data naming file a
     '--json',
   );
   expect(sample.code).toBe(0);
+  // As a campaign prompts it: a user turn rendered with the folder's chat template.
+  const chat = await lmsi(
+    'sample',
+    '--model',
+    out,
+    '--prompt',
+    'Q: 2 + 3?\nA:',
+    '-n',
+    '1',
+    '--max-new-tokens',
+    '4',
+    '--chat-template',
+    'auto',
+    '--json',
+  );
+  expect(chat.code).toBe(0);
+  expect(JSON.parse(chat.stdout)).toHaveLength(1);
 
   const bad = path.join(work, 'bad.jsonl');
   writeFileSync(bad, `${JSON.stringify({ prompt: 'a', completion: 'b' })}\n{"prompt": "no completion"}\n`);
