@@ -67,7 +67,7 @@ it('a round with a prompt longer than the context completes; its stats count the
 
   const rounds = await finishedRounds(temporal.client, config.name);
   const [r0, r1] = rounds.map((r) => r.result);
-  const skippedIn = (shards: { skipped?: { questionId: string }[] }[]) =>
+  const skippedIn = (shards: { skipped?: { questionId: string; promptTokens?: number }[] }[]) =>
     shards.flatMap((s) => s.skipped ?? []);
   expect(skippedIn(r1.sampling!.shards)).toEqual([
     {

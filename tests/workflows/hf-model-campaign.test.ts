@@ -96,11 +96,13 @@ describe.each([
     expect(training.trained).toBe(true);
     const model = path.join(root, 'model-out');
     await store.materializeTree(training.modelRef, model);
-    const source = JSON.parse(await fs.readFile(path.join(hfModelDir(name), 'config.json'), 'utf8'));
+    const source = JSON.parse(await fs.readFile(path.join(hfModelDir(name), 'config.json'), 'utf8')) as {
+      dtype?: string;
+      torch_dtype?: string;
+    };
     expect(JSON.parse(await fs.readFile(path.join(model, 'config.json'), 'utf8'))).toEqual(source);
-    const dtype = { float32: 'F32', bfloat16: 'BF16', float16: 'F16' }[
-      source.dtype ?? (source.torch_dtype as string)
-    ];
+    const names: Record<string, string> = { float32: 'F32', bfloat16: 'BF16', float16: 'F16' };
+    const dtype = names[source.dtype ?? source.torch_dtype ?? 'float32'];
     for (const t of Object.values(readSafetensors(path.join(model, 'model.safetensors')).tensors))
       expect(t.dtype).toBe(dtype);
   });
