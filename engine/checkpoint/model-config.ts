@@ -149,6 +149,7 @@ const HfConfigSchema = z
     sliding_window: positiveInt.nullable().optional(),
     use_sliding_window: z.boolean().optional(),
     max_window_layers: z.number().int().nonnegative().optional(),
+    layer_types: z.array(z.string()).nullable().optional(),
   })
   .loose();
 type HfConfig = z.infer<typeof HfConfigSchema>;
@@ -216,6 +217,8 @@ function familySwitches(family: ModelFamily, h: HfConfig, fail: Fail): Partial<L
     // Qwen2/Qwen3 slide only on layers from max_window_layers on, and only with use_sliding_window.
     if (h.use_sliding_window && (h.max_window_layers ?? 0) < h.num_hidden_layers)
       fail('use_sliding_window', 'sliding-window attention on some layers of a Qwen model is not supported');
+    if (h.layer_types?.some((t) => t !== 'full_attention'))
+      fail('layer_types', 'only full_attention layers are supported in a Qwen model');
   };
   switch (family) {
     case 'llama':
