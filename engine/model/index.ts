@@ -10,3 +10,18 @@ export {
   type TrainingGraphOptions,
   type TrainingGraphMode,
 } from './training-graph';
+export {
+  LoraConfigSchema,
+  LORA_MODULES,
+  type LoraConfig,
+  type LoraModule,
+  loraSpecs,
+  loraTargets,
+  initLora,
+  mergeLora,
+  loraScaling,
+  peftName,
+  fromPeftName,
+} from './lora';
+export { trainableSpecs } from './training-graph';
+export { ropeParameters } from './rope';

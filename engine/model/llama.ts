@@ -1,6 +1,7 @@
 import type { Tensor } from '../onnx/graph';
 import * as o from '../onnx/ops';
 import { type LlamaConfig, headDim } from './config';
+import type { LoraHook } from './lora';
 import { rotaryAngles } from './rope';
 
 /** The model's weights as graph tensors (initializers or inputs), by Hugging Face name. */
@@ -22,6 +23,8 @@ export interface ForwardInputs {
   allowed: Tensor;
   /** Per layer, the keys and values of earlier positions, [B, KV, P, D]. */
   past?: readonly KeyValue[];
+  /** LoRA adapters on the projections (training with a frozen base). */
+  lora?: LoraHook;
 }
 
 export interface ForwardOutputs {
@@ -51,9 +54,14 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
   return b ? o.add(y, b) : y;
 }
 
-/** A Hugging Face linear module by prefix: its weight, and its bias when the config gives it one. */
-export function proj(w: Weights, name: string, x: Tensor, bias: boolean): Tensor {
-  return linear(x, w[`${name}.weight`], bias ? w[`${name}.bias`] : undefined);
+/**
+ * A Hugging Face linear module by prefix: its weight, its bias when the config gives it one, and
+ * its LoRA update when it is adapted (training with adapters).
+ */
+export function proj(w: Weights, name: string, x: Tensor, bias: boolean, lora?: LoraHook): Tensor {
+  const y = linear(x, w[`${name}.weight`], bias ? w[`${name}.bias`] : undefined);
+  const delta = lora?.delta(name, x);
+  return delta ? o.add(y, delta) : y;
 }
 
 /** x / sqrt(mean(x²) + eps) · gain over the last axis. */
@@ -83,13 +91,14 @@ export function attentionInputs(
   a: string,
   h: Tensor,
   rot: { cos: Tensor; sin: Tensor },
+  lora?: LoraHook,
 ): { q: Tensor; k: Tensor; v: Tensor } {
   const d = headDim(c);
   const kvh = c.nKvHeads;
   const groups = c.nHeads / kvh;
-  let q = o.reshape(proj(w, `${a}.q_proj`, h, c.qkvBias), [0, 0, kvh, groups, d]); // [B, T, KV, G, D]
-  let k = o.reshape(proj(w, `${a}.k_proj`, h, c.qkvBias), [0, 0, kvh, d]); // [B, T, KV, D]
-  const v = o.reshape(proj(w, `${a}.v_proj`, h, c.qkvBias), [0, 0, kvh, d]);
+  let q = o.reshape(proj(w, `${a}.q_proj`, h, c.qkvBias, lora), [0, 0, kvh, groups, d]); // [B, T, KV, G, D]
+  let k = o.reshape(proj(w, `${a}.k_proj`, h, c.qkvBias, lora), [0, 0, kvh, d]); // [B, T, KV, D]
+  const v = o.reshape(proj(w, `${a}.v_proj`, h, c.qkvBias, lora), [0, 0, kvh, d]);
   if (c.qkNorm) {
     q = rmsNorm(q, w[`${a}.q_norm.weight`], c.rmsNormEps);
     k = rmsNorm(k, w[`${a}.k_norm.weight`], c.rmsNormEps);
@@ -104,10 +113,10 @@ export function attentionInputs(
 }
 
 /** The SwiGLU MLP: down(silu(gate(h)) · up(h)). */
-export function mlp(c: LlamaConfig, w: Weights, p: string, h: Tensor): Tensor {
-  const gate = silu(proj(w, `${p}.mlp.gate_proj`, h, c.mlpBias)); // [B, T, F]
-  const up = proj(w, `${p}.mlp.up_proj`, h, c.mlpBias); // [B, T, F]
-  return proj(w, `${p}.mlp.down_proj`, o.mul(gate, up), c.mlpBias);
+export function mlp(c: LlamaConfig, w: Weights, p: string, h: Tensor, lora?: LoraHook): Tensor {
+  const gate = silu(proj(w, `${p}.mlp.gate_proj`, h, c.mlpBias, lora)); // [B, T, F]
+  const up = proj(w, `${p}.mlp.up_proj`, h, c.mlpBias, lora); // [B, T, F]
+  return proj(w, `${p}.mlp.down_proj`, o.mul(gate, up), c.mlpBias, lora);
 }
 
 /** Grouped-query attention over past and new keys (scores [B, KV, G, T, S]). */
@@ -119,9 +128,10 @@ function attention(
   rot: { cos: Tensor; sin: Tensor },
   maskBias: Tensor,
   past: KeyValue | undefined,
+  lora: LoraHook | undefined,
 ): { out: Tensor; present: KeyValue } {
   const d = headDim(c);
-  const { q, k: kNew, v: vNew } = attentionInputs(c, w, a, h, rot);
+  const { q, k: kNew, v: vNew } = attentionInputs(c, w, a, h, rot, lora);
   const k = past ? o.concat([past.key, kNew], 2) : kNew; // [B, KV, S, D]
   const v = past ? o.concat([past.value, vNew], 2) : vNew;
   const kT = o.transpose(o.unsqueeze(k, [2]), [0, 1, 2, 4, 3]); // [B, KV, 1, D, S]
@@ -129,7 +139,7 @@ function attention(
   const probs = o.softmax(o.add(scores, maskBias), -1);
   const ctx = o.matmul(probs, o.unsqueeze(v, [2])); // [B, KV, G, T, D]
   const merged = o.reshape(o.transpose(ctx, [0, 3, 1, 2, 4]), [0, 0, c.nHeads * d]); // [B, T, H·D]
-  return { out: proj(w, `${a}.o_proj`, merged, c.outputBias), present: { key: k, value: v } };
+  return { out: proj(w, `${a}.o_proj`, merged, c.outputBias, lora), present: { key: k, value: v } };
 }
 
 /** The decoder: embedding, nLayers × (RMSNorm, attention, RMSNorm, SwiGLU MLP), RMSNorm, LM head. */
@@ -149,10 +159,10 @@ export function llamaForward(c: LlamaConfig, w: Weights, inp: ForwardInputs): Fo
   for (let i = 0; i < c.nLayers; i++) {
     const p = `model.layers.${i}`;
     const h = rmsNorm(x, w[`${p}.input_layernorm.weight`], c.rmsNormEps);
-    const att = attention(c, w, `${p}.self_attn`, h, rot, maskBias, inp.past?.[i]);
+    const att = attention(c, w, `${p}.self_attn`, h, rot, maskBias, inp.past?.[i], inp.lora);
     present.push(att.present);
     x = o.add(x, att.out);
-    x = o.add(x, mlp(c, w, p, rmsNorm(x, w[`${p}.post_attention_layernorm.weight`], c.rmsNormEps)));
+    x = o.add(x, mlp(c, w, p, rmsNorm(x, w[`${p}.post_attention_layernorm.weight`], c.rmsNormEps), inp.lora));
   }
   const final = rmsNorm(x, w['model.norm.weight'], c.rmsNormEps);
   const head = c.tieEmbeddings ? embed : w['lm_head.weight'];

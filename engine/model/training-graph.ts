@@ -5,7 +5,8 @@ import { Graph, type Tensor } from '../onnx/graph';
 import * as o from '../onnx/ops';
 import type { LlamaConfig } from './config';
 import { llamaForward, maskedCrossEntropy } from './llama';
-import { paramSpecs } from './params';
+import { type LoraConfig, loraHook, loraSpecs } from './lora';
+import { type ParamSpec, paramSpecs } from './params';
 
 /** AdamW and clipping hyperparameters, fixed when the graph is built (the learning rate is fed per step). */
 export const AdamWConfigSchema = z
@@ -43,6 +44,8 @@ export const TRAIN_IO = {
   segmentIds: 'segment_ids',
   /** Gradient accumulation: this micro-batch's share of the step's completion tokens. */
   gradScale: 'grad_scale',
+  /** LoRA dropout: int64 [] seed of this step's masks (graphs built with lora.dropout > 0). */
+  loraDropoutSeed: 'lora_dropout_seed',
   gradAcc: (p: string) => `grad_acc.${p}`,
 } as const;
 
@@ -73,6 +76,17 @@ export interface TrainingGraphOptions {
    * packed example is computed exactly as if it had its row to itself.
    */
   packed?: boolean;
+  /**
+   * Train LoRA adapters on a frozen base (lora.ts): the base weights are inputs the graph only
+   * reads, the adapters' parameters are what it differentiates and updates (AdamW state for them
+   * only). Without it, every parameter trains.
+   */
+  lora?: LoraConfig;
+}
+
+/** The parameters a training graph updates: the adapters' with LoRA, else the whole model's. */
+export function trainableSpecs(c: LlamaConfig, lora?: LoraConfig): ParamSpec[] {
+  return lora ? loraSpecs(c, lora) : paramSpecs(c);
 }
 
 /**
@@ -94,15 +108,24 @@ export function buildTrainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): 
   const updates = mode === 'step' || mode === 'apply';
   const lr = updates ? g.input(TRAIN_IO.lr, dtype, []) : null;
   const step = updates ? g.input(TRAIN_IO.step, dtype, []) : null;
-  const specs = paramSpecs(c);
+  const specs = trainableSpecs(c, opts.lora);
   const params = specs.map((s) => g.input(s.name, dtype, s.shape));
+  const frozen = opts.lora ? paramSpecs(c).map((s) => g.input(s.name, dtype, s.shape)) : [];
+  const dropoutSeed =
+    opts.lora && opts.lora.dropout > 0 && mode !== 'loss'
+      ? g.input(TRAIN_IO.loraDropoutSeed, 'int64', [])
+      : null;
   const expAvg = updates ? specs.map((s) => g.input(TRAIN_IO.expAvg(s.name), dtype, s.shape)) : [];
   const expAvgSq = updates ? specs.map((s) => g.input(TRAIN_IO.expAvgSq(s.name), dtype, s.shape)) : [];
   const accumulates = mode === 'accumulate' || mode === 'apply';
   const gradScale = accumulates ? g.input(TRAIN_IO.gradScale, dtype, []) : null;
   const gradAcc = accumulates ? specs.map((s) => g.input(TRAIN_IO.gradAcc(s.name), dtype, s.shape)) : [];
 
-  const w = Object.fromEntries(specs.map((s, i) => [s.name, params[i]]));
+  const w = Object.fromEntries([
+    ...specs.map((s, i) => [s.name, params[i]] as const),
+    ...frozen.map((t) => [t.name, t] as const),
+  ]);
+  const lora = opts.lora ? loraHook(opts.lora, w, dropoutSeed) : undefined;
   // Key s <= query t, and within Mistral's sliding window (t - s < window) when it has one.
   const window = c.slidingWindow ?? Infinity;
   const causal = Array.from({ length: T * T }, (_, k) => {
@@ -123,7 +146,7 @@ export function buildTrainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): 
       Array.from({ length: T }, (_, t) => t),
     );
   }
-  const { logits } = llamaForward(c, w, { inputIds, positionIds, allowed });
+  const { logits } = llamaForward(c, w, { inputIds, positionIds, allowed, lora });
   const loss = maskedCrossEntropy(logits, targets, lossMask, c.vocabSize); // []
   g.output(loss, TRAIN_IO.loss);
   if (opts.outputLogits) g.output(logits, TRAIN_IO.logits);
