@@ -3,7 +3,10 @@ import * as path from 'node:path';
 import { BadInputError } from '../../method/errors';
 import type { LlamaConfig } from '../model/config';
 import { buildInferenceGraph } from '../model/inference-graph';
-import { type Params, paramSpecs } from '../model/params';
+import type { LoraConfig } from '../model/lora';
+import { type ParamSpec, type Params, paramSpecs } from '../model/params';
+import { trainableSpecs } from '../model/training-graph';
+import { ADAPTER_CONFIG, ADAPTER_DIR, encodeAdapter, readAdapter } from './adapter';
 import { serialize } from '../onnx/serialize';
 import type { TokenizerFiles } from '../tokenizer/char-tokenizer';
 import { loadTokenizer } from '../tokenizer/load';
@@ -58,6 +61,12 @@ export interface Checkpoint {
   extraFiles?: Record<string, Buffer>;
   /** Write onnx/model.onnx (default true; a folder that came without one is written without one). */
   onnx?: boolean;
+  /**
+   * LoRA adapters, written in PEFT's layout to `adapter/`; the optimiser state is then theirs.
+   * `params` are the model's weights as the folder holds them (the base while training, merged at
+   * the end).
+   */
+  lora?: { config: LoraConfig; adapters: Params };
   /** Optimiser state and trainer state: present together in a checkpoint a run can resume from. */
   optimizer?: OptimizerState;
   trainerState?: TrainerState;
@@ -76,9 +85,10 @@ function tensorsOf(
   params: Params,
   name: (p: string) => string,
   dtype: WeightsDtype,
+  specs: readonly ParamSpec[] = paramSpecs(c),
 ): Record<string, NamedTensor> {
   const out: Record<string, NamedTensor> = {};
-  for (const s of paramSpecs(c)) {
+  for (const s of specs) {
     const data = params.get(s.name);
     if (!data) throw new Error(`saveCheckpoint: missing tensor ${s.name}`);
     out[name(s.name)] = { dtype, shape: [...s.shape], data: fromFloat32(data, dtype) };
@@ -164,10 +174,17 @@ export function saveCheckpoint(dir: string, ckpt: Checkpoint, opts: SaveOptions 
         writeDurable(path.join(tmp, 'onnx', CHECKPOINT_FILES.onnxData), onnx.externalData);
     }
 
+    if (ckpt.lora) {
+      mkdirSync(path.join(tmp, ADAPTER_DIR));
+      const files = encodeAdapter(c, ckpt.lora.config, ckpt.lora.adapters, null);
+      for (const [name, bytes] of Object.entries(files))
+        writeDurable(path.join(tmp, ADAPTER_DIR, name), bytes);
+    }
+    const trained = trainableSpecs(c, ckpt.lora?.config);
     if (ckpt.optimizer && ckpt.trainerState) {
       const moments = {
-        ...tensorsOf(c, ckpt.optimizer.expAvg, optimizerName.expAvg, 'F32'),
-        ...tensorsOf(c, ckpt.optimizer.expAvgSq, optimizerName.expAvgSq, 'F32'),
+        ...tensorsOf(c, ckpt.optimizer.expAvg, optimizerName.expAvg, 'F32', trained),
+        ...tensorsOf(c, ckpt.optimizer.expAvgSq, optimizerName.expAvgSq, 'F32', trained),
       };
       writeDurable(path.join(tmp, CHECKPOINT_FILES.optimizer), encodeSafetensors(moments));
       writeDurable(
@@ -205,11 +222,12 @@ function readParams(
   c: LlamaConfig,
   names: readonly ((p: string) => string)[],
   floatsOnly: boolean,
+  specs: readonly ParamSpec[] = paramSpecs(c),
 ): Params[] {
   const expected = new Set<string>();
   const out = names.map((name) => {
     const params: Params = new Map();
-    for (const s of paramSpecs(c)) {
+    for (const s of specs) {
       const key = name(s.name);
       expected.add(key);
       const entry = source.get(key);
@@ -284,6 +302,12 @@ export function loadCheckpoint(dir: string, options: { weightsOnly?: boolean } =
         }),
   };
 
+  const adapterDir = file(ADAPTER_DIR);
+  if (existsSync(path.join(adapterDir, ADAPTER_CONFIG))) {
+    const { lora, params: adapters } = readAdapter(adapterDir, config);
+    ckpt.lora = { config: lora, adapters };
+  }
+
   const stateFile = file(CHECKPOINT_FILES.trainerState);
   const optimizerFile = file(CHECKPOINT_FILES.optimizer);
   if (!options.weightsOnly && (existsSync(stateFile) || existsSync(optimizerFile))) {
@@ -299,6 +323,7 @@ export function loadCheckpoint(dir: string, options: { weightsOnly?: boolean } =
       config,
       [optimizerName.expAvg, optimizerName.expAvgSq],
       true,
+      trainableSpecs(config, ckpt.lora?.config),
     );
     ckpt.optimizer = { expAvg, expAvgSq };
   }

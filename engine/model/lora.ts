@@ -36,7 +36,9 @@ export const LoraConfigSchema = z
     targetModules: z
       .array(z.enum(Object.keys(LORA_MODULES) as [LoraModule, ...LoraModule[]]))
       .min(1)
-      .default(['q', 'k', 'v', 'o', 'gate', 'up', 'down']),
+      .default(['q', 'k', 'v', 'o', 'gate', 'up', 'down'])
+      // One order whatever order they were given in, so configs that mean the same compare equal.
+      .transform((ms) => (Object.keys(LORA_MODULES) as LoraModule[]).filter((m) => ms.includes(m))),
   })
   .strict();
 export type LoraConfig = z.infer<typeof LoraConfigSchema>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LoraConfigSchema } from '../model/lora';
 import { AdamWConfigSchema } from '../model/training-graph';
 
 const adamw = AdamWConfigSchema.shape;
@@ -40,11 +41,21 @@ export const FineTuneConfigSchema = z
     evalEvery: z.number().int().positive().optional(),
     /** Periodic checkpoints kept on disk (older ones are deleted; the final one is always kept). */
     keepCheckpoints: z.number().int().positive().default(2),
+    /**
+     * 'full': every weight trains. 'lora': LoRA adapters (engine/model/lora.ts) train on frozen
+     * weights, AdamW state for the adapters only; the result is the merged model with its adapters
+     * in PEFT's layout beside it (adapter/).
+     */
+    method: z.enum(['full', 'lora']).default('full'),
+    /** LoRA's rank, alpha, dropout and target modules (method 'lora'; defaults when absent). */
+    lora: LoraConfigSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
     if ((c.steps === undefined) === (c.epochs === undefined))
       ctx.addIssue({ code: 'custom', path: ['steps'], message: 'give exactly one of steps and epochs' });
+    if (c.lora !== undefined && c.method !== 'lora')
+      ctx.addIssue({ code: 'custom', path: ['lora'], message: "LoRA options need method 'lora'" });
     if (c.steps !== undefined && c.warmupSteps > c.steps)
       ctx.addIssue({
         code: 'custom',

@@ -12,6 +12,8 @@ import { NonFiniteLossError, TrainingAbortedError } from './errors';
 import { type FineTuneExample, resolveExamples } from './examples';
 import { checkResumable, newestResumable } from './resume';
 import { TrainingRunner } from './runner';
+import { LoraConfigSchema, initLora, mergeLora } from '../model/lora';
+import { deriveSeed } from '../../method/rng';
 import { learningRateAt } from './schedule';
 
 export interface FineTuneProgress {
@@ -164,6 +166,14 @@ export async function fineTune(opts: FineTuneOptions): Promise<FineTuneResult> {
   if (prior?.finished) return result(resumeDir!, prior, counts, (performance.now() - started) / 1000);
 
   const zeros = (p: Params): Params => new Map([...p].map(([k, v]) => [k, new Float32Array(v.length)]));
+  // LoRA trains adapters on the frozen weights of `from` (new ones, or a resumed run's); a model
+  // that was itself made with adapters is their merge, so a later run adapts it afresh.
+  const lora = cfg.method === 'lora' ? LoraConfigSchema.parse(cfg.lora ?? {}) : undefined;
+  const trained: Params = lora
+    ? prior
+      ? ckpt.lora!.adapters
+      : initLora(model, lora, deriveSeed(String(cfg.seed), 'lora-init'))
+    : ckpt.params;
   const evalData = evalBatches(
     heldOut,
     { batchSize: cfg.batchSize, seqLen: T, packing: cfg.packing },
@@ -184,9 +194,11 @@ export async function fineTune(opts: FineTuneOptions): Promise<FineTuneResult> {
       accumulation: cfg.gradientAccumulation > 1,
       evaluation: evalData.length > 0,
       threads: opts.threads,
+      ...(lora ? { lora, dropoutSeed: deriveSeed(String(cfg.seed), 'lora-dropout') } : {}),
     },
-    ckpt.params,
-    prior ? ckpt.optimizer! : { expAvg: zeros(ckpt.params), expAvgSq: zeros(ckpt.params) },
+    trained,
+    prior ? ckpt.optimizer! : { expAvg: zeros(trained), expAvgSq: zeros(trained) },
+    lora ? ckpt.params : undefined,
   );
 
   const state: TrainerState = prior
@@ -214,18 +226,25 @@ export async function fineTune(opts: FineTuneOptions): Promise<FineTuneResult> {
     state.finished = state.global_step === totalSteps;
     const dir = path.join(opts.outDir, checkpointDirName(state.global_step));
     const { params, optimizer } = runner.snapshot();
-    // The model keeps the source's config.json, dtype and files; only the finished one is rounded
-    // to that dtype, the others hold the exact weights a resumed run continues from.
-    saveCheckpoint(
-      dir,
-      {
+    if (lora) {
+      // The base stays as it came (its dtype holds it exactly) until the end, when the model is
+      // the merge; the adapters are beside it in PEFT's layout either way.
+      const weights = state.finished ? mergeLora(model, lora, ckpt.params, params) : ckpt.params;
+      saveCheckpoint(dir, {
         ...ckpt,
-        params,
+        params: weights,
+        lora: { config: lora, adapters: params },
         optimizer,
         trainerState: state,
-      },
-      { exactWeights: !state.finished },
-    );
+      });
+    } else
+      // The model keeps the source's config.json, dtype and files; only the finished one is rounded
+      // to that dtype, the others hold the exact weights a resumed run continues from.
+      saveCheckpoint(
+        dir,
+        { ...ckpt, lora: undefined, params, optimizer, trainerState: state },
+        { exactWeights: !state.finished },
+      );
     pruneCheckpoints(opts.outDir, cfg.keepCheckpoints, dir);
     lastCheckpoint = dir;
     return dir;

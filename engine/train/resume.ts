@@ -15,7 +15,9 @@ export function checkResumable(
   const stateFile = path.join(dir, CHECKPOINT_FILES.trainerState);
   if (!ckpt.trainerState || !ckpt.optimizer)
     throw new BadInputError(stateFile, null, '(file)', 'not found: this checkpoint cannot be resumed');
-  const saved = ckpt.trainerState.args;
+  // Defaults filled in, so a run saved before an option existed resumes under its default.
+  const filled = FineTuneConfigSchema.safeParse(ckpt.trainerState.args);
+  const saved = (filled.success ? filled.data : ckpt.trainerState.args) as Record<string, unknown>;
   for (const key of Object.keys(FineTuneConfigSchema.shape) as (keyof FineTuneConfig)[]) {
     if (CADENCE_FIELDS.includes(key)) continue;
     if (JSON.stringify(saved[key]) !== JSON.stringify(cfg[key]))

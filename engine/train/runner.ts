@@ -1,12 +1,14 @@
 import * as ort from 'onnxruntime-node';
 import type { OptimizerState } from '../checkpoint/checkpoint';
 import type { LlamaConfig } from '../model/config';
-import { type Params, paramSpecs } from '../model/params';
+import type { LoraConfig } from '../model/lora';
+import { type ParamSpec, type Params, paramSpecs } from '../model/params';
 import {
   type AdamWConfig,
   TRAIN_IO,
   type TrainingGraphMode,
   buildTrainingGraph,
+  trainableSpecs,
 } from '../model/training-graph';
 import { toBytes } from '../onnx/serialize';
 import type { MicroBatch } from './batches';
@@ -22,12 +24,16 @@ export interface RunnerOptions {
   evaluation: boolean;
   /** Intra-op threads; default onnxruntime's (every core). */
   threads?: number;
+  /** Train LoRA adapters on the frozen base (`frozen` given to create); else every parameter. */
+  lora?: LoraConfig;
+  /** Base of the per-step LoRA dropout seeds (with lora.dropout > 0). */
+  dropoutSeed?: number;
 }
 
 type Tensors = Map<string, ort.Tensor>;
 
-const wrap = (c: LlamaConfig, p: Params): Tensors =>
-  new Map(paramSpecs(c).map((s) => [s.name, new ort.Tensor('float32', p.get(s.name)!, s.shape)]));
+const wrap = (specs: readonly ParamSpec[], p: Params): Tensors =>
+  new Map(specs.map((s) => [s.name, new ort.Tensor('float32', p.get(s.name)!, s.shape)]));
 const unwrap = (t: Tensors): Params => new Map([...t].map(([k, v]) => [k, v.data as Float32Array]));
 const scalar = (v: number) => new ort.Tensor('float32', Float32Array.of(v), []);
 
@@ -42,13 +48,26 @@ export class TrainingRunner {
     private params: Tensors,
     private expAvg: Tensors,
     private expAvgSq: Tensors,
+    /** LoRA's base weights: fed to every run, never updated. */
+    private readonly frozen: Tensors,
   ) {}
 
+  private get specs(): ParamSpec[] {
+    return trainableSpecs(this.opts.config, this.opts.lora);
+  }
+
+  /**
+   * `params` and `optimizer` are the trained parameters' (the adapters' with LoRA); `frozen` the
+   * base weights LoRA adapts.
+   */
   static async create(
     opts: RunnerOptions,
     params: Params,
     optimizer: OptimizerState,
+    frozen?: Params,
   ): Promise<TrainingRunner> {
+    if (!opts.lora !== !frozen)
+      throw new Error('TrainingRunner: LoRA needs the frozen base weights, and only LoRA');
     const modes: TrainingGraphMode[] = opts.accumulation ? ['accumulate', 'apply'] : ['step'];
     if (opts.evaluation) modes.push('loss');
     const sessionOptions: ort.InferenceSession.SessionOptions = {
@@ -64,16 +83,18 @@ export class TrainingRunner {
         adamw: opts.adamw,
         mode,
         packed: true,
+        ...(opts.lora ? { lora: opts.lora } : {}),
       });
       sessions[mode] = await ort.InferenceSession.create(toBytes(graph), sessionOptions);
     }
-    const c = opts.config;
+    const specs = trainableSpecs(opts.config, opts.lora);
     return new TrainingRunner(
       opts,
       sessions,
-      wrap(c, params),
-      wrap(c, optimizer.expAvg),
-      wrap(c, optimizer.expAvgSq),
+      wrap(specs, params),
+      wrap(specs, optimizer.expAvg),
+      wrap(specs, optimizer.expAvgSq),
+      frozen ? wrap(paramSpecs(opts.config), frozen) : new Map(),
     );
   }
 
@@ -93,7 +114,7 @@ export class TrainingRunner {
   /** The first micro-batch's grad_acc inputs (onnxruntime never writes to inputs, so they stay 0). */
   private zeroGradients(): Record<string, ort.Tensor> {
     this.zeros ??= Object.fromEntries(
-      paramSpecs(this.opts.config).map((s) => [
+      this.specs.map((s) => [
         TRAIN_IO.gradAcc(s.name),
         new ort.Tensor('float32', new Float32Array(s.shape.reduce((a, b) => a * b, 1)), s.shape),
       ]),
@@ -102,7 +123,14 @@ export class TrainingRunner {
   }
 
   private weights(): Record<string, ort.Tensor> {
-    return Object.fromEntries(this.params);
+    return { ...Object.fromEntries(this.frozen), ...Object.fromEntries(this.params) };
+  }
+
+  /** LoRA dropout's seed for micro-batch i of a step, when the graphs take one. */
+  private dropout(step: number, i: number): Record<string, ort.Tensor> {
+    if (!this.opts.lora || this.opts.lora.dropout === 0) return {};
+    const seed = ((this.opts.dropoutSeed ?? 0) + step * 7919 + i * 104729) % 2147483647;
+    return { [TRAIN_IO.loraDropoutSeed]: new ort.Tensor('int64', BigInt64Array.of(BigInt(seed)), []) };
   }
 
   /**
@@ -115,7 +143,7 @@ export class TrainingRunner {
     lr: number,
     step: number,
   ): Promise<{ loss: number; gradNorm: number }> {
-    const specs = paramSpecs(this.opts.config);
+    const specs = this.specs;
     const update: Record<string, ort.Tensor> = { [TRAIN_IO.lr]: scalar(lr), [TRAIN_IO.step]: scalar(step) };
     for (const s of specs) {
       update[TRAIN_IO.expAvg(s.name)] = this.expAvg.get(s.name)!;
@@ -124,16 +152,22 @@ export class TrainingRunner {
     let out: ort.InferenceSession.OnnxValueMapType;
     let loss = 0;
     if (!this.opts.accumulation) {
-      out = await this.sessions.step!.run({ ...this.data(micro[0]), ...this.weights(), ...update });
+      out = await this.sessions.step!.run({
+        ...this.data(micro[0]),
+        ...this.weights(),
+        ...this.dropout(step, 0),
+        ...update,
+      });
       loss = Number(out[TRAIN_IO.loss].data[0]);
     } else {
       const total = micro.reduce((a, mb) => a + mb.lossTokens, 0);
       const share = (mb: MicroBatch) => (total === 0 ? 0 : mb.lossTokens / total);
       const acc = { ...this.zeroGradients() };
-      for (const mb of micro.slice(0, -1)) {
+      for (const [i, mb] of micro.slice(0, -1).entries()) {
         const r = await this.sessions.accumulate!.run({
           ...this.data(mb),
           ...this.weights(),
+          ...this.dropout(step, i),
           ...acc,
           [TRAIN_IO.gradScale]: scalar(share(mb)),
         });
@@ -144,6 +178,7 @@ export class TrainingRunner {
       out = await this.sessions.apply!.run({
         ...this.data(last),
         ...this.weights(),
+        ...this.dropout(step, micro.length - 1),
         ...update,
         ...acc,
         [TRAIN_IO.gradScale]: scalar(share(last)),
