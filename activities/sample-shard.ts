@@ -111,6 +111,11 @@ async function runShard<R extends ContextNotes & { questionId: string }>(
   const questions = await readQuestions(store, input.datasetRef, input.start, input.end);
   const exemplarSets = input.exemplarsRef ? await store.getJson<Exemplar[][]>(input.exemplarsRef) : [];
 
+  // Sealed by an attempt whose completion never reached Temporal (a server outage): its result
+  // stands, and its draft is gone, so return it rather than sample the shard again.
+  const sealed = await store.getNamed<ShardResult>(draft);
+  if (sealed !== undefined && (await store.has(sealed.ref))) return sealed;
+
   const finished = new Map((await store.readDraft<R>(draft)).map((r) => [r.questionId, r]));
   const resumedQuestions = finished.size;
   const cursor = heartbeatCursor<ShardCursor>();
@@ -164,7 +169,6 @@ async function runShard<R extends ContextNotes & { questionId: string }>(
     r.clippedMaxNewTokens === undefined ? [] : [r.clippedMaxNewTokens],
   );
   const { ref } = await store.putJsonl(records);
-  await store.removeDraft(draft);
   const finishReasons = { stop: 0, eos: 0, length: 0 };
   let paths = 0;
   for (const r of records) {
@@ -173,7 +177,7 @@ async function runShard<R extends ContextNotes & { questionId: string }>(
       paths++;
     }
   }
-  return {
+  const result: ShardResult = {
     ref,
     questions: records.length,
     paths,
@@ -183,6 +187,10 @@ async function runShard<R extends ContextNotes & { questionId: string }>(
     clipped:
       clippedTo.length > 0 ? { questions: clippedTo.length, fewestNewTokens: Math.min(...clippedTo) } : null,
   };
+  // The result is recorded under the draft's name before the draft goes, so a retry finds one or the other.
+  await store.putNamed(draft, result);
+  await store.removeDraft(draft);
+  return result;
 }
 
 /**

@@ -10,7 +10,7 @@ import {
   type AuditedRound,
 } from '../report';
 import { campaignSource, withCampaignSourceOptions, type CampaignSourceOptions } from './report-commands';
-import { withClient } from './temporal-options';
+import { fromTemporalOrStore } from './offline';
 
 function roundNumber(v: string): number {
   const n = Number(v);
@@ -48,7 +48,13 @@ export function registerAuditCommands(program: Command): void {
       opts: CampaignSourceOptions & { round?: number; question?: string; task?: TaskName; json?: boolean },
     ) => {
       const { config, store, target } = campaignSource(opts);
-      const rounds = await withClient(target, (client) => finishedRounds(client, campaignId, { store }));
+      const rounds = await fromTemporalOrStore(
+        target,
+        store,
+        campaignId,
+        (client) => finishedRounds(client, campaignId, { store }),
+        (stored) => stored.rounds,
+      );
       if (rounds.length === 0) throw new Error(`campaign ${campaignId} has no finished round yet`);
       const picked =
         opts.round === undefined

@@ -1,9 +1,10 @@
-import type { Command } from 'commander';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { InvalidArgumentError, type Command } from 'commander';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { SingleBar, Presets } from 'cli-progress';
 import {
   campaignStatus,
   cancelCampaign,
+  connectClient,
   listCampaigns,
   pauseCampaign,
   resolveConfigPaths,
@@ -12,10 +13,13 @@ import {
   trainingProgress,
 } from '../client';
 import { loadCampaignConfig } from '../config';
+import { runPreflight } from './config-commands';
 import type { ArtifactStore } from '../store';
 import type { CampaignStatus } from '../workflows/types';
 import { campaignSource, withCampaignSourceOptions, type CampaignSourceOptions } from './report-commands';
+import { fromTemporalOrStore } from './offline';
 import { withClient, withTemporalOptions, type TemporalOptions } from './temporal-options';
+import { DEFAULT_OUTAGE_SECONDS, EXIT_GAVE_UP, exitCodeOf, GaveUpWaiting, throughOutages } from './wait';
 
 const pct = (x: number | null | undefined) =>
   x === null || x === undefined ? '—' : `${(x * 100).toFixed(1)}%`;
@@ -135,12 +139,16 @@ async function stepProgress(
     : { progress: { done: t.step, total: t.totalSteps }, loss: t.loss };
 }
 
-/** Follows a campaign with a progress bar until it closes; returns its final status. */
+/**
+ * Follows a campaign with a progress bar until it closes; returns its final status. A Temporal
+ * outage (a server restart) is waited out for up to `outageMs` (cli/wait.ts), then GaveUpWaiting.
+ */
 export async function watchCampaign(
   client: Parameters<typeof campaignStatus>[0],
   campaignId: string,
   intervalMs = 1000,
   store?: ArtifactStore,
+  outageMs = DEFAULT_OUTAGE_SECONDS * 1000,
 ): Promise<CampaignStatus> {
   const bar = new SingleBar(
     {
@@ -153,9 +161,17 @@ export async function watchCampaign(
   );
   let started = false;
   let troubleShown = '';
+  let seen = false;
+  const outages = {
+    outageMs,
+    // A restarted server may not know its workflows for a moment: a campaign already seen is
+    // waited for, not reported missing.
+    alsoTransient: (e: unknown) => seen && e instanceof WorkflowNotFoundError,
+  };
   try {
     for (;;) {
-      const s = await campaignStatus(client, campaignId, { store });
+      const s = await throughOutages(() => campaignStatus(client, campaignId, { store }), outages);
+      seen = true;
       if (!['running', 'paused'].includes(s.state)) return s;
       // A retry or a failing workflow task is told once per attempt (per failure for workflow
       // tasks, which retry every few seconds), so a stuck campaign does not look healthy.
@@ -168,7 +184,7 @@ export async function watchCampaign(
         const lines = troubleLines(s);
         if (lines.length > 0) process.stderr.write(`\n${lines.join('\n')}\n`);
       }
-      const { progress, loss } = await stepProgress(client, s);
+      const { progress, loss } = await throughOutages(() => stepProgress(client, s), outages);
       const payload = {
         label: `round ${s.round} ${s.step}${s.state === 'paused' ? ' (paused)' : ''}`,
         detail: loss === null ? '' : ` steps, loss ${loss.toFixed(3)}`,
@@ -187,6 +203,25 @@ export async function watchCampaign(
   }
 }
 
+/** --outage-timeout: how long `run --wait` and `status --watch` wait out an unreachable Temporal. */
+const outageOption = [
+  '--outage-timeout <seconds>',
+  'keep reconnecting through a Temporal outage this long before giving up (exit 3)',
+  (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('a number of seconds > 0');
+    return n;
+  },
+  DEFAULT_OUTAGE_SECONDS,
+] as const;
+
+/** A wait that gave up: exit 3, the campaign's outcome unknown (other errors go to cli/main.ts). */
+function gaveUp(e: unknown): void {
+  if (!(e instanceof GaveUpWaiting)) throw e;
+  process.stderr.write(`lmsi: ${e.message}\n`);
+  process.exitCode = EXIT_GAVE_UP;
+}
+
 export function registerCampaignCommands(program: Command): void {
   withTemporalOptions(
     program
@@ -194,23 +229,39 @@ export function registerCampaignCommands(program: Command): void {
       .description('start a self-improvement campaign from a config file')
       .requiredOption('-c, --config <file>', 'campaign config (lmsi.config.json)')
       .option('--id <campaignId>', 'campaign id (default: the config name)')
-      .option('--wait', 'follow it with progress bars until it finishes'),
-  ).action(async (opts: TemporalOptions & { config: string; id?: string; wait?: boolean }) => {
-    const config = resolveConfigPaths(loadCampaignConfig(opts.config), opts.config);
-    const target = {
-      address: opts.address ?? config.temporal.address,
-      namespace: opts.namespace ?? config.temporal.namespace,
-      profile: opts.profile,
-    };
-    await withClient(target, async (client) => {
-      const handle = await startCampaign(client, config, { campaignId: opts.id });
-      process.stdout.write(`started campaign ${handle.workflowId}\n`);
-      if (!opts.wait) return;
-      const final = await watchCampaign(client, handle.workflowId);
-      process.stdout.write(`${statusTable(final)}\n`);
-      if (final.state !== 'completed') process.exitCode = 1;
-    });
-  });
+      .option(
+        '--wait',
+        'follow it with progress bars until it finishes; exit 0 completed, 1 failed, 3 gave up',
+      )
+      .option(...outageOption),
+  ).action(
+    async (
+      opts: TemporalOptions & { config: string; id?: string; wait?: boolean; outageTimeout: number },
+    ) => {
+      const config = resolveConfigPaths(loadCampaignConfig(opts.config), opts.config);
+      // The model and the prompts against its context, before any workflow starts (where visible).
+      await runPreflight(config, false);
+      const target = {
+        address: opts.address ?? config.temporal.address,
+        namespace: opts.namespace ?? config.temporal.namespace,
+        profile: opts.profile,
+      };
+      await withClient(target, async (client) => {
+        const handle = await startCampaign(client, config, { campaignId: opts.id });
+        process.stdout.write(`started campaign ${handle.workflowId}\n`);
+        if (!opts.wait) return;
+        const final = await watchCampaign(
+          client,
+          handle.workflowId,
+          1000,
+          undefined,
+          opts.outageTimeout * 1000,
+        );
+        process.stdout.write(`${statusTable(final)}\n`);
+        process.exitCode = exitCodeOf(final);
+      }).catch(gaveUp);
+    },
+  );
 
   // -c/--config or --artifacts as report and audit take them: once Temporal has deleted the campaign
   // workflow, its status comes from the campaign index in the artifact store.
@@ -220,26 +271,55 @@ export function registerCampaignCommands(program: Command): void {
       .description("a campaign's state, round, step, progress and per-round metrics")
       .argument('<campaignId>')
       .option('--json', 'print JSON')
-      .option('--watch', 'follow it with a progress bar until it finishes'),
-  ).action(async (campaignId: string, opts: CampaignSourceOptions & { json?: boolean; watch?: boolean }) => {
-    const { store, target } = campaignSource(opts);
-    await withClient(target, async (client) => {
-      const s = await (
-        opts.watch
-          ? watchCampaign(client, campaignId, 1000, store)
-          : campaignStatus(client, campaignId, { store })
-      ).catch((e: unknown) => {
-        if (!(e instanceof WorkflowNotFoundError)) throw e;
-        throw new Error(
-          `campaign ${campaignId} not found: Temporal has no such workflow and the artifact store ${store.root} has no index of it (--config or --artifacts names the store)`,
+      .option(
+        '--watch',
+        'follow it with a progress bar until it finishes; exit 0 completed, 1 failed, 3 gave up',
+      )
+      .option(...outageOption),
+  ).action(
+    async (
+      campaignId: string,
+      opts: CampaignSourceOptions & { json?: boolean; watch?: boolean; outageTimeout: number },
+    ) => {
+      const { store, target } = campaignSource(opts);
+      const outageMs = opts.outageTimeout * 1000;
+      // Watching rides out a server that is down when it starts, as it does one that goes down later.
+      const connect = opts.watch
+        ? (fn: (client: Client) => Promise<void>) =>
+            throughOutages(() => connectClient(target), { outageMs }).then(async (client) => {
+              try {
+                return await fn(client);
+              } finally {
+                await client.connection.close();
+              }
+            })
+        : (fn: (client: Client) => Promise<void>) =>
+            // A finished campaign's status needs no server: its index in the store has it.
+            fromTemporalOrStore(target, store, campaignId, fn, (stored) => {
+              const s = stored.status;
+              process.stdout.write(
+                opts.json ? `${JSON.stringify(statusJson(s), null, 2)}\n` : `${statusTable(s)}\n`,
+              );
+            });
+      await connect(async (client) => {
+        const s = await (
+          opts.watch
+            ? watchCampaign(client, campaignId, 1000, store, outageMs)
+            : campaignStatus(client, campaignId, { store })
+        ).catch((e: unknown) => {
+          if (!(e instanceof WorkflowNotFoundError)) throw e;
+          throw new Error(
+            `campaign ${campaignId} not found: Temporal has no such workflow and the artifact store ${store.root} has no index of it (--config or --artifacts names the store)`,
+          );
+        });
+        const shown = opts.watch ? s : { ...s, progress: (await stepProgress(client, s)).progress };
+        process.stdout.write(
+          opts.json ? `${JSON.stringify(statusJson(shown), null, 2)}\n` : `${statusTable(shown)}\n`,
         );
-      });
-      const shown = opts.watch ? s : { ...s, progress: (await stepProgress(client, s)).progress };
-      process.stdout.write(
-        opts.json ? `${JSON.stringify(statusJson(shown), null, 2)}\n` : `${statusTable(shown)}\n`,
-      );
-    });
-  });
+        if (opts.watch) process.exitCode = exitCodeOf(s);
+      }).catch(gaveUp);
+    },
+  );
 
   for (const [name, description, action] of [
     ['pause', 'pause a campaign between activities', pauseCampaign],

@@ -4,7 +4,8 @@ import { finishedRounds } from '../client';
 import { loadCampaignConfig, type CampaignConfig } from '../config';
 import { buildReport, writeReport } from '../report';
 import { LocalArtifactStore } from '../store';
-import { withClient, withTemporalOptions, type TemporalOptions } from './temporal-options';
+import { fromTemporalOrStore } from './offline';
+import { withTemporalOptions, type TemporalOptions } from './temporal-options';
 
 export interface CampaignSourceOptions extends TemporalOptions {
   config?: string;
@@ -51,7 +52,13 @@ export function registerReportCommands(program: Command): void {
   ).action(async (campaignId: string, opts: CampaignSourceOptions & { out?: string }) => {
     const { store, target } = campaignSource(opts);
     const out = opts.out ?? path.join('reports', campaignId.replace(/[^A-Za-z0-9._-]/g, '_'));
-    const rounds = await withClient(target, (client) => finishedRounds(client, campaignId, { store }));
+    const rounds = await fromTemporalOrStore(
+      target,
+      store,
+      campaignId,
+      (client) => finishedRounds(client, campaignId, { store }),
+      (stored) => stored.rounds,
+    );
     if (rounds.length === 0) throw new Error(`campaign ${campaignId} has no finished round yet`);
     const report = await buildReport({ campaignId, rounds: rounds.map((r) => r.result), store });
     const written = await writeReport(out, report, {

@@ -298,6 +298,42 @@ async function runningStatus(
 }
 
 /**
+ * Whether a campaign's index shows it finished: its report is recorded (the last step of a completed
+ * campaign, or of one a round stopped), or its last configured round is. Only then can the store
+ * alone stand for it: a running campaign's index lacks its live state.
+ */
+export function indexShowsFinished(index: CampaignIndex): boolean {
+  const last = index.rounds[index.rounds.length - 1];
+  return (
+    index.report !== null ||
+    index.stopped !== undefined ||
+    (index.plannedRounds !== null && last?.round === index.plannedRounds)
+  );
+}
+
+/**
+ * A finished campaign read from the artifact store alone (no Temporal server): its status and its
+ * rounds' results from its index and round records. null when the store does not show it finished.
+ */
+export async function finishedCampaignFromStore(
+  store: ArtifactStore,
+  campaignId: string,
+): Promise<{ status: CampaignStatus; rounds: { summary: RoundSummary; result: RoundResult }[] } | null> {
+  const index = await readCampaignIndex(store, campaignId);
+  if (!index || !indexShowsFinished(index)) return null;
+  const noWorkflow = (id: string): Promise<RoundResult> =>
+    Promise.reject(new Error(`round workflow ${id} cannot be read without Temporal`));
+  const rounds = [];
+  for (const summary of index.rounds) {
+    rounds.push({
+      summary,
+      result: await roundResultOf(summary, { campaignId, store, fromWorkflow: noWorkflow }),
+    });
+  }
+  return { status: statusFromIndex(index), rounds };
+}
+
+/**
  * The status of a campaign whose workflow Temporal has deleted, from its index. Only closed workflows
  * are deleted, so it is closed: completed when its report, or its last configured round, is recorded;
  * otherwise it stopped early, which reads as failed (the index cannot tell failed from cancelled or
