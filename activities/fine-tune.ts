@@ -1,6 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { PackingMode } from '../config/campaign';
+import type { LoraConfigInput } from '../engine/model/lora';
 import { loadTokenizer } from '../engine/tokenizer/load';
 import { fineTune as runFineTune } from '../engine/train';
 import type { ActivityDeps } from './deps';
@@ -28,6 +29,9 @@ export interface FineTuneInput {
     checkpointEvery: number;
     /** Absent in campaigns started before the field: the engine's default (next-fit) then. */
     packing?: PackingMode;
+    /** Absent: full fine-tuning. */
+    method?: 'full' | 'lora';
+    lora?: LoraConfigInput;
   };
   seed: string;
   /** prompting.chatTemplate; absent in campaigns started before it (raw prompts). */
@@ -130,6 +134,8 @@ export function makeFineTune(deps: ActivityDeps) {
           ...(input.training.packing === undefined
             ? {}
             : { packing: input.training.packing === 'none' ? false : input.training.packing }),
+          ...(input.training.method === undefined ? {} : { method: input.training.method }),
+          ...(input.training.lora === undefined ? {} : { lora: input.training.lora }),
           seed: input.seed,
         },
         threads: deps.threads,

@@ -28,6 +28,11 @@ interface FinetuneOptions {
   weightDecay?: number;
   checkpointEvery?: number;
   packing?: 'best-fit' | 'next-fit' | 'none';
+  method?: 'full' | 'lora';
+  loraRank?: number;
+  loraAlpha?: number;
+  loraDropout?: number;
+  loraTargets?: string[];
   seqLen?: number;
   seed: string;
   evalData?: string;
@@ -66,6 +71,11 @@ export function registerFinetuneCommand(program: Command): void {
     .option('--weight-decay <w>', 'AdamW weight decay', float)
     .option('--checkpoint-every <n>', 'save a resumable checkpoint every N steps', int)
     .option('--packing <mode>', 'best-fit | next-fit | none')
+    .option('--method <method>', 'full: every weight trains; lora: LoRA adapters on the frozen model')
+    .option('--lora-rank <r>', 'LoRA rank (default 8)', int)
+    .option('--lora-alpha <a>', 'LoRA alpha: the update is scaled by alpha / rank (default 16)', float)
+    .option('--lora-dropout <p>', "dropout on the adapters' input (default 0)", float)
+    .option('--lora-targets <m...>', 'adapted projections, of q k v o gate up down (default all)')
     .option('--seq-len <n>', 'tokens per row (default: the model context)', int)
     .option('--seed <seed>', 'seed of the data order', 'finetune')
     .option('--eval-data <file>', 'held-out JSONL: its loss is reported')
@@ -98,13 +108,24 @@ export function registerFinetuneCommand(program: Command): void {
         weightDecay: opts.weightDecay,
         checkpointEvery: opts.checkpointEvery,
         packing: opts.packing,
+        method: opts.method,
       };
+      const loraFlags = Object.fromEntries(
+        Object.entries({
+          rank: opts.loraRank,
+          alpha: opts.loraAlpha,
+          dropout: opts.loraDropout,
+          targetModules: opts.loraTargets,
+        }).filter(([, v]) => v !== undefined),
+      );
       const merged: Record<string, unknown> = { ...base };
       // --epochs replaces the config's steps and vice versa, as training.fromRound does.
       if (flags.epochs !== undefined) delete merged.steps;
       if (flags.steps !== undefined) delete merged.epochs;
       for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v;
       if (merged.epochs === undefined && merged.steps === undefined) merged.epochs = 1;
+      if (Object.keys(loraFlags).length > 0)
+        merged.lora = { ...((merged.lora as Record<string, unknown> | undefined) ?? {}), ...loraFlags };
       delete merged.fromRound;
       delete merged.replayRatio;
       const parsed = TrainingConfig.safeParse(merged);
@@ -141,6 +162,8 @@ export function registerFinetuneCommand(program: Command): void {
           weightDecay: t.weightDecay,
           checkpointEvery: t.checkpointEvery,
           packing: t.packing === 'none' ? false : t.packing,
+          ...(t.method === undefined ? {} : { method: t.method }),
+          ...(t.lora === undefined ? {} : { lora: t.lora }),
           ...(opts.seqLen === undefined ? {} : { seqLen: opts.seqLen }),
           seed: opts.seed,
         },

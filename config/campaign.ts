@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LoraConfigSchema } from '../engine/model/lora-config';
 import { CustomTaskOptions } from '../method/tasks/custom';
 import { TASK_NAMES } from '../method/tasks';
 import { FORMAT_NAMES, type FormatName, type TaskName } from '../method/types';
@@ -143,6 +144,14 @@ export const TrainingConfig = z
     /** PackingMode. Campaigns started before best-fit became the default keep next-fit (in their history). */
     packing: PackingMode.default('best-fit'),
     /**
+     * 'full' (absent): every weight trains. 'lora': LoRA adapters train on the frozen model (AdamW
+     * state for them only); each round's model is the merge, its adapters beside it in PEFT's
+     * layout (adapter/), and the next round adapts that model afresh.
+     */
+    method: z.enum(['full', 'lora']).optional(),
+    /** LoRA's rank (8), alpha (16), dropout (0) and targetModules (all of q k v o gate up down). */
+    lora: LoraConfigSchema.optional(),
+    /**
      * Round number (from 1) -> settings that apply from that round on, on top of the ones above;
      * overrides of earlier rounds carry over. E.g. {"2": {"epochs": 1}}: round 1 trains the
      * campaign's epochs, every later round one epoch.
@@ -153,6 +162,10 @@ export const TrainingConfig = z
   })
   .refine((t) => (t.epochs === undefined) !== (t.steps === undefined), {
     message: 'set exactly one of training.epochs and training.steps',
+  })
+  .refine((t) => t.lora === undefined || t.method === 'lora', {
+    message: "training.lora needs training.method 'lora'",
+    path: ['lora'],
   });
 
 export const EvaluationConfig = z.strictObject({

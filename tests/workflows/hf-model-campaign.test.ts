@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
@@ -38,10 +38,10 @@ async function firstLines(file: string, n: number, out: string): Promise<string>
 }
 
 describe.each([
-  ['qwen2', 'Qwen2 with biases and a ChatML template'],
-  ['mistral', 'Mistral, sharded, with a sliding window'],
-  ['qwen3', 'Qwen3, BF16, q/k norm'],
-])('a campaign on the %s fixture (%s)', (name) => {
+  ['qwen2', 'Qwen2 with biases and a ChatML template', 'full'],
+  ['mistral', 'Mistral, sharded, with a sliding window', 'full'],
+  ['qwen3', 'Qwen3, BF16, q/k norm, LoRA', 'lora'],
+] as const)('a campaign on the %s fixture (%s)', (name, _about, method) => {
   it('samples, votes, fine-tunes and evaluates a round; the model stays in its family and dtype', async () => {
     const root = await tempDir(`hf-${name}`);
     const data = path.join(root, 'data');
@@ -72,7 +72,13 @@ describe.each([
           shardSize: 8,
           maxConcurrentShards: 1,
         },
-        training: { steps: 2, batchSize: 2, checkpointEvery: 1, learningRate: 1e-3 },
+        training: {
+          steps: 2,
+          batchSize: 2,
+          checkpointEvery: 1,
+          learningRate: 1e-3,
+          ...(method === 'lora' ? { method, lora: { rank: 4, alpha: 8 } } : {}),
+        },
         evaluation: { scK: [2], shardSize: 4 },
         rounds: 1,
       },
@@ -103,6 +109,8 @@ describe.each([
     expect(JSON.parse(await fs.readFile(path.join(model, 'config.json'), 'utf8'))).toEqual(source);
     const names: Record<string, string> = { float32: 'F32', bfloat16: 'BF16', float16: 'F16' };
     const dtype = names[source.dtype ?? source.torch_dtype ?? 'float32'];
+    // With LoRA the round's model is the merge, its adapters beside it in PEFT's layout.
+    expect(existsSync(path.join(model, 'adapter', 'adapter_model.safetensors'))).toBe(method === 'lora');
     for (const t of Object.values(readSafetensors(path.join(model, 'model.safetensors')).tensors))
       expect(t.dtype).toBe(dtype);
   });
