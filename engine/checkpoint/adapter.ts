@@ -153,7 +153,7 @@ export function readAdapter(dir: string, c: LlamaConfig): { lora: LoraConfig; pa
     if (!t) throw new BadInputError(weightsFile, null, key, 'missing');
     if (t.shape.join(',') !== s.shape.join(','))
       throw new BadInputError(weightsFile, null, key, `shape [${t.shape}] but the config needs [${s.shape}]`);
-    params.set(s.name, Float32Array.from(toFloat32(t, weightsFile, key)));
+    params.set(s.name, new Float32Array(toFloat32(t, weightsFile, key)));
   }
   for (const key of Object.keys(tensors))
     if (!expected.has(key.replace('.default.weight', '.weight')) || fromPeftName(key) === null)

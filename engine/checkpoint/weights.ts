@@ -81,9 +81,14 @@ export function toFloat32(t: NamedTensor, file: string, name: string): Float32Ar
       return t.data as Float32Array;
     case 'F16':
       return halvesToFloats(t.data as Uint16Array, new Float32Array(t.data.length));
-    case 'BF16':
-      // bfloat16 is the upper half of a float32.
-      return new Float32Array(Uint32Array.from(t.data as Uint16Array, (h) => h << 16).buffer);
+    case 'BF16': {
+      // bfloat16 is the upper half of a float32. A loop, not Uint32Array.from(src, fn): that builds a
+      // temporary JS array of every element, which a real model's embedding overflows.
+      const src = t.data as Uint16Array;
+      const bits = new Uint32Array(src.length);
+      for (let i = 0; i < src.length; i++) bits[i] = src[i] << 16;
+      return new Float32Array(bits.buffer);
+    }
     default:
       throw new BadInputError(file, null, name, `dtype ${t.dtype} is not a float type`);
   }

@@ -109,7 +109,7 @@ export function mergeLora(c: LlamaConfig, l: LoraConfig, base: Params, adapters:
     const w = base.get(`${t.module}.weight`)!;
     const A = adapters.get(`${t.module}.lora_A.weight`)!; // [r, in]
     const B = adapters.get(`${t.module}.lora_B.weight`)!; // [out, r]
-    const merged = Float32Array.from(w);
+    const merged = new Float32Array(w);
     for (let i = 0; i < t.out; i++)
       for (let k = 0; k < l.rank; k++) {
         const b = B[i * l.rank + k] * s;
