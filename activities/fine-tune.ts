@@ -29,6 +29,8 @@ export interface FineTuneInput {
     checkpointEvery: number;
     /** Absent in campaigns started before the field: the engine's default (next-fit) then. */
     packing?: PackingMode;
+    /** Tokens per packed row; absent: the engine's rule (the longest example's, rounded up). */
+    maxSeqLen?: number;
     /** Absent: full fine-tuning. */
     method?: 'full' | 'lora';
     lora?: LoraConfigInput;
@@ -134,6 +136,7 @@ export function makeFineTune(deps: ActivityDeps) {
           ...(input.training.packing === undefined
             ? {}
             : { packing: input.training.packing === 'none' ? false : input.training.packing }),
+          ...(input.training.maxSeqLen === undefined ? {} : { seqLen: input.training.maxSeqLen }),
           ...(input.training.method === undefined ? {} : { method: input.training.method }),
           ...(input.training.lora === undefined ? {} : { lora: input.training.lora }),
           seed: input.seed,

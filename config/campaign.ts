@@ -144,6 +144,13 @@ export const TrainingConfig = z
     /** PackingMode. Campaigns started before best-fit became the default keep next-fit (in their history). */
     packing: PackingMode.default('best-fit'),
     /**
+     * Tokens per packed row. Absent: the longest training example's, rounded up to a multiple of
+     * 64, at most 1024 and the model's context — never the context itself, whose square the
+     * training graph's attention memory grows with. A longer example has its prompt cut from the
+     * left; one whose completion alone does not fit is dropped; both are counted.
+     */
+    maxSeqLen: positiveInt.optional(),
+    /**
      * 'full' (absent): every weight trains. 'lora': LoRA adapters train on the frozen model (AdamW
      * state for them only); each round's model is the merge, its adapters beside it in PEFT's
      * layout (adapter/), and the next round adapts that model afresh.

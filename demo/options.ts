@@ -201,6 +201,8 @@ export function demoCampaignConfig(
           checkpointEvery: 10,
           replayRatio: 0.5,
           packing: options.packing,
+          // The demo's results were measured with rows of the model's context.
+          maxSeqLen: 256,
         }
       : {
           packing: options.packing,
@@ -210,6 +212,8 @@ export function demoCampaignConfig(
           warmupSteps: 10,
           checkpointEvery: 100,
           replayRatio: 0.5,
+          // The demo's results were measured with rows of the model's context (DEMO_RECIPE).
+          maxSeqLen: 352,
           ...laterTraining(options),
         },
     evaluation: { scK: [options.m], shardSize: options.quick ? 8 : 100 },

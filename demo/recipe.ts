@@ -43,5 +43,12 @@ export const QUICK_RECIPE: ArithRecipe = {
     { count: 270, knobs: { minSteps: 2, maxSteps: 2, minDigits: 1, maxDigits: 1, style: 'terse' } },
   ],
   model: { dModel: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, dFF: 128, maxSeqLen: 256 },
-  training: { steps: 300, batchSize: 8, learningRate: 3e-3, warmupSteps: 20, checkpointEvery: 1000 },
+  training: {
+    steps: 300,
+    batchSize: 8,
+    seqLen: 256,
+    learningRate: 3e-3,
+    warmupSteps: 20,
+    checkpointEvery: 1000,
+  },
 };

@@ -11,10 +11,24 @@ export interface Sequence {
 
 export interface Tokenized {
   sequences: Sequence[];
-  /** Examples longer than seqLen + 1 tokens, cut at the end. */
+  /** Examples longer than a row (seqLen + 1 tokens) whose prompt was cut from the left to fit. */
   truncated: number;
-  /** Examples whose prompt alone fills the row, so no completion token is left to learn. */
+  /** Examples whose completion (with EOS) does not fit a row after one prompt token: dropped. */
   skipped: number;
+}
+
+/** Default cap of the packing length, whatever the model's context. */
+export const MAX_AUTO_SEQ_LEN = 1024;
+
+/**
+ * The packing length when the config gives none: the longest example's positions rounded up to a
+ * multiple of 64, at most MAX_AUTO_SEQ_LEN and the model's context. Never the context itself: the
+ * training graph's memory grows with it (attention with its square), and a real model's context
+ * (8 192, 32 768 positions) is far longer than its training examples.
+ */
+export function autoSeqLen(sequences: readonly Sequence[], context: number): number {
+  const longest = sequences.reduce((a, s) => Math.max(a, s.ids.length - 1), 1);
+  return Math.min(Math.ceil(longest / 64) * 64, MAX_AUTO_SEQ_LEN, context);
 }
 
 /**
@@ -29,24 +43,43 @@ export interface Tokenized {
 export function tokenizeExamples(
   examples: readonly FineTuneExample[],
   tok: LoadedTokenizer,
-  seqLen: number,
+  seqLen = Infinity,
 ): Tokenized {
-  const out: Tokenized = { sequences: [], truncated: 0, skipped: 0 };
+  const sequences: Sequence[] = [];
   for (const e of examples) {
     const prompt = tok.encode(e.prompt, { bos: true });
     const completion = completionIds(tok, prompt, e);
     const last = completion[completion.length - 1];
     const eos = tok.eosId === null || (last !== undefined && tok.specialIds.has(last)) ? [] : [tok.eosId];
-    let ids = [...prompt, ...completion, ...eos];
-    if (ids.length > seqLen + 1) {
-      ids = ids.slice(0, seqLen + 1);
-      out.truncated++;
-    }
-    if (prompt.length >= ids.length) {
+    sequences.push({ ids: [...prompt, ...completion, ...eos], promptLen: prompt.length });
+  }
+  return fitToLength(sequences, seqLen);
+}
+
+/**
+ * The rule for examples longer than a row (seqLen + 1 tokens: every token but the last is an input):
+ * the prompt is cut from the left (the completion and the context nearest to it are what the
+ * loss needs), keeping at least one prompt token; an example whose completion alone does not fit
+ * is dropped. Both are counted.
+ */
+export function fitToLength(sequences: readonly Sequence[], seqLen: number): Tokenized {
+  const out: Tokenized = { sequences: [], truncated: 0, skipped: 0 };
+  for (const s of sequences) {
+    const excess = s.ids.length - (seqLen + 1);
+    if (s.promptLen >= s.ids.length) {
       out.skipped++;
       continue;
     }
-    out.sequences.push({ ids, promptLen: prompt.length });
+    if (excess <= 0) {
+      out.sequences.push(s);
+      continue;
+    }
+    if (s.promptLen - excess < 1) {
+      out.skipped++;
+      continue;
+    }
+    out.truncated++;
+    out.sequences.push({ ids: s.ids.slice(excess), promptLen: s.promptLen - excess });
   }
   return out;
 }

@@ -24,7 +24,11 @@ export const FineTuneConfigSchema = z
     beta2: adamw.beta2,
     eps: adamw.eps,
     maxGradNorm: adamw.maxGradNorm,
-    /** Tokens per row; default the model's maxSeqLen. */
+    /**
+     * Tokens per row (the packing length). Default: the longest example's rounded up to a multiple
+     * of 64, at most 1024 and the model's context (batches.ts autoSeqLen). A longer example has its
+     * prompt cut from the left; one whose completion alone does not fit is dropped (both counted).
+     */
     seqLen: z.number().int().positive().optional(),
     /**
      * Several examples share a row (each attends only to itself and restarts its positions), so

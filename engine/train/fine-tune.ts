@@ -5,7 +5,7 @@ import { loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint';
 import type { TrainerState } from '../checkpoint/trainer-state';
 import type { Params } from '../model/params';
 import { loadTokenizer } from '../tokenizer/load';
-import { DataPlan, evalBatches, fingerprint, tokenizeExamples } from './batches';
+import { DataPlan, autoSeqLen, evalBatches, fingerprint, fitToLength, tokenizeExamples } from './batches';
 import { checkpointDirName, listCheckpoints, pruneCheckpoints, removeTemporaryDirs } from './checkpoints';
 import { type FineTuneConfig, type FineTuneConfigInput, FineTuneConfigSchema } from './config';
 import { NonFiniteLossError, TrainingAbortedError } from './errors';
@@ -122,22 +122,26 @@ export async function fineTune(opts: FineTuneOptions): Promise<FineTuneResult> {
   const tok = loadTokenizer(sourceDir);
   const ckpt = loadCheckpoint(sourceDir);
   const model = ckpt.config;
-  const T = cfg.seqLen ?? model.maxSeqLen;
   // Dynamic NTK rotary stretches past max_position_embeddings by design; other models stop there.
-  if (T > model.maxSeqLen && model.ropeScaling?.type !== 'dynamic')
+  const context = model.ropeScaling?.type === 'dynamic' ? Infinity : model.maxSeqLen;
+  const all = tokenizeExamples(resolveExamples(opts.examples, '(examples)'), tok);
+  // The packing length: the config's, or the longest example's rounded up (batches.ts autoSeqLen).
+  const T = cfg.seqLen ?? autoSeqLen(all.sequences, context);
+  if (T > context)
     throw new BadInputError(
       '(fine-tune config)',
       null,
       'seqLen',
       `${T} exceeds the model's max_position_embeddings ${model.maxSeqLen}`,
     );
-  const train = tokenizeExamples(resolveExamples(opts.examples, '(examples)'), tok, T);
+  const fitted = fitToLength(all.sequences, T);
+  const train = { ...fitted, skipped: fitted.skipped + all.skipped };
   if (train.sequences.length === 0)
     throw new BadInputError(
       '(examples)',
       null,
       '(examples)',
-      'no example has a completion token within seqLen',
+      `no example's completion fits a row of ${T} tokens`,
     );
   const heldOut = opts.evalExamples
     ? tokenizeExamples(resolveExamples(opts.evalExamples, '(evalExamples)'), tok, T).sequences

@@ -6,6 +6,9 @@ export { learningRateAt } from './schedule';
 export { listCheckpoints, checkpointDirName } from './checkpoints';
 export {
   tokenizeExamples,
+  autoSeqLen,
+  fitToLength,
+  MAX_AUTO_SEQ_LEN,
   packRows,
   BEST_FIT_WINDOW,
   type Packing,

@@ -2,6 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
+  MAX_AUTO_SEQ_LEN,
+  autoSeqLen,
   BEST_FIT_WINDOW,
   DataPlan,
   FineTuneConfigSchema,
@@ -25,7 +27,7 @@ function charTokenizer() {
 const tok = charTokenizer();
 
 describe('fine-tuning data', () => {
-  test('prompt gets BOS, completion gets EOS; too-long examples are cut, prompt-only ones skipped', () => {
+  test('prompt gets BOS, completion gets EOS; a too-long prompt is cut from the left, a too-long completion dropped', () => {
     const t = tokenizeExamples(
       [
         { prompt: 'ab', completion: 'cd' },
@@ -37,10 +39,21 @@ describe('fine-tuning data', () => {
     );
     expect(t.sequences[0].ids).toEqual([tok.bosId, ...tok.encode('abcd'), tok.eosId]);
     expect(t.sequences[0].promptLen).toBe(3);
+    // BOS + 12 prompt tokens + q + EOS is 15 tokens: the 6 leftmost go, the completion stays whole.
+    expect(t.sequences[1].ids).toEqual([...tok.encode('ppppppp'), ...tok.encode('q'), tok.eosId]);
     expect(t.sequences[1].ids).toHaveLength(9); // seqLen + 1: the last token is only a target
-    expect(t.truncated).toBe(2);
-    expect(t.skipped).toBe(1);
+    expect(t.sequences[1].promptLen).toBe(7);
+    expect(t.truncated).toBe(1);
+    expect(t.skipped).toBe(1); // 10 completion tokens + EOS do not fit 9 with a prompt token before them
     expect(t.sequences).toHaveLength(2);
+  });
+
+  test('the packing length by default: the longest example rounded up to 64, capped at 1024 and the context', () => {
+    const seq = (n: number) => ({ ids: new Array<number>(n + 1).fill(1), promptLen: 1 });
+    expect(autoSeqLen([seq(10), seq(70)], 8192)).toBe(128);
+    expect(autoSeqLen([seq(64)], 8192)).toBe(64);
+    expect(autoSeqLen([seq(5000)], 32768)).toBe(MAX_AUTO_SEQ_LEN);
+    expect(autoSeqLen([seq(300)], 256)).toBe(256);
   });
 
   test('the loss mask covers exactly the completion and EOS; packed examples restart positions', () => {
