@@ -14,7 +14,7 @@ import {
 } from '../client';
 import { loadCampaignConfig } from '../config';
 import { runPreflight } from './config-commands';
-import type { ArtifactStore } from '../store';
+import { LocalArtifactStore, type ArtifactStore } from '../store';
 import type { CampaignStatus } from '../workflows/types';
 import { campaignSource, withCampaignSourceOptions, type CampaignSourceOptions } from './report-commands';
 import { fromTemporalOrStore } from './offline';
@@ -230,13 +230,23 @@ export function registerCampaignCommands(program: Command): void {
       .requiredOption('-c, --config <file>', 'campaign config (lmsi.config.json)')
       .option('--id <campaignId>', 'campaign id (default: the config name)')
       .option(
+        '--new-id',
+        'when the id is taken (a running or completed campaign, or one with an audit trail), take the next free <id>-<n>',
+      )
+      .option(
         '--wait',
         'follow it with progress bars until it finishes; exit 0 completed, 1 failed, 3 gave up',
       )
       .option(...outageOption),
   ).action(
     async (
-      opts: TemporalOptions & { config: string; id?: string; wait?: boolean; outageTimeout: number },
+      opts: TemporalOptions & {
+        config: string;
+        id?: string;
+        newId?: boolean;
+        wait?: boolean;
+        outageTimeout: number;
+      },
     ) => {
       const config = resolveConfigPaths(loadCampaignConfig(opts.config), opts.config);
       // The model and the prompts against its context, before any workflow starts (where visible).
@@ -247,7 +257,11 @@ export function registerCampaignCommands(program: Command): void {
         profile: opts.profile,
       };
       await withClient(target, async (client) => {
-        const handle = await startCampaign(client, config, { campaignId: opts.id });
+        const handle = await startCampaign(client, config, {
+          campaignId: opts.id,
+          store: new LocalArtifactStore(config.artifacts.dir),
+          newId: opts.newId,
+        });
         process.stdout.write(`started campaign ${handle.workflowId}\n`);
         if (!opts.wait) return;
         const final = await watchCampaign(

@@ -8,7 +8,12 @@ import {
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import type { CampaignConfig } from '../config/campaign';
 import { campaignFailure, campaignTroubles, serverUnreachable, stepAttribute } from './campaign-diagnosis';
-import { readCampaignIndex, type CampaignIndex } from '../report/campaign-index';
+import {
+  campaignIndexFolder,
+  indexableCampaignId,
+  readCampaignIndex,
+  type CampaignIndex,
+} from '../report/campaign-index';
 import { roundResultOf } from '../report/round-record';
 import type { ArtifactStore } from '../store';
 import { selfImprovementCampaign } from '../workflows/campaign';
@@ -50,14 +55,69 @@ export function resolveConfigPaths(config: CampaignConfig, configFile: string): 
   };
 }
 
+/**
+ * Why `campaignId` cannot name a new campaign, or null when it is free. A campaign's audit trail is
+ * append-only: the id of a running or completed campaign, or of any campaign whose index in the
+ * artifact store holds entries, is never reused. A campaign that failed or was cancelled before it
+ * recorded anything may be run again under its id (after fixing its input, say).
+ */
+export async function campaignIdTaken(
+  client: Client,
+  campaignId: string,
+  store?: ArtifactStore,
+): Promise<string | null> {
+  try {
+    const d = await client.workflow.getHandle(campaignId).describe();
+    if (d.status.name === 'RUNNING') return `campaign ${campaignId} is running`;
+    if (d.status.name === 'COMPLETED')
+      return `campaign ${campaignId} completed (${d.closeTime?.toISOString() ?? 'closed'})`;
+  } catch (e) {
+    if (!(e instanceof WorkflowNotFoundError)) throw e;
+  }
+  if (store && indexableCampaignId(campaignId)) {
+    const entries = await store.listNamed(campaignIndexFolder(campaignId));
+    if (entries.length > 0)
+      return `campaign ${campaignId} has an audit trail in the artifact store (${entries.length} index entries)`;
+  }
+  return null;
+}
+
+/** The first of `<base>-2`, `<base>-3`, ... that no campaign has taken. */
+export async function nextFreeCampaignId(
+  client: Client,
+  base: string,
+  store?: ArtifactStore,
+): Promise<string> {
+  for (let n = 2; ; n++) {
+    const id = `${base}-${n}`;
+    if ((await campaignIdTaken(client, id, store)) === null) return id;
+  }
+}
+
+/**
+ * Starts a campaign under `campaignId` (default: the config's name), refusing an id that is taken
+ * (campaignIdTaken). `newId`: when the id is taken, take the next free `<id>-<n>` instead.
+ */
 export async function startCampaign(
   client: Client,
   config: CampaignConfig,
-  options: { campaignId?: string } = {},
+  options: { campaignId?: string; store?: ArtifactStore; newId?: boolean } = {},
 ): Promise<WorkflowHandle<typeof selfImprovementCampaign>> {
-  const campaignId = options.campaignId ?? config.name;
+  let campaignId = options.campaignId ?? config.name;
+  const taken = await campaignIdTaken(client, campaignId, options.store);
+  if (taken !== null) {
+    const free = await nextFreeCampaignId(client, campaignId, options.store);
+    if (!options.newId) {
+      throw new Error(
+        `${taken}: its audit trail is never rewritten, so its id is not reused; start another with --new-id (it would be ${free}) or --id <another id>`,
+      );
+    }
+    campaignId = free;
+  }
   return client.workflow.start(selfImprovementCampaign, {
     workflowId: campaignId,
+    // Temporal itself refuses a completed campaign's id too (a race with the check above).
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
     taskQueue: config.temporal.taskQueues.light,
     args: [{ campaignId, config }],
     typedSearchAttributes: [{ key: LmsiCampaignId, value: campaignId }],

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BadInputError } from '../method/errors';
 import { InvalidRefError, type ArtifactStore } from '../store';
 import type { ReportArtifacts } from '../activities/write-report';
 import type { CampaignStop } from './types';
@@ -126,7 +127,26 @@ export async function indexRound(
     startedAt: result.startedAt,
     finishedAt: result.finishedAt,
   };
-  await store.putNamed(`${campaignIndexFolder(campaignId)}/round-${result.round}`, entry);
+  await putOnce(store, `${campaignIndexFolder(campaignId)}/round-${result.round}`, entry);
+}
+
+/**
+ * Writes an index entry unless the name holds another one: the audit trail is append-only. A retried
+ * activity rewrites identical bytes (entries are built from results, never the clock), which passes;
+ * another run under the same campaign id would rewrite the first run's trail, which is refused.
+ */
+async function putOnce(store: ArtifactStore, name: string, entry: object): Promise<void> {
+  const existing = await store.getNamed(name);
+  if (existing !== undefined && JSON.stringify(existing) !== JSON.stringify(entry)) {
+    const campaignId = (entry as { campaignId: string }).campaignId;
+    throw new BadInputError(
+      name,
+      null,
+      'campaignId',
+      `the campaign index already holds another run's entry: campaign ${campaignId} exists and its audit trail is never rewritten; start the new run under another id (lmsi run --new-id)`,
+    );
+  }
+  if (existing === undefined) await store.putNamed(name, entry);
 }
 
 /** Records the campaign's report artifacts in its index (dated by its last round, as the report is). */
@@ -145,7 +165,7 @@ export async function indexReport(
     generatedAt,
     ...(stopped ? { stopped } : {}),
   };
-  await store.putNamed(`${campaignIndexFolder(campaignId)}/report`, entry);
+  await putOnce(store, `${campaignIndexFolder(campaignId)}/report`, entry);
 }
 
 /**

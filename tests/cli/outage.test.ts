@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { campaignStatus } from '../../client';
 import type { CampaignConfig } from '../../config/campaign';
-import { tempDir } from '../helpers/temporal';
+import { tempDir, testServerAddress } from '../helpers/temporal';
 import { pretrainedTinyModel } from '../helpers/tiny-model';
 import { devServer, type DevServer } from '../reliability/dev-server';
 import { faultCampaignConfig, smallSplits } from '../reliability/fixture';
@@ -94,6 +94,33 @@ describe('waiting on a campaign through a Temporal outage', () => {
       expect(r.stderr).toMatch(/lmsi: Temporal is back after \d+ s/);
     }
   }, 300_000);
+
+  it("a completed campaign's id is not reused: run refuses it, --new-id takes the next free one", async () => {
+    const again = await lmsi('run', '--config', configFile);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(
+      new RegExp(
+        `^lmsi: campaign ${config.name} completed \\(.+\\): its audit trail is never rewritten, so its id is not reused; start another with --new-id \\(it would be ${config.name}-2\\) or --id <another id>`,
+        'm',
+      ),
+    );
+    // A server that never saw it (another cluster, or after retention): the store's index refuses it.
+    const elsewhere = await lmsi('run', '--config', configFile, '--address', testServerAddress());
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.stderr).toContain(
+      `lmsi: campaign ${config.name} has an audit trail in the artifact store (`,
+    );
+
+    const fresh = await lmsi('run', '--config', configFile, '--new-id');
+    expectOk(fresh);
+    expect(fresh.stdout).toContain(`started campaign ${config.name}-2`);
+    const connection = await Connection.connect({ address: server.address });
+    try {
+      await new Client({ connection }).workflow.getHandle(`${config.name}-2`).terminate('test over');
+    } finally {
+      await connection.close();
+    }
+  });
 
   it('with the server gone for good, status --watch gives up with exit 3 after --outage-timeout', async () => {
     await worker!.stop();

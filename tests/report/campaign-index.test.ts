@@ -2,6 +2,7 @@ import * as fs from 'node:fs/promises';
 import type { CampaignConfig } from '../../config/campaign';
 import { indexReport, indexRound, indexableCampaignId, readCampaignIndex } from '../../report';
 import { campaignIndexFolder } from '../../report/campaign-index';
+import { isBadInputError } from '../../method/errors';
 import { InvalidRefError, LocalArtifactStore } from '../../store';
 import type { RoundResult } from '../../workflows/types';
 import { makeFakeCampaign, type FakeCampaign } from './fake-campaign';
@@ -77,7 +78,31 @@ describe('the campaign index', () => {
     expect(index!.report).toBeNull();
   });
 
-  it("leaves out an earlier run's later rounds when the campaign id is run again", async () => {
+  it("refuses another run's entry under the same campaign id: the audit trail is append-only", async () => {
+    const store = await freshStore();
+    await indexAll(store, 'c');
+    await indexReport(store, 'c', REPORT, campaign.rounds[2].finishedAt);
+    const before = await readCampaignIndex(store, 'c');
+    const again = {
+      ...rounds()[0],
+      startedAt: '2025-02-01T00:00:00.000Z',
+      finishedAt: '2025-02-01T00:01:00.000Z',
+    };
+    const refused = await indexRound(store, 'c', 'c/round-0', recordRef(7), again).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(isBadInputError(refused)).toBe(true);
+    expect((refused as Error).message).toBe(
+      "indexes/campaigns/c/round-0: campaignId: the campaign index already holds another run's entry: campaign c exists and its audit trail is never rewritten; start the new run under another id (lmsi run --new-id)",
+    );
+    await expect(indexReport(store, 'c', { ...REPORT, rounds: 1 }, again.finishedAt)).rejects.toThrow(
+      "indexes/campaigns/c/report: campaignId: the campaign index already holds another run's entry",
+    );
+    expect(await readCampaignIndex(store, 'c')).toEqual(before);
+  });
+
+  it("leaves out an earlier run's later rounds in a store written before the index was append-only", async () => {
     const store = await freshStore();
     await indexAll(store, 'c');
     await indexReport(store, 'c', REPORT, campaign.rounds[2].finishedAt);
@@ -87,7 +112,10 @@ describe('the campaign index', () => {
       startedAt: '2025-02-01T00:00:00.000Z',
       finishedAt: '2025-02-01T00:01:00.000Z',
     };
-    await indexRound(store, 'c', 'c/round-0', recordRef(7), again);
+    const other = await freshStore();
+    await indexRound(other, 'c', 'c/round-0', recordRef(7), again);
+    const name = `${campaignIndexFolder('c')}/round-0`;
+    await store.putNamed(name, await other.getNamed(name));
     const index = await readCampaignIndex(store, 'c');
     expect(index!.rounds.map((r) => [r.round, r.resultRef])).toEqual([[0, recordRef(7)]]);
     expect(index!.report).toBeNull();
