@@ -4,6 +4,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import {
   campaignStatus,
   cancelCampaign,
+  clearPayloadsWarning,
   connectClient,
   listCampaigns,
   pauseCampaign,
@@ -256,6 +257,8 @@ export function registerCampaignCommands(program: Command): void {
         namespace: opts.namespace ?? config.temporal.namespace,
         profile: opts.profile,
       };
+      const clear = clearPayloadsWarning(target);
+      if (clear) process.stderr.write(`lmsi: ${clear}\n`);
       await withClient(target, async (client) => {
         const handle = await startCampaign(client, config, {
           campaignId: opts.id,

@@ -12,8 +12,11 @@ export interface CodecServerOptions {
   codec: PayloadCodec;
   port?: number;
   host?: string;
-  /** The Web UI's origin (CORS), e.g. http://localhost:8233. */
-  corsOrigin?: string;
+  /**
+   * The Web UI's origin (CORS), e.g. http://127.0.0.1:8233, or several (the one a request comes from
+   * is allowed when listed, as a browser accepts one origin per response).
+   */
+  corsOrigin?: string | string[];
   /** When set, requests must carry `Authorization: Bearer <token>`. */
   token?: string;
 }
@@ -47,7 +50,7 @@ export function createCodecServer(options: CodecServerOptions): http.Server {
   return http.createServer((req, res) => {
     void handle(options, req, res).catch((e: unknown) => {
       // The message only: never the body (payloads) in a response or a log.
-      send(res, 400, { message: e instanceof Error ? e.message : 'bad request' }, options);
+      send(res, 400, { message: e instanceof Error ? e.message : 'bad request' }, options, req);
     });
   });
 }
@@ -63,33 +66,48 @@ export async function startCodecServer(
 }
 
 async function handle(options: CodecServerOptions, req: http.IncomingMessage, res: http.ServerResponse) {
-  if (req.method === 'OPTIONS') return send(res, 204, null, options);
+  if (req.method === 'OPTIONS') return send(res, 204, null, options, req);
   const route = (req.url ?? '').split('?')[0].replace(/\/+$/, '');
   if (req.method !== 'POST' || !(route.endsWith('/decode') || route.endsWith('/encode'))) {
-    return send(res, 404, { message: 'POST /encode or /decode' }, options);
+    return send(res, 404, { message: 'POST /encode or /decode' }, options, req);
   }
   if (options.token !== undefined && req.headers.authorization !== `Bearer ${options.token}`) {
-    return send(res, 401, { message: 'unauthorized' }, options);
+    return send(res, 401, { message: 'unauthorized' }, options, req);
   }
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY) return send(res, 413, { message: 'body too large' }, options);
+    if (size > MAX_BODY) return send(res, 413, { message: 'body too large' }, options, req);
     chunks.push(chunk as Buffer);
   }
   const parsed = JsonPayloads.safeParse(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-  if (!parsed.success) return send(res, 400, { message: 'expected {"payloads": [...]}' }, options);
+  if (!parsed.success) return send(res, 400, { message: 'expected {"payloads": [...]}' }, options, req);
   const payloads = parsed.data.payloads.map(fromJson);
   const out = route.endsWith('/decode')
     ? await options.codec.decode(payloads)
     : await options.codec.encode(payloads);
-  send(res, 200, { payloads: out.map(toJson) }, options);
+  send(res, 200, { payloads: out.map(toJson) }, options, req);
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown, options: CodecServerOptions) {
-  if (options.corsOrigin) {
-    res.setHeader('Access-Control-Allow-Origin', options.corsOrigin);
+/** The origin to allow in a response: the request's when it is one of the configured ones. */
+function allowedOrigin(options: CodecServerOptions, req?: http.IncomingMessage): string | undefined {
+  const origins = typeof options.corsOrigin === 'string' ? [options.corsOrigin] : (options.corsOrigin ?? []);
+  const from = req?.headers.origin;
+  return from !== undefined && origins.includes(from) ? from : origins[0];
+}
+
+function send(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  options: CodecServerOptions,
+  req?: http.IncomingMessage,
+) {
+  const origin = allowedOrigin(options, req);
+  if (origin) {
+    res.setHeader('Access-Control-Allow-Origin', origin);
+    res.setHeader('Vary', 'Origin');
     res.setHeader('Access-Control-Allow-Methods', 'POST, OPTIONS');
     res.setHeader('Access-Control-Allow-Headers', 'Content-Type, X-Namespace, Authorization');
     res.setHeader('Access-Control-Allow-Credentials', 'true');

@@ -27,6 +27,28 @@ export function resolveTarget(target: TemporalTarget) {
   };
 }
 
+/** Whether a `host:port` address is this machine (nothing leaves it). */
+export function isLoopbackAddress(address: string): boolean {
+  const host = address.startsWith('[')
+    ? address.slice(1, address.indexOf(']'))
+    : address.replace(/:\d+$/, '');
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/**
+ * The warning for a campaign about to send its payloads (the whole config, paths included) in clear
+ * to a server on another machine, or null: loopback, or a payload key configured (client/codec.ts).
+ */
+export function clearPayloadsWarning(
+  target: TemporalTarget,
+  env: NodeJS.ProcessEnv = process.env,
+): string | null {
+  if (env.LMSI_CODEC_KEY || env.LMSI_CODEC_KEY_FILE) return null;
+  const { address } = resolveTarget(target).connectionOptions;
+  if (isLoopbackAddress(address)) return null;
+  return `warning: Temporal at ${address} is not on this machine and no payload key is set (LMSI_CODEC_KEY or LMSI_CODEC_KEY_FILE): the campaign's payloads, its whole config and paths included, are stored in clear in the server's history (client/README.md: payload encryption)`;
+}
+
 export async function connectClient(target: TemporalTarget = {}): Promise<Client> {
   const { connectionOptions, namespace } = resolveTarget(target);
   const connection = await Connection.connect(connectionOptions);
