@@ -76,6 +76,9 @@ export function runChild(args: string[], limits: ChildLimits, env: NodeJS.Proces
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // A bench stopped by a signal or an error must not leave a phase running on the shared machine.
+  const orphanGuard = () => child.kill('SIGKILL');
+  process.once('exit', orphanGuard);
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -109,6 +112,7 @@ export function runChild(args: string[], limits: ChildLimits, env: NodeJS.Proces
     child.on('close', (code, signal) => {
       clearInterval(poll);
       clearTimeout(timer);
+      process.removeListener('exit', orphanGuard);
       resolve({
         exitCode: code,
         signal,

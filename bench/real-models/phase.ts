@@ -80,8 +80,10 @@ interface FinetuneArgs {
   outDir: string;
   steps: number;
   batchSize: number;
-  /** Absent: the engine's default, the model's context (max_position_embeddings). */
+  /** Absent: the engine's default (the longest example's length, rounded up). */
   seqLen?: number;
+  /** 'full' fine-tuning or LoRA adapters (rank 8 on every projection, the engine's defaults). */
+  method: 'full' | 'lora';
   threads: number;
 }
 
@@ -100,6 +102,7 @@ async function finetune(a: FinetuneArgs) {
       learningRate: 1e-4,
       checkpointEvery: 1000,
       ...(a.seqLen === undefined ? {} : { seqLen: a.seqLen }),
+      method: a.method,
       seed: 'bench-real-models',
     },
     threads: a.threads,
@@ -110,8 +113,9 @@ async function finetune(a: FinetuneArgs) {
   const between = marks.slice(1).map((m, i) => Math.round((m - marks[i]) / 10) / 100);
   rmSync(a.outDir, { recursive: true, force: true });
   return {
+    method: a.method,
     steps: result.steps,
-    seqLen: a.seqLen ?? 'context',
+    seqLen: a.seqLen ?? 'default',
     batchSize: a.batchSize,
     tokensSeen: result.tokensSeen,
     firstStepSeconds: Math.round((marks[0] - started) / 10) / 100,

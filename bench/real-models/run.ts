@@ -1,7 +1,8 @@
 /**
  * npm run bench:real-models [-- --models=smollm2-135m,qwen2.5-0.5b,llama-3.2-1b]
- *                              [--phases=check,load,sample,eval,finetune-context,finetune,campaign]
+ *                              [--phases=check,load,sample,eval,finetune,finetune-lora,campaign]
  *                              [--rss-limit-gb=18] [--budget-minutes=55] [--out=bench/results/real-models.json]
+ *                              [--table-only]   (summaries and table again from --out, nothing run)
  *
  * A real-size walk-through: random-weight checkpoints with the published configurations of
  * SmolLM2-135M, Qwen2.5-0.5B and Llama-3.2-1B (make-checkpoints.sh: transformers' save_pretrained, a
@@ -12,13 +13,13 @@
  *   sample            a second process: session from the cached graph, then 4 paths × 32 new tokens
  *                     on a GSM8K prompt (tok/s)
  *   eval              `lmsi eval` on 8 GSM8K test questions, greedy and SC@4, 48 new tokens
- *   finetune-context  the trainer at its default row length, the model's context (what a campaign's
- *                     fine-tuning uses: the campaign config has no training.seqLen)
- *   finetune          3 steps, batch 2, rows of 256 tokens: the step time
+ *   finetune          full fine-tuning, 3 steps, batch 2, rows of 256 tokens: the step time
+ *   finetune-lora     the same with LoRA adapters (rank 8 on every projection, the engine's defaults)
  *   campaign          one round through the real workflows (Temporal dev server, a light and an
  *                     accelerator worker in one process) on 16 GSM8K questions × 4 paths, 48 new
- *                     tokens, 2 training steps of batch 2, on a copy of the folder whose config.json
- *                     says max_position_embeddings 512 (so that the trainer's rows are 512 tokens)
+ *                     tokens, 2 training steps of batch 2 at the engine's default row length: full
+ *                     fine-tuning where the finetune phase fit, else LoRA where finetune-lora fit
+ *   finetune-context  (only when named) full fine-tuning on rows as long as the model's context
  *
  * Each phase is a child process whose resident memory is polled from /proc; one that passes the RSS
  * limit (or leaves the shared machine short of memory) is killed and recorded as "did not fit" with
@@ -26,7 +27,7 @@
  * JSON after every phase, and prints a table.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -47,7 +48,17 @@ const arg = (name: string, fallback: string): string => {
 };
 
 const ALL_MODELS = ['smollm2-135m', 'qwen2.5-0.5b', 'llama-3.2-1b'];
-const PHASES = ['check', 'load', 'sample', 'eval', 'finetune-context', 'finetune', 'campaign'] as const;
+const PHASES = [
+  'check',
+  'load',
+  'sample',
+  'eval',
+  'finetune',
+  'finetune-lora',
+  'campaign',
+  'finetune-context',
+] as const;
+const DEFAULT_PHASES = PHASES.filter((p) => p !== 'finetune-context');
 type Phase = (typeof PHASES)[number];
 const TIMEOUT_S: Record<Phase, number> = {
   check: 120,
@@ -56,11 +67,12 @@ const TIMEOUT_S: Record<Phase, number> = {
   eval: 900,
   'finetune-context': 300,
   finetune: 900,
+  'finetune-lora': 900,
   campaign: 1500,
 };
 
 const models = arg('models', ALL_MODELS.join(',')).split(',');
-const phases = arg('phases', PHASES.join(',')).split(',') as Phase[];
+const phases = arg('phases', DEFAULT_PHASES.join(',')).split(',') as Phase[];
 for (const p of phases)
   if (!PHASES.includes(p)) throw new Error(`unknown phase ${p}; phases: ${PHASES.join(',')}`);
 const RSS_LIMIT = Number(arg('rss-limit-gb', '18')) * 1e9;
@@ -69,7 +81,6 @@ const MIN_AVAILABLE = Number(arg('min-available-gb', '1.5')) * 1e9;
 const BUDGET_MS = Number(arg('budget-minutes', '55')) * 60_000;
 const OUT = path.resolve(arg('out', path.join(ROOT, 'bench', 'results', 'real-models.json')));
 const THREADS = cpus().length;
-const CAMPAIGN_CONTEXT = 512;
 
 const gb = (bytes: number) => Math.round((bytes / 1e9) * 100) / 100;
 
@@ -165,24 +176,6 @@ function prepareData(dir: string) {
   return { ...files, samplePrompt: `Q: ${firstQuestion}\nA: Let's think step by step.` };
 }
 
-/**
- * A copy of the model folder (hard links: no bytes copied) whose config.json says a shorter context,
- * for the campaign: its fine-tuning packs rows as long as the model's context.
- */
-function shortContextCopy(dir: string, context: number): string {
-  const out = `${dir}-ctx${context}`;
-  rmSync(out, { recursive: true, force: true });
-  mkdirSync(out);
-  for (const f of readdirSync(dir)) {
-    if (f === 'config.json' || f === '.complete') continue;
-    linkSync(path.join(dir, f), path.join(out, f));
-  }
-  const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
-  config.max_position_embeddings = context;
-  writeFileSync(path.join(out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-  return out;
-}
-
 interface ModelRecord {
   name: string;
   published: string;
@@ -190,6 +183,7 @@ interface ModelRecord {
   dtype: string;
   config: Record<string, unknown>;
   phases: Partial<Record<Phase, PhaseRecord>>;
+  summary?: ModelSummary;
 }
 
 const started = performance.now();
@@ -238,7 +232,7 @@ async function main() {
         scK: [4],
         trainingSteps: 2,
         batchSize: 2,
-        contextForTraining: CAMPAIGN_CONTEXT,
+        training: 'full where the finetune phase fit, else LoRA where finetune-lora fit',
         task: "custom on GSM8K lines, answer = a path's last character (a random model's paths then agree and the round trains)",
       },
     },
@@ -359,14 +353,15 @@ async function main() {
             env,
           );
           if (r.record.ok) r.record.result = JSON.parse(r.run.stdout);
-        } else if (p === 'finetune' || p === 'finetune-context') {
+        } else if (p === 'finetune' || p === 'finetune-lora' || p === 'finetune-context') {
           const args = {
             model: dir,
             data: data.training16,
             outDir: path.join(scratch, 'finetune'),
-            steps: p === 'finetune' ? 3 : 1,
+            steps: p === 'finetune-context' ? 1 : 3,
             batchSize: 2,
-            ...(p === 'finetune' ? { seqLen: 256 } : {}),
+            seqLen: p === 'finetune-context' ? (hf.max_position_embeddings as number) : 256,
+            method: p === 'finetune-lora' ? 'lora' : 'full',
             threads: THREADS,
           };
           r = await measured(
@@ -377,8 +372,13 @@ async function main() {
           );
         } else {
           const progressFile = path.join(scratch, 'campaign-progress.json');
+          // Full fine-tuning unless it was measured not to fit and LoRA was measured to fit.
+          const method =
+            record.phases.finetune && !record.phases.finetune.ok && record.phases['finetune-lora']?.ok
+              ? 'lora'
+              : 'full';
           const args = {
-            model: shortContextCopy(dir, CAMPAIGN_CONTEXT),
+            model: dir,
             address: server!.address,
             name: `real-models-${name.replace(/[^A-Za-z0-9._-]/g, '-')}-${Date.now()}`,
             workDir: path.join(scratch, 'campaign'),
@@ -404,7 +404,7 @@ async function main() {
                 maxConcurrentShards: 1,
               },
               formats: ['zero-shot-cot', 'zero-shot-direct'],
-              training: { steps: 2, batchSize: 2, checkpointEvery: 2, learningRate: 1e-4 },
+              training: { steps: 2, batchSize: 2, checkpointEvery: 2, learningRate: 1e-4, method },
               evaluation: { scK: [4], shardSize: 4 },
               rounds: 1,
               gate: { tolerance: 1, stopWhenNothingKept: false },
@@ -418,8 +418,7 @@ async function main() {
           );
           if (!r.record.ok && existsSync(progressFile))
             r.record.lastStatus = JSON.parse(readFileSync(progressFile, 'utf8'));
-          r.record.modelChange = `a copy of the folder with config.json max_position_embeddings ${hf.max_position_embeddings} -> ${CAMPAIGN_CONTEXT}: the campaign config has no training.seqLen, and fine-tuning packs rows of the model's context`;
-          rmSync(`${dir}-ctx${CAMPAIGN_CONTEXT}`, { recursive: true, force: true });
+          r.record.trainingMethod = method;
         }
         if (r.result) {
           const { ok: _ok, error: _error, ...rest } = r.result;
@@ -440,17 +439,45 @@ async function main() {
     await server?.teardown();
   }
   output.totalMinutes = Math.round((performance.now() - started) / 600) / 100;
+  for (const m of output.models) m.summary = summary(m);
   save();
   process.stdout.write(`\n${table(output.models)}\n\nwrote ${path.relative(ROOT, OUT)}\n`);
+}
+
+/** What a reader wants first: the phases that did not fit or failed, and training's memory per parameter. */
+export function summary(m: ModelRecord): ModelSummary {
+  const notDone: ModelSummary['notDone'] = [];
+  for (const [phase, r] of Object.entries(m.phases) as [Phase, PhaseRecord][]) {
+    const why = r.didNotFit ?? r.timedOut ?? r.error ?? r.skipped;
+    if (r.ok || !why) continue;
+    const where = r.lastStatus as { round: number; step: string } | undefined;
+    notDone.push({
+      phase,
+      why: where ? `${why} (campaign in round ${where.round}, step ${where.step})` : why,
+    });
+  }
+  const ft = m.phases.finetune;
+  return {
+    notDone,
+    trainingPeakBytesPerParameter: ft?.ok ? Math.round((ft.peakRssGB * 1e9) / m.parameters) : null,
+  };
+}
+
+interface ModelSummary {
+  notDone: { phase: Phase; why: string }[];
+  /** Peak RSS of the 3-step fine-tuning (rows of 256 tokens, batch 2) over the parameter count. */
+  trainingPeakBytesPerParameter: number | null;
 }
 
 /** The README's table: one row per model. */
 export function table(records: readonly ModelRecord[]): string {
   const cell = (r: PhaseRecord | undefined, value: (r: PhaseRecord) => string): string => {
     if (!r) return '–';
+    const where = r.lastStatus as { round: number; step: string } | undefined;
+    const at = where ? `, round ${where.round} ${where.step}` : '';
     if (r.didNotFit)
-      return `did not fit (${r.didNotFit.replace(/^killed at /, '').replace(/ RSS.*/, '')} at kill)`;
-    if (r.timedOut) return `timed out (${r.seconds} s)`;
+      return `did not fit (${r.didNotFit.replace(/^killed at /, '').replace(/ RSS.*/, '')} at kill${at})`;
+    if (r.timedOut) return `timed out (${r.seconds} s${at})`;
     if (r.skipped) return 'skipped';
     if (!r.ok) return 'failed';
     return value(r);
@@ -464,10 +491,10 @@ export function table(records: readonly ModelRecord[]): string {
     'cached load s',
     'tok/s (4 × 32)',
     'eval s (8 q, SC@4)',
-    'train step s (2 × 256)',
-    'train at context',
+    'full train step s (2 × 256)',
+    'LoRA train step s (2 × 256)',
     'campaign s (1 round)',
-    'peak RSS GB: check / load / sample / eval / train / campaign',
+    'peak RSS GB: check / load / sample / eval / full train / LoRA train / campaign',
   ];
   const rows = records.map((m) => {
     const ph = m.phases;
@@ -481,17 +508,31 @@ export function table(records: readonly ModelRecord[]): string {
       cell(ph.sample, () => `${sample?.tokensPerSecond ?? '?'}`),
       cell(ph.eval, (r) => `${r.seconds}`),
       cell(ph.finetune, (r) => `${(r.stepSeconds as number[]).join(', ')}`),
-      cell(ph['finetune-context'], (r) => `fits (${r.seconds} s)`),
-      cell(ph.campaign, (r) => `${r.wallSeconds as number}`),
-      [ph.check, ph.load, ph.sample, ph.eval, ph.finetune, ph.campaign].map(mem).join(' / '),
+      cell(ph['finetune-lora'], (r) => `${(r.stepSeconds as number[]).join(', ')}`),
+      cell(ph.campaign, (r) => `${r.wallSeconds as number} (${r.trainingMethod as string})`),
+      [ph.check, ph.load, ph.sample, ph.eval, ph.finetune, ph['finetune-lora'], ph.campaign]
+        .map(mem)
+        .join(' / '),
     ];
   });
   const lines = [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`);
   return lines.join('\n');
 }
 
+/** `--table-only`: the summaries and the table again from the results file, without running anything. */
+function tableOnly() {
+  const output = JSON.parse(readFileSync(OUT, 'utf8')) as { models: ModelRecord[] };
+  for (const m of output.models) m.summary = summary(m);
+  writeFileSync(OUT, `${JSON.stringify(output, null, 2)}\n`);
+  process.stdout.write(`${table(output.models)}\n`);
+}
+
+// Ctrl-C or a kill: exit, so that the running phase is killed with it (child.ts) and nothing is left
+// running on the shared machine (the Temporal runtime would otherwise hold SIGINT/SIGTERM).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 if (require.main === module)
-  main().catch((e: unknown) => {
+  (process.argv.includes('--table-only') ? Promise.resolve().then(tableOnly) : main()).catch((e: unknown) => {
     console.error(e);
     process.exit(1);
   });
