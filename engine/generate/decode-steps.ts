@@ -3,54 +3,68 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CHECKPOINT_FILES, loadCheckpoint } from '../checkpoint/checkpoint';
 import { parseConfigJson } from '../checkpoint/model-config';
+import { WEIGHTS_FILE, WEIGHTS_INDEX_FILE } from '../checkpoint/weights';
 import { DECODE_STEPS_IO, buildDecodeStepsGraph } from '../model/decode-graph';
+import { parameterCount } from '../model/params';
 import { toBytes } from '../onnx/serialize';
 import type { GenerationModel } from './load';
 import type { SampleOptions } from './options';
 import { cachedSession, releaseSessions } from './session-cache';
 
 /**
- * Vocabularies above this use the one-step loop: the in-graph draw ranks and sums over
- * [vocab, vocab] products, cheap for character-level models, not for 32K-token ones.
+ * The decode-steps graph is built in memory with its float32 weights inline, and an ONNX model is
+ * one protobuf message (at most 2 GiB): past this many weight bytes (a 1B-parameter model) the
+ * one-step loop samples instead. The margin leaves room for the graph itself.
  */
-export const DECODE_STEPS_MAX_VOCAB = 1024;
+export const DECODE_STEPS_MAX_WEIGHT_BYTES = 2 ** 31 - 2 ** 26;
 
 /**
  * Why `samplePaths` cannot run several steps per session.run for this model and these options, or
- * null when it can: the model must be one of our own checkpoints (the graph is rebuilt from its
- * config.json and model.safetensors) and every logits processor in use must have an in-graph twin.
+ * null when it can: every logits processor in use must have an in-graph twin, and the decoder the
+ * sampler runs must be the engine's own graph of the folder's config.json and safetensors weights
+ * (our checkpoints' onnx/model.onnx, or the graph built for a Hugging Face folder without an ONNX
+ * export), so that the k-step graph built from the same weights continues the prefill's cache.
  */
 export function decodeStepsUnavailable(model: GenerationModel, o: SampleOptions): string | null {
   if (o.repetitionPenalty !== 1) return 'repetition penalty runs on the host only';
   if (o.topP !== 1) return 'top-p runs on the host only';
   if (o.minP !== 0) return 'min-p runs on the host only';
   if (o.mixLengths) return 'mixLengths pads rows; the decode-steps graph is used with equal lengths only';
-  if (model.signature.cacheDType !== 'float32') return 'only float32 caches (our own checkpoints)';
-  if (model.logitsSize > DECODE_STEPS_MAX_VOCAB)
-    return `vocabulary ${model.logitsSize} > ${DECODE_STEPS_MAX_VOCAB}`;
-  if (!isOwnCheckpoint(model.dir)) return 'not a checkpoint written by engine/checkpoint';
-  if (slidingWindowOf(model.dir) !== null)
-    return 'sliding-window attention runs in the one-step decoder only';
-  return null;
+  if (model.signature.cacheDType !== 'float32')
+    return `${model.signature.cacheDType} caches: the decode-steps graph is float32`;
+  return engineGraphUnavailable(model.dir);
 }
 
-function slidingWindowOf(dir: string): number | null {
+/** Why the folder's decoder is not a graph the engine builds from its config.json and weights. */
+function engineGraphUnavailable(dir: string): string | null {
   const configFile = path.join(dir, CHECKPOINT_FILES.config);
-  return parseConfigJson(JSON.parse(readFileSync(configFile, 'utf8')), configFile).slidingWindow;
-}
-
-/** engine/checkpoint writes our own config fields beside Hugging Face's, and model.safetensors. */
-function isOwnCheckpoint(dir: string): boolean {
-  const configFile = path.join(dir, CHECKPOINT_FILES.config);
-  if (!existsSync(path.join(dir, CHECKPOINT_FILES.weights)) || !existsSync(configFile)) return false;
+  if (!existsSync(path.join(dir, WEIGHTS_FILE)) && !existsSync(path.join(dir, WEIGHTS_INDEX_FILE)))
+    return `no safetensors weights (${WEIGHTS_FILE}, ${WEIGHTS_INDEX_FILE}) to build the decode-steps graph from`;
+  if (!existsSync(configFile)) return `no ${CHECKPOINT_FILES.config} to build the decode-steps graph from`;
+  let json: Record<string, unknown>;
+  let slidingWindow: number | null;
+  let weightBytes: number;
   try {
-    const json = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
-    if (!('dModel' in json)) return false;
-    parseConfigJson(json, configFile);
-    return true;
-  } catch {
-    return false;
+    json = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+    const config = parseConfigJson(json, configFile);
+    slidingWindow = config.slidingWindow;
+    weightBytes = 4 * parameterCount(config);
+  } catch (e) {
+    return `the engine cannot build this model: ${(e as Error).message}`;
   }
+  // Ours carry their own fields beside Hugging Face's, and their onnx/model.onnx is the engine's
+  // inference graph of the same float32 weights; any other folder's export (Optimum's, ort-genai's)
+  // is not, so its one-step logits and the k-step graph's would disagree.
+  const own = 'dModel' in json;
+  const exported = [path.join(dir, 'onnx', 'model.onnx'), path.join(dir, 'model.onnx')].find((f) =>
+    existsSync(f),
+  );
+  if (!own && exported)
+    return `the folder's own ONNX export (${path.relative(dir, exported)}) samples the one-step loop; the decode-steps graph is the engine's, built from the safetensors weights`;
+  if (slidingWindow !== null) return 'sliding-window attention runs in the one-step decoder only';
+  if (weightBytes > DECODE_STEPS_MAX_WEIGHT_BYTES)
+    return `${weightBytes} bytes of float32 weights: the decode-steps graph is built in memory, at most ${DECODE_STEPS_MAX_WEIGHT_BYTES}`;
+  return null;
 }
 
 /** The decode-steps graphs' names in the session cache: one graph per (k, with top-k or not). */
@@ -58,9 +72,11 @@ const STEPS_GRAPH = 'decode-steps|';
 const stepsGraph = (steps: number, topK: boolean) => `${STEPS_GRAPH}${steps}|${topK}`;
 
 /**
- * The decode-steps session of one of our checkpoints, built from the same config.json and weights
- * as its onnx/model.onnx. It shares the one session cache with the decoder, keyed on the weights
- * file (so rewritten weights rebuild it), `steps`, `topK`, provider and threads.
+ * The decode-steps session of a model whose decoder is the engine's graph (see
+ * `decodeStepsUnavailable`), built from the same config.json and weights. It shares the one session
+ * cache with the decoder, keyed on the decoder's file (rewritten with the weights: our checkpoints
+ * are replaced as a whole, and a graph built from a Hugging Face folder is named after its weights'
+ * sizes and mtimes), `steps`, `topK`, provider and threads.
  */
 export function decodeStepsSession(
   model: GenerationModel,
@@ -69,12 +85,12 @@ export function decodeStepsSession(
 ): Promise<ort.InferenceSession> {
   const key = {
     graph: stepsGraph(steps, topK),
-    file: path.join(model.dir, CHECKPOINT_FILES.weights),
+    file: model.modelFile,
     provider: model.provider,
     threads: model.threads,
   };
   return cachedSession(key, () => {
-    const ckpt = loadCheckpoint(model.dir);
+    const ckpt = loadCheckpoint(model.dir, { weightsOnly: true });
     const graph = buildDecodeStepsGraph(ckpt.config, ckpt.params, {
       steps,
       topK,
@@ -108,7 +124,7 @@ export interface StepsFeeds {
   /** [rows · steps], negative = greedy. */
   uniforms: Float64Array;
   temperature: number;
-  /** 0 = off (a graph built without top-k). */
+  /** 0 = off (a graph built without top-k); above the vocabulary it keeps every token. */
   topK: number;
 }
 
@@ -143,7 +159,9 @@ export async function runDecodeSteps(
       [],
     ),
   };
-  if (f.topK > 0) feeds[DECODE_STEPS_IO.topK] = new ort.Tensor('float32', Float32Array.of(f.topK), []);
+  if (f.topK > 0)
+    // TopK's k is at most the vocabulary; a larger k keeps every token, as the host's top-k does.
+    feeds[DECODE_STEPS_IO.topK] = int64([Math.min(f.topK, model.logitsSize)], [1]);
   f.past.forEach((t, i) => (feeds[sig.pastNames[i]] = t));
   const out = await session.run(feeds);
   return {

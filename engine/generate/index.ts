@@ -15,7 +15,11 @@ export {
   CUDA_PROVIDER_LIBRARIES,
 } from './provider';
 export { releaseSessions } from './session-cache';
-export { releaseDecodeStepsSessions, decodeStepsUnavailable, DECODE_STEPS_MAX_VOCAB } from './decode-steps';
+export {
+  releaseDecodeStepsSessions,
+  decodeStepsUnavailable,
+  DECODE_STEPS_MAX_WEIGHT_BYTES,
+} from './decode-steps';
 export { readDecoderSignature, type DecoderSignature, type CacheDType } from './signature';
 export { chooseToken, type Choice } from './choose-token';
 export { IncrementalDetokenizer, decodeCompletion } from './detokenize';

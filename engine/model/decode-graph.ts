@@ -13,7 +13,10 @@ export const DECODE_STEPS_IO = {
   uniforms: 'uniforms',
   /** [] float64: 1 / temperature (1 when greedy). */
   inverseTemperature: 'inverse_temperature',
-  /** [] float32: keep tokens with fewer than top_k strictly larger logits (graphs built with topK). */
+  /**
+   * int64 [1]: keep tokens with fewer than top_k strictly larger logits (graphs built with topK); at
+   * most the vocabulary size (TopK's k).
+   */
   topK: 'top_k',
   /** [batch, steps] int64: the token chosen at each step. */
   tokens: 'tokens',
@@ -92,8 +95,8 @@ function decodeForward(
  * `steps` decode steps in one graph, so the KV cache stays inside onnxruntime between them (and is
  * copied once per run, not once per step). Each step is the decoder for one token per row, then the
  * sampler's processors and draw (draw-in-graph.ts) with the row's host-supplied uniform; its token
- * is the next step's input. The rank and the running sum there are [vocab, vocab] products, so this
- * graph suits small vocabularies (our character-level models), not 32K-token ones.
+ * is the next step's input. The draw is linear in the vocabulary (TopK, CumSum), so the logits of a
+ * 152K-token vocabulary never leave onnxruntime either.
  *
  * Inputs: input_ids [B, 1], attention_mask [B, P] (the past only), position_ids [B, 1],
  * past_key_values.*, and DECODE_STEPS_IO's uniforms, inverse_temperature and top_k. Outputs: DECODE_STEPS_IO's per-step
@@ -120,7 +123,7 @@ export function buildDecodeStepsGraph(c: LlamaConfig, params: Params, opts: Deco
   }
   const uniforms = g.input(DECODE_STEPS_IO.uniforms, 'float64', [DIMS.batch, steps]);
   const invT = g.input(DECODE_STEPS_IO.inverseTemperature, 'float64', []);
-  const topK = opts.topK ? g.input(DECODE_STEPS_IO.topK, 'float32', []) : null;
+  const topK = opts.topK ? g.input(DECODE_STEPS_IO.topK, 'int64', [1]) : null;
   const w: Record<string, Tensor> = {};
   for (const s of paramSpecs(c)) {
     const data = params.get(s.name);

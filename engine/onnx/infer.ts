@@ -191,6 +191,7 @@ const RULES: Record<string, Rule> = {
   ReduceSum: reduce,
   ReduceMean: reduce,
   ReduceMax: reduce,
+  ReduceMin: reduce,
   ReduceSumSquare: reduce,
   Reshape: (c) => {
     const x = arg(c, 0);
@@ -208,7 +209,7 @@ const RULES: Record<string, Rule> = {
       else symbolicLeft = true;
     }
     const numeric = left.every((d) => typeof d === 'number') && !symbolicLeft;
-    const total = numeric ? (left).reduce((a, b) => a * b, 1) : NaN;
+    const total = numeric ? left.reduce((a, b) => a * b, 1) : NaN;
     const minus = out.indexOf(-1);
     if (minus >= 0) {
       if (numeric && (divisor === 0 || total % divisor !== 0))
@@ -346,6 +347,24 @@ const RULES: Record<string, Rule> = {
     return sizes.map((s) => ({ dtype: x.dtype, shape: x.shape.map((d, i) => (i === axis ? s : d)) }));
   },
   Clip: unary,
+  CumSum: (c) => {
+    const axis = arg(c, 1);
+    if ((axis.dtype !== 'int64' && axis.dtype !== 'int32') || axis.rank > 1)
+      throw new Error(`axis must be an integer scalar, got ${axis.dtype}${formatShape(axis.shape)}`);
+    return unary(c);
+  },
+  TopK: (c) => {
+    const [x, k] = [arg(c, 0), arg(c, 1)];
+    if (k.dtype !== 'int64' || k.rank !== 1 || k.shape[0] !== 1)
+      throw new Error(`k must be int64[1], got ${k.dtype}${formatShape(k.shape)}`);
+    const axis = normAxis(intAttr(c.attrs, 'axis', -1), x.rank, c.op);
+    const kept = typeof k.known?.[0] === 'number' ? k.known[0] : c.unknown();
+    const shape = x.shape.map((d, i) => (i === axis ? kept : d));
+    return [
+      { dtype: x.dtype, shape },
+      { dtype: 'int64', shape: [...shape] },
+    ];
+  },
 };
 
 export function inferOutputs(

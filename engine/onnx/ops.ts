@@ -79,6 +79,8 @@ export const reduceMean = (x: Tensor, axes?: readonly number[], keepdims = false
   reduceOp('ReduceMean', x, axes, keepdims);
 export const reduceMax = (x: Tensor, axes?: readonly number[], keepdims = false): Tensor =>
   reduceOp('ReduceMax', x, axes, keepdims);
+export const reduceMin = (x: Tensor, axes?: readonly number[], keepdims = false): Tensor =>
+  reduceOp('ReduceMin', x, axes, keepdims);
 
 /** Reshape to a shape of numbers (0 copies the input's dimension, -1 is inferred). */
 export const reshape = (x: Tensor, shape: readonly number[]): Tensor =>
@@ -196,3 +198,22 @@ export const trilu = (x: Tensor, upper: boolean, k?: Tensor): Tensor =>
 export const relu = (x: Tensor): Tensor => one(x, 'Relu', [x]);
 export const cos = (x: Tensor): Tensor => one(x, 'Cos', [x]);
 export const sin = (x: Tensor): Tensor => one(x, 'Sin', [x]);
+
+/** Running sum along `axis` (CumSum: inclusive, first to last, one element after another). */
+export const cumSum = (x: Tensor, axis: number): Tensor =>
+  one(x, 'CumSum', [x, x.graph.scalar(axis, 'int64')]);
+
+/**
+ * The `k` largest values along `axis` (TopK, sorted largest first, ties to the lower index) and
+ * their int64 indices; `k` is an int64 [1] tensor (a graph input) or a number.
+ */
+export function topK(x: Tensor, k: Tensor | number, axis = -1): [values: Tensor, indices: Tensor] {
+  const kT = typeof k === 'number' ? x.graph.ints([k]) : k;
+  const [values, indices] = x.graph.op(
+    'TopK',
+    [x, kT],
+    { axis: attr.int(axis), largest: attr.int(1), sorted: attr.int(1) },
+    { outputs: 2 },
+  );
+  return [values, indices];
+}
