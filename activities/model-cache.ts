@@ -42,6 +42,8 @@ export async function loadModelByRef(
     provider: input.executionProvider,
     allowCpuFallback: input.allowCpuFallback,
     threads: deps.samplingThreads ?? deps.threads,
+    // A folder without ONNX export samples through the engine's graph, built once per machine.
+    graphCacheDir: path.join(deps.cacheDir, 'graphs'),
   });
 }
 
