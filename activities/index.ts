@@ -4,6 +4,7 @@ import { makeSummarizeEvaluation } from './evaluation';
 import { makeGenerateExemplars, makeSnapshotExemplars } from './exemplars';
 import { makeFineTune } from './fine-tune';
 import { makeGenerateQuestions } from './generate-questions';
+import { keepingAlive } from './keep-alive';
 import { makeImportModel } from './model-cache';
 import { makeEvaluateShard, makeSamplePaths } from './sample-shard';
 import { makeSnapshotDataset } from './snapshot-dataset';
@@ -33,18 +34,22 @@ export type { RecordRoundInput, RecordRoundResult } from './record-round';
 export type { QuestionEvaluation, QuestionSamples, StoredPath, VoteRecord } from './records';
 export { NON_RETRYABLE_TYPES } from './failures';
 
-/** Activities for the light task queue: files, voting, filtering, formatting, scoring, reports. */
+/**
+ * Activities for the light task queue: files, voting, filtering, formatting, scoring, reports. Each
+ * heartbeats on a timer while it runs (activities/keep-alive.ts), so a dead worker's light activity
+ * moves to another worker after LIGHT's heartbeat timeout.
+ */
 export function createLightActivities(deps: ActivityDeps) {
   return {
-    snapshotDataset: makeSnapshotDataset(deps),
-    snapshotExemplars: makeSnapshotExemplars(deps),
-    snapshotReplayExamples: makeSnapshotReplayExamples(deps),
-    importModel: makeImportModel(deps),
-    voteAndFilter: makeVoteAndFilter(deps),
-    buildTrainingSet: makeBuildTrainingSet(deps),
-    summarizeEvaluation: makeSummarizeEvaluation(deps),
-    recordRound: makeRecordRound(deps),
-    writeReport: makeWriteReport(deps),
+    snapshotDataset: keepingAlive(makeSnapshotDataset(deps)),
+    snapshotExemplars: keepingAlive(makeSnapshotExemplars(deps)),
+    snapshotReplayExamples: keepingAlive(makeSnapshotReplayExamples(deps)),
+    importModel: keepingAlive(makeImportModel(deps)),
+    voteAndFilter: keepingAlive(makeVoteAndFilter(deps)),
+    buildTrainingSet: keepingAlive(makeBuildTrainingSet(deps)),
+    summarizeEvaluation: keepingAlive(makeSummarizeEvaluation(deps)),
+    recordRound: keepingAlive(makeRecordRound(deps)),
+    writeReport: keepingAlive(makeWriteReport(deps)),
   };
 }
 

@@ -218,7 +218,10 @@ export const TemporalConfig = z.strictObject({
   namespace: z.string().min(1).optional(),
   /**
    * How long a model activity may go without a heartbeat before Temporal retries it elsewhere (a
-   * killed worker's shard moves on after this). Longer than the slowest model load.
+   * killed worker's shard moves on after this). The trade-off: shorter moves a dead worker's work on
+   * sooner, but must stay longer than the longest stretch without a heartbeat (loading a large model
+   * onto the accelerator, one slow step), or a live attempt is retried and its work done twice.
+   * Light activities heartbeat on a timer with a fixed 20 s timeout (workflows/presets.ts).
    */
   heartbeatTimeoutSeconds: positiveInt.default(120),
   taskQueues: z

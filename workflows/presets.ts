@@ -15,13 +15,16 @@ const RETRY: RetryPolicy = {
 };
 
 /**
- * Light work (files, voting, formatting, scoring, the report): seconds on a GSM8K-sized round, so it
- * does not heartbeat; the start-to-close timeout is what notices a worker killed in the middle, and a
- * long one would leave the campaign waiting that long (the soak saw 30 minutes). Retried on I/O
+ * Light work (files, voting, formatting, scoring, the report, importing a model folder): seconds on a
+ * GSM8K-sized round, longer for a large model folder. Light activities heartbeat on a timer
+ * (activities/keep-alive.ts), so a worker killed in the middle is noticed after the heartbeat timeout
+ * and the activity starts again on another worker within seconds; the start-to-close timeout only
+ * bounds an attempt that is alive but stuck, and is sized for the largest input. Retried on I/O
  * hiccups.
  */
 export const LIGHT: ActivityOptions = {
-  startToCloseTimeout: '5 minutes',
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '20 seconds',
   retry: RETRY,
 };
 

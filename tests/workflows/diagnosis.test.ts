@@ -132,6 +132,13 @@ describe('a failed campaign shows why, where', () => {
       `failed in round 0, step starting, activity snapshotDataset (workflow ${config.name}):`,
     );
     expect(text.stdout).toContain(`  BadInput: ${questions}:2: question: `);
+
+    // Light activities are scheduled with a heartbeat timeout of seconds (item 7): a killed worker's
+    // snapshot moves on after it, not after the 30-minute start-to-close timeout.
+    const history = await handle.fetchHistory();
+    const scheduled = history.events!.flatMap((e) => e.activityTaskScheduledEventAttributes ?? []);
+    expect(scheduled.map((a) => a.activityType?.name)).toContain('snapshotDataset');
+    for (const a of scheduled) expect(Number(a.heartbeatTimeout?.seconds)).toBe(20);
   });
 
   it('run --wait: a failure inside a round names its round, step and activity; exit 1', async () => {
