@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { BadInputError } from '../method/errors';
 import { getTask, isTaskName, TASK_NAMES, type TaskOptions } from '../method/tasks';
-import type { BadLinePolicy, TaskName } from '../method/types';
+import type { BadLine, BadLinePolicy, Question, TaskName } from '../method/types';
 import type { ActivityDeps } from './deps';
 import { failingClearly } from './failures';
 
@@ -12,6 +12,11 @@ export interface SnapshotDatasetInput {
   file: string;
   policy?: BadLinePolicy;
   limit?: number;
+  /**
+   * Every question needs its label (an evaluation file): one without fails here, naming its line,
+   * rather than after the whole evaluation has run. Absent in snapshots scheduled before it existed.
+   */
+  requireLabels?: boolean;
 }
 
 export interface DatasetSnapshot {
@@ -33,14 +38,42 @@ export function makeSnapshotDataset({ store }: ActivityDeps) {
     return failingClearly(async () => {
       const file = path.resolve(input.file);
       const task = taskFor(file, input);
-      const { questions, bad } = await task.loadQuestions(file, {
-        policy: input.policy ?? 'fail-fast',
-        limit: input.limit,
-      });
+      const policy = input.policy ?? 'fail-fast';
+      const loaded = await task.loadQuestions(file, { policy, limit: input.limit });
+      const { questions, bad } = input.requireLabels ? labeledOnly(loaded, input, policy) : loaded;
       const { ref, count } = await store.putJsonl(questions);
       const badLinesRef = bad.length > 0 ? (await store.putJsonl(bad)).ref : null;
       return { ref, count, badLines: bad.length, badLinesRef, file };
     });
+  };
+}
+
+/**
+ * The questions that carry a label. Under fail-fast the first one without fails as bad input naming
+ * its file, line and the label's field; under skip-and-report each is skipped and listed.
+ */
+function labeledOnly(
+  { questions, bad }: { questions: Question[]; bad: BadLine[] },
+  input: SnapshotDatasetInput,
+  policy: BadLinePolicy,
+): { questions: Question[]; bad: BadLine[] } {
+  const field = input.taskOptions?.answerField ?? 'answer';
+  const problem = 'no label: an evaluation question needs its gold answer';
+  const unlabeled = questions.filter((q) => q.gold === null || q.gold.length === 0);
+  if (unlabeled.length === 0) return { questions, bad };
+  if (policy === 'fail-fast') {
+    const { file, line } = unlabeled[0].source;
+    throw new BadInputError(
+      file,
+      line,
+      field,
+      `${problem} (${unlabeled.length} of ${questions.length} questions have none)`,
+    );
+  }
+  const skipped = unlabeled.map((q) => ({ file: q.source.file, line: q.source.line, field, problem }));
+  return {
+    questions: questions.filter((q) => !unlabeled.includes(q)),
+    bad: [...bad, ...skipped].sort((a, b) => a.line - b.line),
   };
 }
 

@@ -15,6 +15,9 @@ const FORMATS = FORMAT_NAMES as readonly [FormatName, ...FormatName[]];
 
 const positiveInt = z.int().min(1);
 
+/** The largest context (in tokens) of any model family lmsi runs (Llama 3.1, Qwen2.5: 131 072). */
+export const MAX_NEW_TOKENS = 131_072;
+
 export const ModelConfig = z.strictObject({
   /** Folder with onnx/model.onnx (or model.onnx), tokenizer.json and tokenizer_config.json. */
   dir: z.string().min(1),
@@ -61,7 +64,14 @@ export const SamplingConfig = z.strictObject({
   topK: z.int().min(0).default(0),
   /** 1 disables nucleus sampling. */
   topP: z.number().gt(0).max(1).default(1),
-  maxNewTokens: positiveInt.default(256),
+  /**
+   * At most MAX_NEW_TOKENS, the largest context of the models lmsi runs: a larger value cannot be
+   * honoured by any of them. The model's own context (known when the campaign starts) clips it
+   * further, with a warning in the round's status.
+   */
+  maxNewTokens: positiveInt
+    .max(MAX_NEW_TOKENS, `at most ${MAX_NEW_TOKENS}: no model's context holds more new tokens`)
+    .default(256),
   /** Generation stops at the first of these strings (the blank line that ends an exemplar). */
   stop: z.array(z.string().min(1)).default(['\n\n']),
   /**

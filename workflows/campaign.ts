@@ -274,6 +274,8 @@ async function snapshotInputs(
       file: config.data.evaluation,
       policy: config.data.badLines,
       limit: config.data.limit,
+      // Labels are read only to score, but a missing one must fail here, not after the evaluation.
+      requireLabels: true,
     }),
     config.data.exemplars ? light.snapshotExemplars({ file: config.data.exemplars }) : null,
     config.data.replayExamples ? light.snapshotReplayExamples({ file: config.data.replayExamples }) : null,

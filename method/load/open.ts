@@ -1,11 +1,15 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { BadInputError } from '../errors';
 import { WHOLE_FILE } from './records';
+import { Utf8Check } from './utf8';
 
-/** Opens a data file as a byte stream, gunzipping `.gz`; a missing file or a directory is bad input. */
+/**
+ * Opens a data file as a byte stream, gunzipping `.gz` and checking the bytes are UTF-8 (a byte that
+ * is not fails as bad input naming its line); a missing file or a directory is bad input.
+ */
 export async function openDataFile(file: string): Promise<{ stream: Readable; close: () => void }> {
   const info = await stat(file).catch((e: NodeJS.ErrnoException) => {
     throw new BadInputError(
@@ -17,18 +21,16 @@ export async function openDataFile(file: string): Promise<{ stream: Readable; cl
   });
   if (!info.isFile()) throw new BadInputError(file, null, WHOLE_FILE, 'not a regular file');
   const input = createReadStream(file);
-  if (!file.endsWith('.gz')) return { stream: input, close: () => input.destroy() };
-  const gunzip = createGunzip();
-  // pipe() does not forward a source error; without this a read error would hang the reader.
-  input.on('error', (e) => gunzip.destroy(e));
-  input.pipe(gunzip);
-  return {
-    stream: gunzip,
-    close: () => {
-      input.destroy();
-      gunzip.destroy();
-    },
-  };
+  const utf8 = new Utf8Check(file);
+  const stages: Readable[] = [input];
+  if (file.endsWith('.gz')) stages.push(createGunzip());
+  stages.push(utf8);
+  for (let i = 1; i < stages.length; i++) {
+    // pipe() does not forward a source error; without this a read error would hang the reader.
+    stages[i - 1].on('error', (e) => stages[i].destroy(e));
+    stages[i - 1].pipe(stages[i] as Transform);
+  }
+  return { stream: utf8, close: () => stages.forEach((s) => s.destroy()) };
 }
 
 export function readFailure(file: string, e: unknown): BadInputError {

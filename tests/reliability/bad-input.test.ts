@@ -10,7 +10,14 @@ import type { CampaignConfig } from '../../config/campaign';
 import { isBadInputError } from '../../method/errors';
 import { createLmsiWorker } from '../../workers';
 import { testCampaignConfig } from '../helpers/campaign';
-import { connectTestTemporal, tempDir, workflowBundle, type TestTemporal } from '../helpers/temporal';
+import { runLmsi } from '../cli/process';
+import {
+  connectTestTemporal,
+  tempDir,
+  testServerAddress,
+  workflowBundle,
+  type TestTemporal,
+} from '../helpers/temporal';
 import { pretrainedTinyModel } from '../helpers/tiny-model';
 import { smallSplits } from './fixture';
 import { FailingStore } from './failing-store';
@@ -122,6 +129,13 @@ async function failsOnce(config: CampaignConfig, expected: Expected, during?: ()
     const attempts = await failedAttempts(id);
     for (const a of attempts) expect(a).toBe(1);
   }
+  // What the user sees: `lmsi status` prints the failure, where it happened and its message.
+  const shown = await runLmsi(['status', config.name, '--address', testServerAddress()], root);
+  expect(shown.code).toBe(0);
+  expect(shown.stdout).toMatch(
+    new RegExp(`^failed in round \\d+, step \\w+, activity ${activity.activityType} \\(workflow `, 'm'),
+  );
+  expect(shown.stdout).toContain(`\n  ${expected.type}: ${app.message}`);
   return app;
 }
 
@@ -162,6 +176,26 @@ describe('bad-input corpus through workflows', () => {
     await storeIntact();
   });
 
+  it('latin1.jsonl: a byte that is not UTF-8 is BadInput naming its line, at snapshot', async () => {
+    const questions = path.join(bad, 'latin1.jsonl');
+    const config = campaign((c) => ({ ...c, data: { ...c.data, unlabeledQuestions: questions } }));
+    await failsOnce(config, {
+      type: 'BadInput',
+      where: `${questions}:2: (encoding): not valid UTF-8 (byte 0xe9 at column 34): save the file as UTF-8`,
+    });
+  });
+
+  it('eval-no-label.jsonl: an evaluation question without its label is BadInput at snapshot, not after evaluating', async () => {
+    const evaluation = path.join(bad, 'eval-no-label.jsonl');
+    const config = campaign((c) => ({ ...c, data: { ...c.data, evaluation } }));
+    await failsOnce(config, {
+      type: 'BadInput',
+      where: `${evaluation}:2: answer: no label: an evaluation question needs its gold answer (1 of 3 questions have none)`,
+    });
+    // Nothing was evaluated: the campaign never got past its snapshot.
+    expect(await failedAttempts(`${config.name}/round-0`)).toEqual([]);
+  });
+
   it('empty.jsonl: BadInput naming the file', async () => {
     const questions = path.join(bad, 'empty.jsonl');
     const config = campaign((c) => ({ ...c, data: { ...c.data, unlabeledQuestions: questions } }));
@@ -197,6 +231,20 @@ describe('bad-input corpus through workflows', () => {
     }
     expect(isBadInputError(err)).toBe(true);
     expect((err as Error).message).toMatch(new RegExp(`^${file}:6: sampling\\.temperature: `));
+  });
+
+  it('sampling.maxNewTokens beyond any context: refused by the config loader and `lmsi config check`', async () => {
+    const file = path.join(root, 'huge-max-new-tokens.json');
+    await fs.writeFile(
+      file,
+      JSON.stringify({ ...base, name: 'huge', sampling: { ...base.sampling, maxNewTokens: 1e9 } }, null, 2),
+    );
+    const line = (await fs.readFile(file, 'utf8')).split('\n').findIndex((l) => l.includes('1000000000')) + 1;
+    const expected = `${file}:${line}: sampling.maxNewTokens: expected number <= 131072, got 1000000000`;
+    expect(() => loadCampaignConfig(file)).toThrow(expected);
+    const check = await runLmsi(['config', 'check', file], root);
+    expect(check.code).toBe(1);
+    expect(check.stderr).toContain(expected);
   });
 
   it('a truncated ONNX file: BadInput at import, naming the file', async () => {
