@@ -4,8 +4,6 @@ import * as o from '../onnx/ops';
 /** Constants the draw needs, made once per graph. */
 export interface DrawConstants {
   vocab: number;
-  /** [V] float32 (ids are exact up to 2^24): 0, 1, ..., V - 1. */
-  ids: Tensor;
   /** [V] float32: 0 for ids the tokenizer has, -inf above; null when it has them all. */
   removed: Tensor | null;
 }
@@ -13,11 +11,6 @@ export interface DrawConstants {
 export function drawConstants(g: Graph, vocab: number, tokenizerVocabSize: number): DrawConstants {
   return {
     vocab,
-    ids: g.constant(
-      'float32',
-      [vocab],
-      Float32Array.from({ length: vocab }, (_, i) => i),
-    ),
     removed:
       tokenizerVocabSize < vocab
         ? g.constant(
@@ -47,7 +40,7 @@ export interface Draw {
  * its logit is at least the k-th largest (the least of TopK's values), i.e. when fewer than k logits are
  * strictly larger (ties with the k-th kept); then the first token whose running sum of exp(l - max)
  * (float64, id order, CumSum adds one element after another as the host's loop does) exceeds
- * u · total, or the last token with any mass when rounding leaves none; a negative u takes the first
+ * u · total (kept a rounding below the total, so one always does); a negative u takes the first
  * argmax (greedy). Every step is linear in the vocabulary: no [V, V] product, so it serves 152K-token
  * vocabularies as well as character-level ones.
  *
@@ -71,15 +64,21 @@ export function drawToken(
     l = o.where(o.less(l, kth), -Infinity, l); // [B, V]
   }
   const max = o.reduceMax(l, [1], true); // [B, 1]
-  const argmax = o.neg(o.reduceMax(o.where(o.equal(l, max), o.neg(k.ids), -k.vocab), [1], true));
+  const argmax = o.cast(o.argMax(l, 1), 'float32'); // [B, 1]: the first largest, as on the host
   const weights = o.exp(o.sub(o.cast(l, 'float64'), o.cast(max, 'float64'))); // [B, V]
   const cum = o.cumSum(weights, 1); // [B, V]
   const total = o.slice(cum, [k.vocab - 1], [k.vocab], [1]); // [B, 1]
-  // Counts up to 2^24 are exact in float32 (and ReduceSum over float is far faster than int64).
-  const below = o.reduceSum(o.cast(o.lessOrEqual(cum, o.mul(u, total)), 'float32'), [1], true);
-  // u·total can round up to total itself: then, as on the host, the last token with any mass.
-  const lastWithMass = o.reduceMax(o.where(o.greater(weights, 0), k.ids, -1), [1], true);
-  const token = o.where(o.less(u, 0), argmax, o.min(below, lastWithMass)); // [B, 1]
-  const chosenLogit = o.reduceSum(o.where(o.equal(k.ids, token), l, 0), [1], true);
+  // The first token whose running sum exceeds u·total is the number of running sums at or below it.
+  // u·total can round up to the total itself, where the host takes the last token with any mass:
+  // the target is kept below total·(1 − 2⁻⁵²), so the count stops at the first token whose running
+  // sum lies within two roundings of the total (the same token unless later tokens' mass is below
+  // the total's rounding). This happens only for a u within rounding of 1 (a boundary, which the
+  // contract allows), and costs nothing over the vocabulary where a search for the last token with
+  // mass took a pass. Counts up to 2^24 are exact in float32 (and ReduceSum over float is far
+  // faster than int64).
+  const target = o.min(o.mul(u, total), o.mul(total, 1 - 2 ** -52)); // [B, 1]
+  const below = o.reduceSum(o.cast(o.lessOrEqual(cum, target), 'float32'), [1], true);
+  const token = o.where(o.less(u, 0), argmax, below); // [B, 1]
+  const chosenLogit = o.gatherElements(l, o.cast(token, 'int64'), 1); // [B, 1]
   return { token, chosenLogit, maxLogit: max, total };
 }

@@ -347,6 +347,21 @@ const RULES: Record<string, Rule> = {
     return sizes.map((s) => ({ dtype: x.dtype, shape: x.shape.map((d, i) => (i === axis ? s : d)) }));
   },
   Clip: unary,
+  ArgMax: (c) => {
+    const x = arg(c, 0);
+    const axis = normAxis(intAttr(c.attrs, 'axis', 0), x.rank, c.op);
+    const keep = intAttr(c.attrs, 'keepdims', 1) === 1;
+    const shape = keep ? x.shape.map((d, i) => (i === axis ? 1 : d)) : x.shape.filter((_, i) => i !== axis);
+    return [{ dtype: 'int64', shape }];
+  },
+  GatherElements: (c) => {
+    const [x, idx] = [arg(c, 0), arg(c, 1)];
+    if (idx.dtype !== 'int64' && idx.dtype !== 'int32')
+      throw new Error(`indices must be integers, got ${idx.dtype}`);
+    if (idx.rank !== x.rank) throw new Error(`indices have rank ${idx.rank}, data ${x.rank}`);
+    normAxis(intAttr(c.attrs, 'axis', 0), x.rank, c.op);
+    return [{ dtype: x.dtype, shape: [...idx.shape] }];
+  },
   CumSum: (c) => {
     const axis = arg(c, 1);
     if ((axis.dtype !== 'int64' && axis.dtype !== 'int32') || axis.rank > 1)

@@ -199,6 +199,14 @@ export const relu = (x: Tensor): Tensor => one(x, 'Relu', [x]);
 export const cos = (x: Tensor): Tensor => one(x, 'Cos', [x]);
 export const sin = (x: Tensor): Tensor => one(x, 'Sin', [x]);
 
+/** The index of the first largest value along `axis` (ArgMax, int64, keepdims). */
+export const argMax = (x: Tensor, axis: number): Tensor =>
+  one(x, 'ArgMax', [x], { axis: attr.int(axis), keepdims: attr.int(1), select_last_index: attr.int(0) });
+
+/** out[i][j] = x[i][indices[i][j]] along `axis` (GatherElements; indices int64, shaped like the output). */
+export const gatherElements = (x: Tensor, indices: Tensor, axis: number): Tensor =>
+  one(x, 'GatherElements', [x, indices], { axis: attr.int(axis) });
+
 /** Running sum along `axis` (CumSum: inclusive, first to last, one element after another). */
 export const cumSum = (x: Tensor, axis: number): Tensor =>
   one(x, 'CumSum', [x, x.graph.scalar(axis, 'int64')]);

@@ -52,6 +52,42 @@ describe('graph builder', () => {
     expect(Array.from(out.y.data as Float32Array)).toEqual([5, 7, 7, 9]);
   });
 
+  test('the sampling ops (TopK, CumSum, ArgMax, GatherElements, ReduceMin): shapes and values', async () => {
+    const g = new Graph('sampling');
+    const x = g.input('x', 'float64', ['rows', 5]);
+    const k = g.input('k', 'int64', [1]);
+    const [values, indices] = o.topK(x, k, 1);
+    expect(values.shape).toEqual(['rows', expect.any(String)]);
+    expect(indices.dtype).toBe('int64');
+    expect(o.topK(x, 2, 1)[0].shape).toEqual(['rows', 2]);
+    const cum = o.cumSum(x, 1);
+    expect(cum.shape).toEqual(['rows', 5]);
+    const first = o.argMax(x, 1);
+    expect(first.shape).toEqual(['rows', 1]);
+    const picked = o.gatherElements(x, first, 1);
+    expect(picked.shape).toEqual(['rows', 1]);
+    const bad = new Graph('bad-k');
+    expect(() => o.topK(bad.input('x', 'float32', [2, 5]), bad.input('k', 'float32', [1]), 1)).toThrow(
+      /k must be int64\[1\]/,
+    );
+    g.output(o.reduceMin(values, [1], true), 'kth');
+    g.output(indices, 'indices');
+    g.output(cum, 'cum');
+    g.output(first, 'first');
+    g.output(picked, 'picked');
+    const s = await createSession(g);
+    const out = await s.run({
+      x: ortTensor('float64', [1, 3, 3, 0.5, 2, 4, 1, 2, 4, 0], [2, 5]),
+      k: ortTensor('int64', [3], [1]),
+    });
+    expect(Array.from(out.kth.data as Float64Array)).toEqual([2, 2]);
+    // Largest first; ties to the lower index.
+    expect(Array.from(out.indices.data as BigInt64Array, Number)).toEqual([1, 2, 4, 0, 3, 2]);
+    expect(Array.from(out.cum.data as Float64Array)).toEqual([1, 4, 7, 7.5, 9.5, 4, 5, 7, 11, 11]);
+    expect(Array.from(out.first.data as BigInt64Array, Number)).toEqual([1, 0]);
+    expect(Array.from(out.picked.data as Float64Array)).toEqual([3, 4]);
+  });
+
   test('large initializers go to external data that onnxruntime loads from disk', async () => {
     const g = new Graph('external');
     const x = g.input('x', 'float32', [1, 64]);

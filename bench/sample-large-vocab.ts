@@ -1,0 +1,243 @@
+/**
+ * npm run bench:sample-large-vocab — the sampler's one-step loop against several decode steps per
+ * session.run (the draw inside the graph, logits never crossing into JS) on large-vocabulary models:
+ *   - llama-32000: a random model of the Llama architecture with the 32 000-token Llama tokenizer
+ *     (the ort-genai fixture's), dModel 256, 4 layers, 8 heads / 4 KV heads, dFF 688: most of its
+ *     parameters are the embedding and the LM head, as in the small real models;
+ *   - every Hugging Face folder given with --dir=PATH (repeatable), e.g. the random-weight SmolLM2-135M
+ *     of bench/real-models/make-checkpoints.sh (tmp/real-models/smollm2-135m), sampled through the
+ *     engine's graph built from its safetensors.
+ * Workload: 4 word problems × n = 16 paths × ≤ 32 new tokens at T = 0.7, once without top-k and once
+ * with top-k 40. Each repetition times every steps-per-run setting back to back, so all see the same
+ * load on a shared machine; the load average is recorded with each. Every setting must draw the same
+ * tokens as the one-step loop (sha256 over every path's token ids, recorded): the reproducibility
+ * contract of engine/generate/README.md. Writes bench/results/sample-large-vocab.json.
+ *
+ *   npm run bench:sample-large-vocab -- --dir=tmp/real-models/smollm2-135m --reps=2
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createBaseModel } from '../engine/checkpoint';
+import { type GenerationModel, emptyTimings, loadGenerationModel, samplePaths } from '../engine/generate';
+import { parameterCount } from '../engine/model';
+import { parseConfigJson } from '../engine/checkpoint/model-config';
+import { machine, median } from './machine';
+
+const ROOT = path.resolve(__dirname, '..');
+const LLAMA_TOKENIZER = path.join(
+  ROOT,
+  '..',
+  'shared',
+  'fixtures',
+  'onnx',
+  'ort-genai-tiny-random-LlamaForCausalLM-fp16',
+);
+const arg = (name: string, fallback: string): string => {
+  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return hit ? hit.slice(name.length + 3) : fallback;
+};
+const DIRS = process.argv.filter((a) => a.startsWith('--dir=')).map((a) => path.resolve(a.slice(6)));
+const THREADS = Number(arg('threads', String(os.cpus().length)));
+const REPS = Number(arg('reps', '3'));
+const STEPS = arg('steps', '1,4,8').split(',').map(Number);
+const OUT = arg('out', path.join(__dirname, 'results', 'sample-large-vocab.json'));
+const N = 16;
+const NEW_TOKENS = 32;
+const TEMPERATURE = 0.7;
+const TOP_KS = [0, 40];
+
+const round = (x: number, digits = 0) => +x.toFixed(digits);
+const load1 = () => round(os.loadavg()[0], 2);
+
+const PROMPTS = [
+  'Q: A shop has 48 boxes. It gets 17 more and sells 9. How many boxes are left now?\nA:',
+  'Q: Tom reads 12 pages a day for 5 days, then 7 pages on the sixth day. How many pages in all?\nA:',
+  'Q: A train leaves at 9:40 and the trip takes 2 hours 35 minutes. When does it arrive?\nA:',
+  'Q: Ann buys 3 pens at $4 each and a book for $11. She pays with $30. What is her change?\nA:',
+].map((text, i) => ({ id: `large-vocab-${i}`, text }));
+
+interface Setting {
+  stepsPerRun: number;
+  tokens: number;
+  seconds: number[];
+  bestTokPerSec: number;
+  medianTokPerSec: number;
+  loadAverage1m: number[];
+  /** Of the last repetition: where the time went (engine/generate SampleTimings, ms). */
+  lastTimings: Record<string, number | string | null>;
+  tokenSha256: string;
+  sameTokensAsOneStep: boolean;
+}
+
+function llama32000(dir: string): string {
+  const read = (f: string) =>
+    JSON.parse(readFileSync(path.join(LLAMA_TOKENIZER, f), 'utf8')) as Record<string, unknown>;
+  return createBaseModel({
+    config: { vocabSize: 32000, dModel: 256, nLayers: 4, nHeads: 8, nKvHeads: 4, dFF: 688, maxSeqLen: 512 },
+    tokenizerFiles: { tokenizerJson: read('tokenizer.json'), tokenizerConfig: read('tokenizer_config.json') },
+    seed: 1,
+    dir,
+  });
+}
+
+async function benchModel(name: string, dir: string, graphCacheDir: string) {
+  const configFile = path.join(dir, 'config.json');
+  const config = parseConfigJson(JSON.parse(readFileSync(configFile, 'utf8')), configFile);
+  const tLoad = performance.now();
+  const model: GenerationModel = await loadGenerationModel(dir, { threads: THREADS, graphCacheDir });
+  const loadSeconds = (performance.now() - tLoad) / 1000;
+  const byTopK: Record<string, Setting[]> = {};
+  for (const topK of TOP_KS) {
+    const request = {
+      prompts: PROMPTS,
+      n: N,
+      temperature: TEMPERATURE,
+      topK,
+      maxNewTokens: NEW_TOKENS,
+      seed: 'b',
+    };
+    const settings: Setting[] = [];
+    const buildSeconds: Record<number, number> = {};
+    for (const stepsPerRun of STEPS) {
+      // The first call builds the session (the decode-steps graph from the weights) and warms it.
+      const t = performance.now();
+      const timings = emptyTimings();
+      await samplePaths(model, { ...request, stepsPerRun, timings });
+      if (timings.stepsPerRun !== stepsPerRun)
+        throw new Error(`${name}: stepsPerRun ${stepsPerRun} fell back: ${timings.stepsFallbackReason}`);
+      buildSeconds[stepsPerRun] = round((performance.now() - t) / 1000, 1);
+      settings.push({
+        stepsPerRun,
+        tokens: 0,
+        seconds: [],
+        bestTokPerSec: 0,
+        medianTokPerSec: 0,
+        loadAverage1m: [],
+        lastTimings: {},
+        tokenSha256: '',
+        sameTokensAsOneStep: false,
+      });
+    }
+    for (let rep = 0; rep < REPS; rep++)
+      for (const s of settings) {
+        const timings = emptyTimings();
+        s.loadAverage1m.push(load1());
+        const t = performance.now();
+        const out = await samplePaths(model, { ...request, stepsPerRun: s.stepsPerRun, timings });
+        s.seconds.push(round((performance.now() - t) / 1000, 2));
+        s.tokens = out.flat().reduce((a, c) => a + c.tokenIds.length, 0);
+        s.tokenSha256 = createHash('sha256')
+          .update(JSON.stringify(out.map((r) => r.map((c) => c.tokenIds))))
+          .digest('hex');
+        s.lastTimings = Object.fromEntries(
+          Object.entries(timings).map(([k, v]) => [k, typeof v === 'number' ? round(v) : v]),
+        );
+        console.log(
+          `${name} top-k ${topK} steps ${s.stepsPerRun} rep ${rep + 1}: ${s.tokens} tokens in ${s.seconds[rep]} s (load ${s.loadAverage1m[rep]})`,
+        );
+      }
+    const one = settings.find((s) => s.stepsPerRun === 1);
+    for (const s of settings) {
+      s.bestTokPerSec = round(s.tokens / Math.min(...s.seconds));
+      s.medianTokPerSec = round(s.tokens / median(s.seconds));
+      s.sameTokensAsOneStep = one ? s.tokenSha256 === one.tokenSha256 : false;
+    }
+    byTopK[`topK${topK}`] = settings.map((s) => ({ ...s, firstCallSeconds: buildSeconds[s.stepsPerRun] }));
+  }
+  return {
+    name,
+    dir: path.relative(ROOT, dir) || dir,
+    params: parameterCount(config),
+    vocabSize: config.vocabSize,
+    tokenizerVocabSize: model.tokenizer.vocabSize,
+    config: {
+      dModel: config.dModel,
+      nLayers: config.nLayers,
+      nHeads: config.nHeads,
+      nKvHeads: config.nKvHeads,
+      dFF: config.dFF,
+      tieEmbeddings: config.tieEmbeddings,
+    },
+    loadSeconds: round(loadSeconds, 1),
+    byTopK,
+  };
+}
+
+async function main(): Promise<void> {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'lmsi-bench-large-vocab-'));
+  try {
+    const before = machine();
+    const models = [];
+    models.push(
+      await benchModel('llama-32000', llama32000(path.join(tmp, 'llama-32000')), path.join(tmp, 'graphs')),
+    );
+    for (const dir of DIRS) {
+      if (!existsSync(dir)) throw new Error(`--dir ${dir} does not exist`);
+      models.push(await benchModel(path.basename(dir), dir, path.join(tmp, 'graphs')));
+    }
+    const result = {
+      date: new Date().toISOString(),
+      machine: { ...before, loadAverageAtEnd: machine().loadAverage },
+      workload: {
+        prompts: PROMPTS.length,
+        n: N,
+        maxNewTokens: NEW_TOKENS,
+        temperature: TEMPERATURE,
+        topKs: TOP_KS,
+        threads: THREADS,
+        reps: REPS,
+        note: 'each repetition runs every steps-per-run setting back to back; tok/s = the real tokens (eos and the length end a path) / wall seconds of a samplePaths call, prefill included',
+      },
+      models: models.map((m) => ({
+        ...m,
+        speedup: Object.fromEntries(
+          Object.entries(m.byTopK).map(([k, settings]) => {
+            const one = settings.find((s) => s.stepsPerRun === 1);
+            return [
+              k,
+              Object.fromEntries(
+                settings
+                  .filter((s) => s.stepsPerRun !== 1 && one)
+                  .map((s) => [
+                    `steps${s.stepsPerRun}`,
+                    {
+                      best: round(s.bestTokPerSec / one!.bestTokPerSec, 2),
+                      median: round(s.medianTokPerSec / one!.medianTokPerSec, 2),
+                    },
+                  ]),
+              ),
+            ];
+          }),
+        ),
+      })),
+    };
+    console.table(
+      result.models.flatMap((m) =>
+        Object.entries(m.byTopK).flatMap(([k, settings]) =>
+          settings.map((s) => ({
+            model: m.name,
+            topK: k,
+            steps: s.stepsPerRun,
+            'tok/s best': s.bestTokPerSec,
+            'tok/s median': s.medianTokPerSec,
+            'same tokens': s.sameTokensAsOneStep,
+            load: s.loadAverage1m.join(' '),
+          })),
+        ),
+      ),
+    );
+    mkdirSync(path.dirname(OUT), { recursive: true });
+    writeFileSync(OUT, JSON.stringify(result, null, 2) + '\n');
+    console.log(`wrote ${path.relative(process.cwd(), OUT)}`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
