@@ -1,20 +1,21 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CHECKPOINT_FILES, loadCheckpoint } from '../checkpoint/checkpoint';
 import { parseConfigJson } from '../checkpoint/model-config';
 import { WEIGHTS_FILE, WEIGHTS_INDEX_FILE } from '../checkpoint/weights';
 import { DECODE_STEPS_IO, buildDecodeStepsGraph } from '../model/decode-graph';
-import { parameterCount } from '../model/params';
-import { toBytes } from '../onnx/serialize';
+import { type Params, paramSpecs, parameterCount } from '../model/params';
+import { type ExternalRef, externalRefsOf, inlineFloatsOf, serialize, toBytes } from '../onnx/serialize';
 import type { GenerationModel } from './load';
 import type { SampleOptions } from './options';
 import { cachedSession, releaseSessions } from './session-cache';
 
 /**
- * The decode-steps graph is built in memory with its float32 weights inline, and an ONNX model is
- * one protobuf message (at most 2 GiB): past this many weight bytes (a 1B-parameter model) the
- * one-step loop samples instead. The margin leaves room for the graph itself.
+ * A decode-steps graph with its float32 weights inline is one protobuf message (at most 2 GiB): past
+ * this many weight bytes it must share the external data of a decoder built from the weights (a
+ * Hugging Face folder's graph, which keeps its weights outside past 1 GiB), or the one-step loop
+ * samples. The margin leaves room for the graph itself.
  */
 export const DECODE_STEPS_MAX_WEIGHT_BYTES = 2 ** 31 - 2 ** 26;
 
@@ -32,11 +33,12 @@ export function decodeStepsUnavailable(model: GenerationModel, o: SampleOptions)
   if (o.mixLengths) return 'mixLengths pads rows; the decode-steps graph is used with equal lengths only';
   if (model.signature.cacheDType !== 'float32')
     return `${model.signature.cacheDType} caches: the decode-steps graph is float32`;
-  return engineGraphUnavailable(model.dir);
+  return engineGraphUnavailable(model);
 }
 
 /** Why the folder's decoder is not a graph the engine builds from its config.json and weights. */
-function engineGraphUnavailable(dir: string): string | null {
+function engineGraphUnavailable(model: GenerationModel): string | null {
+  const dir = model.dir;
   const configFile = path.join(dir, CHECKPOINT_FILES.config);
   if (!existsSync(path.join(dir, WEIGHTS_FILE)) && !existsSync(path.join(dir, WEIGHTS_INDEX_FILE)))
     return `no safetensors weights (${WEIGHTS_FILE}, ${WEIGHTS_INDEX_FILE}) to build the decode-steps graph from`;
@@ -62,7 +64,7 @@ function engineGraphUnavailable(dir: string): string | null {
   if (!own && exported)
     return `the folder's own ONNX export (${path.relative(dir, exported)}) samples the one-step loop; the decode-steps graph is the engine's, built from the safetensors weights`;
   if (slidingWindow !== null) return 'sliding-window attention runs in the one-step decoder only';
-  if (weightBytes > DECODE_STEPS_MAX_WEIGHT_BYTES)
+  if (weightBytes > DECODE_STEPS_MAX_WEIGHT_BYTES && sharedWeights(model) === null)
     return `${weightBytes} bytes of float32 weights: the decode-steps graph is built in memory, at most ${DECODE_STEPS_MAX_WEIGHT_BYTES}`;
   return null;
 }
@@ -89,7 +91,9 @@ export function decodeStepsSession(
     provider: model.provider,
     threads: model.threads,
   };
-  return cachedSession(key, () => {
+  return cachedSession(key, (decoderFile) => {
+    const shared = sharedWeights(model);
+    if (shared) return writeBesideDecoder(model, decoderFile, shared, steps, topK);
     const ckpt = loadCheckpoint(model.dir, { weightsOnly: true });
     const graph = buildDecodeStepsGraph(ckpt.config, ckpt.params, {
       steps,
@@ -98,6 +102,56 @@ export function decodeStepsSession(
     });
     return toBytes(graph);
   });
+}
+
+/**
+ * The external data references of the decoder's weights when the decoder is a graph the engine built
+ * for a Hugging Face folder (graph-from-weights.ts, outside the folder) and keeps its weights in an
+ * external data file; null otherwise.
+ */
+function sharedWeights(model: GenerationModel): Map<string, ExternalRef> | null {
+  const inFolder = !path.relative(path.resolve(model.dir), path.resolve(model.modelFile)).startsWith('..');
+  if (inFolder || !existsSync(path.join(path.dirname(model.modelFile), CHECKPOINT_FILES.onnxData)))
+    return null;
+  const refs = externalRefsOf(readFileSync(model.modelFile));
+  return refs.size > 0 ? refs : null;
+}
+
+/**
+ * Writes the decode-steps graph next to the decoder built from the same weights, its weights
+ * referring to the decoder's external data file (no second copy on disk, and no 2 GiB message), and
+ * returns its path. The weights are not read: a referenced weight is an untouched zero buffer here
+ * (the allocator maps its pages lazily), and the few small ones the decoder keeps inline come from it.
+ * Written under a temporary name and renamed, so workers building the same graph never see half a file.
+ */
+function writeBesideDecoder(
+  model: GenerationModel,
+  decoderFile: string,
+  refs: Map<string, ExternalRef>,
+  steps: number,
+  topK: boolean,
+): string {
+  const configFile = path.join(model.dir, CHECKPOINT_FILES.config);
+  const config = parseConfigJson(JSON.parse(readFileSync(configFile, 'utf8')), configFile);
+  const decoderBytes = readFileSync(decoderFile);
+  const inline = inlineFloatsOf(decoderBytes);
+  const params: Params = new Map();
+  for (const s of paramSpecs(config)) {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    const data = refs.has(s.name) ? new Float32Array(n) : inline.get(s.name);
+    if (!data || data.length !== n) throw new Error(`${decoderFile}: no weight ${s.name} of ${n} values`);
+    params.set(s.name, data);
+  }
+  const graph = buildDecodeStepsGraph(config, params, {
+    steps,
+    topK,
+    tokenizerVocabSize: Math.min(model.tokenizer.vocabSize, config.vocabSize),
+  });
+  const out = path.join(path.dirname(decoderFile), `decode-steps-${steps}${topK ? '-top-k' : ''}.onnx`);
+  const tmp = `${out}.${process.pid}.tmp`;
+  writeFileSync(tmp, serialize(graph, { externalRefs: refs }).model);
+  renameSync(tmp, out);
+  return out;
 }
 
 /** Releases the decode-steps sessions only; the decoders' stay cached. */

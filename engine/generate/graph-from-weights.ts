@@ -20,9 +20,14 @@ const EXTERNAL_DATA_BYTES = 1 << 30;
  * engine's own inference graph (Optimum convention) built from config.json and the weights, written
  * once into `cacheDir` under a key of the folder's real path and its files' sizes and mtimes, so a
  * model is built once per machine and a rewritten one is built afresh. The user's folder is never
- * written to.
+ * written to. Past `externalAboveBytes` of weights they go to an external data file beside it
+ * (which the decode-steps graph then shares).
  */
-export function graphFromWeights(dir: string, cacheDir = DEFAULT_GRAPH_CACHE): string {
+export function graphFromWeights(
+  dir: string,
+  cacheDir = DEFAULT_GRAPH_CACHE,
+  externalAboveBytes = EXTERNAL_DATA_BYTES,
+): string {
   const sources = [path.join(dir, CHECKPOINT_FILES.config), ...weightFiles(dir).files];
   const hash = createHash('sha256');
   for (const f of sources) {
@@ -36,7 +41,7 @@ export function graphFromWeights(dir: string, cacheDir = DEFAULT_GRAPH_CACHE): s
   const ckpt = loadCheckpoint(dir, { weightsOnly: true });
   const weightBytes = paramSpecs(ckpt.config).reduce((a, s) => a + ckpt.params.get(s.name)!.byteLength, 0);
   const onnx = serialize(buildInferenceGraph(ckpt.config, ckpt.params), {
-    externalThresholdBytes: weightBytes > EXTERNAL_DATA_BYTES ? 1024 : Infinity,
+    externalThresholdBytes: weightBytes > externalAboveBytes ? 1024 : Infinity,
     externalLocation: CHECKPOINT_FILES.onnxData,
   });
   mkdirSync(cacheDir, { recursive: true });

@@ -17,6 +17,48 @@ export interface SerializeOptions {
   /** File name of the external data, relative to the model file. */
   externalLocation?: string;
   producerName?: string;
+  /**
+   * Initializers whose bytes already lie in an external data file (another model's, by name): they
+   * are written as references to it and their data here is not read. Locations are relative to the
+   * model file, as ONNX requires.
+   */
+  externalRefs?: ReadonlyMap<string, ExternalRef>;
+}
+
+/** Where an initializer's bytes lie in an external data file (ONNX's location / offset / length). */
+export interface ExternalRef {
+  location: string;
+  offset: number;
+  length: number;
+}
+
+/** The external data references of a model's initializers, by name (none when all are inline). */
+export function externalRefsOf(model: Uint8Array): Map<string, ExternalRef> {
+  const refs = new Map<string, ExternalRef>();
+  for (const t of onnx.ModelProto.decode(model).graph?.initializer ?? []) {
+    if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
+    const entry = (key: string) => t.externalData?.find((e) => e.key === key)?.value ?? '';
+    refs.set(t.name ?? '', {
+      location: entry('location'),
+      offset: Number(entry('offset') || 0),
+      length: Number(entry('length')),
+    });
+  }
+  return refs;
+}
+
+/** The inline float32 initializers of a model, by name (the small ones a model keeps inside). */
+export function inlineFloatsOf(model: Uint8Array): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const t of onnx.ModelProto.decode(model).graph?.initializer ?? []) {
+    if (t.dataType !== onnx.TensorProto.DataType.FLOAT || !t.rawData?.byteLength) continue;
+    const raw = t.rawData;
+    out.set(
+      t.name ?? '',
+      new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength)),
+    );
+  }
+  return out;
 }
 
 export interface Serialized {
@@ -56,8 +98,22 @@ export function toModelProto(
   const chunks: Uint8Array[] = [];
   let offset = 0;
   const initializer = graph.initializers.map(({ tensor, data }): onnx.ITensorProto => {
-    const bytes = rawBytes(tensor.dtype, data);
     const base = { name: tensor.name, dataType: ONNX_DTYPE[tensor.dtype], dims: tensor.shape as number[] };
+    const ref = opts.externalRefs?.get(tensor.name);
+    if (ref) {
+      if (ref.length !== data.length * BYTES_PER_ELEMENT[tensor.dtype])
+        throw new Error(`initializer ${tensor.name}: the external reference holds ${ref.length} bytes`);
+      return {
+        ...base,
+        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+        externalData: [
+          { key: 'location', value: ref.location },
+          { key: 'offset', value: String(ref.offset) },
+          { key: 'length', value: String(ref.length) },
+        ],
+      };
+    }
+    const bytes = rawBytes(tensor.dtype, data);
     if (bytes.byteLength < threshold) return { ...base, rawData: bytes };
     // External data is aligned so that readers may map it directly.
     const align = Math.max(BYTES_PER_ELEMENT[tensor.dtype], 64);

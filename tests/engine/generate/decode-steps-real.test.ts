@@ -1,6 +1,6 @@
 /** @jest-environment ./tests/engine/ort-environment.ts */
 jest.mock('onnxruntime-node', () => (globalThis as Record<string, unknown>).__onnxruntimeNode);
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createBaseModel, loadCheckpoint } from '../../../engine/checkpoint';
@@ -12,10 +12,11 @@ import {
   loadGenerationModel,
   samplePaths,
 } from '../../../engine/generate';
+import { graphFromWeights } from '../../../engine/generate/graph-from-weights';
 import { parseSampleOptions } from '../../../engine/generate/options';
 import type { SamplePathsRequest } from '../../../engine/generate/sample-paths';
 import { buildInferenceGraph } from '../../../engine/model/inference-graph';
-import { serialize } from '../../../engine/onnx/serialize';
+import { externalRefsOf, serialize } from '../../../engine/onnx/serialize';
 import { hfModelDir } from '../hf/fixtures';
 import { LLAMA_FP16 } from './fixture';
 
@@ -25,6 +26,7 @@ import { LLAMA_FP16 } from './fixture';
 // where its uniform lies within float64 rounding of a CDF boundary, which random uniforms do not).
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'lmsi-decode-steps-real-'));
 const graphCacheDir = path.join(tmp, 'graphs');
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const tokens = (rs: Completion[][]) => rs.map((r) => r.map((c) => c.tokenIds));
 
 async function sample(model: GenerationModel, request: SamplePathsRequest, steps: number) {
@@ -130,6 +132,32 @@ describe.each(['qwen2', 'qwen3', 'llama3-rope', 'llama-yarn', 'llama-bias', 'smo
     });
   },
 );
+
+describe('a model whose weights the graph keeps in an external data file (past 1 GiB)', () => {
+  it("the decode-steps graph refers to the decoder's weights file and draws the same samples", async () => {
+    // The qwen2 fixture's graph built as graph-from-weights builds a model past 1 GiB: every weight
+    // of 1 KiB or more in onnx/model.onnx_data. loadGenerationModel then finds it in the cache.
+    const cache = path.join(tmp, 'graphs-external');
+    const decoder = graphFromWeights(hfModelDir('qwen2'), cache, 0);
+    expect(existsSync(path.join(path.dirname(decoder), 'model.onnx_data'))).toBe(true);
+    const model = await loadGenerationModel(hfModelDir('qwen2'), { threads: 2, graphCacheDir: cache });
+    expect(model.modelFile).toBe(decoder);
+    const request = {
+      prompts: PROMPTS,
+      n: 4,
+      temperature: 0.9,
+      topK: 30,
+      maxNewTokens: 16,
+      seed: 'external',
+    };
+    await expectSameAsOneStep(model, request, [4]);
+    // Beside the decoder, every weight a reference into the decoder's own data file.
+    const steps = path.join(path.dirname(decoder), 'decode-steps-4-top-k.onnx');
+    const refs = externalRefsOf(readFileSync(decoder));
+    expect(refs.size).toBeGreaterThan(10);
+    expect(externalRefsOf(readFileSync(steps))).toEqual(refs);
+  });
+});
 
 describe('what stays on the one-step loop, and why', () => {
   const options = parseSampleOptions({ prompts: ['Hi'], n: 1, temperature: 0.7, maxNewTokens: 4, seed: 1 });
