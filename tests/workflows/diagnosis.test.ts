@@ -7,7 +7,7 @@ import { campaignStatus, lmsiDataConverter, startCampaign } from '../../client';
 import type { CampaignConfig } from '../../config/campaign';
 import { createLmsiWorker } from '../../workers';
 import type { CampaignStatus } from '../../workflows/types';
-import { runLmsi, type CliRun } from '../cli/process';
+import { collect, runLmsi, spawnLmsi, type CliRun } from '../cli/process';
 import { testCampaignConfig } from '../helpers/campaign';
 import {
   connectTestTemporal,
@@ -189,8 +189,25 @@ describe('a running campaign that cannot move shows what holds it', () => {
         ),
       );
       expect(text.stdout).toContain('  last failure: Error: EIO: i/o error');
-    } finally {
+
+      // status --watch tells each new retry as it comes, and exits 1 once the campaign is stopped.
+      const watch = spawnLmsi(['status', config.name, '--watch', '--address', address()], root);
+      const watched = collect(watch, 60_000, 'lmsi status --watch');
+      let stderr = '';
+      await new Promise<void>((resolve, reject) => {
+        watch.stderr!.on('data', (d: Buffer) => {
+          stderr += d.toString();
+          if (stderr.includes('last failure: Error: EIO: i/o error')) resolve();
+        });
+        watch.on('exit', () => reject(new Error(`status --watch exited early: ${stderr}`)));
+      });
       await handle.terminate('test over');
+      const end = await watched;
+      expect(end.code).toBe(1);
+      expect(end.stderr).toMatch(/\nretrying: (snapshotDataset|importModel) \(workflow /);
+      expect(end.stdout).toContain(`campaign ${config.name}: failed`);
+    } finally {
+      await handle.terminate('test over').catch(() => undefined);
     }
   });
 
