@@ -41,9 +41,11 @@ export const SampleOptionsSchema = z
      */
     mixLengths: z.boolean().default(false),
     /**
-     * Decode steps per session.run for our own checkpoints (the cache stays inside onnxruntime
-     * between them; see README.md for the measurements behind the default). 1, or a model or a
-     * processor the decode-steps graph does not cover, runs the one-step loop.
+     * Decode steps per session.run where the decoder is the engine's graph of the folder's
+     * config.json and safetensors (our checkpoints, Hugging Face folders without an ONNX export):
+     * the cache stays inside onnxruntime between them and the draw happens in the graph; see
+     * README.md for the measurements behind the default. 1, or a model or a processor the
+     * decode-steps graph does not cover, runs the one-step loop.
      */
     stepsPerRun: z.number().int().min(1).max(64).default(8),
   })
