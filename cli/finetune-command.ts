@@ -124,8 +124,7 @@ export function registerFinetuneCommand(program: Command): void {
       if (flags.steps !== undefined) delete merged.epochs;
       for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v;
       if (merged.epochs === undefined && merged.steps === undefined) merged.epochs = 1;
-      if (Object.keys(loraFlags).length > 0)
-        merged.lora = { ...((merged.lora) ?? {}), ...loraFlags };
+      if (Object.keys(loraFlags).length > 0) merged.lora = { ...(merged.lora ?? {}), ...loraFlags };
       delete merged.fromRound;
       delete merged.replayRatio;
       const parsed = TrainingConfig.safeParse(merged);
