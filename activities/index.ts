@@ -9,6 +9,7 @@ import { makeImportModel } from './model-cache';
 import { makeEvaluateShard, makeSamplePaths } from './sample-shard';
 import { makeSnapshotDataset } from './snapshot-dataset';
 import { makeRecordRound } from './record-round';
+import { makeRecordFailure } from './record-failure';
 import { makeVoteAndFilter } from './vote-and-filter';
 import { makeWriteReport } from './write-report';
 
@@ -31,6 +32,7 @@ export type { ExemplarSetsResult, GenerateExemplarsInput } from './exemplars';
 export type { GeneratedQuestionsResult, GenerateQuestionsInput } from './generate-questions';
 export type { ReportArtifacts, WriteReportInput } from './write-report';
 export type { RecordRoundInput, RecordRoundResult } from './record-round';
+export type { RecordFailureInput } from './record-failure';
 export type { QuestionEvaluation, QuestionSamples, StoredPath, VoteRecord } from './records';
 export { NON_RETRYABLE_TYPES } from './failures';
 
@@ -49,6 +51,7 @@ export function createLightActivities(deps: ActivityDeps) {
     buildTrainingSet: keepingAlive(makeBuildTrainingSet(deps)),
     summarizeEvaluation: keepingAlive(makeSummarizeEvaluation(deps)),
     recordRound: keepingAlive(makeRecordRound(deps)),
+    recordFailure: keepingAlive(makeRecordFailure(deps)),
     writeReport: keepingAlive(makeWriteReport(deps)),
   };
 }

@@ -11,6 +11,7 @@ import { campaignFailure, campaignTroubles, serverUnreachable, stepAttribute } f
 import {
   campaignIndexFolder,
   indexableCampaignId,
+  isFailureEntry,
   readCampaignIndex,
   type CampaignIndex,
 } from '../report/campaign-index';
@@ -75,7 +76,10 @@ export async function campaignIdTaken(
     if (!(e instanceof WorkflowNotFoundError)) throw e;
   }
   if (store && indexableCampaignId(campaignId)) {
-    const entries = await store.listNamed(campaignIndexFolder(campaignId));
+    // A run that failed before it recorded anything may run again: only its failure is on record.
+    const entries = (await store.listNamed(campaignIndexFolder(campaignId))).filter(
+      (n) => !isFailureEntry(n),
+    );
     if (entries.length > 0)
       return `campaign ${campaignId} has an audit trail in the artifact store (${entries.length} index entries)`;
   }
@@ -367,6 +371,7 @@ export function indexShowsFinished(index: CampaignIndex): boolean {
   return (
     index.report !== null ||
     index.stopped !== undefined ||
+    index.failure !== undefined ||
     (index.plannedRounds !== null && last?.round === index.plannedRounds)
   );
 }
@@ -395,39 +400,49 @@ export async function finishedCampaignFromStore(
 
 /**
  * The status of a campaign whose workflow Temporal has deleted, from its index. Only closed workflows
- * are deleted, so it is closed: completed when its report, or its last configured round, is recorded;
- * otherwise it stopped early, which reads as failed (the index cannot tell failed from cancelled or
- * terminated). A report step that failed is not recorded: such a campaign shows no report.
+ * are deleted, so it is closed: failed, with its reason, when it recorded a failure after its last
+ * round (workflows/campaign.ts) or a round stopped it; completed when its report, or its last
+ * configured round, is recorded; otherwise it stopped early, which reads as failed (cancelled and
+ * terminated runs record nothing). A report step that failed is not recorded: no report is shown.
  */
 function statusFromIndex(index: CampaignIndex): CampaignStatus {
   const last = index.rounds[index.rounds.length - 1];
-  const stopped = index.stopped;
+  const { stopped, failure: recorded } = index;
+  // The failure the campaign recorded; a campaign stopped by a round that kept too few paths (run
+  // before failures were recorded) has its reason in its report.
+  const failure: CampaignFailure | undefined = recorded
+    ? {
+        message: recorded.message,
+        type: recorded.type,
+        round: recorded.round,
+        step: recorded.step as CampaignFailure['step'],
+        activity: recorded.activity,
+        workflowId: recorded.workflowId,
+      }
+    : stopped
+      ? {
+          message: stopped.reason,
+          type: 'NothingKept',
+          round: stopped.round,
+          step: 'vote',
+          activity: null,
+          workflowId: index.campaignId,
+        }
+      : undefined;
   const completed =
-    !stopped &&
+    !failure &&
     (index.report !== null || (index.plannedRounds !== null && last?.round === index.plannedRounds));
   return {
     campaignId: index.campaignId,
     state: completed ? 'completed' : 'failed',
-    round: stopped?.round ?? last?.round ?? 0,
-    step: completed ? 'done' : stopped ? 'vote' : 'starting',
+    round: failure?.round ?? last?.round ?? 0,
+    step: completed ? 'done' : (failure?.step ?? 'starting'),
     progress: { done: 0, total: 0 },
     rounds: index.rounds,
     bestModelRef: index.bestModelRef,
     bestAccuracy: index.bestAccuracy,
     ...(completed || stopped ? { report: index.report } : {}),
-    // A campaign stopped by a round that kept too few paths: its report recorded why.
-    ...(stopped
-      ? {
-          failure: {
-            message: stopped.reason,
-            type: 'NothingKept',
-            round: stopped.round,
-            step: 'vote' as const,
-            activity: null,
-            workflowId: index.campaignId,
-          },
-        }
-      : {}),
+    ...(failure ? { failure } : {}),
   };
 }
 

@@ -36,6 +36,8 @@ export interface CampaignIndex {
   report: ReportArtifacts | null;
   /** The campaign stopped before its last round (its report says why); absent otherwise. */
   stopped?: CampaignStop;
+  /** Why the campaign's latest run failed, when it failed after its last recorded round. */
+  failure?: RecordedFailure;
   /** When the newest entry's data was made (a round's end; the report is dated by its last round). */
   updatedAt: string | null;
 }
@@ -49,6 +51,47 @@ interface RoundEntry {
   plannedRounds: number | null;
   startedAt: string;
   finishedAt: string;
+}
+
+/** A failed campaign's reason and where it failed, as the campaign recorded it (workflows/campaign.ts). */
+export interface RecordedFailure {
+  message: string;
+  type: string | null;
+  round: number | null;
+  step: string | null;
+  activity: string | null;
+  workflowId: string;
+  /** When the run failed (workflow time). */
+  failedAt: string;
+}
+
+interface FailureEntry {
+  kind: 'lmsi.campaign-index.failure';
+  version: 1;
+  campaignId: string;
+  runId: string;
+  failure: RecordedFailure;
+}
+
+const StoredFailureEntry = z.object({
+  kind: z.literal('lmsi.campaign-index.failure'),
+  version: z.literal(1),
+  campaignId: z.string(),
+  runId: z.string(),
+  failure: z.object({
+    message: z.string(),
+    type: z.string().nullable(),
+    round: z.number().int().nonnegative().nullable(),
+    step: z.string().nullable(),
+    activity: z.string().nullable(),
+    workflowId: z.string(),
+    failedAt: z.string(),
+  }),
+});
+
+/** Index entries that record a failed run: they do not hold the campaign's id (a fixed input may rerun it). */
+export function isFailureEntry(name: string): boolean {
+  return /\/failure-[^/]+$/.test(name);
 }
 
 interface ReportEntry {
@@ -169,6 +212,20 @@ export async function indexReport(
 }
 
 /**
+ * Records why a campaign run failed, one entry per run (by its run id): a campaign that failed on bad
+ * input may be run again under its id once the input is fixed, and each failure stays on record.
+ */
+export async function indexFailure(
+  store: ArtifactStore,
+  campaignId: string,
+  runId: string,
+  failure: RecordedFailure,
+): Promise<void> {
+  const entry: FailureEntry = { kind: 'lmsi.campaign-index.failure', version: 1, campaignId, runId, failure };
+  await putOnce(store, `${campaignIndexFolder(campaignId)}/failure-${runId}`, entry);
+}
+
+/**
  * A campaign's index, or null when the store has no entry for it. Entries are checked (shape and
  * campaign id); a malformed one fails with its name. The rounds are the chain 0, 1, 2, ... in which
  * each round started after the one before it finished: a campaign id run again (a closed workflow's
@@ -185,7 +242,19 @@ export async function readCampaignIndex(
   const names = await store.listNamed(folder);
   if (names.length === 0) return null;
   const byRound = new Map<number, RoundEntry>();
+  let latestFailure: RecordedFailure | undefined;
   for (const name of names) {
+    if (isFailureEntry(name)) {
+      const entry = parseEntry(
+        name,
+        StoredFailureEntry,
+        await store.getNamed(name),
+        campaignId,
+      ) as FailureEntry;
+      if (!latestFailure || Date.parse(entry.failure.failedAt) > Date.parse(latestFailure.failedAt))
+        latestFailure = entry.failure;
+      continue;
+    }
     if (!/\/round-\d+$/.test(name)) continue;
     const entry = parseEntry(name, StoredRoundEntry, await store.getNamed(name), campaignId) as RoundEntry;
     byRound.set(entry.summary.round, entry);
@@ -227,6 +296,10 @@ export async function readCampaignIndex(
     plannedRounds: last?.plannedRounds ?? null,
     report,
     ...(report && reportEntry?.stopped ? { stopped: reportEntry.stopped } : {}),
+    // A failure counts when it came after every recorded round (a later run that got further wins).
+    ...(latestFailure && (!last || Date.parse(latestFailure.failedAt) >= Date.parse(last.finishedAt))
+      ? { failure: latestFailure }
+      : {}),
     updatedAt: last?.finishedAt ?? null,
   };
 }

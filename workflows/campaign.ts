@@ -4,6 +4,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   ChildWorkflowFailure,
+  ContinueAsNew,
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
@@ -12,6 +13,7 @@ import {
   proxyActivities,
   setHandler,
   startChild,
+  TimeoutFailure,
   upsertSearchAttributes,
   workflowInfo,
   type SignalDefinition,
@@ -239,8 +241,62 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
       await CancellationScope.nonCancellable(async () => {
         upsertSearchAttributes([{ key: LmsiStep, value: 'cancelled' }]);
       });
+    } else if (!(err instanceof ContinueAsNew) && patched('lmsi-record-failure')) {
+      // The reason goes into the campaign index too, so status reads it from the store alone.
+      // Campaigns that failed before this replay without it.
+      await recordFailure(config, campaignId, err, progress);
     }
     throw err;
+  }
+}
+
+/**
+ * Enters a failed run's reason, round, step and activity in the campaign index (best effort: the
+ * campaign fails with its own failure whatever happens here, and a few quick attempts at most).
+ */
+async function recordFailure(
+  config: CampaignInput['config'],
+  campaignId: string,
+  err: unknown,
+  progress: CampaignProgress,
+): Promise<void> {
+  const { recordFailure: record } = proxyActivities<LightActivities>({
+    ...LIGHT,
+    taskQueue: config.temporal.taskQueues.light,
+    startToCloseTimeout: '1 minute',
+    retry: { ...LIGHT.retry, maximumAttempts: 3 },
+  });
+  let workflowId = campaignId;
+  let activity: string | null = null;
+  let root: unknown = err;
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof ChildWorkflowFailure) workflowId = e.execution.workflowId ?? workflowId;
+    if (e instanceof ActivityFailure) activity = e.activityType;
+    root = e;
+  }
+  const message = root instanceof Error ? root.message : String(root);
+  const type =
+    root instanceof ApplicationFailure
+      ? (root.type ?? 'Error')
+      : root instanceof TimeoutFailure
+        ? 'Timeout'
+        : null;
+  try {
+    await record({
+      campaignId,
+      runId: workflowInfo().runId,
+      failure: {
+        message,
+        type,
+        round: progress.round,
+        step: progress.step,
+        activity,
+        workflowId,
+        failedAt: new Date().toISOString(),
+      },
+    });
+  } catch (recordErr) {
+    if (isCancellation(recordErr)) throw recordErr;
   }
 }
 

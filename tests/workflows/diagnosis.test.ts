@@ -17,6 +17,7 @@ import {
   type TestTemporal,
 } from '../helpers/temporal';
 import { pretrainedTinyModel } from '../helpers/tiny-model';
+import { forgetAllRuns } from './forget-workflows';
 import { FailingStore } from '../reliability/failing-store';
 import { smallSplits } from '../reliability/fixture';
 import { waitFor } from '../reliability/probe';
@@ -139,6 +140,26 @@ describe('a failed campaign shows why, where', () => {
     const scheduled = history.events!.flatMap((e) => e.activityTaskScheduledEventAttributes ?? []);
     expect(scheduled.map((a) => a.activityType?.name)).toContain('snapshotDataset');
     for (const a of scheduled) expect(Number(a.heartbeatTimeout?.seconds)).toBe(20);
+
+    // The campaign recorded its failure in its index: once Temporal has forgotten it, the store
+    // alone shows the same failure.
+    await forgetAllRuns(temporal.client, config.name);
+    const archived = await lmsi([
+      'status',
+      config.name,
+      '--json',
+      '--artifacts',
+      base.artifacts.dir,
+      '--address',
+      address(),
+    ]);
+    expectOk(archived);
+    expect(JSON.parse(archived.stdout)).toMatchObject({
+      state: 'failed',
+      round: 0,
+      step: 'starting',
+      failure: status.failure,
+    });
   });
 
   it('run --wait: a failure inside a round names its round, step and activity; exit 1', async () => {

@@ -1,0 +1,23 @@
+import { indexableCampaignId, indexFailure, type RecordedFailure } from '../report/campaign-index';
+import type { ActivityDeps } from './deps';
+import { failingClearly } from './failures';
+
+export interface RecordFailureInput {
+  campaignId: string;
+  /** The failed run of the campaign workflow (each run's failure is its own entry). */
+  runId: string;
+  failure: RecordedFailure;
+}
+
+/**
+ * Enters a failed campaign run's reason in the campaign index, so `lmsi status` shows why it failed
+ * from the artifact store alone, once Temporal is unreachable or has deleted the workflow.
+ */
+export function makeRecordFailure({ store }: ActivityDeps) {
+  return async function recordFailure(input: RecordFailureInput): Promise<void> {
+    return failingClearly(async () => {
+      if (!indexableCampaignId(input.campaignId)) return;
+      await indexFailure(store, input.campaignId, input.runId, input.failure);
+    });
+  };
+}
