@@ -22,6 +22,9 @@ import { createLmsiWorker } from '../../workers';
 
 const seconds = (fromMs: number) => Math.round((performance.now() - fromMs) / 10) / 100;
 
+/** What a phase measured so far: written with the error when it fails midway. */
+const partial: Record<string, unknown> = {};
+
 interface LoadArgs {
   model: string;
   graphCacheDir: string;
@@ -68,6 +71,12 @@ async function load(a: LoadArgs) {
       prefillSeconds: Math.round(timings.prefillMs) / 1000,
       decodeSeconds: Math.round(timings.decodeRunMs) / 1000,
       decodeTokensPerSecond: Math.round((timings.decodedRows / (timings.decodeRunMs / 1000)) * 100) / 100,
+      // The rest of the time: building the decode-steps session (several steps per session.run) on
+      // the first call, copying caches, the host's sampling.
+      samplingSeconds: Math.round(timings.samplingMs) / 1000,
+      cacheCopySeconds: Math.round(timings.cacheCopyMs) / 1000,
+      stepsPerRun: timings.stepsPerRun,
+      stepsFallbackReason: timings.stepsFallbackReason,
       firstPath: completions[0]?.text.slice(0, 120) ?? null,
     };
   }
@@ -106,7 +115,12 @@ async function finetune(a: FinetuneArgs) {
       seed: 'bench-real-models',
     },
     threads: a.threads,
-    onProgress: () => void marks.push(performance.now()),
+    onProgress: (p) => {
+      marks.push(performance.now());
+      partial.stepsDone = p.step;
+      partial.firstStepSeconds = Math.round((marks[0] - started) / 10) / 100;
+      partial.stepSecondsSoFar = marks.slice(1).map((m, i) => Math.round((m - marks[i]) / 10) / 100);
+    },
   });
   const total = seconds(started);
   // Step 1 includes the training session's creation; the last step includes writing the checkpoint.
@@ -231,7 +245,10 @@ async function main() {
     if (result === null) throw new Error(`unknown phase ${phase}`);
     writeFileSync(outFile, JSON.stringify({ ok: true, ...result }, null, 2));
   } catch (e) {
-    writeFileSync(outFile, JSON.stringify({ ok: false, error: e instanceof Error ? e.message : String(e) }));
+    writeFileSync(
+      outFile,
+      JSON.stringify({ ok: false, error: e instanceof Error ? e.message : String(e), ...partial }),
+    );
     throw e;
   }
 }

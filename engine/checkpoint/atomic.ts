@@ -18,7 +18,8 @@ export function writeDurable(file: string, data: Uint8Array | string): void {
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     let at = 0;
-    while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at);
+    // One write takes at most 2 GiB - 1 bytes (Node's limit): a 0.5B model's AdamW moments are more.
+    while (at < bytes.length) at += writeSync(fd, bytes, at, Math.min(bytes.length - at, 2 ** 30));
     fsyncSync(fd);
   } finally {
     closeSync(fd);
