@@ -4,6 +4,8 @@ export { llamaForward, maskedCrossEntropy, type Weights, type KeyValue } from '.
 export { buildInferenceGraph, DIMS } from './inference-graph';
 export {
   buildTrainingGraph,
+  buildAdamWGraph,
+  ADAMW_IO,
   AdamWConfigSchema,
   TRAIN_IO,
   type AdamWConfig,

@@ -171,22 +171,13 @@ export function llamaForward(c: LlamaConfig, w: Weights, inp: ForwardInputs): Fo
 
 /**
  * Mean next-token cross-entropy over the positions where `lossMask` is 1 (completion tokens):
- * sum(mask · −log p(target)) / max(sum(mask), 1).
+ * sum(mask · −log p(target)) / max(sum(mask), 1). The target's log-probability is gathered, not
+ * picked by a one-hot [B, T, V] product: nothing the size of the logits is kept beside them for the
+ * backward pass (GatherElements' gradient scatters into one zero tensor there).
  */
-export function maskedCrossEntropy(
-  logits: Tensor,
-  targets: Tensor,
-  lossMask: Tensor,
-  vocabSize: number,
-): Tensor {
-  const g = logits.graph;
+export function maskedCrossEntropy(logits: Tensor, targets: Tensor, lossMask: Tensor): Tensor {
   const logp = o.logSoftmax(logits, -1); // [B, T, V]
-  const vocab = g.constant(
-    'int64',
-    [vocabSize],
-    Array.from({ length: vocabSize }, (_, i) => i),
-  );
-  const onehot = o.cast(o.equal(o.unsqueeze(targets, [-1]), vocab), logits.dtype); // [B, T, V]
-  const nll = o.neg(o.reduceSum(o.mul(onehot, logp), [-1])); // [B, T]
+  const picked = o.gatherElements(logp, o.unsqueeze(targets, [-1]), -1); // [B, T, 1]
+  const nll = o.neg(o.squeeze(picked, [-1])); // [B, T]
   return o.div(o.reduceSum(o.mul(nll, lossMask)), o.max(o.reduceSum(lossMask), 1)); // []
 }

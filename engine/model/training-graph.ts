@@ -47,6 +47,10 @@ export const TRAIN_IO = {
   /** LoRA dropout: int64 [] seed of this step's masks (graphs built with lora.dropout > 0). */
   loraDropoutSeed: 'lora_dropout_seed',
   gradAcc: (p: string) => `grad_acc.${p}`,
+  /** `separateUpdate`: the gradient of p (summed with grad_acc.p when accumulating), not yet clipped. */
+  grad: (p: string) => `grad.${p}`,
+  /** `separateUpdate`: the factor clipping scales every gradient by, min(maxGradNorm / (norm + 1e-6), 1). */
+  gradClip: 'grad_clip',
 } as const;
 
 /**
@@ -82,6 +86,12 @@ export interface TrainingGraphOptions {
    * only). Without it, every parameter trains.
    */
   lora?: LoraConfig;
+  /**
+   * Modes `step` and `apply` stop before the update: they output `grad.p` (the gradients, not yet
+   * clipped) and `grad_clip`, and AdamW runs in the graph of buildAdamWGraph. The trainer does so to
+   * update the weights and moments in place (docs/training-memory.md); the update is the same ops.
+   */
+  separateUpdate?: boolean;
 }
 
 /** The parameters a training graph updates: the adapters' with LoRA, else the whole model's. */
@@ -105,7 +115,7 @@ export function buildTrainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): 
   const inputIds = g.input(TRAIN_IO.inputIds, 'int64', [B, T]);
   const targets = g.input(TRAIN_IO.targets, 'int64', [B, T]);
   const lossMask = g.input(TRAIN_IO.lossMask, dtype, [B, T]);
-  const updates = mode === 'step' || mode === 'apply';
+  const updates = (mode === 'step' || mode === 'apply') && !opts.separateUpdate;
   const lr = updates ? g.input(TRAIN_IO.lr, dtype, []) : null;
   const step = updates ? g.input(TRAIN_IO.step, dtype, []) : null;
   const specs = trainableSpecs(c, opts.lora);
@@ -147,7 +157,7 @@ export function buildTrainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): 
     );
   }
   const { logits } = llamaForward(c, w, { inputIds, positionIds, allowed, lora });
-  const loss = maskedCrossEntropy(logits, targets, lossMask, c.vocabSize); // []
+  const loss = maskedCrossEntropy(logits, targets, lossMask); // []
   g.output(loss, TRAIN_IO.loss);
   if (opts.outputLogits) g.output(logits, TRAIN_IO.logits);
   if (mode === 'loss') return g;
@@ -161,19 +171,92 @@ export function buildTrainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): 
   const sumSq = grads.map((gr) => o.reduceSum(o.mul(gr, gr))).reduce((a, b) => o.add(a, b));
   const gradNorm = o.sqrt(sumSq);
   const clip = o.min(o.div(hp.maxGradNorm, o.add(gradNorm, 1e-6)), 1); // []
-  const bc1 = o.sub(1, o.pow(g.scalar(hp.beta1, dtype), step!));
-  const bc2 = o.sub(1, o.pow(g.scalar(hp.beta2, dtype), step!));
-
   g.output(gradNorm, TRAIN_IO.gradNorm);
+  if (opts.separateUpdate) {
+    // Each gradient is written once, into its output; the clipping factor goes with them.
+    specs.forEach((s, i) => g.output(grads[i], TRAIN_IO.grad(s.name)));
+    g.output(clip, TRAIN_IO.gradClip);
+    return g;
+  }
+  const bc = biasCorrections(hp, step!);
   specs.forEach((s, i) => {
-    const gr = o.mul(grads[i], clip);
-    const m = o.add(o.mul(expAvg[i], hp.beta1), o.mul(gr, 1 - hp.beta1));
-    const v = o.add(o.mul(expAvgSq[i], hp.beta2), o.mul(o.mul(gr, gr), 1 - hp.beta2));
-    let update: Tensor = o.div(o.div(m, bc1), o.add(o.sqrt(o.div(v, bc2)), hp.eps));
-    if (s.decay && hp.weightDecay > 0) update = o.add(update, o.mul(params[i], hp.weightDecay));
-    g.output(o.sub(params[i], o.mul(update, lr!)), TRAIN_IO.updated(s.name));
-    g.output(m, TRAIN_IO.updated(TRAIN_IO.expAvg(s.name)));
-    g.output(v, TRAIN_IO.updated(TRAIN_IO.expAvgSq(s.name)));
+    const next = adamw(hp, { param: params[i], expAvg: expAvg[i], expAvgSq: expAvgSq[i] }, grads[i], {
+      ...bc,
+      clip,
+      lr: lr!,
+      decay: s.decay,
+    });
+    g.output(next.param, TRAIN_IO.updated(s.name));
+    g.output(next.expAvg, TRAIN_IO.updated(TRAIN_IO.expAvg(s.name)));
+    g.output(next.expAvgSq, TRAIN_IO.updated(TRAIN_IO.expAvgSq(s.name)));
   });
   return g;
 }
+
+/** 1 − β₁ᵗ and 1 − β₂ᵗ at the (1-based) step. */
+function biasCorrections(hp: AdamWConfig, step: Tensor): { bc1: Tensor; bc2: Tensor } {
+  const g = step.graph;
+  return {
+    bc1: o.sub(1, o.pow(g.scalar(hp.beta1, step.dtype), step)),
+    bc2: o.sub(1, o.pow(g.scalar(hp.beta2, step.dtype), step)),
+  };
+}
+
+interface AdamWTensors {
+  param: Tensor;
+  expAvg: Tensor;
+  expAvgSq: Tensor;
+}
+
+/**
+ * One AdamW step of one parameter from its unclipped gradient (PyTorch's AdamW: bias-corrected
+ * moments, decoupled weight decay on matrices). The training graph and buildAdamWGraph both build it
+ * here, so an update in place computes exactly what the single-graph step does.
+ */
+function adamw(
+  hp: AdamWConfig,
+  x: AdamWTensors,
+  grad: Tensor,
+  s: { clip: Tensor; lr: Tensor; bc1: Tensor; bc2: Tensor; decay: boolean },
+): AdamWTensors {
+  const gr = o.mul(grad, s.clip);
+  const m = o.add(o.mul(x.expAvg, hp.beta1), o.mul(gr, 1 - hp.beta1));
+  const v = o.add(o.mul(x.expAvgSq, hp.beta2), o.mul(o.mul(gr, gr), 1 - hp.beta2));
+  let update: Tensor = o.div(o.div(m, s.bc1), o.add(o.sqrt(o.div(v, s.bc2)), hp.eps));
+  if (s.decay && hp.weightDecay > 0) update = o.add(update, o.mul(x.param, hp.weightDecay));
+  return { param: o.sub(x.param, o.mul(update, s.lr)), expAvg: m, expAvgSq: v };
+}
+
+/**
+ * AdamW alone, over a flat run of `n` elements of one parameter (any length: the trainer updates a
+ * parameter in pieces, each piece's outputs written over its inputs). Inputs: `param`, `exp_avg`,
+ * `exp_avg_sq`, `grad` [n], `grad_clip`, `lr`, `step` []; outputs `updated.<input>` for the first
+ * three. `decay`: the parameter takes weight decay (matrices).
+ */
+export function buildAdamWGraph(adamwConfig: Partial<AdamWConfig>, decay: boolean): Graph {
+  const hp = AdamWConfigSchema.parse(adamwConfig);
+  const g = new Graph(decay ? 'adamw_decay' : 'adamw');
+  const n = ['n'];
+  const x = {
+    param: g.input(ADAMW_IO.param, 'float32', n),
+    expAvg: g.input(ADAMW_IO.expAvg, 'float32', n),
+    expAvgSq: g.input(ADAMW_IO.expAvgSq, 'float32', n),
+  };
+  const grad = g.input(ADAMW_IO.grad, 'float32', n);
+  const clip = g.input(TRAIN_IO.gradClip, 'float32', []);
+  const lr = g.input(TRAIN_IO.lr, 'float32', []);
+  const step = g.input(TRAIN_IO.step, 'float32', []);
+  const next = adamw(hp, x, grad, { ...biasCorrections(hp, step), clip, lr, decay });
+  g.output(next.param, TRAIN_IO.updated(ADAMW_IO.param));
+  g.output(next.expAvg, TRAIN_IO.updated(ADAMW_IO.expAvg));
+  g.output(next.expAvgSq, TRAIN_IO.updated(ADAMW_IO.expAvgSq));
+  return g;
+}
+
+/** Input names of buildAdamWGraph. */
+export const ADAMW_IO = {
+  param: 'param',
+  expAvg: 'exp_avg',
+  expAvgSq: 'exp_avg_sq',
+  grad: 'grad',
+} as const;

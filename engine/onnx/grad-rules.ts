@@ -162,6 +162,14 @@ export const GRAD_RULES: Readonly<Record<string, GradRule>> = {
       null,
     ];
   },
+  // Each gathered position receives its gradient, every other one 0; 'add' sums the gradients of a
+  // position gathered more than once. One zero tensor the size of the data, scattered into: the
+  // cross-entropy's pick of the target's log-probability costs that instead of a one-hot.
+  GatherElements: ({ node, x, g }) => {
+    const axis = normAxis(intAttr(node.attrs, 'axis', 0), x[0].rank, node.op);
+    const idx = x[1].dtype === 'int64' ? x[1] : o.cast(x[1], 'int64');
+    return [() => o.scatterElements(o.full(x[0], shapeLike(x[0]), 0), idx, g, axis, 'add'), null];
+  },
   Reshape: ({ x, g }) => [() => o.reshapeTo(g, shapeLike(x[0])), null],
   Transpose: ({ node, x, g }) => {
     const perm = intsAttr(node.attrs, 'perm') ?? x[0].shape.map((_, i) => x[0].rank - 1 - i);

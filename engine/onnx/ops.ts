@@ -207,6 +207,22 @@ export const argMax = (x: Tensor, axis: number): Tensor =>
 export const gatherElements = (x: Tensor, indices: Tensor, axis: number): Tensor =>
   one(x, 'GatherElements', [x, indices], { axis: attr.int(axis) });
 
+/**
+ * A copy of `data` with `updates` written at `indices` along `axis` (ScatterElements; 'add' sums
+ * updates that land on the same position, and adds them to data's).
+ */
+export const scatterElements = (
+  data: Tensor,
+  indices: Tensor,
+  updates: Tensor,
+  axis: number,
+  reduction = 'none',
+): Tensor =>
+  one(data, 'ScatterElements', [data, indices, updates], {
+    axis: attr.int(axis),
+    reduction: attr.string(reduction),
+  });
+
 /** Running sum along `axis` (CumSum: inclusive, first to last, one element after another). */
 export const cumSum = (x: Tensor, axis: number): Tensor =>
   one(x, 'CumSum', [x, x.graph.scalar(axis, 'int64')]);

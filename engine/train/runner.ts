@@ -4,14 +4,17 @@ import type { LlamaConfig } from '../model/config';
 import type { LoraConfig } from '../model/lora';
 import { type ParamSpec, type Params, paramSpecs } from '../model/params';
 import {
+  ADAMW_IO,
   type AdamWConfig,
   TRAIN_IO,
   type TrainingGraphMode,
+  buildAdamWGraph,
   buildTrainingGraph,
   trainableSpecs,
 } from '../model/training-graph';
 import { toBytes } from '../onnx/serialize';
 import type { MicroBatch } from './batches';
+import { collectGarbage } from './gc';
 
 export interface RunnerOptions {
   config: LlamaConfig;
@@ -36,18 +39,36 @@ const wrap = (specs: readonly ParamSpec[], p: Params): Tensors =>
   new Map(specs.map((s) => [s.name, new ort.Tensor('float32', p.get(s.name)!, s.shape)]));
 const unwrap = (t: Tensors): Params => new Map([...t].map(([k, v]) => [k, v.data as Float32Array]));
 const scalar = (v: number) => new ort.Tensor('float32', Float32Array.of(v), []);
+const flat = (a: Float32Array, from: number, to: number) =>
+  new ort.Tensor('float32', a.subarray(from, to), [to - from]);
 
 /**
- * The training graph's sessions, built once per run, and the weights and AdamW moments, which stay
- * onnxruntime tensors between steps: each step's outputs are the next step's inputs, no copy in JS.
+ * Elements per run of the AdamW graph. onnxruntime-node returns a copy of every output, even one it
+ * wrote into a buffer given for it: updating a parameter in pieces keeps each run's copies small,
+ * and a piece's temporaries stay in the processor's cache.
+ */
+export const ADAMW_PIECE = 1 << 18;
+/** Gradients of at least this many bytes are followed by a full garbage collection (gc.ts). */
+const COLLECT_BYTES = 64 * 2 ** 20;
+
+/**
+ * The training graph's sessions, built once per run, and the weights, AdamW moments and gradients,
+ * each one Float32Array for the whole run, updated in place: onnxruntime writes a step's gradients
+ * into the gradient buffers (outputs given to the run), then the AdamW graph writes each parameter's
+ * new value and moments over the old ones, a piece at a time. Nothing is held twice between runs
+ * (docs/training-memory.md).
  */
 export class TrainingRunner {
   private constructor(
     private readonly opts: RunnerOptions,
     private readonly sessions: Partial<Record<TrainingGraphMode, ort.InferenceSession>>,
-    private params: Tensors,
-    private expAvg: Tensors,
-    private expAvgSq: Tensors,
+    /** AdamW over a piece of one parameter, without and with weight decay. */
+    private readonly adamw: { plain: ort.InferenceSession; decay: ort.InferenceSession },
+    private readonly params: Tensors,
+    private readonly expAvg: Tensors,
+    private readonly expAvgSq: Tensors,
+    /** The step's gradients (the accumulator too, with gradient accumulation). */
+    private readonly grads: Tensors,
     /** LoRA's base weights: fed to every run, never updated. */
     private readonly frozen: Tensors,
   ) {}
@@ -58,7 +79,7 @@ export class TrainingRunner {
 
   /**
    * `params` and `optimizer` are the trained parameters' (the adapters' with LoRA); `frozen` the
-   * base weights LoRA adapts.
+   * base weights LoRA adapts. The runner updates `params` and `optimizer`'s arrays in place.
    */
   static async create(
     opts: RunnerOptions,
@@ -70,9 +91,13 @@ export class TrainingRunner {
       throw new Error('TrainingRunner: LoRA needs the frozen base weights, and only LoRA');
     const modes: TrainingGraphMode[] = opts.accumulation ? ['accumulate', 'apply'] : ['step'];
     if (opts.evaluation) modes.push('loss');
+    // No memory arena: an arena keeps the most a session ever held for as long as the session
+    // lives, one per session (accumulate, apply, loss); without it a run's activations go back to
+    // the system when the run ends.
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
+      enableCpuMemArena: false,
       ...(opts.threads === undefined ? {} : { intraOpNumThreads: opts.threads, interOpNumThreads: 1 }),
     };
     const sessions: Partial<Record<TrainingGraphMode, ort.InferenceSession>> = {};
@@ -83,17 +108,27 @@ export class TrainingRunner {
         adamw: opts.adamw,
         mode,
         packed: true,
+        separateUpdate: true,
         ...(opts.lora ? { lora: opts.lora } : {}),
       });
       sessions[mode] = await ort.InferenceSession.create(toBytes(graph), sessionOptions);
     }
+    // The AdamW graph's arena holds one piece's temporaries, reused run after run.
+    const adamwOptions = { ...sessionOptions, enableCpuMemArena: true };
+    const adamw = {
+      plain: await ort.InferenceSession.create(toBytes(buildAdamWGraph(opts.adamw, false)), adamwOptions),
+      decay: await ort.InferenceSession.create(toBytes(buildAdamWGraph(opts.adamw, true)), adamwOptions),
+    };
     const specs = trainableSpecs(opts.config, opts.lora);
+    const grads: Params = new Map(specs.map((s) => [s.name, new Float32Array(params.get(s.name)!.length)]));
     return new TrainingRunner(
       opts,
       sessions,
+      adamw,
       wrap(specs, params),
       wrap(specs, optimizer.expAvg),
       wrap(specs, optimizer.expAvgSq),
+      wrap(specs, grads),
       frozen ? wrap(paramSpecs(opts.config), frozen) : new Map(),
     );
   }
@@ -109,19 +144,6 @@ export class TrainingRunner {
     };
   }
 
-  private zeros: Record<string, ort.Tensor> | null = null;
-
-  /** The first micro-batch's grad_acc inputs (onnxruntime never writes to inputs, so they stay 0). */
-  private zeroGradients(): Record<string, ort.Tensor> {
-    this.zeros ??= Object.fromEntries(
-      this.specs.map((s) => [
-        TRAIN_IO.gradAcc(s.name),
-        new ort.Tensor('float32', new Float32Array(s.shape.reduce((a, b) => a * b, 1)), s.shape),
-      ]),
-    );
-    return this.zeros;
-  }
-
   private weights(): Record<string, ort.Tensor> {
     return { ...Object.fromEntries(this.frozen), ...Object.fromEntries(this.params) };
   }
@@ -131,6 +153,11 @@ export class TrainingRunner {
     if (!this.opts.lora || this.opts.lora.dropout === 0) return {};
     const seed = ((this.opts.dropoutSeed ?? 0) + step * 7919 + i * 104729) % 2147483647;
     return { [TRAIN_IO.loraDropoutSeed]: new ort.Tensor('int64', BigInt64Array.of(BigInt(seed)), []) };
+  }
+
+  /** The gradient buffers under `name(p)`: as a run's accumulator inputs, or as the outputs it writes. */
+  private gradients(name: (p: string) => string): Record<string, ort.Tensor> {
+    return Object.fromEntries(this.specs.map((s) => [name(s.name), this.grads.get(s.name)!]));
   }
 
   /**
@@ -143,57 +170,109 @@ export class TrainingRunner {
     lr: number,
     step: number,
   ): Promise<{ loss: number; gradNorm: number }> {
-    const specs = this.specs;
-    const update: Record<string, ort.Tensor> = { [TRAIN_IO.lr]: scalar(lr), [TRAIN_IO.step]: scalar(step) };
-    for (const s of specs) {
-      update[TRAIN_IO.expAvg(s.name)] = this.expAvg.get(s.name)!;
-      update[TRAIN_IO.expAvgSq(s.name)] = this.expAvgSq.get(s.name)!;
-    }
-    let out: ort.InferenceSession.OnnxValueMapType;
-    let loss = 0;
+    const { loss, gradNorm, clip } = await this.computeGradients(micro, step);
+    // A non-finite step is not applied: the caller stops and the last checkpoint stays the last good state.
+    if (Number.isFinite(loss) && Number.isFinite(gradNorm)) await this.update(clip, lr, step);
+    // The runs' results (copies of the gradients among them) are unreachable once the calls return.
+    if (this.gradientBytes() >= COLLECT_BYTES) collectGarbage();
+    return { loss, gradNorm };
+  }
+
+  /** The step's gradients, written into the gradient buffers; the loss, their norm and the clip factor. */
+  private async computeGradients(
+    micro: readonly MicroBatch[],
+    step: number,
+  ): Promise<{ loss: number; gradNorm: number; clip: number }> {
+    // Every output is fetched (onnxruntime-node names the results by position among all outputs).
+    const fetches = {
+      [TRAIN_IO.loss]: null,
+      [TRAIN_IO.gradNorm]: null,
+      [TRAIN_IO.gradClip]: null,
+      ...this.gradients(TRAIN_IO.grad),
+    };
+    const result = (out: ort.InferenceSession.OnnxValueMapType, loss: number) => ({
+      loss,
+      gradNorm: Number(out[TRAIN_IO.gradNorm].data[0]),
+      clip: Number(out[TRAIN_IO.gradClip].data[0]),
+    });
     if (!this.opts.accumulation) {
-      out = await this.sessions.step!.run({
-        ...this.data(micro[0]),
-        ...this.weights(),
-        ...this.dropout(step, 0),
-        ...update,
-      });
-      loss = Number(out[TRAIN_IO.loss].data[0]);
-    } else {
-      const total = micro.reduce((a, mb) => a + mb.lossTokens, 0);
-      const share = (mb: MicroBatch) => (total === 0 ? 0 : mb.lossTokens / total);
-      const acc = { ...this.zeroGradients() };
-      for (const [i, mb] of micro.slice(0, -1).entries()) {
-        const r = await this.sessions.accumulate!.run({
+      const out = await this.sessions.step!.run(
+        { ...this.data(micro[0]), ...this.weights(), ...this.dropout(step, 0) },
+        fetches,
+      );
+      return result(out, Number(out[TRAIN_IO.loss].data[0]));
+    }
+    const total = micro.reduce((a, mb) => a + mb.lossTokens, 0);
+    const share = (mb: MicroBatch) => (total === 0 ? 0 : mb.lossTokens / total);
+    let loss = 0;
+    // The accumulator starts at zero; each run adds its share over it in place.
+    for (const t of this.grads.values()) (t.data as Float32Array).fill(0);
+    for (const [i, mb] of micro.slice(0, -1).entries()) {
+      const r = await this.sessions.accumulate!.run(
+        {
           ...this.data(mb),
           ...this.weights(),
           ...this.dropout(step, i),
-          ...acc,
+          ...this.gradients(TRAIN_IO.gradAcc),
           [TRAIN_IO.gradScale]: scalar(share(mb)),
-        });
-        loss += share(mb) * Number(r[TRAIN_IO.loss].data[0]);
-        for (const s of specs) acc[TRAIN_IO.gradAcc(s.name)] = r[TRAIN_IO.updated(TRAIN_IO.gradAcc(s.name))];
-      }
-      const last = micro[micro.length - 1];
-      out = await this.sessions.apply!.run({
+        },
+        { [TRAIN_IO.loss]: null, ...this.gradients((p) => TRAIN_IO.updated(TRAIN_IO.gradAcc(p))) },
+      );
+      loss += share(mb) * Number(r[TRAIN_IO.loss].data[0]);
+    }
+    const last = micro[micro.length - 1];
+    const out = await this.sessions.apply!.run(
+      {
         ...this.data(last),
         ...this.weights(),
         ...this.dropout(step, micro.length - 1),
-        ...update,
-        ...acc,
+        ...this.gradients(TRAIN_IO.gradAcc),
         [TRAIN_IO.gradScale]: scalar(share(last)),
-      });
-      loss += share(last) * Number(out[TRAIN_IO.loss].data[0]);
-    }
-    const gradNorm = Number(out[TRAIN_IO.gradNorm].data[0]);
-    // A non-finite step is not kept: the caller stops and the last checkpoint stays the last good state.
-    if (Number.isFinite(loss) && Number.isFinite(gradNorm))
-      for (const s of specs) {
-        this.params.set(s.name, out[TRAIN_IO.updated(s.name)]);
-        this.expAvg.set(s.name, out[TRAIN_IO.updated(TRAIN_IO.expAvg(s.name))]);
-        this.expAvgSq.set(s.name, out[TRAIN_IO.updated(TRAIN_IO.expAvgSq(s.name))]);
+      },
+      fetches,
+    );
+    return result(out, loss + share(last) * Number(out[TRAIN_IO.loss].data[0]));
+  }
+
+  private gradientBytes(): number {
+    let bytes = 0;
+    for (const t of this.grads.values()) bytes += (t.data as Float32Array).byteLength;
+    return bytes;
+  }
+
+  /** AdamW over every parameter, piece by piece, each piece's outputs written over its inputs. */
+  private async update(clip: number, lr: number, step: number): Promise<void> {
+    // clip is a float32 the gradient run computed: as a number and back, the same bits.
+    const scalars = {
+      [TRAIN_IO.gradClip]: scalar(clip),
+      [TRAIN_IO.lr]: scalar(lr),
+      [TRAIN_IO.step]: scalar(step),
+    };
+    for (const s of this.specs) {
+      const session = s.decay ? this.adamw.decay : this.adamw.plain;
+      const arrays = [this.params, this.expAvg, this.expAvgSq, this.grads].map(
+        (t) => t.get(s.name)!.data as Float32Array,
+      );
+      const [p, m, v, g] = arrays;
+      for (let from = 0; from < p.length; from += ADAMW_PIECE) {
+        const to = Math.min(p.length, from + ADAMW_PIECE);
+        const x = { param: flat(p, from, to), expAvg: flat(m, from, to), expAvgSq: flat(v, from, to) };
+        await session.run(
+          {
+            [ADAMW_IO.param]: x.param,
+            [ADAMW_IO.expAvg]: x.expAvg,
+            [ADAMW_IO.expAvgSq]: x.expAvgSq,
+            [ADAMW_IO.grad]: flat(g, from, to),
+            ...scalars,
+          },
+          {
+            [TRAIN_IO.updated(ADAMW_IO.param)]: x.param,
+            [TRAIN_IO.updated(ADAMW_IO.expAvg)]: x.expAvg,
+            [TRAIN_IO.updated(ADAMW_IO.expAvgSq)]: x.expAvgSq,
+          },
+        );
       }
-    return { loss, gradNorm };
+    }
   }
 
   /** Mean loss over every completion token of the batches. */
@@ -209,7 +288,10 @@ export class TrainingRunner {
     return tokens === 0 ? NaN : sum / tokens;
   }
 
-  /** The current weights and moments as Float32Arrays (views of the tensors, no copy). */
+  /**
+   * The current weights and moments: the runner's own arrays, no copy (the next step changes them;
+   * a checkpoint is written from them before it).
+   */
   snapshot(): { params: Params; optimizer: OptimizerState } {
     return {
       params: unwrap(this.params),
@@ -218,6 +300,6 @@ export class TrainingRunner {
   }
 
   async release(): Promise<void> {
-    for (const s of Object.values(this.sessions)) await s.release();
+    for (const s of [...Object.values(this.sessions), this.adamw.plain, this.adamw.decay]) await s.release();
   }
 }

@@ -67,6 +67,19 @@ const CASES: Case[] = [
     [f([5, 3]), { shape: [2, 4], dtype: 'int64', data: [0, 2, 2, 4, 1, 0, 2, 2] }],
     (_, [e, ids]) => o.gather(e, ids),
   ],
+  [
+    'GatherElements last axis (the cross-entropy pick)',
+    [f([2, 3, 5]), { shape: [2, 3, 1], dtype: 'int64', data: [4, 0, 2, 2, 1, 3] }],
+    (_, [x, idx]) => o.gatherElements(x, idx, -1),
+  ],
+  [
+    'GatherElements axis 0 with repeated positions',
+    [
+      f([3, 4]),
+      { shape: [5, 4], dtype: 'int64', data: [0, 1, 2, 0, 2, 2, 1, 0, 0, 0, 0, 1, 1, 2, 0, 2, 2, 1, 1, 0] },
+    ],
+    (_, [x, idx]) => o.gatherElements(x, idx, 0),
+  ],
   ['Reshape with 0 and -1', [f([2, 3, 2])], (_, [x]) => o.reshape(x, [0, -1])],
   ['Reshape', [f([2, 3, 2])], (_, [x]) => o.reshape(x, [3, 4])],
   ['Transpose', [f([2, 3, 4])], (_, [x]) => o.transpose(x, [2, 0, 1])],
