@@ -2,6 +2,7 @@
  * npm run bench:real-models [-- --models=smollm2-135m,qwen2.5-0.5b,llama-3.2-1b]
  *                              [--phases=check,load,sample,eval,finetune,finetune-lora,campaign]
  *                              [--rss-limit-gb=18] [--budget-minutes=55] [--out=bench/results/real-models.json]
+ *                              [--merge]        (keep --out's other models and phases; replace those run)
  *                              [--table-only]   (summaries and table again from --out, nothing run)
  *
  * A real-size walk-through: random-weight checkpoints with the published configurations of
@@ -79,6 +80,8 @@ const RSS_LIMIT = Number(arg('rss-limit-gb', '18')) * 1e9;
 /** Below this much available memory on the machine a phase is stopped, whatever its own size. */
 const MIN_AVAILABLE = Number(arg('min-available-gb', '1.5')) * 1e9;
 const BUDGET_MS = Number(arg('budget-minutes', '55')) * 60_000;
+/** Keep the results file's other models and phases: rerun some phases without redoing the rest. */
+const MERGE = process.argv.includes('--merge');
 const OUT = path.resolve(arg('out', path.join(ROOT, 'bench', 'results', 'real-models.json')));
 const THREADS = cpus().length;
 
@@ -238,7 +241,14 @@ async function main() {
     },
     models: [] as ModelRecord[],
     totalMinutes: null as number | null,
+    /** With --merge: the earlier runs whose phases this file still holds (each phase says when it ran). */
+    earlierRuns: [] as unknown[],
   };
+  if (MERGE && existsSync(OUT)) {
+    const { models: kept, earlierRuns, ...run } = JSON.parse(readFileSync(OUT, 'utf8'));
+    output.models = kept as ModelRecord[];
+    output.earlierRuns = [...((earlierRuns as unknown[] | undefined) ?? []), run];
+  }
   const save = () => writeFileSync(OUT, `${JSON.stringify(output, null, 2)}\n`);
 
   let server: TestWorkflowEnvironment | null = null;
@@ -282,7 +292,12 @@ async function main() {
         },
         phases: {},
       };
-      output.models.push(record);
+      // --merge: this run's phases replace the same phases of the file's record, the others stay.
+      const earlier = output.models.findIndex((m) => m.name === name);
+      if (earlier >= 0) {
+        record.phases = output.models[earlier].phases;
+        output.models[earlier] = record;
+      } else output.models.push(record);
       // Each model's graph cache and scratch under its own TMPDIR: `lmsi eval` (os.tmpdir()/lmsi-graphs)
       // reuses the graph the load phase built, and the folder is removed when the model is done.
       const scratch = path.join(MODELS_DIR, '.tmp', name);
