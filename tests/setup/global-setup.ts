@@ -25,4 +25,8 @@ export default async function globalSetup(): Promise<void> {
   (globalThis as Record<string, unknown>).__LMSI_TEMPORAL_ENV__ = env;
   // Test files run in worker processes spawned after this: they inherit the address from the env.
   process.env.LMSI_TEST_TEMPORAL_ADDRESS = env.address;
+  // The pretrained tiny model (cached under tmp/) is built here, once, before any suite: on a fresh
+  // clone the first test that needs it would otherwise spend its own timeout training it.
+  const { pretrainedTinyModel } = await import('../helpers/tiny-model');
+  await pretrainedTinyModel();
 }
