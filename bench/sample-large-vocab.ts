@@ -3,7 +3,7 @@
  * session.run (the draw inside the graph, logits never crossing into JS) on large-vocabulary models:
  *   - llama-32000: a random model of the Llama architecture with the 32 000-token Llama tokenizer
  *     (the ort-genai fixture's), dModel 256, 4 layers, 8 heads / 4 KV heads, dFF 688: most of its
- *     parameters are the embedding and the LM head, as in the small real models;
+ *     parameters are the (tied) embedding, and the LM head and the draw most of a step;
  *   - every Hugging Face folder given with --dir=PATH (repeatable), e.g. the random-weight SmolLM2-135M
  *     of bench/real-models/make-checkpoints.sh (tmp/real-models/smollm2-135m), sampled through the
  *     engine's graph built from its safetensors.
@@ -11,7 +11,9 @@
  * with top-k 40. Each repetition times every steps-per-run setting back to back, so all see the same
  * load on a shared machine; the load average is recorded with each. Every setting must draw the same
  * tokens as the one-step loop (sha256 over every path's token ids, recorded): the reproducibility
- * contract of engine/generate/README.md. Writes bench/results/sample-large-vocab.json.
+ * contract of engine/generate/README.md. The peak RSS after each setting's first call shows what its
+ * session adds (the decode-steps graph holds a second copy of the weights in onnxruntime).
+ * Writes bench/results/sample-large-vocab.json.
  *
  *   npm run bench:sample-large-vocab -- --dir=tmp/real-models/smollm2-135m --reps=2
  */
@@ -66,6 +68,8 @@ interface Setting {
   bestTokPerSec: number;
   medianTokPerSec: number;
   loadAverage1m: number[];
+  /** The process's peak RSS after this setting's first call (its session built), GB. */
+  peakRssGBAfterFirstCall: number;
   /** Of the last repetition: where the time went (engine/generate SampleTimings, ms). */
   lastTimings: Record<string, number | string | null>;
   tokenSha256: string;
@@ -110,6 +114,7 @@ async function benchModel(name: string, dir: string, graphCacheDir: string) {
         throw new Error(`${name}: stepsPerRun ${stepsPerRun} fell back: ${timings.stepsFallbackReason}`);
       buildSeconds[stepsPerRun] = round((performance.now() - t) / 1000, 1);
       settings.push({
+        peakRssGBAfterFirstCall: round(process.resourceUsage().maxRSS / 2 ** 20, 2),
         stepsPerRun,
         tokens: 0,
         seconds: [],

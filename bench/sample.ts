@@ -9,6 +9,8 @@
  *       left-padded batch of all repeats. (Its num_return_sequences is accepted but, in 4.3.1, still
  *       returns one sequence per prompt when sampling, so it cannot be used.)
  * plus the machine's fp32 MatMul rate through onnxruntime. Writes bench/results/sample.json.
+ * The same comparison of steps per run on large-vocabulary models (32 000 tokens, a SmolLM2-135M
+ * folder) is bench/sample-large-vocab.ts.
  *
  * limitTokensPerSec = matmulGflops·1e9 / (2 · params): every token nothing but the 2·params FLOPs of
  * a dense forward pass at the machine's MatMul speed. Tokens are the real ones (a path that draws
