@@ -12,21 +12,20 @@ import { serialize } from '../onnx/serialize';
 /** Where graphs built from weights are kept when the caller names no folder. */
 export const DEFAULT_GRAPH_CACHE = path.join(os.tmpdir(), 'lmsi-graphs');
 
-/** Past this many weight bytes the graph keeps its weights in an external data file (protobuf's 2 GiB limit). */
-const EXTERNAL_DATA_BYTES = 1 << 30;
-
 /**
  * The ONNX decoder of a Hugging Face folder that has safetensors weights and no ONNX export: the
  * engine's own inference graph (Optimum convention) built from config.json and the weights, written
  * once into `cacheDir` under a key of the folder's real path and its files' sizes and mtimes, so a
  * model is built once per machine and a rewritten one is built afresh. The user's folder is never
- * written to. Past `externalAboveBytes` of weights they go to an external data file beside it
- * (which the decode-steps graph then shares).
+ * written to. The weights go to an external data file beside it (onnx/model.onnx_data: no 2 GiB
+ * protobuf limit), which the sampler's decode-steps graph refers to instead of holding a second copy
+ * of the weights on disk or building one in memory; only a model of at most `externalAboveBytes`
+ * weight bytes keeps them inline.
  */
 export function graphFromWeights(
   dir: string,
   cacheDir = DEFAULT_GRAPH_CACHE,
-  externalAboveBytes = EXTERNAL_DATA_BYTES,
+  externalAboveBytes = 0,
 ): string {
   const sources = [path.join(dir, CHECKPOINT_FILES.config), ...weightFiles(dir).files];
   const hash = createHash('sha256');

@@ -133,12 +133,12 @@ describe.each(['qwen2', 'qwen3', 'llama3-rope', 'llama-yarn', 'llama-bias', 'smo
   },
 );
 
-describe('a model whose weights the graph keeps in an external data file (past 1 GiB)', () => {
-  it("the decode-steps graph refers to the decoder's weights file and draws the same samples", async () => {
-    // The qwen2 fixture's graph built as graph-from-weights builds a model past 1 GiB: every weight
-    // of 1 KiB or more in onnx/model.onnx_data. loadGenerationModel then finds it in the cache.
+describe("a Hugging Face folder: the decode-steps graph shares the decoder's weights file", () => {
+  it("refers to the weights in the decoder's external data file and draws the same samples", async () => {
+    // The graph built from the qwen2 fixture keeps its weights in onnx/model.onnx_data; the one
+    // loadGenerationModel then finds in the cache.
     const cache = path.join(tmp, 'graphs-external');
-    const decoder = graphFromWeights(hfModelDir('qwen2'), cache, 0);
+    const decoder = graphFromWeights(hfModelDir('qwen2'), cache);
     expect(existsSync(path.join(path.dirname(decoder), 'model.onnx_data'))).toBe(true);
     const model = await loadGenerationModel(hfModelDir('qwen2'), { threads: 2, graphCacheDir: cache });
     expect(model.modelFile).toBe(decoder);
