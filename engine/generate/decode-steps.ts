@@ -14,7 +14,7 @@ import { cachedSession, releaseSessions } from './session-cache';
 /**
  * A decode-steps graph with its float32 weights inline is one protobuf message (at most 2 GiB): past
  * this many weight bytes it must share the external data of a decoder built from the weights (a
- * Hugging Face folder's graph, which keeps its weights outside past 1 GiB), or the one-step loop
+ * Hugging Face folder's graph, which keeps its weights outside), or the one-step loop
  * samples. The margin leaves room for the graph itself.
  */
 export const DECODE_STEPS_MAX_WEIGHT_BYTES = 2 ** 31 - 2 ** 26;
