@@ -44,12 +44,10 @@ function engineGraphUnavailable(model: GenerationModel): string | null {
     return `no safetensors weights (${WEIGHTS_FILE}, ${WEIGHTS_INDEX_FILE}) to build the decode-steps graph from`;
   if (!existsSync(configFile)) return `no ${CHECKPOINT_FILES.config} to build the decode-steps graph from`;
   let json: Record<string, unknown>;
-  let slidingWindow: number | null;
   let weightBytes: number;
   try {
     json = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
     const config = parseConfigJson(json, configFile);
-    slidingWindow = config.slidingWindow;
     weightBytes = 4 * parameterCount(config);
   } catch (e) {
     return `the engine cannot build this model: ${(e as Error).message}`;
@@ -63,7 +61,6 @@ function engineGraphUnavailable(model: GenerationModel): string | null {
   );
   if (!own && exported)
     return `the folder's own ONNX export (${path.relative(dir, exported)}) samples the one-step loop; the decode-steps graph is the engine's, built from the safetensors weights`;
-  if (slidingWindow !== null) return 'sliding-window attention runs in the one-step decoder only';
   if (weightBytes > DECODE_STEPS_MAX_WEIGHT_BYTES && sharedWeights(model) === null)
     return `${weightBytes} bytes of float32 weights: the decode-steps graph is built in memory, at most ${DECODE_STEPS_MAX_WEIGHT_BYTES}`;
   return null;

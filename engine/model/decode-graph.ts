@@ -51,6 +51,7 @@ function decodeForward(
   pastBias: Tensor,
   past: readonly KeyValue[],
   chunk: KeyValue[],
+  chunkBias: Tensor | null,
 ): Tensor {
   const d = headDim(c);
   const kvh = c.nKvHeads;
@@ -76,7 +77,8 @@ function decodeForward(
     // [B, KV] pair) packs the keys on every call and took 3x as long as all the model's weights.
     const scores = (keys: Tensor) => o.transpose(o.div(o.matmul(keys, qT), Math.sqrt(d)), [0, 1, 3, 2]); // [B, KV, G, keys]
     const sp = o.add(scores(past[i].key), pastBias); // [B, KV, G, P]
-    const sc = scores(chunk[i].key); // [B, KV, G, n]: the run's own tokens are always real
+    // [B, KV, G, n]: the run's own tokens are always real (but may lie outside a sliding window).
+    const sc = chunkBias ? o.add(scores(chunk[i].key), chunkBias) : scores(chunk[i].key);
     // softmax over [past, chunk] without concatenating them: one max, one sum, two products.
     const m = o.max(o.reduceMax(sp, [3], true), o.reduceMax(sc, [3], true)); // [B, KV, G, 1]
     const ep = o.exp(o.sub(sp, m));
@@ -140,9 +142,31 @@ export function buildDecodeStepsGraph(c: LlamaConfig, params: Params, opts: Deco
     max: [],
     total: [],
   };
+  // Sliding window (Mistral), as the inference graph masks it: the query at column P + j (the past's
+  // P columns, then the run's tokens) sees column s only when s > P + j - window. Past columns are
+  // the same positions in every row (rows are right-aligned).
+  const window = c.slidingWindow;
+  const pastLen = o.gather(o.shapeOf(mask), g.scalar(1, 'int64')); // []
+  // [B, P]: each past column's index (a running count of ones shaped like the mask).
+  const pastColumns =
+    window === null ? null : o.sub(o.cumSum(o.full(mask, o.shapeOf(mask), 1, 'int64'), 1), 1);
   for (let j = 0; j < steps; j++) {
     const positionIds = j === 0 ? position : o.add(position, j);
-    const l = o.reshape(decodeForward(c, w, token, positionIds, pastBias, past, chunk), [0, V]); // [B, V]
+    let stepPastBias = pastBias;
+    let chunkBias: Tensor | null = null;
+    if (window !== null && pastColumns) {
+      const seen = o.greater(pastColumns, o.add(pastLen, j - window)); // [B, P]
+      stepPastBias = o.add(pastBias, o.unsqueeze(o.where(seen, g.scalar(0, 'float32'), -1e9), [1, 2]));
+      // The run's token i (column P + i) is out of the window once i <= j - window.
+      if (j - window >= 0)
+        chunkBias = g.constant(
+          'float32',
+          [j + 1],
+          Float32Array.from({ length: j + 1 }, (_, i) => (i > j - window ? 0 : -1e9)),
+        );
+    }
+    const forward = decodeForward(c, w, token, positionIds, stepPastBias, past, chunk, chunkBias);
+    const l = o.reshape(forward, [0, V]); // [B, V]
     const u = o.slice(uniforms, [j], [j + 1], [1]); // [B, 1]
     const chosen = drawToken(draw, l, u, invT, topK);
     per.chosen.push(chosen.chosenLogit);
