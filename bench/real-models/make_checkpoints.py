@@ -121,6 +121,11 @@ MODELS = {
 }
 
 
+# The same weights as llama-3.2-1b (same seed) in 1 GB shards: lmsi reads a safetensors file with one
+# readFileSync, which refuses files over 2 GiB, and the published Llama-3.2-1B is one 2.47 GB file.
+MODELS['llama-3.2-1b-1gb-shards'] = dict(MODELS['llama-3.2-1b'], max_shard_size='1GB')
+
+
 def make(name, out_root):
     spec = MODELS[name]
     folder = os.path.join(out_root, name)
@@ -151,13 +156,14 @@ def make(name, out_root):
     parameters = sum(p.numel() for p in model.parameters())
     tmp = folder + '.tmp'
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
+    model.save_pretrained(tmp, safe_serialization=True, **({'max_shard_size': spec['max_shard_size']} if 'max_shard_size' in spec else {}))
     for f in TOKENIZER_FILES:
         shutil.copyfile(os.path.join(TOKENIZER_DIR, f), os.path.join(tmp, f))
     with open(os.path.join(tmp, 'bench-model.json'), 'w') as fh:
         json.dump(
             {
                 'published': spec['published'],
+                'maxShardSize': spec.get('max_shard_size'),
                 'parameters': parameters,
                 'weightStd': WEIGHT_STD,
                 'seed': SEED,
@@ -178,7 +184,7 @@ def main():
     if len(sys.argv) < 2:
         sys.exit('usage: make_checkpoints.py OUT_DIR [name ...]')
     out_root = sys.argv[1]
-    names = sys.argv[2:] or list(MODELS)
+    names = sys.argv[2:] or [n for n in MODELS if 'max_shard_size' not in MODELS[n]]
     for n in names:
         if n not in MODELS:
             sys.exit(f'unknown model {n}; known: {", ".join(MODELS)}')
