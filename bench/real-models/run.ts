@@ -461,6 +461,12 @@ async function main() {
 
 /** What a reader wants first: the phases that did not fit or failed, and training's memory per parameter. */
 export function summary(m: ModelRecord): ModelSummary {
+  // A campaign child exits 0 when the campaign itself failed: its failure is the phase's error.
+  const campaign = m.phases.campaign;
+  if (campaign && typeof campaign.failure === 'string') {
+    campaign.ok = false;
+    campaign.error = campaign.failure;
+  }
   const notDone: ModelSummary['notDone'] = [];
   for (const [phase, r] of Object.entries(m.phases) as [Phase, PhaseRecord][]) {
     const why = r.didNotFit ?? r.timedOut ?? r.error ?? r.skipped;
