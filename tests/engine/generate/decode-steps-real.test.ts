@@ -1,7 +1,7 @@
 /** @jest-environment ./tests/engine/ort-environment.ts */
 jest.mock('onnxruntime-node', () => (globalThis as Record<string, unknown>).__onnxruntimeNode);
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import os from 'node:os';
 import * as path from 'node:path';
 import { createBaseModel, loadCheckpoint } from '../../../engine/checkpoint';
 import {
@@ -12,6 +12,7 @@ import {
   loadGenerationModel,
   samplePaths,
 } from '../../../engine/generate';
+import { decodeStepsSession } from '../../../engine/generate/decode-steps';
 import { graphFromWeights } from '../../../engine/generate/graph-from-weights';
 import { parseSampleOptions } from '../../../engine/generate/options';
 import type { SamplePathsRequest } from '../../../engine/generate/sample-paths';
@@ -193,6 +194,25 @@ describe('what stays on the one-step loop, and why', () => {
     );
     const model = await loadGenerationModel(dir, { threads: 2, graphCacheDir });
     expect(decodeStepsUnavailable(model, options)).toMatch(/own ONNX export \(onnx\/model\.onnx\)/);
+  });
+
+  it('too little memory for a second copy of the weights', async () => {
+    const model = await loadGenerationModel(hfModelDir('llama-linear'), { threads: 2, graphCacheDir });
+    expect(decodeStepsUnavailable(model, options)).toBeNull();
+    // The machine's available memory as the check reads it, below twice the float32 weights.
+    const freemem = jest.spyOn(os, 'freemem').mockReturnValue(1024);
+    try {
+      expect(decodeStepsUnavailable(model, options)).toMatch(
+        /second copy of the 0\.0 GiB of float32 weights/,
+      );
+      // Once its session is built the check is not repeated (the session is the memory it asked for).
+      freemem.mockRestore();
+      await decodeStepsSession(model, 4, false);
+      jest.spyOn(os, 'freemem').mockReturnValue(1024);
+      expect(decodeStepsUnavailable(model, options)).toBeNull();
+    } finally {
+      jest.restoreAllMocks();
+    }
   });
 
   it('float16 caches (the ort-genai export)', async () => {
