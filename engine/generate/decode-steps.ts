@@ -21,10 +21,10 @@ import { cachedSession, releaseSessions } from './session-cache';
 export const DECODE_STEPS_MAX_WEIGHT_BYTES = 2 ** 31 - 2 ** 26;
 
 /**
- * A decode-steps session holds the weights a second time in onnxruntime, prepacked (measured: 1.4 to
- * 1.8 times their float32 bytes). It is built only where the machine has this many times the float32
- * weights available, so a large model samples one step at a time rather than running a worker out
- * of memory (the samples are the same either way).
+ * A decode-steps session holds the weights a second time in onnxruntime, prepacked (README.md has
+ * the measurements). It is built only where the machine has this many times the float32 weights
+ * available, so a large model samples one step at a time rather than running a worker out of memory
+ * (the samples are the same either way).
  */
 export const DECODE_STEPS_MEMORY_FACTOR = 2;
 
