@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { BadInputError } from '../../method/errors';
 
 /**
@@ -151,11 +151,67 @@ export function decodeSafetensors(
   return { tensors, metadata };
 }
 
+/**
+ * Reads a safetensors file tensor by tensor through a file descriptor: a real model's single file is
+ * past the 2 GiB that one readFileSync (and one read) can return (Llama-3.2-1B's is 2.47 GB).
+ */
 export function readSafetensors(file: string): {
   tensors: Record<string, NamedTensor>;
   metadata: Record<string, string>;
 } {
-  return decodeSafetensors(readFileSync(file), file);
+  const bad = (field: string, problem: string) => new BadInputError(file, null, field, problem);
+  const header = readSafetensorsHeader(file);
+  const fd = openSync(file, 'r');
+  try {
+    const { size } = fstatSync(fd);
+    const lengthBytes = Buffer.alloc(8);
+    readSync(fd, lengthBytes, 0, 8, 0);
+    const dataStart = 8 + Number(lengthBytes.readBigUInt64LE(0));
+    const raw = JSON.parse(Buffer.from(readChunk(fd, 8, dataStart - 8)).toString('utf8')) as Record<
+      string,
+      unknown
+    >;
+    const tensors: Record<string, NamedTensor> = {};
+    let metadata: Record<string, string> = {};
+    for (const [name, entry] of Object.entries(raw)) {
+      if (name === '__metadata__') {
+        metadata = entry as Record<string, string>;
+        continue;
+      }
+      const { dtype, shape } = header[name];
+      const spec = DTYPES[dtype as SafetensorsDtype];
+      if (!spec) throw bad(`${name}.dtype`, `unsupported dtype ${JSON.stringify(dtype)}`);
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
+        throw bad(`${name}.shape`, `expected non-negative integers, got ${JSON.stringify(shape)}`);
+      const n = shape.reduce((a, b) => a * b, 1);
+      const [begin, end] = (entry as { data_offsets: [number, number] }).data_offsets;
+      if (!Number.isInteger(begin) || !Number.isInteger(end) || begin < 0 || end - begin !== n * spec.bytes)
+        throw bad(`${name}.data_offsets`, `[${begin},${end}] does not hold ${n} ${dtype} values`);
+      if (dataStart + end > size)
+        throw bad(`${name}.data_offsets`, `[${begin},${end}] past the end of the file (truncated?)`);
+      const bytes = readChunk(fd, dataStart + begin, end - begin);
+      tensors[name] = {
+        dtype: dtype as SafetensorsDtype,
+        shape,
+        data: spec.make(bytes.buffer as ArrayBuffer, n),
+      };
+    }
+    return { tensors, metadata };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `length` bytes at `position` of an open file, in a fresh aligned buffer, read in pieces under 2 GiB. */
+function readChunk(fd: number, position: number, length: number): Uint8Array {
+  const out = new Uint8Array(new ArrayBuffer(length));
+  const piece = 1 << 30;
+  for (let done = 0; done < length;) {
+    const n = readSync(fd, out, done, Math.min(piece, length - done), position + done);
+    if (n === 0) throw new Error(`unexpected end of file at byte ${position + done}`);
+    done += n;
+  }
+  return out;
 }
 
 /**
