@@ -1,6 +1,6 @@
 /**
  * npm run bench:train-memory [-- --cases=full-v32k-b2x256,...] [--steps=4] [--rss-limit-gb=16]
- *                               [--out=bench/results/train-memory.json]
+ *                               [--malloc-mmap-threshold=BYTES] [--out=bench/results/train-memory.json]
  *
  * Peak resident memory of fine-tuning, per step, at real shapes: a random-weight model with
  * SmolLM2-135M's shape (30 layers, width 576, 9 heads / 3 key-value heads, MLP 1 536, tied embedding)
@@ -11,7 +11,12 @@
  * the session builds, the last one's the final checkpoint's write: the step peak is the largest of
  * the steps between. The parent polls the child's RSS and kills it past --rss-limit-gb.
  *
+ * Cases named with --cases replace their records in --out and leave the others.
+ *
  * bytes/param = peak RSS / parameters; the state (weights, gradients, two moments) is 16 of them.
+ *
+ * --malloc-mmap-threshold runs the children with glibc's MALLOC_MMAP_THRESHOLD_ (fixed, so freed
+ * activations go back to the system instead of staying in malloc's heap; docs/training-memory.md).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -151,9 +156,16 @@ async function main(): Promise<void> {
   const names = arg('cases', CASES.map((c) => c.name).join(',')).split(',');
   const limit = Number(arg('rss-limit-gb', '16')) * 1e9;
   const out = arg('out', path.join(ROOT, 'bench', 'results', 'train-memory.json'));
+  const mmapThreshold = arg('malloc-mmap-threshold', '');
+  const env = mmapThreshold ? { ...process.env, MALLOC_MMAP_THRESHOLD_: mmapThreshold } : process.env;
   mkdirSync(WORK, { recursive: true });
-  const results: Record<string, unknown>[] = [];
-  const started = { machine: machine(), date: new Date().toISOString() };
+  // Cases run again replace their own records; the others of the file stay.
+  const results: Record<string, unknown>[] = existsSync(out)
+    ? (JSON.parse(readFileSync(out, 'utf8')) as { cases: Record<string, unknown>[] }).cases.filter(
+        (r) => !names.includes(String(r.name)),
+      )
+    : [];
+  const started = { machine: machine() };
   for (const name of names) {
     const c = CASES.find((x) => x.name === name);
     if (!c) throw new Error(`unknown case ${name}; cases: ${CASES.map((x) => x.name).join(',')}`);
@@ -168,11 +180,13 @@ async function main(): Promise<void> {
     const run = await runChild(
       [__filename, `--case=${JSON.stringify(c)}`, `--steps=${steps}`],
       { timeoutMs: 1200_000, rssLimitBytes: limit, minAvailableBytes: 1.5e9 },
-      process.env,
+      env,
     );
     const params = parameterCount(LlamaConfigSchema.parse(smollm2(c.vocab)));
     const record: Record<string, unknown> = {
       ...c,
+      ...(mmapThreshold ? { mallocMmapThreshold: Number(mmapThreshold) } : {}),
+      date: new Date().toISOString(),
       params,
       steps,
       loadAverageBefore: loadBefore,
@@ -203,12 +217,15 @@ async function main(): Promise<void> {
       });
     }
     results.push(record);
+    results.sort((a, b) => order(String(a.name)) - order(String(b.name)));
     writeFileSync(out, `${JSON.stringify({ ...started, cases: results }, null, 2)}\n`);
     console.log(JSON.stringify(record));
   }
   printTable(results);
   console.log(`machine available memory now ${gb(availableBytes())} GB; wrote ${path.relative(ROOT, out)}`);
 }
+
+const order = (name: string) => CASES.findIndex((c) => c.name === name);
 
 function printTable(rows: Record<string, unknown>[]): void {
   const head = [

@@ -91,13 +91,16 @@ export class TrainingRunner {
       throw new Error('TrainingRunner: LoRA needs the frozen base weights, and only LoRA');
     const modes: TrainingGraphMode[] = opts.accumulation ? ['accumulate', 'apply'] : ['step'];
     if (opts.evaluation) modes.push('loss');
-    // No memory arena: an arena keeps the most a session ever held for as long as the session
-    // lives, one per session (accumulate, apply, loss); without it a run's activations go back to
-    // the system when the run ends.
+    // No memory arena and no memory pattern: an arena keeps the most a session ever held for as long
+    // as the session lives, one per session (accumulate, apply, loss); a memory pattern allocates one
+    // block for every planned tensor of a run, laid out with gaps (measured: 0.7 GB more at the peak
+    // of a SmolLM2-size step). Without them each activation is allocated when computed and freed
+    // after its last use.
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
       enableCpuMemArena: false,
+      enableMemPattern: false,
       ...(opts.threads === undefined ? {} : { intraOpNumThreads: opts.threads, interOpNumThreads: 1 }),
     };
     const sessions: Partial<Record<TrainingGraphMode, ort.InferenceSession>> = {};
@@ -114,7 +117,7 @@ export class TrainingRunner {
       sessions[mode] = await ort.InferenceSession.create(toBytes(graph), sessionOptions);
     }
     // The AdamW graph's arena holds one piece's temporaries, reused run after run.
-    const adamwOptions = { ...sessionOptions, enableCpuMemArena: true };
+    const adamwOptions = { ...sessionOptions, enableCpuMemArena: true, enableMemPattern: true };
     const adamw = {
       plain: await ort.InferenceSession.create(toBytes(buildAdamWGraph(opts.adamw, false)), adamwOptions),
       decay: await ort.InferenceSession.create(toBytes(buildAdamWGraph(opts.adamw, true)), adamwOptions),
