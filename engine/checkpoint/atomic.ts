@@ -12,14 +12,20 @@ import * as path from 'node:path';
 
 let counter = 0;
 
-/** Writes a file and flushes it to disk before returning. */
-export function writeDurable(file: string, data: Uint8Array | string): void {
+/**
+ * Writes a file (its bytes, or pieces of them one after another) and flushes it to disk before
+ * returning.
+ */
+export function writeDurable(file: string, data: Uint8Array | string | readonly Uint8Array[]): void {
   const fd = openSync(file, 'w');
   try {
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    let at = 0;
-    // One write takes at most 2 GiB - 1 bytes (Node's limit): a 0.5B model's AdamW moments are more.
-    while (at < bytes.length) at += writeSync(fd, bytes, at, Math.min(bytes.length - at, 2 ** 30));
+    const pieces =
+      typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data;
+    for (const bytes of pieces) {
+      let at = 0;
+      // One write takes at most 2 GiB - 1 bytes (Node's limit): a 0.5B model's AdamW moments are more.
+      while (at < bytes.length) at += writeSync(fd, bytes, at, Math.min(bytes.length - at, 2 ** 30));
+    }
     fsyncSync(fd);
   } finally {
     closeSync(fd);

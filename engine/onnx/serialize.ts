@@ -64,7 +64,11 @@ export function inlineFloatsOf(model: Uint8Array): Map<string, Float32Array> {
 export interface Serialized {
   model: Uint8Array;
   /** The external data file's bytes, when any initializer went there. */
-  externalData?: Uint8Array;
+  /**
+   * The external data file's bytes, when any initializer went there, as pieces to write one after
+   * another: a 1B model's float32 weights are past the largest Buffer Node can allocate (4 GiB).
+   */
+  externalData?: Uint8Array[];
 }
 
 function valueInfo(t: Tensor): onnx.IValueInfoProto {
@@ -92,7 +96,7 @@ function rawBytes(dtype: DType, data: AnyTypedArray | readonly number[]): Uint8A
 export function toModelProto(
   graph: Graph,
   opts: SerializeOptions = {},
-): { proto: onnx.ModelProto; externalData?: Uint8Array } {
+): { proto: onnx.ModelProto; externalData?: Uint8Array[] } {
   const threshold = opts.externalThresholdBytes ?? Infinity;
   const location = opts.externalLocation ?? 'model.onnx_data';
   const chunks: Uint8Array[] = [];
@@ -151,7 +155,7 @@ export function toModelProto(
       })),
     },
   });
-  return { proto, externalData: chunks.length ? Buffer.concat(chunks) : undefined };
+  return { proto, externalData: chunks.length ? chunks : undefined };
 }
 
 export function serialize(graph: Graph, opts: SerializeOptions = {}): Serialized {

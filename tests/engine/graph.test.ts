@@ -108,11 +108,11 @@ describe('graph builder', () => {
       externalThresholdBytes: 1024,
       externalLocation: 'model.onnx_data',
     });
-    expect(externalData?.byteLength).toBe(64 * 64 * 4);
+    expect(Buffer.concat(externalData!).byteLength).toBe(64 * 64 * 4);
     const dir = mkdtempSync(join(tmpdir(), 'lmsi-onnx-'));
     try {
       writeFileSync(join(dir, 'model.onnx'), model);
-      writeFileSync(join(dir, 'model.onnx_data'), externalData!);
+      writeFileSync(join(dir, 'model.onnx_data'), Buffer.concat(externalData!));
       const fromDisk = await ort.InferenceSession.create(join(dir, 'model.onnx'));
       const inline = await createSession(g);
       const feeds = {
