@@ -59,12 +59,22 @@ interface Case {
   method: 'full' | 'lora';
   batch: number;
   seqLen: number;
+  /** Activation recomputation per layer (training.recompute). */
+  recompute?: boolean;
 }
 
 const CASES: Case[] = [
   { name: 'full-v32k-b2x256', vocab: 32000, method: 'full', batch: 2, seqLen: 256 },
   { name: 'full-v32k-b4x128', vocab: 32000, method: 'full', batch: 4, seqLen: 128 },
   { name: 'full-v32k-b4x256', vocab: 32000, method: 'full', batch: 4, seqLen: 256 },
+  {
+    name: 'full-v32k-b4x256-recompute',
+    vocab: 32000,
+    method: 'full',
+    batch: 4,
+    seqLen: 256,
+    recompute: true,
+  },
   { name: 'full-v49k-b2x256', vocab: 49152, method: 'full', batch: 2, seqLen: 256 },
   { name: 'lora-v32k-b2x256', vocab: 32000, method: 'lora', batch: 2, seqLen: 256 },
   { name: 'lora-v32k-b4x256', vocab: 32000, method: 'lora', batch: 4, seqLen: 256 },
@@ -131,6 +141,7 @@ async function child(c: Case, steps: number): Promise<void> {
       checkpointEvery: steps,
       seed: 'train-memory',
       method: c.method,
+      recompute: c.recompute ?? false,
     },
     onProgress: (p) => {
       const s = status();

@@ -142,12 +142,17 @@ function attention(
   return { out: proj(w, `${a}.o_proj`, merged, c.outputBias, lora), present: { key: k, value: v } };
 }
 
-/** The decoder: embedding, nLayers × (RMSNorm, attention, RMSNorm, SwiGLU MLP), RMSNorm, LM head. */
-export function llamaForward(c: LlamaConfig, w: Weights, inp: ForwardInputs): ForwardOutputs {
+/** What every layer of one forward pass shares: the rotary angles and the attention mask's bias. */
+export interface LayerContext {
+  rot: { cos: Tensor; sin: Tensor };
+  /** 0 where a query may attend to a key, -1e9 elsewhere (broadcastable to the scores). */
+  maskBias: Tensor;
+  lora?: LoraHook;
+}
+
+export function layerContext(c: LlamaConfig, w: Weights, inp: ForwardInputs): LayerContext {
   const embed = w['model.embed_tokens.weight'];
   const dtype = embed.dtype;
-  const rot = rotaryAngles(inp.positionIds, c, dtype);
-  let x = o.gather(embed, inp.inputIds); // [B, T, C]
   // The mask as an additive bias, built once for every layer: 0 where allowed (scores + 0 is the
   // score exactly), -1e9 elsewhere (exp underflows to 0 as with a Where). Adding it costs one pass
   // over the scores and nothing in the backward pass, where a Where over [B, KV, G, T, S] took two
@@ -155,18 +160,46 @@ export function llamaForward(c: LlamaConfig, w: Weights, inp: ForwardInputs): Fo
   // fully masked row (a padding query) stays finite.
   const g = embed.graph;
   const maskBias = o.where(inp.allowed, g.scalar(0, dtype), g.scalar(-1e9, dtype)); // like allowed
+  return { rot: rotaryAngles(inp.positionIds, c, dtype), maskBias, ...(inp.lora ? { lora: inp.lora } : {}) };
+}
+
+/** Decoder layer i: x + attention(RMSNorm(x)), then + SwiGLU MLP(RMSNorm(·)). */
+export function decoderLayer(
+  c: LlamaConfig,
+  w: Weights,
+  i: number,
+  x: Tensor,
+  ctx: LayerContext,
+  past?: KeyValue,
+): { x: Tensor; present: KeyValue } {
+  const p = `model.layers.${i}`;
+  const h = rmsNorm(x, w[`${p}.input_layernorm.weight`], c.rmsNormEps);
+  const att = attention(c, w, `${p}.self_attn`, h, ctx.rot, ctx.maskBias, past, ctx.lora);
+  const mid = o.add(x, att.out);
+  const out = o.add(
+    mid,
+    mlp(c, w, p, rmsNorm(mid, w[`${p}.post_attention_layernorm.weight`], c.rmsNormEps), ctx.lora),
+  );
+  return { x: out, present: att.present };
+}
+
+/** The final RMSNorm and the LM head (the embedding when tied). */
+export function lmHead(c: LlamaConfig, w: Weights, x: Tensor): Tensor {
+  const final = rmsNorm(x, w['model.norm.weight'], c.rmsNormEps);
+  return linear(final, c.tieEmbeddings ? w['model.embed_tokens.weight'] : w['lm_head.weight']);
+}
+
+/** The decoder: embedding, nLayers × (RMSNorm, attention, RMSNorm, SwiGLU MLP), RMSNorm, LM head. */
+export function llamaForward(c: LlamaConfig, w: Weights, inp: ForwardInputs): ForwardOutputs {
+  let x = o.gather(w['model.embed_tokens.weight'], inp.inputIds); // [B, T, C]
+  const ctx = layerContext(c, w, inp);
   const present: KeyValue[] = [];
   for (let i = 0; i < c.nLayers; i++) {
-    const p = `model.layers.${i}`;
-    const h = rmsNorm(x, w[`${p}.input_layernorm.weight`], c.rmsNormEps);
-    const att = attention(c, w, `${p}.self_attn`, h, rot, maskBias, inp.past?.[i], inp.lora);
-    present.push(att.present);
-    x = o.add(x, att.out);
-    x = o.add(x, mlp(c, w, p, rmsNorm(x, w[`${p}.post_attention_layernorm.weight`], c.rmsNormEps), inp.lora));
+    const layer = decoderLayer(c, w, i, x, ctx, inp.past?.[i]);
+    present.push(layer.present);
+    x = layer.x;
   }
-  const final = rmsNorm(x, w['model.norm.weight'], c.rmsNormEps);
-  const head = c.tieEmbeddings ? embed : w['lm_head.weight'];
-  return { logits: linear(final, head), present };
+  return { logits: lmHead(c, w, x), present };
 }
 
 /**

@@ -4,7 +4,14 @@ import type { DType } from '../onnx/dtype';
 import { Graph, type Tensor } from '../onnx/graph';
 import * as o from '../onnx/ops';
 import type { LlamaConfig } from './config';
-import { llamaForward, maskedCrossEntropy } from './llama';
+import {
+  type LayerContext,
+  decoderLayer,
+  layerContext,
+  llamaForward,
+  lmHead,
+  maskedCrossEntropy,
+} from './llama';
 import { type LoraConfig, loraHook, loraSpecs } from './lora';
 import { type ParamSpec, paramSpecs } from './params';
 
@@ -92,6 +99,12 @@ export interface TrainingGraphOptions {
    * update the weights and moments in place (docs/training-memory.md); the update is the same ops.
    */
   separateUpdate?: boolean;
+  /**
+   * Activation recomputation per layer: the backward pass recomputes each decoder layer's forward
+   * from the layer's input, so only the layers' inputs are kept between the forward and the backward
+   * pass, for one more forward pass per step. The same ops in the same order: the same gradients.
+   */
+  recompute?: boolean;
 }
 
 /** The parameters a training graph updates: the adapters' with LoRA, else the whole model's. */
@@ -156,13 +169,27 @@ export function buildTrainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): 
       Array.from({ length: T }, (_, t) => t),
     );
   }
-  const { logits } = llamaForward(c, w, { inputIds, positionIds, allowed, lora });
+  const forwardInputs = { inputIds, positionIds, allowed, ...(lora ? { lora } : {}) };
+  const recompute = opts.recompute && mode !== 'loss';
+  const layerInputs: Tensor[] = [];
+  let logits: Tensor;
+  let ctx: LayerContext | null = null;
+  if (recompute) {
+    let x = o.gather(w['model.embed_tokens.weight'], inputIds);
+    ctx = layerContext(c, w, forwardInputs);
+    for (let i = 0; i < c.nLayers; i++) {
+      layerInputs.push(x);
+      x = decoderLayer(c, w, i, x, ctx).x;
+    }
+    layerInputs.push(x);
+    logits = lmHead(c, w, x);
+  } else logits = llamaForward(c, w, forwardInputs).logits;
   const loss = maskedCrossEntropy(logits, targets, lossMask); // []
   g.output(loss, TRAIN_IO.loss);
   if (opts.outputLogits) g.output(logits, TRAIN_IO.logits);
   if (mode === 'loss') return g;
 
-  let grads = grad(loss, params);
+  let grads = ctx ? recomputedGradients(c, w, ctx, loss, layerInputs, params) : grad(loss, params);
   if (gradScale) grads = grads.map((gr, i) => o.add(gradAcc[i], o.mul(gr, gradScale)));
   if (mode === 'accumulate') {
     specs.forEach((s, i) => g.output(grads[i], TRAIN_IO.updated(TRAIN_IO.gradAcc(s.name))));
@@ -192,6 +219,54 @@ export function buildTrainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): 
   });
   return g;
 }
+
+/**
+ * d loss / d params, the decoder layers recomputed: the head's gradient down to the last layer's
+ * output, then for each layer from the last, its forward built again from its input and
+ * differentiated with the gradient of its output as the seed, down to the embedding. The copy's
+ * input is its layer's input plus (g₀ − g₀), g₀ an element of the incoming gradient: x itself (a
+ * −0 becomes +0; a non-finite gradient fails the step anyway), but onnxruntime can neither run the
+ * copy before the backward pass reaches it nor merge it with the forward pass (it did both with
+ * Where(c, x, x), which it reduces to x). Contributions to a parameter are summed in the order a
+ * single backward pass sums them.
+ */
+function recomputedGradients(
+  c: LlamaConfig,
+  w: Readonly<Record<string, Tensor>>,
+  ctx: LayerContext,
+  loss: Tensor,
+  layerInputs: readonly Tensor[],
+  params: readonly Tensor[],
+): Tensor[] {
+  const total = new Map<string, Tensor>();
+  const addTo = (p: Tensor, gr: Tensor) => {
+    const prev = total.get(p.name);
+    total.set(p.name, prev ? o.add(prev, gr) : gr);
+  };
+  const top = layerInputs[layerInputs.length - 1];
+  const head = params.filter((p) => headUses(c, p.name));
+  const headGrads = grad(loss, [top, ...head], { stopAt: [top] });
+  head.forEach((p, k) => addTo(p, headGrads[k + 1]));
+  let upstream = headGrads[0];
+  for (let i = c.nLayers - 1; i >= 0; i--) {
+    const first = o.slice(o.reshape(upstream, [-1]), [0], [1], [0]);
+    const x = o.add(layerInputs[i], o.sub(first, first));
+    const out = decoderLayer(c, w, i, x, ctx).x;
+    const mine = params.filter((p) => p.name.startsWith(`model.layers.${i}.`));
+    const layerGrads = grad(out, [x, ...mine], { seed: upstream, stopAt: [x] });
+    mine.forEach((p, k) => addTo(p, layerGrads[k + 1]));
+    upstream = layerGrads[0];
+  }
+  const embed = params.find((p) => p.name === 'model.embed_tokens.weight');
+  if (embed) addTo(embed, grad(layerInputs[0], [embed], { seed: upstream })[0]);
+  return params.map((p) => total.get(p.name) ?? o.full(p, p.shape, 0));
+}
+
+/** Parameters the final norm and the LM head read (the embedding when tied). */
+const headUses = (c: LlamaConfig, name: string): boolean =>
+  name === 'model.norm.weight' ||
+  name === 'lm_head.weight' ||
+  (c.tieEmbeddings && name === 'model.embed_tokens.weight');
 
 /** 1 − β₁ᵗ and 1 − β₂ᵗ at the (1-based) step. */
 function biasCorrections(hp: AdamWConfig, step: Tensor): { bc1: Tensor; bc2: Tensor } {

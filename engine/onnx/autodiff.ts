@@ -7,6 +7,11 @@ import { formatShape, isConcrete, sameShape } from './shape';
 export interface GradOptions {
   /** Gradient of the final result with respect to `loss` (default: ones, i.e. d sum(loss)). */
   seed?: Tensor;
+  /**
+   * Tensors the backward pass stops at: their gradients are computed (when asked for in `wrt`), but
+   * nothing flows on into the nodes that produced them. Differentiates one segment of a graph.
+   */
+  stopAt?: readonly Tensor[];
 }
 
 /**
@@ -31,9 +36,11 @@ export function grad(loss: Tensor, wrt: readonly Tensor[], opts: GradOptions = {
   const seed = opts.seed ?? o.full(loss, isConcrete(loss.shape) ? loss.shape : o.shapeOf(loss), 1);
   if (requires.has(loss.name)) grads.set(loss.name, seed);
 
+  const stop = new Set((opts.stopAt ?? []).map((t) => t.name));
   for (let k = graph.nodes.length - 1; k >= 0 && requires.has(loss.name); k--) {
     const node = graph.nodes[k];
     if (!node.outputs.some((t) => grads.has(t.name))) continue;
+    if (node.outputs.some((t) => stop.has(t.name))) continue;
     if (!node.inputs.some((t) => t && requires.has(t.name))) continue;
     const rule = GRAD_RULES[node.op];
     if (!rule) {

@@ -53,6 +53,12 @@ export const FineTuneConfigSchema = z
     method: z.enum(['full', 'lora']).default('full'),
     /** LoRA's rank, alpha, dropout and target modules (method 'lora'; defaults when absent). */
     lora: LoraConfigSchema.optional(),
+    /**
+     * Recompute each decoder layer's activations in the backward pass instead of keeping them from
+     * the forward pass: one more forward pass per step, the same results bit for bit; what it saves
+     * is measured in docs/training-memory.md.
+     */
+    recompute: z.boolean().default(false),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -71,9 +77,13 @@ export const FineTuneConfigSchema = z
 export type FineTuneConfigInput = z.input<typeof FineTuneConfigSchema>;
 export type FineTuneConfig = z.output<typeof FineTuneConfigSchema>;
 
-/** Fields that only say when to save or evaluate: a resumed run may change them. */
+/**
+ * Fields that only say when to save or evaluate, or how the same steps are computed: a resumed run
+ * may change them.
+ */
 export const CADENCE_FIELDS: readonly (keyof FineTuneConfig)[] = [
   'checkpointEvery',
   'evalEvery',
   'keepCheckpoints',
+  'recompute',
 ];

@@ -198,6 +198,7 @@ export async function fineTune(opts: FineTuneOptions): Promise<FineTuneResult> {
       accumulation: cfg.gradientAccumulation > 1,
       evaluation: evalData.length > 0,
       threads: opts.threads,
+      recompute: cfg.recompute,
       ...(lora ? { lora, dropoutSeed: deriveSeed(String(cfg.seed), 'lora-dropout') } : {}),
     },
     trained,

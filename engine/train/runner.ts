@@ -31,6 +31,8 @@ export interface RunnerOptions {
   lora?: LoraConfig;
   /** Base of the per-step LoRA dropout seeds (with lora.dropout > 0). */
   dropoutSeed?: number;
+  /** Recompute each layer's activations in the backward pass (less memory, one more forward pass). */
+  recompute?: boolean;
 }
 
 type Tensors = Map<string, ort.Tensor>;
@@ -112,6 +114,7 @@ export class TrainingRunner {
         mode,
         packed: true,
         separateUpdate: true,
+        recompute: opts.recompute ?? false,
         ...(opts.lora ? { lora: opts.lora } : {}),
       });
       sessions[mode] = await ort.InferenceSession.create(toBytes(graph), sessionOptions);

@@ -150,6 +150,7 @@ async function runnerSteps(
   trained: Params,
   micro: MicroBatch[][],
   lora?: { config: LoraConfig; frozen: Params },
+  recompute = false,
 ) {
   const params = copy(trained);
   const optimizer = { expAvg: zeros(trained), expAvgSq: zeros(trained) };
@@ -161,6 +162,7 @@ async function runnerSteps(
       adamw,
       accumulation: micro[0].length > 1,
       evaluation: false,
+      recompute,
       ...(lora ? { lora: lora.config } : {}),
     },
     params,
@@ -236,4 +238,66 @@ test('a parameter larger than one AdamW piece is updated piece by piece to the s
   } finally {
     config = small;
   }
+});
+
+describe('activation recomputation per layer', () => {
+  // The layers' forward passes are built again in the backward pass from each layer's input: the
+  // same ops in the same order, so the same bits as the single graph that keeps every activation.
+  test('the graph does rebuild the layers for the backward pass', () => {
+    const nodes = (recompute: boolean) =>
+      buildTrainingGraph(config, {
+        batchSize: B,
+        seqLen: T,
+        adamw,
+        packed: true,
+        separateUpdate: true,
+        recompute,
+      }).nodes.length;
+    const plain = nodes(false);
+    expect(nodes(true)).toBeGreaterThan(plain + config.nLayers * 20);
+  });
+
+  test('full fine-tuning with accumulation: the same bits as without', async () => {
+    const trained = initParams(config, 16, 0.2);
+    const micro = [
+      [microBatch(14), microBatch(15)],
+      [microBatch(16), microBatch(17)],
+    ];
+    const want = await referenceSteps(trained, micro);
+    const got = await runnerSteps(trained, micro, undefined, true);
+    expect(got.losses).toEqual(want.losses);
+    expectSameBits(got.params, want.params);
+    expectSameBits(got.optimizer.expAvg, want.expAvg);
+    expectSameBits(got.optimizer.expAvgSq, want.expAvgSq);
+  });
+
+  test('untied head, Qwen2 biases and q/k norms, and LoRA: the same bits as without', async () => {
+    const small = config;
+    config = LlamaConfigSchema.parse({ ...small, tieEmbeddings: false, qkvBias: true, qkNorm: true });
+    try {
+      const full = initParams(config, 17, 0.2);
+      const micro = [[microBatch(18)], [microBatch(19)]];
+      const want = await referenceSteps(full, micro);
+      const got = await runnerSteps(full, micro, undefined, true);
+      expectSameBits(got.params, want.params);
+      expectSameBits(got.optimizer.expAvgSq, want.expAvgSq);
+
+      const loraConfig: LoraConfig = {
+        rank: 4,
+        alpha: 8,
+        dropout: 0,
+        targetModules: ['q', 'k', 'o', 'gate'],
+      };
+      const adapters = initLora(config, loraConfig, 18);
+      for (const [name, w] of adapters)
+        if (name.endsWith('lora_B.weight')) w.forEach((_, i) => (w[i] = Math.cos(i + 1) * 0.1));
+      const lora = { config: loraConfig, frozen: full };
+      const wantLora = await referenceSteps(adapters, micro, lora);
+      const gotLora = await runnerSteps(adapters, micro, lora, true);
+      expectSameBits(gotLora.params, wantLora.params);
+      expectSameBits(gotLora.optimizer.expAvg, wantLora.expAvg);
+    } finally {
+      config = small;
+    }
+  });
 });
