@@ -1,7 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { campaignStatus } from '../../client';
+import { campaignStatus, pauseCampaign, resumeCampaign } from '../../client';
 import type { CampaignConfig } from '../../config/campaign';
 import { tempDir, testServerAddress } from '../helpers/temporal';
 import { pretrainedTinyModel } from '../helpers/tiny-model';
@@ -68,6 +68,9 @@ describe('waiting on a campaign through a Temporal outage', () => {
         'round 1',
         120_000,
       ))!.round;
+      // Held until the server is back: on an idle machine the tiny campaign would otherwise finish
+      // before the outage, and the commands would have nothing to ride out.
+      await pauseCampaign(client, config.name);
     } finally {
       await connection.close();
     }
@@ -83,6 +86,12 @@ describe('waiting on a campaign through a Temporal outage', () => {
     await server.kill();
     await new Promise((r) => setTimeout(r, 30_000));
     await server.start();
+    const again = await Connection.connect({ address: server.address });
+    try {
+      await resumeCampaign(new Client({ connection: again }), config.name);
+    } finally {
+      await again.close();
+    }
 
     const [ran, watched] = await Promise.all([runExit, watchExit]);
     expectOk(ran);
