@@ -6,7 +6,7 @@ import { type LlamaConfig, headDim } from '../model/config';
 import { parameterCount, paramSpecs } from '../model/params';
 import { loadChatTemplate } from '../tokenizer/chat-template';
 import { loadTokenizer } from '../tokenizer/load';
-import { CHECKPOINT_FILES } from './checkpoint';
+import { CHECKPOINT_FILES, ignorable } from './checkpoint';
 import { ARCHITECTURES, parseConfigJson } from './model-config';
 import { readSafetensorsHeader } from './safetensors';
 import { WEIGHTS_INDEX_FILE, dtypeFromTorchName, weightFiles } from './weights';
@@ -125,11 +125,7 @@ export function checkModel(dir: string, options: CheckOptions = {}): ModelReport
     }
     const expected = new Set(paramSpecs(config).map((s) => s.name));
     for (const [name, t] of seen)
-      if (
-        !expected.has(name) &&
-        !name.endsWith('.rotary_emb.inv_freq') &&
-        !(config.tieEmbeddings && name === 'lm_head.weight')
-      )
+      if (!expected.has(name) && !ignorable(name, config))
         throw new BadInputError(t.file, null, name, 'not a parameter of this model (config.json)');
     dtype = dtypeFromTorchName(configJson.torch_dtype ?? configJson.dtype) ?? dtype;
   } else if (options.training) {

@@ -205,7 +205,7 @@ function readJsonFile(file: string): unknown {
 }
 
 /** Tensors a Llama checkpoint may carry that our model does not use. */
-function ignorable(name: string, c: LlamaConfig): boolean {
+export function ignorable(name: string, c: LlamaConfig): boolean {
   return name.endsWith('.rotary_emb.inv_freq') || (c.tieEmbeddings && name === 'lm_head.weight');
 }
 
