@@ -31,7 +31,10 @@ if (require.main === module) {
   if (why !== null) {
     process.stdout.write(`packages do not match package-lock.json (${why}): npm ci\n`);
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-    const r = spawnSync(npm, ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+    // package.json's allowScripts keeps onnxruntime-node's CUDA download from running on npm >= 11.16;
+    // older npm ignores that field, and the install script itself reads this variable.
+    const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' };
+    const r = spawnSync(npm, ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit', env });
     if (r.status !== 0) process.exit(r.status ?? 1);
   }
 }
