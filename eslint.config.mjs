@@ -7,9 +7,63 @@ import tseslint from 'typescript-eslint';
 // code), and activities only as types (samples-typescript enforces the same).
 const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
 
+// The libraries (engine/, method/, base/) must not import the product around them, nor each other
+// where `forbidden` says so. A relative import reaches another top-level folder only by climbing
+// exactly as many `../` as the importing file is deep, so the rules are written per depth: a pattern
+// like '**/config' would also catch engine/model/config.ts.
+const productLayers = [
+  'contract',
+  'workflows',
+  'activities',
+  'workers',
+  'client',
+  'cli',
+  'report',
+  'store',
+  'config',
+  'demo',
+  'bench',
+  'tests',
+];
+/**
+ * @param {string} library the folder the rules apply to
+ * @param {string[]} siblings lmsi libraries it must not import (what both need lives in base/)
+ * @param {{ group: string[], message: string }[]} [extra] further patterns (packages)
+ */
+function libraryImportRules(library, siblings, extra = []) {
+  return [1, 2, 3, 4].map((depth) => {
+    const up = '../'.repeat(depth);
+    const under = (/** @type {string} */ folder) => [`${up}${folder}`, `${up}${folder}/**`];
+    const patterns = [
+      ...siblings.map((sibling) => ({
+        group: under(sibling),
+        message: `${library}/ must not import ${sibling}/: they stand side by side; what both need lives in base/.`,
+      })),
+      {
+        group: [...productLayers.flatMap(under), '@temporalio/*'],
+        message: `${library}/ is a library: it knows nothing of Temporal or of the product around it.`,
+      },
+      ...extra,
+    ];
+    return {
+      files: [`${library}/${'*/'.repeat(depth - 1)}*.ts`],
+      rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns }] },
+    };
+  });
+}
+
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', '.tools/**', '.state/**', 'tmp/**', 'coverage/**', '**/*.js', '**/*.mjs'],
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      '.tools/**',
+      '.state/**',
+      'tmp/**',
+      'coverage/**',
+      '**/*.js',
+      '**/*.mjs',
+    ],
   },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
@@ -41,7 +95,14 @@ export default tseslint.config(
           })),
           patterns: [
             {
-              group: ['**/engine', '**/engine/**', '**/store', '**/store/**', 'onnxruntime-node', '@huggingface/*'],
+              group: [
+                '**/engine',
+                '**/engine/**',
+                '**/store',
+                '**/store/**',
+                'onnxruntime-node',
+                '@huggingface/*',
+              ],
               message: 'Workflows must not import the engine or the artifact store: call an activity.',
             },
             {
@@ -54,6 +115,20 @@ export default tseslint.config(
       ],
     },
   },
+  // The libraries: engine/ and method/ stand side by side on base/, so each can be used (and tested)
+  // alone; base/ imports no lmsi folder.
+  ...libraryImportRules('engine', ['method']),
+  ...libraryImportRules(
+    'method',
+    ['engine'],
+    [
+      {
+        group: ['onnxruntime-node', 'onnx-proto'],
+        message: 'method/ is pure functions: ONNX belongs to engine/.',
+      },
+    ],
+  ),
+  ...libraryImportRules('base', ['engine', 'method']),
   {
     files: ['tests/**/*.ts', 'bench/**/*.ts'],
     rules: {

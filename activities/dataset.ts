@@ -1,6 +1,6 @@
 import { getTask, type TaskOptions } from '../method/tasks';
 import { fewShotCotPrompt, zeroShotCotPrompt } from '../method/formats';
-import { deriveSeed, Rng } from '../method/rng';
+import { deriveSeed, Rng } from '../base/rng';
 import type { Exemplar, Question, Task, TaskName } from '../method/types';
 import type { ArtifactStore } from '../store';
 

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { NonFiniteLossError } from '../engine/train/errors';
-import { isBadInputError } from '../method/errors';
+import { isBadInputError } from '../base/errors';
 import { ArtifactCorruptError, InvalidRefError } from '../store';
 
 export { NON_RETRYABLE_TYPES } from '../workflows/presets';

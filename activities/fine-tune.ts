@@ -1,73 +1,13 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { PackingMode } from '../config/campaign';
-import type { LoraConfigInput } from '../engine/model/lora';
+import type { FineTuneCursor, FineTuneHeartbeat, FineTuneInput, FineTuneResult, TrainingRecord } from '../contract';
 import { loadTokenizer } from '../engine/tokenizer/load';
 import { fineTune as runFineTune } from '../engine/train';
 import type { ActivityDeps } from './deps';
 import { cancellationSignal, heartbeat, heartbeatCursor } from './context';
 import { failingClearly } from './failures';
 import { localModelDir } from './model-cache';
-import { type ChatTemplateMode, promptingFor } from './prompting';
-import type { TrainingRecord } from './build-training-set';
-
-export interface FineTuneInput {
-  campaignId: string;
-  round: number;
-  /** Which model of the round is trained (the self-improving teacher, or a distilled student). */
-  role?: 'teacher' | 'student';
-  modelRef: string;
-  trainingSetRef: string;
-  training: {
-    epochs?: number;
-    steps?: number;
-    learningRate: number;
-    batchSize: number;
-    gradientAccumulation: number;
-    warmupSteps: number;
-    weightDecay: number;
-    checkpointEvery: number;
-    /** Absent in campaigns started before the field: the engine's default (next-fit) then. */
-    packing?: PackingMode;
-    /** Tokens per packed row; absent: the engine's rule (the longest example's, rounded up). */
-    maxSeqLen?: number;
-    /** Absent: full fine-tuning. */
-    method?: 'full' | 'lora';
-    lora?: LoraConfigInput;
-  };
-  seed: string;
-  /** prompting.chatTemplate; absent in campaigns started before it (raw prompts). */
-  chatTemplate?: ChatTemplateMode;
-}
-
-export interface FineTuneResult {
-  /** The fine-tuned model (a tree artifact), or the input model when there was nothing to train on. */
-  modelRef: string;
-  trained: boolean;
-  steps: number;
-  examples: number;
-  finalLoss: number | null;
-  /** Training loss per step, thinned to at most 200 points (JSON artifact: the full curve). */
-  lossCurve: { step: number; loss: number }[];
-  lossCurveRef: string | null;
-  tokensSeen: number;
-  /** The step the last attempt resumed from (0: started fresh). */
-  resumedFromStep: number;
-}
-
-/** The resume point in fine-tuning's heartbeat: the last checkpoint, stored as a tree artifact, and its step. */
-export interface FineTuneCursor {
-  checkpointRef: string;
-  step: number;
-}
-
-/**
- * What fine-tuning heartbeats after every step: the resume point once a checkpoint exists, and
- * where the run is (what `lmsi status` and the demo's progress bar show during a round's train step).
- */
-export type FineTuneHeartbeat = Partial<FineTuneCursor> & {
-  progress: { step: number; totalSteps: number; loss: number };
-};
+import { promptingFor } from './prompting';
 
 /**
  * The paper's step 5: fine-tune the model on its own self-consistent paths (loss on completions

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs/promises';
 import { onnx } from 'onnx-proto';
 import { type ModelReport, checkModel } from '../engine/checkpoint/check';
-import { BadInputError } from '../method/errors';
+import { BadInputError } from '../base/errors';
 
 /** Above this the graph is not parsed at import (weights of big exports live in external data files). */
 const PARSE_LIMIT_BYTES = 512 * 1024 * 1024;

@@ -1,81 +1,24 @@
 import { createHash } from 'node:crypto';
 import { samplePaths as sampleWithModel, type Completion, type GenerationModel } from '../engine/generate';
 import type { PromptDone, PromptSkipped } from '../engine/generate/sample-paths';
+import type {
+  ContextNotes,
+  EvaluationShardInput,
+  QuestionEvaluation,
+  QuestionSamples,
+  ShardCursor,
+  ShardInput,
+  ShardResult,
+  SkippedPrompt,
+  StoredPath,
+} from '../contract';
 import type { ActivityDeps } from './deps';
 import { checkCancelled, heartbeat, heartbeatCursor } from './context';
-import { readQuestions, samplingPrompt, taskOf, type SamplingPromptKind, type TaskRef } from './dataset';
+import { readQuestions, samplingPrompt, taskOf } from './dataset';
 import { failingClearly } from './failures';
 import { loadModelByRef } from './model-cache';
-import { type ChatTemplateMode, type Prompting, promptingFor } from './prompting';
-import type { ContextNotes, QuestionEvaluation, QuestionSamples, SkippedPrompt, StoredPath } from './records';
+import { type Prompting, promptingFor } from './prompting';
 import type { Exemplar } from '../method/types';
-
-export interface SamplingParams {
-  m: number;
-  temperature: number;
-  topK: number;
-  topP: number;
-  maxNewTokens: number;
-  stop: string[];
-  /** prompting.chatTemplate; absent in campaigns started before it (raw prompts). */
-  chatTemplate?: ChatTemplateMode;
-}
-
-export interface ShardInput {
-  /** For logs and the audit trail (the draft is named by the shard's content, see shardDraftName). */
-  campaignId: string;
-  round: number;
-  shard: number;
-  datasetRef: string;
-  /** Questions [start, end) of the dataset. */
-  start: number;
-  end: number;
-  modelRef: string;
-  task: TaskRef;
-  prompt: SamplingPromptKind;
-  /** JSON artifact of exemplar sets (few-shot CoT), or null. */
-  exemplarsRef: string | null;
-  sampling: SamplingParams;
-  /** Root of every random stream of this shard (the sampler derives per question and path). */
-  seed: string;
-  executionProvider: 'cpu' | 'cuda';
-  allowCpuFallback: boolean;
-  /** Prompts per sampler call (default 8); each finished prompt is persisted at once. */
-  promptsPerCall?: number;
-}
-
-export interface EvaluationShardInput extends ShardInput {
-  /** Also decode each question greedily (greedy accuracy). */
-  greedy: boolean;
-}
-
-export interface ShardResult {
-  ref: string;
-  questions: number;
-  paths: number;
-  finishReasons: Record<Completion['finishReason'], number>;
-  /** Questions found already finished in the draft when this attempt started (resumed work). */
-  resumedQuestions: number;
-  /**
-   * Questions not sampled because their prompt is longer than the model's context (not in `ref`, not
-   * counted in `questions`). Absent in results recorded before prompts were skipped.
-   */
-  skipped?: SkippedQuestion[];
-  /**
-   * Questions whose paths were allowed fewer than maxNewTokens new tokens because the model's context
-   * ended first, and the fewest any of them was allowed; null when none was clipped.
-   */
-  clipped?: { questions: number; fewestNewTokens: number } | null;
-}
-
-export interface SkippedQuestion extends SkippedPrompt {
-  questionId: string;
-}
-
-/** What a sampling shard heartbeats: how many of its questions are safely in its draft. */
-export interface ShardCursor {
-  done: number;
-}
 
 function storedPaths(completions: Completion[]): StoredPath[] {
   return completions.map((c, pathIndex) => ({

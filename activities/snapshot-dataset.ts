@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { BadInputError } from '../method/errors';
+import { BadInputError } from '../base/errors';
 import { getTask, isTaskName, TASK_NAMES, type TaskOptions } from '../method/tasks';
 import type { BadLine, BadLinePolicy, Question, TaskName } from '../method/types';
 import type { ActivityDeps } from './deps';

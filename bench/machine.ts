@@ -2,7 +2,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { Graph, ops as o, toBytes } from '../engine/onnx';
-import { Rng } from '../method/rng';
+import { Rng } from '../base/rng';
 
 /**
  * The machine a benchmark ran on, as every results file records it: with the onnxruntime version and

@@ -32,7 +32,7 @@ import {
   samplePaths,
 } from '../engine/generate';
 import { LlamaConfigSchema, parameterCount } from '../engine/model';
-import { Rng, deriveSeed } from '../method/rng';
+import { Rng, deriveSeed } from '../base/rng';
 import { MATMUL_N, machine, matmulGflops, median } from './machine';
 
 const arg = (name: string, fallback: string): string => {

@@ -14,7 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { finishedRounds, startCampaign } from '../client';
-import { deriveSeed, Rng } from '../method/rng';
+import { deriveSeed, Rng } from '../base/rng';
 import { pretrainedTinyModel } from '../tests/helpers/tiny-model';
 import { tempDir } from '../tests/helpers/temporal';
 import { devServer } from '../tests/reliability/dev-server';

@@ -28,7 +28,7 @@ import { LlamaConfigSchema, type LlamaConfig, paramSpecs, parameterCount } from 
 import type { Params } from '../engine/model/params';
 import { buildCharTokenizerFiles } from '../engine/tokenizer/char-tokenizer';
 import { fineTune } from '../engine/train';
-import { Rng } from '../method/rng';
+import { Rng } from '../base/rng';
 import { machine } from './machine';
 import { availableBytes, runChild } from './real-models/child';
 

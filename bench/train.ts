@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { createBaseModel } from '../engine/checkpoint';
 import { LlamaConfigSchema, parameterCount } from '../engine/model';
 import { fineTune } from '../engine/train';
-import { Rng } from '../method/rng';
+import { Rng } from '../base/rng';
 import { MATMUL_N, machine, matmulGflops, median, numberArg } from './machine';
 
 const STEPS = numberArg('steps', 40);

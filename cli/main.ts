@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { isBadInputError } from '../method/errors';
+import { isBadInputError } from '../base/errors';
 import { registerAuditCommands } from './audit-commands';
 import { registerCodecServerCommand } from './codec-server-command';
 import { registerCampaignCommands } from './campaign-commands';

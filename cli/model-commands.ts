@@ -3,7 +3,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { type ChatTemplateMode, promptingFor } from '../activities/prompting';
 import { TaskConfig } from '../config/campaign';
 import { loadTaskSection } from '../config/load';
-import { BadInputError } from '../method/errors';
+import { BadInputError } from '../base/errors';
 import { firstIssue } from '../method/load/records';
 import { zeroShotCotPrompt } from '../method/formats';
 import { greedyAccuracy, selfConsistencyAccuracy } from '../method/metrics';

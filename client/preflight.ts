@@ -4,7 +4,7 @@ import { ExemplarLine } from '../activities/exemplars';
 import type { CampaignConfig } from '../config/campaign';
 import { type ModelReport, checkModel } from '../engine/checkpoint/check';
 import { loadTokenizer } from '../engine/tokenizer/load';
-import { BadInputError } from '../method/errors';
+import { BadInputError } from '../base/errors';
 import { fewShotCotPrompt, zeroShotCotPrompt } from '../method/formats';
 import { readJsonl } from '../method/load';
 import { getTask } from '../method/tasks';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as jsonc from 'jsonc-parser';
 import { z } from 'zod';
-import { BadInputError } from '../method/errors';
+import { BadInputError } from '../base/errors';
 import { CampaignConfig, TaskConfig, TrainingConfig } from './campaign';
 
 /** One problem in a config file: where (key path and line), what was expected, what was given. */

@@ -1,7 +1,7 @@
 // The paper's method as pure functions (no Temporal, no ONNX).
 export * from './types';
-export * from './errors';
-export * from './rng';
+// The shared base (errors, seeded rng) stays part of the method's public surface, as before.
+export * from '../base';
 export * from './vote';
 export * from './formats';
 export * from './mixed-formats';

@@ -1,5 +1,5 @@
 import { binEdges, confidenceBin } from './bins';
-import { deriveSeed, Rng } from './rng';
+import { deriveSeed, Rng } from '../base/rng';
 import { FORMAT_NAMES } from './types';
 import type { FormatName, Question, Task } from './types';
 import { majorityVote } from './vote';

@@ -1,5 +1,5 @@
 import { completionFor, isCotFormat, isFewShotFormat, promptFor, splitRationale } from './formats';
-import { deriveSeed, Rng } from './rng';
+import { deriveSeed, Rng } from '../base/rng';
 import { FORMAT_NAMES } from './types';
 import type { Exemplar, FormatName, Question, Task, TrainingExample } from './types';
 import type { AnsweredPath } from './vote';

@@ -1,4 +1,4 @@
-import { deriveSeed, Rng } from './rng';
+import { deriveSeed, Rng } from '../base/rng';
 
 /**
  * Which labeled seed examples a round replays beside its self-generated ones: `ratio` per

@@ -1,5 +1,5 @@
 import { splitRationale } from './formats';
-import { deriveSeed, Rng } from './rng';
+import { deriveSeed, Rng } from '../base/rng';
 import type { Exemplar, Task } from './types';
 import type { AnsweredPath, VotedQuestion } from './vote';
 

@@ -1,4 +1,4 @@
-import { deriveSeed, Rng } from './rng';
+import { deriveSeed, Rng } from '../base/rng';
 import type { Question, Task } from './types';
 
 /**

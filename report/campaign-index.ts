@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BadInputError } from '../method/errors';
+import { BadInputError } from '../base/errors';
 import { InvalidRefError, type ArtifactStore } from '../store';
 import type { ReportArtifacts } from '../activities/write-report';
 import type { CampaignStop } from './types';

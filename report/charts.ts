@@ -179,7 +179,9 @@ function calibration(report: CampaignReport): ChartSpec {
           encoding: {
             x: { field: 'confidence', type: 'quantitative' },
             y: { field: 'accuracy', type: 'quantitative' },
-            color: { field: 'series', type: 'nominal', legend: null },
+            // The same colour channel as the lines' layer: a legend: null here drops the merged legend of
+            // the rounds from the whole layered chart, not just from this layer.
+            color: seriesColor(values),
             size: {
               field: 'questions',
               type: 'quantitative',

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { BadInputError } from '../../method/errors';
+import { BadInputError } from '../../base/errors';
 import type { LlamaConfig } from '../model/config';
 import {
   LORA_MODULES,

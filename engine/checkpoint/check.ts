@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { BadInputError } from '../../method/errors';
+import { BadInputError } from '../../base/errors';
 import { eosIdsFromConfig, readModelConfig } from '../generate/model-config';
 import { type LlamaConfig, headDim } from '../model/config';
 import { parameterCount, paramSpecs } from '../model/params';

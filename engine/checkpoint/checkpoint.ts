@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { BadInputError } from '../../method/errors';
+import { BadInputError } from '../../base/errors';
 import type { LlamaConfig } from '../model/config';
 import { buildInferenceGraph } from '../model/inference-graph';
 import type { LoraConfig } from '../model/lora';

@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
-import { BadInputError } from '../../method/errors';
+import { BadInputError } from '../../base/errors';
 import {
   type LlamaConfig,
   LlamaConfigSchema,

@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync, writeFileSync } from 'node:fs';
-import { BadInputError } from '../../method/errors';
+import { BadInputError } from '../../base/errors';
 
 /**
  * safetensors (Hugging Face's weight format): 8-byte little-endian header length, a JSON header

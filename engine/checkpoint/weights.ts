@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { BadInputError } from '../../method/errors';
+import { BadInputError } from '../../base/errors';
 import { halvesToFloats } from '../generate/fp16';
 import { type NamedTensor, type SafetensorsDtype, encodeSafetensors, readSafetensors } from './safetensors';
 

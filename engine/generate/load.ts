@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
-import { BadInputError } from '../../method/errors';
+import { BadInputError } from '../../base/errors';
 import { WEIGHTS_FILE, WEIGHTS_INDEX_FILE } from '../checkpoint/weights';
 import { type LoadedTokenizer, loadTokenizer } from '../tokenizer/load';
 import { graphFromWeights } from './graph-from-weights';

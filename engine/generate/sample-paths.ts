@@ -1,5 +1,5 @@
 import type * as ort from 'onnxruntime-node';
-import { Rng, deriveSeed } from '../../method/rng';
+import { Rng, deriveSeed } from '../../base/rng';
 import { chooseToken } from './choose-token';
 import { type RunResult, decodeStep, prefill } from './decoder';
 import { decodeCompletion } from './detokenize';

@@ -1,4 +1,4 @@
-import { Rng } from '../../method/rng';
+import { Rng } from '../../base/rng';
 import type { Tensor } from '../onnx/graph';
 import * as o from '../onnx/ops';
 import { type LlamaConfig, headDim } from './config';

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Environment, Interpreter, Template } from '@huggingface/jinja';
-import { BadInputError } from '../../method/errors';
+import { BadInputError } from '../../base/errors';
 import type { LoadedTokenizer } from './load';
 
 /**

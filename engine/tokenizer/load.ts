@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { z } from 'zod';
-import { BadInputError } from '../../method/errors';
+import { BadInputError } from '../../base/errors';
 
 /**
  * A model folder's tokenizer (tokenizer.json + tokenizer_config.json, and special_tokens_map.json

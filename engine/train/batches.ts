@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Rng, deriveSeed } from '../../method/rng';
+import { Rng, deriveSeed } from '../../base/rng';
 import type { LoadedTokenizer } from '../tokenizer/load';
 import type { FineTuneExample } from './examples';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { BadInputError } from '../../method/errors';
+import { BadInputError } from '../../base/errors';
 
 /** A fine-tuning example: the loss is on the completion only. Other fields (format, ids) are allowed. */
 export const FineTuneExampleSchema = z

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BadInputError } from '../../method/errors';
+import { BadInputError } from '../../base/errors';
 import { loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint';
 import type { TrainerState } from '../checkpoint/trainer-state';
 import type { Params } from '../model/params';
@@ -13,7 +13,7 @@ import { type FineTuneExample, resolveExamples } from './examples';
 import { checkResumable, newestResumable } from './resume';
 import { TrainingRunner } from './runner';
 import { LoraConfigSchema, initLora, mergeLora } from '../model/lora';
-import { deriveSeed } from '../../method/rng';
+import { deriveSeed } from '../../base/rng';
 import { learningRateAt } from './schedule';
 
 export interface FineTuneProgress {

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { BadInputError } from '../../method/errors';
+import { BadInputError } from '../../base/errors';
 import { CHECKPOINT_FILES, type Checkpoint } from '../checkpoint/checkpoint';
 import type { TrainerState } from '../checkpoint/trainer-state';
 import { CADENCE_FIELDS, type FineTuneConfig, FineTuneConfigSchema } from './config';

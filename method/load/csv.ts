@@ -1,6 +1,6 @@
 import { parse, type CsvError } from 'csv-parse';
 import type { z } from 'zod';
-import { BadInputError, isBadInputError } from '../errors';
+import { BadInputError, isBadInputError } from '../../base/errors';
 import { openDataFile, readFailure } from './open';
 import { collectRecords, type RawRow, type RecordReaderOptions, type RecordReadResult } from './records';
 

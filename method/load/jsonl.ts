@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import type { z } from 'zod';
-import { isBadInputError } from '../errors';
+import { isBadInputError } from '../../base/errors';
 import { openDataFile, readFailure } from './open';
 import { collectRecords, type RawRow, type RecordReaderOptions, type RecordReadResult } from './records';
 

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { BadInputError } from '../errors';
+import { BadInputError } from '../../base/errors';
 import { WHOLE_FILE } from './records';
 import { Utf8Check } from './utf8';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BadInputError } from '../errors';
+import { BadInputError } from '../../base/errors';
 import type { BadLine, BadLinePolicy } from '../types';
 
 /**

@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { BadInputError } from '../errors';
+import { BadInputError } from '../../base/errors';
 
 export const ENCODING_FIELD = '(encoding)';
 

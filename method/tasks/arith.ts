@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { readJsonl } from '../load/jsonl';
 import { IdRegistry, type Rejection } from '../load/records';
-import { deriveSeed, Rng } from '../rng';
+import { deriveSeed, Rng } from '../../base/rng';
 import type { LoadOptions, LoadResult, Question, Task } from '../types';
 import { numericAnswers, paperPrompts } from './shared';
 

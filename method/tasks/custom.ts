@@ -3,7 +3,7 @@ import { extractChoiceAnswer, normalizeChoice } from '../answers/choice';
 import { cleanAnswerSpan, extractFinalAnswer } from '../answers/extract';
 import { extractNumber, normalizeNumber } from '../answers/number';
 import { normalizeText } from '../answers/text';
-import { BadInputError } from '../errors';
+import { BadInputError } from '../../base/errors';
 import { readJsonl } from '../load/jsonl';
 import { IdRegistry, Rejection } from '../load/records';
 import type { Choice, LoadOptions, LoadResult, Question, Task } from '../types';

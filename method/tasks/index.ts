@@ -1,4 +1,4 @@
-import { BadInputError } from '../errors';
+import { BadInputError } from '../../base/errors';
 import type { Task, TaskName } from '../types';
 import { anli } from './anli';
 import { arc } from './arc';

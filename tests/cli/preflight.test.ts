@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { preflightCampaign } from '../../client/preflight';
-import { isBadInputError } from '../../method/errors';
+import { isBadInputError } from '../../base/errors';
 import { testCampaignConfig } from '../helpers/campaign';
 import { hfModelDir } from '../engine/hf/fixtures';
 import { runLmsi } from './process';

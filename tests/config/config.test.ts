@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { campaignConfigJsonSchema, ConfigError, loadCampaignConfig, parseCampaignConfig } from '../../config';
-import { isBadInputError } from '../../method/errors';
+import { isBadInputError } from '../../base/errors';
 
 const root = path.resolve(__dirname, '../..');
 const minimal = {

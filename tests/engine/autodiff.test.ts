@@ -1,4 +1,4 @@
-import { deriveSeed } from '../../method/rng';
+import { deriveSeed } from '../../base/rng';
 import { Graph, createSession, grad, ortTensor, ops as o } from '../../engine/onnx';
 import { expectClose, gradCheck } from './gradcheck';
 

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { decodeCompletion } from '../../engine/generate/detokenize';
 import { stopStrings } from '../../engine/generate/processors';
 import { loadChatTemplate, loadTokenizer } from '../../engine/tokenizer';
-import { isBadInputError } from '../../method/errors';
+import { isBadInputError } from '../../base/errors';
 import { getTask } from '../../method/tasks';
 
 const HF = path.resolve(__dirname, '../fixtures/hf-models');

@@ -1,4 +1,4 @@
-import { Rng, deriveSeed } from '../../method/rng';
+import { Rng, deriveSeed } from '../../base/rng';
 import { GRAD_RULES, Graph, type Tensor, createSession, grad, ops as o, ortTensor } from '../../engine/onnx';
 import { type CheckInput, expectClose, gradCheck } from './gradcheck';
 

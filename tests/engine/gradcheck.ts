@@ -1,5 +1,5 @@
 import type * as ort from 'onnxruntime-node';
-import { Rng } from '../../method/rng';
+import { Rng } from '../../base/rng';
 import { type DType, Graph, type Tensor, createSession, grad, ortTensor, ops as o } from '../../engine/onnx';
 import { isConcrete } from '../../engine/onnx/shape';
 

@@ -1,4 +1,4 @@
-import { Rng, deriveSeed } from '../../method/rng';
+import { Rng, deriveSeed } from '../../base/rng';
 import {
   LlamaConfigSchema,
   LoraConfigSchema,

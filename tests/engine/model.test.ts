@@ -1,5 +1,5 @@
 import type * as ort from 'onnxruntime-node';
-import { Rng, deriveSeed } from '../../method/rng';
+import { Rng, deriveSeed } from '../../base/rng';
 import {
   LlamaConfigSchema,
   TRAIN_IO,

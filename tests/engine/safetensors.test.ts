@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { decodeSafetensors, encodeSafetensors, readSafetensors } from '../../engine/checkpoint/safetensors';
-import { isBadInputError } from '../../method/errors';
+import { isBadInputError } from '../../base/errors';
 
 const reference = path.join(__dirname, '../fixtures/safetensors/reference.safetensors');
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildCharTokenizerFiles, loadChatTemplate, loadTokenizer } from '../../engine/tokenizer';
-import { isBadInputError } from '../../method/errors';
+import { isBadInputError } from '../../base/errors';
 
 /**
  * Tokenizers against transformers: the fixtures of tests/fixtures/hf-models (made by its

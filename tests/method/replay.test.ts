@@ -1,5 +1,5 @@
 import { chooseReplay } from '../../method/replay';
-import { deriveSeed, Rng } from '../../method/rng';
+import { deriveSeed, Rng } from '../../base/rng';
 
 describe('chooseReplay', () => {
   it('replays ratio × self-generated examples, distinct, in pool order, at most the pool', () => {

@@ -1,4 +1,4 @@
-import { deriveSeed, Rng } from '../../method/rng';
+import { deriveSeed, Rng } from '../../base/rng';
 
 describe('rng', () => {
   it('derives the same seed from the same names and different seeds from different names', () => {

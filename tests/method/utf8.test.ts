@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isBadInputError } from '../../method/errors';
+import { isBadInputError } from '../../base/errors';
 import { Utf8Check } from '../../method/load/utf8';
 
 /** Runs bytes through the check in the given chunks; resolves to the error message or 'ok'. */

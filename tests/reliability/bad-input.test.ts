@@ -7,7 +7,7 @@ import type { Worker } from '@temporalio/worker';
 import { campaignStatus, pauseCampaign, resumeCampaign, snapshotDataset, startCampaign } from '../../client';
 import { loadCampaignConfig } from '../../config';
 import type { CampaignConfig } from '../../config/campaign';
-import { isBadInputError } from '../../method/errors';
+import { isBadInputError } from '../../base/errors';
 import { createLmsiWorker } from '../../workers';
 import { testCampaignConfig } from '../helpers/campaign';
 import { runLmsi } from '../cli/process';

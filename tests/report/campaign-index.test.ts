@@ -2,7 +2,7 @@ import * as fs from 'node:fs/promises';
 import type { CampaignConfig } from '../../config/campaign';
 import { indexReport, indexRound, indexableCampaignId, readCampaignIndex } from '../../report';
 import { campaignIndexFolder } from '../../report/campaign-index';
-import { isBadInputError } from '../../method/errors';
+import { isBadInputError } from '../../base/errors';
 import { InvalidRefError, LocalArtifactStore } from '../../store';
 import type { RoundResult } from '../../workflows/types';
 import { makeFakeCampaign, type FakeCampaign } from './fake-campaign';

@@ -172,6 +172,14 @@ describe('renderReportHtml', () => {
     expect(html).toMatch(/<text[^>]*>optimiser step<\/text>/);
   });
 
+  it("labels the calibration chart's rounds in a legend (each round is a colour)", () => {
+    const figure = html.match(/<figure id="calibration">[\s\S]*?<\/figure>/)![0];
+    const legendLabels = [...figure.matchAll(/role-legend-label[\s\S]*?<text[^>]*>([^<]*)<\/text>/g)].map(
+      (m) => m[1],
+    );
+    expect(legendLabels).toEqual(expect.arrayContaining(['round 0', 'round 1', 'round 2']));
+  });
+
   it('escapes what it did not write', async () => {
     const page = await renderReportHtml({ ...report, campaignId: '<img src="http://x/y.png">' });
     expect(page).not.toContain('<img');

@@ -15,7 +15,7 @@ import {
 import { loadGenerationModel, releaseSessions, samplePaths } from '../../../engine/generate';
 import { LlamaConfigSchema, initParams, paramSpecs } from '../../../engine/model';
 import { buildCharTokenizerFiles } from '../../../engine/tokenizer';
-import { isBadInputError } from '../../../method/errors';
+import { isBadInputError } from '../../../base/errors';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'lmsi-ckpt-'));
 const config = LlamaConfigSchema.parse({

@@ -4,7 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { chooseToken, processors } from '../../../engine/generate';
 import { drawConstants, drawToken } from '../../../engine/model/draw-in-graph';
 import { Graph, createSession } from '../../../engine/onnx';
-import { Rng } from '../../../method/rng';
+import { Rng } from '../../../base/rng';
 
 // The decode-steps graph draws tokens in onnxruntime with the host's formula and float64 arithmetic.
 // onnxruntime's Exp is not Math.exp bit for bit (about 1 value in 9 differs in the last place), so the

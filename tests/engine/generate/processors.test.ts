@@ -1,4 +1,4 @@
-import { Rng, deriveSeed } from '../../../method/rng';
+import { Rng, deriveSeed } from '../../../base/rng';
 import { chooseToken } from '../../../engine/generate/choose-token';
 import {
   buildLogitsProcessors,

@@ -1,4 +1,4 @@
-import { Rng } from '../../../method/rng';
+import { Rng } from '../../../base/rng';
 import { IncrementalDetokenizer, decodeCompletion } from '../../../engine/generate/detokenize';
 import { cutAtStop, stopStrings } from '../../../engine/generate/processors';
 import { loadTokenizer } from '../../../engine/tokenizer';

@@ -2,7 +2,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { checkModel } from '../../../engine/checkpoint';
-import { isBadInputError } from '../../../method/errors';
+import { isBadInputError } from '../../../base/errors';
 import { hfFixtureNames, hfModelDir } from './fixtures';
 
 /** The model check a campaign runs at import (and `lmsi model check`): what it reports, what it refuses. */

@@ -6,7 +6,7 @@ import { loadCheckpoint } from '../../../engine/checkpoint';
 import { readAdapter } from '../../../engine/checkpoint/adapter';
 import { buildInferenceGraph, mergeLora } from '../../../engine/model';
 import { toBytes } from '../../../engine/onnx/serialize';
-import { isBadInputError } from '../../../method/errors';
+import { isBadInputError } from '../../../base/errors';
 import { HF_MODELS, hfModelDir, maxAbsDiff } from './fixtures';
 
 /**

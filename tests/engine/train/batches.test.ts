@@ -14,7 +14,7 @@ import {
   tokenizeExamples,
 } from '../../../engine/train';
 import { buildCharTokenizerFiles, loadTokenizer } from '../../../engine/tokenizer';
-import { isBadInputError } from '../../../method/errors';
+import { isBadInputError } from '../../../base/errors';
 
 function charTokenizer() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lmsi-tok-'));

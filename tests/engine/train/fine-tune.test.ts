@@ -12,8 +12,8 @@ import {
   fineTune,
   learningRateAt,
 } from '../../../engine/train';
-import { isBadInputError } from '../../../method/errors';
-import { Rng } from '../../../method/rng';
+import { isBadInputError } from '../../../base/errors';
+import { Rng } from '../../../base/rng';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'lmsi-finetune-'));
 let n = 0;

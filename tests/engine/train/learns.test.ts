@@ -6,7 +6,7 @@ import { createBaseModel } from '../../../engine/checkpoint';
 import { loadGenerationModel, releaseSessions, samplePaths } from '../../../engine/generate';
 import { LlamaConfigSchema, parameterCount } from '../../../engine/model';
 import { type FineTuneResult, fineTune } from '../../../engine/train';
-import { Rng } from '../../../method/rng';
+import { Rng } from '../../../base/rng';
 
 // 48 made-up facts: a three-letter key and a four-digit code. Nothing in a key predicts its code,
 // so only a model that memorised each pair can predict the codes.

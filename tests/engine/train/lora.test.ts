@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import { createBaseModel, loadCheckpoint, readSafetensors } from '../../../engine/checkpoint';
 import { loraSpecs, mergeLora, peftName, type Params } from '../../../engine/model';
 import { type FineTuneConfigInput, TrainingAbortedError, fineTune } from '../../../engine/train';
-import { isBadInputError } from '../../../method/errors';
-import { Rng } from '../../../method/rng';
+import { isBadInputError } from '../../../base/errors';
+import { Rng } from '../../../base/rng';
 
 /**
  * LoRA fine-tuning through the trainer: the base stays frozen, only the adapters have AdamW state,

@@ -15,7 +15,7 @@ import { toBytes } from '../../../engine/onnx';
 import { TrainingRunner } from '../../../engine/train';
 import { ADAMW_PIECE } from '../../../engine/train/runner';
 import type { MicroBatch } from '../../../engine/train/batches';
-import { Rng } from '../../../method/rng';
+import { Rng } from '../../../base/rng';
 
 /**
  * The trainer updates the weights and moments in place (gradients written into its own buffers,

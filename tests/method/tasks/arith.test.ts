@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { Rng } from '../../../method/rng';
+import { Rng } from '../../../base/rng';
 import {
   ARITH_ALPHABET,
   arithOrders,

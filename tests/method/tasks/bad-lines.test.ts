@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { BadInputError } from '../../../method/errors';
+import { BadInputError } from '../../../base/errors';
 import { getTask } from '../../../method/tasks';
 import type { BadLine } from '../../../method/types';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { zeroShotCotPrompt } from '../../../method/formats';
-import { BadInputError } from '../../../method/errors';
+import { BadInputError } from '../../../base/errors';
 import { getTask, type TaskOptions } from '../../../method/tasks';
 import type { Question, SampledPath } from '../../../method/types';
 import { voteOnQuestion } from '../../../method/vote';

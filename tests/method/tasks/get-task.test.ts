@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { BadInputError } from '../../../method/errors';
+import { BadInputError } from '../../../base/errors';
 import { getTask, TASK_NAMES } from '../../../method/tasks';
 
 const FIXTURES = path.resolve(__dirname, '../../fixtures/method');

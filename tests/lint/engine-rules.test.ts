@@ -1,0 +1,116 @@
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+
+const root = path.resolve(__dirname, '../..');
+
+// Each probe is linted as if it were the named file, by the project's real eslint.config.mjs, through
+// ESLint's Node API (lintText: nothing is written into the tree others work in). The config loads as
+// an ES module, which jest's sandbox cannot import, so one child Node process lints every probe. Type
+// information is switched off and only the import rule runs: it needs no types, and a file that does
+// not exist cannot join the TypeScript project.
+const probes: Record<string, [file: string, code: string]> = {
+  engineToMethod: [
+    'engine/train/lint-probe.ts',
+    `import { Rng } from '../../method/rng';\nexport const x = Rng;\n`,
+  ],
+  engineToMethodIndex: [
+    'engine/lint-probe.ts',
+    `import { majorityVote } from '../method';\nexport const x = majorityVote;\n`,
+  ],
+  engineToWorkflows: [
+    'engine/generate/lint-probe.ts',
+    `import * as w from '../../workflows';\nexport const x = w;\n`,
+  ],
+  engineToActivities: [
+    'engine/lint-probe.ts',
+    `import type { LmsiActivities } from '../activities';\nexport type A = LmsiActivities;\n`,
+  ],
+  engineToClient: [
+    'engine/checkpoint/lint-probe.ts',
+    `import * as c from '../../client';\nexport const x = c;\n`,
+  ],
+  engineToTemporal: [
+    'engine/lint-probe.ts',
+    `import { Connection } from '@temporalio/client';\nexport const x = Connection;\n`,
+  ],
+  methodToEngine: [
+    'method/tasks/lint-probe.ts',
+    `import { Tokenizer } from '../../engine/tokenizer';\nexport const x = Tokenizer;\n`,
+  ],
+  methodToOnnx: ['method/lint-probe.ts', `import * as ort from 'onnxruntime-node';\nexport const x = ort;\n`],
+  baseToMethod: [
+    'base/lint-probe.ts',
+    `import { majorityVote } from '../method/vote';\nexport const x = majorityVote;\n`,
+  ],
+  // Right imports: the shared base, and an engine file of the same name as a product folder.
+  engineToBase: [
+    'engine/train/lint-probe.ts',
+    `import { Rng } from '../../base/rng';\nexport const x = Rng;\n`,
+  ],
+  engineInternal: [
+    'engine/train/lint-probe.ts',
+    `import * as m from '../model/config';\nimport * as t from './config';\nexport const x = [m, t];\n`,
+  ],
+  methodToBase: [
+    'method/tasks/lint-probe.ts',
+    `import { BadInputError } from '../../base';\nexport const x = BadInputError;\n`,
+  ],
+};
+
+const script = `
+const { ESLint } = require('eslint');
+(async () => {
+  const eslint = new ESLint({
+    cwd: process.cwd(),
+    overrideConfig: { languageOptions: { parserOptions: { projectService: false } } },
+    ruleFilter: ({ ruleId }) => ruleId === '@typescript-eslint/no-restricted-imports',
+  });
+  const probes = JSON.parse(process.argv[1]);
+  const out = {};
+  for (const [name, [file, code]] of Object.entries(probes)) {
+    const [result] = await eslint.lintText(code, { filePath: file });
+    out[name] = result.messages.map((m) => m.ruleId + ': ' + m.message);
+  }
+  process.stdout.write(JSON.stringify(out));
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+let messages: Record<string, string[]> = {};
+
+beforeAll(() => {
+  const run = spawnSync(process.execPath, ['-e', script, JSON.stringify(probes)], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  if (run.status !== 0) throw new Error(`eslint probe run failed: ${run.stderr}`);
+  messages = JSON.parse(run.stdout) as Record<string, string[]>;
+}, 60_000);
+
+const restricted = (text: string) => [
+  expect.stringMatching(new RegExp(`^@typescript-eslint/no-restricted-imports: .*${text}`)),
+];
+
+describe('library lint rules (engine/, method/, base/)', () => {
+  it('rejects engine → method, either way it is spelled', () => {
+    expect(messages.engineToMethod).toEqual(restricted('engine/ must not import method/'));
+    expect(messages.engineToMethodIndex).toEqual(restricted('engine/ must not import method/'));
+  });
+
+  it('rejects engine → workflows, activities (even as types), client and Temporal', () => {
+    for (const probe of ['engineToWorkflows', 'engineToActivities', 'engineToClient', 'engineToTemporal']) {
+      expect(messages[probe]).toEqual(restricted('engine/ is a library: it knows nothing of Temporal'));
+    }
+  });
+
+  it('rejects method → engine and method → ONNX, and base → either library', () => {
+    expect(messages.methodToEngine).toEqual(restricted('method/ must not import engine/'));
+    expect(messages.methodToOnnx).toEqual(restricted('ONNX belongs to engine/'));
+    expect(messages.baseToMethod).toEqual(restricted('base/ must not import method/'));
+  });
+
+  it('accepts the shared base and the engine’s own files', () => {
+    expect(messages.engineToBase).toEqual([]);
+    expect(messages.engineInternal).toEqual([]);
+    expect(messages.methodToBase).toEqual([]);
+  });
+});
