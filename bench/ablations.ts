@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { machine } from './machine';
 import { parseDemoArgs, type DemoOptions } from '../demo/options';
-import { DEMO_RECIPE } from '../demo/recipe';
+import { DEMO_RECIPE } from '../embedded';
 import { demoBase, ensureTemporalCli, ROOT, runSeed, startDemoServer } from '../demo/session';
 import type { DemoSeedResult } from '../demo/results';
 import type { FormatName } from '../method/types';

@@ -18,8 +18,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileS
 import * as path from 'node:path';
 import { z } from 'zod';
 import { machine } from './machine';
-import { buildArithBaseModel } from '../demo/arith-base-model';
-import { DEMO_RECIPE } from '../demo/recipe';
+import { buildArithBaseModel, DEMO_RECIPE } from '../embedded';
 import { loadGenerationModel, samplePaths, type GenerationModel } from '../engine/generate';
 import { fineTune } from '../engine/train';
 import { keepConsistentPaths } from '../method/filter';

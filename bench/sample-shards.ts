@@ -23,7 +23,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { machine, numberArg } from './machine';
-import { DEMO_RECIPE } from '../demo/recipe';
+import { DEMO_RECIPE } from '../embedded';
 import { baseModel, ROOT } from '../demo/session';
 import { loadGenerationModel, releaseSessions, samplePaths } from '../engine/generate';
 import { zeroShotCotPrompt } from '../method/formats';

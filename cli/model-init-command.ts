@@ -2,35 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, rename, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { buildArithBaseModel, type ArithRecipe } from '../demo/arith-base-model';
-import { DEMO_RECIPE, QUICK_RECIPE } from '../demo/recipe';
-
-/**
- * Base models a fresh clone can build on its own: a small Llama-family model trained from scratch on
- * labeled arith seed problems, with the unlabeled and evaluation splits its campaigns run on.
- */
-export const MODEL_RECIPES: Record<string, { recipe: ArithRecipe; about: string }> = {
-  tiny: {
-    about: '~0.1M parameters, 2-step problems, under a minute on 2 cores (examples/tiny.config.json)',
-    recipe: {
-      name: 'tiny-arith-v2',
-      seed: 11,
-      sizes: { train: 300, unlabeled: 40, eval: 24 },
-      knobs: { minSteps: 2, maxSteps: 2, minDigits: 1, maxDigits: 1 },
-      model: { dModel: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, dFF: 128, maxSeqLen: 192 },
-      training: {
-        steps: 500,
-        batchSize: 8,
-        seqLen: 192,
-        learningRate: 3e-3,
-        warmupSteps: 20,
-        checkpointEvery: 1000,
-      },
-    },
-  },
-  quick: { about: "the demo's --quick model", recipe: QUICK_RECIPE },
-  demo: { about: "the demo's easy-to-hard base model (minutes)", recipe: DEMO_RECIPE },
-};
+import { buildArithBaseModel, MODEL_RECIPES, type ArithRecipe } from '../embedded';
 
 function recipeName(value: string): string {
   if (!(value in MODEL_RECIPES)) {

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { CampaignConfig, PackingMode } from '../config/campaign';
 import { FORMAT_NAMES, type FormatName } from '../method/types';
-import type { ArithBaseModel } from './arith-base-model';
+import type { ArithBaseModel } from '../embedded';
 
 /** The demo's command-line options; everything has a default so `npm run demo` needs none. */
 export const DemoOptions = z.strictObject({

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { generateArithSplits, type ArithKnobs } from '../method/tasks/arith';
-import type { ArithBaseModel } from './arith-base-model';
+import type { ArithBaseModel } from '../embedded';
 
 /**
  * The unlabeled pool the rounds sample: the base recipe's unlabeled split, then fresh questions from

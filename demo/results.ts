@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { machine } from '../bench/machine';
 import type { RoundStepName } from '../client';
-import type { ArithBaseModel, ArithRecipe } from './arith-base-model';
+import type { ArithBaseModel, ArithRecipe } from '../embedded';
 import { demoCampaignConfig, type DemoOptions } from './options';
 
 export interface DemoRound {

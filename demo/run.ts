@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { writeFigures } from './figures';
 import { parseDemoArgs } from './options';
 import { demoResults, resultsTable, writeResults, type DemoSeedResult } from './results';
-import { DEMO_RECIPE, QUICK_RECIPE } from './recipe';
+import { DEMO_RECIPE, QUICK_RECIPE } from '../embedded';
 import { demoBase, ensureTemporalCli, ROOT, runSeed, startDemoServer } from './session';
 
 /** Stops the dev server of a demo that is being interrupted; set once the server is up. */

@@ -10,7 +10,7 @@ import { statusTable, watchCampaign } from '../cli/campaign-commands';
 import { LocalArtifactStore } from '../store';
 import { createLmsiWorker } from '../workers';
 import { lmsiSearchAttributeKeys } from '../workflows/search-attributes';
-import { buildArithBaseModel, type ArithBaseModel, type ArithRecipe } from './arith-base-model';
+import { buildArithBaseModel, type ArithBaseModel, type ArithRecipe } from '../embedded';
 import { demoCampaignConfig, type DemoOptions } from './options';
 import { withPool } from './pool';
 import type { DemoSeedResult } from './results';

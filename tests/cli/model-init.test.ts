@@ -1,6 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { initModel, MODEL_RECIPES } from '../../cli/model-init-command';
+import { initModel } from '../../cli/model-init-command';
+import { MODEL_RECIPES } from '../../embedded';
 import { resolveConfigPaths } from '../../client';
 import { loadCampaignConfig } from '../../config';
 import { tempDir } from '../helpers/temporal';

@@ -1,9 +1,8 @@
 import * as os from 'node:os';
 import { ablationVariants, markdownTable, mergeRows } from '../../bench/ablations';
 import { demoCampaignConfig, DEMO_FORMATS, parseDemoArgs, QUICK_FORMATS } from '../../demo/options';
-import { seedExamples } from '../../demo/seed-examples';
+import { seedExamples, type ArithBaseModel } from '../../embedded';
 import { calibrationMonotone, coarseCalibration } from '../../demo/results';
-import type { ArithBaseModel } from '../../demo/arith-base-model';
 import { arith } from '../../method/tasks/arith';
 import type { Question } from '../../method/types';
 import { trainingForRound } from '../../workflows/round';

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { ArithBaseModel } from '../../demo/arith-base-model';
+import type { ArithBaseModel } from '../../embedded';
 import { withPool } from '../../demo/pool';
 import { generateArithSplits } from '../../method/tasks/arith';
 

@@ -1,6 +1,5 @@
 import * as path from 'node:path';
-import { MODEL_RECIPES } from '../../cli/model-init-command';
-import { buildArithBaseModel, type ArithBaseModel, type ArithRecipe } from '../../demo/arith-base-model';
+import { buildArithBaseModel, TINY_RECIPE, type ArithBaseModel, type ArithRecipe } from '../../embedded';
 import { createBaseModel } from '../../engine/checkpoint';
 
 /** A randomly initialised tiny checkpoint: enough for tests about orchestration. */
@@ -17,7 +16,7 @@ export function writeRandomTinyModel(dir: string, seed = 1): string {
  * that votes agree and rounds have paths to keep and fine-tune on. Cached under tmp/ (git-ignored).
  * The same recipe `lmsi model init --recipe tiny` builds for examples/tiny.config.json.
  */
-export const TINY_ARITH_RECIPE: ArithRecipe = MODEL_RECIPES.tiny.recipe;
+export const TINY_ARITH_RECIPE: ArithRecipe = TINY_RECIPE;
 
 export function pretrainedTinyModel(): Promise<ArithBaseModel> {
   return buildArithBaseModel(path.resolve(__dirname, '../../tmp/test-models'), TINY_ARITH_RECIPE);

@@ -5,7 +5,7 @@ import type { CampaignConfig } from '../../config/campaign';
 import type { RoundResult } from '../../workflows/types';
 import { testCampaignConfig } from '../helpers/campaign';
 import { uniqueTaskQueue } from '../helpers/temporal';
-import type { ArithBaseModel } from '../../demo/arith-base-model';
+import type { ArithBaseModel } from '../../embedded';
 import { LocalArtifactStore } from '../../store';
 
 /**
