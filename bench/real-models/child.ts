@@ -70,8 +70,18 @@ export function availableBytes(): number {
 
 /** Runs `node --import tsx <args>` (a TypeScript entry point of this repository) under the limits. */
 export function runChild(args: string[], limits: ChildLimits, env: NodeJS.ProcessEnv): Promise<ChildRun> {
+  return runProcess(process.execPath, ['--import', 'tsx', ...args], limits, env);
+}
+
+/** Runs any program under the limits (bench/real-size's Python side). */
+export function runProcess(
+  command: string,
+  args: string[],
+  limits: ChildLimits,
+  env: NodeJS.ProcessEnv,
+): Promise<ChildRun> {
   const started = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], {
+  const child = spawn(command, args, {
     cwd: process.cwd(),
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
