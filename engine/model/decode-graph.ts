@@ -74,7 +74,8 @@ function decodeForward(
     const q3 = o.reshape(qr, [0, kvh, groups, d]); // [B, KV, G, D]
     const qT = o.transpose(q3, [0, 1, 3, 2]); // [B, KV, D, G]
     // K·qᵀ, then the small [keys, G] result transposed: onnxruntime's q·Kᵀ (a transposed B per
-    // [B, KV] pair) packs the keys on every call and took 3x as long as all the model's weights.
+    // [B, KV] pair) packs the keys on every call, which cost more than all the model's weights
+    // (measured in engine/generate/README.md).
     const scores = (keys: Tensor) => o.transpose(o.div(o.matmul(keys, qT), Math.sqrt(d)), [0, 1, 3, 2]); // [B, KV, G, keys]
     const sp = o.add(scores(past[i].key), pastBias); // [B, KV, G, P]
     // [B, KV, G, n]: the run's own tokens are always real (but may lie outside a sliding window).
