@@ -156,8 +156,8 @@ export function layerContext(c: LlamaConfig, w: Weights, inp: ForwardInputs): La
   // The mask as an additive bias, built once for every layer: 0 where allowed (scores + 0 is the
   // score exactly), -1e9 elsewhere (exp underflows to 0 as with a Where). Adding it costs one pass
   // over the scores and nothing in the backward pass, where a Where over [B, KV, G, T, S] took two
-  // (13 % of a training step's kernel time at T = 352). A large finite negative rather than -inf: a
-  // fully masked row (a padding query) stays finite.
+  // (the step times before and after: docs/demo-history.md, 2026-11-24). A large finite negative
+  // rather than -inf: a fully masked row (a padding query) stays finite.
   const g = embed.graph;
   const maskBias = o.where(inp.allowed, g.scalar(0, dtype), g.scalar(-1e9, dtype)); // like allowed
   return { rot: rotaryAngles(inp.positionIds, c, dtype), maskBias, ...(inp.lora ? { lora: inp.lora } : {}) };
