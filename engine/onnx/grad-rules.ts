@@ -140,9 +140,9 @@ export const GRAD_RULES: Readonly<Record<string, GradRule>> = {
   },
   // Embedding lookup: rows gathered k times receive the sum of their k gradients, as
   // one-hot(idx)ᵀ · g. Not ScatterND(reduction 'add'): onnxruntime's multithreaded CPU kernel sums
-  // repeated rows in a different order run to run (the demo's first step's gradient norm varied by
-  // 0.4% between identical runs on 2 threads, none on 1). A MatMul gives every output element to one
-  // thread in a fixed order: reproducible. Costs N·V·W multiply-adds, small for our vocabularies.
+  // repeated rows in a different order run to run (the demo's first step's gradient norm varied
+  // between identical runs on 2 threads, not on 1: docs/demo-history.md, run B). A MatMul gives
+  // every output element to one thread in a fixed order: reproducible. Costs N·V·W multiply-adds, small for our vocabularies.
   Gather: ({ node, x, g }) => {
     if (normAxis(intAttr(node.attrs, 'axis', 0), x[0].rank, node.op) !== 0)
       unsupported(node, 'only axis 0 (embedding lookup)');
