@@ -227,8 +227,8 @@ export async function samplePaths(
 
   // Prompts are admitted shortest first (stable): rows join a batch only with rows whose caches
   // have the same length, so admitting equal-length prompts together makes batches of many prompts
-  // instead of one each (measured: 2x the rows per session.run on 100 arith prompts). The samples do
-  // not change: a row's numbers depend on neither its batch nor the order (see README.md).
+  // instead of one each (measured in README.md, point 3). The samples do not change: a row's
+  // numbers depend on neither its batch nor the order (see README.md).
   const admission = prompts
     .map((_, i) => i)
     .filter((i) => remaining[i] > 0)
