@@ -44,8 +44,8 @@ export const ArithKnobs = z
      * ("5+3=8."), about half the characters, so a character-level model sees twice the problems per
      * training token (the demo's base model is trained within minutes on 2 CPU cores). Its steps
      * restate the clause they use ("buys 3: 5+3=8."): a small model then copies the operand from the
-     * clause it just wrote instead of searching the question for it (measured: without the clause,
-     * a 1M model trained on 8k problems picked wrong operands on a third of 2-step problems).
+     * clause it just wrote instead of searching the question for it (without the clause a small
+     * model picked wrong operands: docs/demo-history.md, what was tried for the base model).
      */
     style: z.enum(['story', 'terse']).default('story'),
   })
