@@ -47,19 +47,18 @@ const USAGE =
   '[--formats f1,f2] [--min-confidence C] [--max-per-question N|all] [--epochs N] [--later-epochs N] [--learning-rate LR] [--later-learning-rate LR] [--pool N] [--workers N] [--packing best-fit|next-fit|none] [--ui-port N] [--out FILE]';
 
 /**
- * The demo's unlabeled pool: 1 000 questions, so that keeping only questions whose majority has
- * ≥ 70 % of the votes still leaves ~240 questions (~80 % of them right) to train on. Measured on the
- * base model: 300 questions at ≥ 50 % kept 190 questions, 69.5 % right.
+ * The demo's unlabeled pool: large enough that keeping only questions whose majority has ≥ 70 % of
+ * the votes still leaves a few hundred questions, most of them right, to train on; a smaller pool at a
+ * looser filter kept fewer right answers (docs/demo-history.md, bench:round-sweep).
  */
 export const DEMO_POOL_SIZE = 1000;
 export const DEMO_MIN_CONFIDENCE = 0.7;
 export const DEMO_MAX_PER_QUESTION: number | null = 8;
 /**
- * Round 1 trains 3 epochs, later rounds 1, at a peak learning rate of 1e-3 (cosine to 0.1×). Measured
- * on 3 seeds (demo/README.md): round 1 at 2 epochs gained too little greedy accuracy (+9.7 on the
- * mean, seed 3 +6.0; 1 epoch +7.2), and 3 epochs at the prototype's 3e-4 less than at 1e-3 (seed 3:
- * +13.0 against +17.0). Round 2 starts from a better model with 2.8–3.0× the kept paths, and one epoch
- * there matched three.
+ * Round 1 trains 3 epochs, later rounds 1, at a peak learning rate of 1e-3 (cosine to 0.1×). On 3
+ * seeds round 1 at fewer epochs, or at the prototype's 3e-4, gained too little greedy accuracy; round
+ * 2 starts from a better model with several times the kept paths, and one epoch there matched three
+ * (every training measured: docs/demo-history.md).
  */
 export const DEMO_EPOCHS = 3;
 export const DEMO_LATER_EPOCHS = 1;
@@ -67,8 +66,9 @@ export const DEMO_LEARNING_RATE = 1e-3;
 
 /**
  * The paper's four mixed formats: a few-shot prompt with one seed-set exemplar fits the embedded
- * model's 352 positions. Measured on 3 seeds against the two zero-shot formats alone (bench/results/
- * demo-next-fit.json and demo-zero-shot.json): more gain after both rounds, at about twice the training time.
+ * model's 352 positions. Against the two zero-shot formats alone, on 3 seeds: more gain after both
+ * rounds, for more training (bench/results/demo-next-fit.json and demo-zero-shot.json;
+ * docs/demo-history.md).
  */
 export const DEMO_FORMATS: FormatName[] = [
   'few-shot-cot',
