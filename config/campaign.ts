@@ -112,16 +112,17 @@ export const FilteringConfig = z.strictObject({
 /**
  * How examples share the trainer's rows (engine/train/batches.ts): 'best-fit' packs rows fuller than
  * 'next-fit' when formats mix long and short examples, so an epoch takes fewer optimiser steps (the
- * demo: 21–24 % fewer, the same mean gains on 3 seeds, bench/results/demo-best-fit.json); 'none'
- * puts one example per row.
+ * demo's, with the same gains: bench/results/demo-best-fit.json, docs/demo-history.md); 'none' puts
+ * one example per row.
  */
 export const PackingMode = z.enum(['best-fit', 'next-fit', 'none']);
 export type PackingMode = z.infer<typeof PackingMode>;
 
 /**
  * Training settings that change from a given round on (training.fromRound). Later rounds start from
- * a better model and keep more paths (the demo's round 2 set is ~2.5x round 1's), so they may need
- * fewer epochs or a lower learning rate. `epochs` replaces the campaign's `steps` and vice versa.
+ * a better model and keep more paths (the demo's round 2 set is several times round 1's), so they
+ * may need fewer epochs or a lower learning rate. `epochs` replaces the campaign's `steps` and vice
+ * versa.
  */
 export const TrainingOverride = z
   .strictObject({
