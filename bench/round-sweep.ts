@@ -5,7 +5,7 @@
  * functions the activities call (no Temporal), with gold answers for the unlabeled pool kept beside
  * it: it measures what the workflows cannot (the rounds read no label), namely how many of the kept
  * answers are right, and the calibration of the pool's votes. It is how the demo's filter settings
- * were chosen; each variant takes 3–10 minutes on 2 cores instead of a campaign's 10–25.
+ * were chosen; a variant takes a fraction of a campaign's time (the sweep: docs/demo-history.md).
  *
  * It differs from a campaign round on purpose in two ways: the pool is generated here with its
  * labels (from the stream `poolSeed`, disjoint from the base model's splits), and round 1's samples
