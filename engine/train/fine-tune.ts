@@ -3,6 +3,11 @@ import { performance } from 'node:perf_hooks';
 import { BadInputError } from '../../base/errors';
 import { loadCheckpoint, saveCheckpoint } from '../checkpoint/checkpoint';
 import type { TrainerState } from '../checkpoint/trainer-state';
+import {
+  type ExecutionProvider,
+  ExecutionProviderUnavailableError,
+  cudaUnavailableReason,
+} from '../generate/provider';
 import type { Params } from '../model/params';
 import { loadTokenizer } from '../tokenizer/load';
 import { DataPlan, autoSeqLen, evalBatches, fingerprint, fitToLength, tokenizeExamples } from './batches';
@@ -53,6 +58,10 @@ export interface FineTuneOptions {
   signal?: AbortSignal;
   /** Intra-op threads for onnxruntime; default every core. Does not change the results. */
   threads?: number;
+  /** Where the training graphs run (default cpu); cuda needs infra/gpu/install-cuda-ep. */
+  provider?: ExecutionProvider;
+  /** With provider cuda that cannot load here: train on the CPU (and say why) instead of failing. */
+  allowCpuFallback?: boolean;
 }
 
 export interface FineTuneResult {
@@ -68,6 +77,9 @@ export interface FineTuneResult {
   seconds: number;
   truncatedExamples: number;
   skippedExamples: number;
+  /** The provider the run trained on, and why it is not the one asked for (CPU fallback), if so. */
+  provider: ExecutionProvider;
+  providerFallbackReason: string | null;
 }
 
 function parseConfig(input: FineTuneConfigInput): FineTuneConfig {
@@ -84,6 +96,7 @@ function result(
   s: TrainerState,
   counts: { truncatedExamples: number; skippedExamples: number },
   seconds: number,
+  provider: { provider: ExecutionProvider; providerFallbackReason: string | null },
 ): FineTuneResult {
   const lossCurve = s.log_history.map((l) => ({ step: l.step, loss: l.loss }));
   return {
@@ -95,18 +108,32 @@ function result(
     tokensSeen: s.tokens_seen,
     seconds,
     ...counts,
+    ...provider,
   };
+}
+
+/** The provider to train on: cuda only where its libraries load, else the CPU when allowed. */
+function resolveProvider(opts: FineTuneOptions): {
+  provider: ExecutionProvider;
+  providerFallbackReason: string | null;
+} {
+  if ((opts.provider ?? 'cpu') === 'cpu') return { provider: 'cpu', providerFallbackReason: null };
+  const reason = cudaUnavailableReason();
+  if (reason === null) return { provider: 'cuda', providerFallbackReason: null };
+  if (!opts.allowCpuFallback) throw new ExecutionProviderUnavailableError('cuda', reason);
+  return { provider: 'cpu', providerFallbackReason: reason };
 }
 
 /**
  * Fine-tunes a checkpoint on prompt/completion examples (loss on completions only): seeded data
- * order, warmup + cosine schedule, gradient accumulation, AdamW inside the training graph, periodic
+ * order, warmup + cosine schedule, gradient accumulation, AdamW in place (runner.ts), periodic
  * held-out loss and checkpoints. A run resumed from any of its checkpoints ends with the same
  * weights as an uninterrupted one.
  */
 export async function fineTune(opts: FineTuneOptions): Promise<FineTuneResult> {
   const started = performance.now();
   const cfg = parseConfig(opts.config);
+  const provider = resolveProvider(opts);
   removeTemporaryDirs(opts.outDir);
   const existing = listCheckpoints(opts.outDir);
   if (existing.length > 0 && !opts.resume)
@@ -167,7 +194,8 @@ export async function fineTune(opts: FineTuneOptions): Promise<FineTuneResult> {
     );
 
   const prior = resumeDir ? checkResumable(resumeDir, ckpt, cfg, dataFingerprint) : null;
-  if (prior?.finished) return result(resumeDir!, prior, counts, (performance.now() - started) / 1000);
+  if (prior?.finished)
+    return result(resumeDir!, prior, counts, (performance.now() - started) / 1000, provider);
 
   const zeros = (p: Params): Params => new Map([...p].map(([k, v]) => [k, new Float32Array(v.length)]));
   // LoRA trains adapters on the frozen weights of `from` (new ones, or a resumed run's); a model
@@ -198,6 +226,7 @@ export async function fineTune(opts: FineTuneOptions): Promise<FineTuneResult> {
       accumulation: cfg.gradientAccumulation > 1,
       evaluation: evalData.length > 0,
       threads: opts.threads,
+      provider: provider.provider,
       recompute: cfg.recompute,
       ...(lora ? { lora, dropoutSeed: deriveSeed(String(cfg.seed), 'lora-dropout') } : {}),
     },
@@ -304,7 +333,7 @@ export async function fineTune(opts: FineTuneOptions): Promise<FineTuneResult> {
       }
     }
     // The last step always saves (step === totalSteps), and a finished run returned above.
-    return result(lastCheckpoint!, state, counts, (performance.now() - started) / 1000);
+    return result(lastCheckpoint!, state, counts, (performance.now() - started) / 1000, provider);
   } finally {
     await runner.release();
   }

@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import type { OptimizerState } from '../checkpoint/checkpoint';
+import type { ExecutionProvider } from '../generate/provider';
 import type { LlamaConfig } from '../model/config';
 import type { LoraConfig } from '../model/lora';
 import { type ParamSpec, type Params, paramSpecs } from '../model/params';
@@ -33,6 +34,13 @@ export interface RunnerOptions {
   dropoutSeed?: number;
   /** Recompute each layer's activations in the backward pass (less memory, one more forward pass). */
   recompute?: boolean;
+  /**
+   * Where the graphs run (default cpu). fineTune checks that the provider can load before it gets
+   * here. On cuda every run copies its inputs to the device and its outputs back: onnxruntime-node
+   * has no device-resident tensors for CUDA (its Tensor locations other than cpu are onnxruntime-web's),
+   * so weights, moments and gradients live in host memory between runs (docs/gpu.md).
+   */
+  provider?: ExecutionProvider;
 }
 
 type Tensors = Map<string, ort.Tensor>;
@@ -99,7 +107,7 @@ export class TrainingRunner {
     // of a SmolLM2-size step). Without them each activation is allocated when computed and freed
     // after its last use.
     const sessionOptions: ort.InferenceSession.SessionOptions = {
-      executionProviders: ['cpu'],
+      executionProviders: [opts.provider ?? 'cpu'],
       graphOptimizationLevel: 'all',
       enableCpuMemArena: false,
       enableMemPattern: false,
