@@ -26,7 +26,8 @@ export const TINY_RECIPE: ArithRecipe = {
  * subtractions first); the unlabeled pool and the evaluation set are 4-step problems only, so the
  * rounds teach the model what the seed set barely showed it. Terse problems ("ann has 5 apples, buys
  * 3, loses 2. how many now?") keep an example near 150 characters, so the ~1M model's 16 000 problem
- * passes fit in minutes on 2 CPU cores. How it scores, and the drafts before it: demo/README.md.
+ * passes fit in minutes on 2 CPU cores. How it scores: demo/README.md; the drafts before it:
+ * docs/demo-history.md.
  * maxSeqLen 352 leaves room for the few-shot formats (one exemplar) in the ablations; the seed
  * examples are packed into rows of 224 tokens.
  */

@@ -490,7 +490,7 @@ interface ModelSummary {
   trainingPeakBytesPerParameter: number | null;
 }
 
-/** The README's table: one row per model. */
+/** The table in docs/models.md ("Real-size models: measured"): one row per model. */
 export function table(records: readonly ModelRecord[]): string {
   const cell = (r: PhaseRecord | undefined, value: (r: PhaseRecord) => string): string => {
     if (!r) return '–';
