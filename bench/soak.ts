@@ -11,24 +11,25 @@
  *   --unlabeled=N (16)  --eval=N (8)  --out=FILE (bench/results/soak.json)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { finishedRounds, startCampaign } from '../client';
 import { deriveSeed, Rng } from '../base/rng';
-import { pretrainedTinyModel } from '../tests/helpers/tiny-model';
-import { tempDir } from '../tests/helpers/temporal';
-import { devServer } from '../tests/reliability/dev-server';
+import { pretrainedTinyModel } from '../testing/tiny-model';
+import { devServer } from '../testing/dev-server';
 import {
   datasetIds,
   faultCampaignConfig,
   sampledQuestionIds,
   smallSplits,
-} from '../tests/reliability/fixture';
+} from '../testing/fault-campaign';
 import {
   startWorkerProcess,
   writeWorkflowBundle,
   type WorkerProcess,
-} from '../tests/reliability/worker-process';
+} from '../testing/worker-process';
 import { machine, numberArg } from './machine';
 
 const ROUNDS = numberArg('rounds', 10);
@@ -49,7 +50,7 @@ const OUT = path.resolve(outArg ? outArg.slice('--out='.length) : 'bench/results
 async function main(): Promise<void> {
   const started = Date.now();
   const base = await pretrainedTinyModel();
-  const root = await tempDir('soak');
+  const root = await mkdtemp(path.join(os.tmpdir(), 'lmsi-soak-'));
   const dataDir = await smallSplits(base, path.join(root, 'data'), {
     unlabeled: numberArg('unlabeled', 16),
     eval: numberArg('eval', 8),

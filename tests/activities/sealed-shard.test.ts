@@ -10,7 +10,7 @@ import {
 } from '../../activities/sample-shard';
 import type { Question } from '../../method/types';
 import { LocalArtifactStore } from '../../store';
-import { writeRandomTinyModel } from '../helpers/tiny-model';
+import { writeRandomTinyModel } from '../../testing/tiny-model';
 
 /**
  * A sampling shard whose completion was lost (the Temporal server down as it finished: issue 19,

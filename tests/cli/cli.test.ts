@@ -3,9 +3,9 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { LocalArtifactStore } from '../../store';
-import { testCampaignConfig } from '../helpers/campaign';
+import { testCampaignConfig } from '../../testing/campaign-config';
 import { tempDir, testServerAddress } from '../helpers/temporal';
-import { pretrainedTinyModel } from '../helpers/tiny-model';
+import { pretrainedTinyModel } from '../../testing/tiny-model';
 import { forgetAllRuns, forgetWorkflows } from '../workflows/forget-workflows';
 import { collect, runLmsi, spawnLmsi, type CliRun } from './process';
 

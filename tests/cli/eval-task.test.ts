@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../helpers/temporal';
-import { writeRandomTinyModel } from '../helpers/tiny-model';
+import { writeRandomTinyModel } from '../../testing/tiny-model';
 import { runLmsi } from './process';
 
 /**

@@ -4,11 +4,11 @@ import { Client, Connection } from '@temporalio/client';
 import { campaignStatus, pauseCampaign, resumeCampaign } from '../../client';
 import type { CampaignConfig } from '../../config/campaign';
 import { tempDir, testServerAddress } from '../helpers/temporal';
-import { pretrainedTinyModel } from '../helpers/tiny-model';
-import { devServer, type DevServer } from '../reliability/dev-server';
-import { faultCampaignConfig, smallSplits } from '../reliability/fixture';
+import { pretrainedTinyModel } from '../../testing/tiny-model';
+import { devServer, type DevServer } from '../../testing/dev-server';
+import { faultCampaignConfig, smallSplits } from '../../testing/fault-campaign';
 import { waitFor } from '../reliability/probe';
-import { startWorkerProcess, writeWorkflowBundle, type WorkerProcess } from '../reliability/worker-process';
+import { startWorkerProcess, writeWorkflowBundle, type WorkerProcess } from '../../testing/worker-process';
 import { collect, runLmsi, spawnLmsi, type CliRun } from './process';
 
 /**

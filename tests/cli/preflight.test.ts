@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { preflightCampaign } from '../../client/preflight';
 import { isBadInputError } from '../../base/errors';
-import { testCampaignConfig } from '../helpers/campaign';
+import { testCampaignConfig } from '../../testing/campaign-config';
 import { hfModelDir } from '../engine/hf/fixtures';
 import { runLmsi } from './process';
 

@@ -64,11 +64,6 @@ const quietLogger = {
   error: (m: string) => console.error(m),
 };
 
-/** A unique task queue per test, so suites sharing the server never steal each other's tasks. */
-export function uniqueTaskQueue(prefix: string): string {
-  return `${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-}
-
 export async function tempDir(prefix: string): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), `lmsi-${prefix}-`));
 }

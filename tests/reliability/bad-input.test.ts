@@ -9,7 +9,7 @@ import { loadCampaignConfig } from '../../config';
 import type { CampaignConfig } from '../../config/campaign';
 import { isBadInputError } from '../../base/errors';
 import { createLmsiWorker } from '../../workers';
-import { testCampaignConfig } from '../helpers/campaign';
+import { testCampaignConfig } from '../../testing/campaign-config';
 import { runLmsi } from '../cli/process';
 import {
   connectTestTemporal,
@@ -18,8 +18,8 @@ import {
   workflowBundle,
   type TestTemporal,
 } from '../helpers/temporal';
-import { pretrainedTinyModel } from '../helpers/tiny-model';
-import { smallSplits } from './fixture';
+import { pretrainedTinyModel } from '../../testing/tiny-model';
+import { smallSplits } from '../../testing/fault-campaign';
 import { FailingStore } from './failing-store';
 import { completedActivities, waitFor } from './probe';
 

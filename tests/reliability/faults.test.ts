@@ -6,7 +6,7 @@ import type { CampaignConfig } from '../../config/campaign';
 import type { RoundResult } from '../../workflows/types';
 import { campaignWorkers, withWorkers } from '../helpers/campaign';
 import { connectTestTemporal, tempDir, testServerAddress, type TestTemporal } from '../helpers/temporal';
-import { pretrainedTinyModel } from '../helpers/tiny-model';
+import { pretrainedTinyModel } from '../../testing/tiny-model';
 import {
   datasetIds,
   faultCampaignConfig,
@@ -14,10 +14,10 @@ import {
   sampledQuestionIds,
   sha256OfArtifact,
   smallSplits,
-} from './fixture';
+} from '../../testing/fault-campaign';
 import { completedActivities, runningActivities, waitFor, waitForActivity } from './probe';
-import { devServer } from './dev-server';
-import { startWorkerProcess, writeWorkflowBundle, type WorkerProcess } from './worker-process';
+import { devServer } from '../../testing/dev-server';
+import { startWorkerProcess, writeWorkflowBundle, type WorkerProcess } from '../../testing/worker-process';
 
 // One campaign, killed three times (mid-shard with two workers sharing the round, mid fine-tuning,
 // mid evaluation), against one uninterrupted run of the same config and seed. The cases run in order.

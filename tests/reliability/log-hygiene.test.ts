@@ -4,14 +4,9 @@ import * as path from 'node:path';
 import { Client } from '@temporalio/client';
 import { snapshotDataset } from '../../client';
 import { keyringFromEnv, lmsiDataConverter } from '../../client/codec';
-import {
-  connectTestTemporal,
-  tempDir,
-  testServerAddress,
-  uniqueTaskQueue,
-  type TestTemporal,
-} from '../helpers/temporal';
-import { startWorkerProcess, writeWorkflowBundle } from './worker-process';
+import { connectTestTemporal, tempDir, testServerAddress, type TestTemporal } from '../helpers/temporal';
+import { uniqueTaskQueue } from '../../testing/campaign-config';
+import { startWorkerProcess, writeWorkflowBundle } from '../../testing/worker-process';
 
 // What a worker writes to its log at the most verbose level, for a good and a bad dataset, with
 // encryption on: no dataset text and no key.

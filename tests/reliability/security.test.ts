@@ -15,13 +15,8 @@ import { startCodecServer } from '../../client/codec-server';
 import { resolveTarget } from '../../client/connection';
 import { snapshotDataset } from '../../client';
 import { createLmsiWorker } from '../../workers';
-import {
-  connectTestTemporal,
-  tempDir,
-  uniqueTaskQueue,
-  workflowBundle,
-  type TestTemporal,
-} from '../helpers/temporal';
+import { connectTestTemporal, tempDir, workflowBundle, type TestTemporal } from '../helpers/temporal';
+import { uniqueTaskQueue } from '../../testing/campaign-config';
 
 const key = () => randomBytes(32);
 const ring = (current: string, keys: Record<string, Buffer>): Keyring => ({

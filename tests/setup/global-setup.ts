@@ -27,6 +27,6 @@ export default async function globalSetup(): Promise<void> {
   process.env.LMSI_TEST_TEMPORAL_ADDRESS = env.address;
   // The pretrained tiny model (cached under tmp/) is built here, once, before any suite: on a fresh
   // clone the first test that needs it would otherwise spend its own timeout training it.
-  const { pretrainedTinyModel } = await import('../helpers/tiny-model');
+  const { pretrainedTinyModel } = await import('../../testing/tiny-model');
   await pretrainedTinyModel();
 }

@@ -24,9 +24,10 @@ import {
 } from '../../report';
 import { LocalArtifactStore } from '../../store';
 import { roundProgressQuery } from '../../workflows/messages';
-import { campaignWorkers, testCampaignConfig, withWorkers } from '../helpers/campaign';
+import { campaignWorkers, withWorkers } from '../helpers/campaign';
+import { testCampaignConfig } from '../../testing/campaign-config';
 import { connectTestTemporal, tempDir, type TestTemporal } from '../helpers/temporal';
-import { pretrainedTinyModel, writeRandomTinyModel } from '../helpers/tiny-model';
+import { pretrainedTinyModel, writeRandomTinyModel } from '../../testing/tiny-model';
 
 let temporal: TestTemporal;
 beforeAll(async () => {

@@ -3,9 +3,10 @@ import * as path from 'node:path';
 import { campaignStatus, finishedRounds, startCampaign } from '../../client';
 import { auditRound, buildReport, formatRoundAudit } from '../../report';
 import { LocalArtifactStore } from '../../store';
-import { campaignWorkers, testCampaignConfig, withWorkers } from '../helpers/campaign';
+import { campaignWorkers, withWorkers } from '../helpers/campaign';
+import { testCampaignConfig } from '../../testing/campaign-config';
 import { connectTestTemporal, tempDir, type TestTemporal } from '../helpers/temporal';
-import { pretrainedTinyModel } from '../helpers/tiny-model';
+import { pretrainedTinyModel } from '../../testing/tiny-model';
 
 /**
  * Issue 18 item 7 on the real dev server: a question whose prompt is longer than the model's context

@@ -8,7 +8,7 @@ import type { CampaignConfig } from '../../config/campaign';
 import { createLmsiWorker } from '../../workers';
 import type { CampaignStatus } from '../../workflows/types';
 import { collect, runLmsi, spawnLmsi, type CliRun } from '../cli/process';
-import { testCampaignConfig } from '../helpers/campaign';
+import { testCampaignConfig } from '../../testing/campaign-config';
 import {
   connectTestTemporal,
   tempDir,
@@ -16,10 +16,10 @@ import {
   workflowBundle,
   type TestTemporal,
 } from '../helpers/temporal';
-import { pretrainedTinyModel } from '../helpers/tiny-model';
+import { pretrainedTinyModel } from '../../testing/tiny-model';
 import { forgetAllRuns } from './forget-workflows';
 import { FailingStore } from '../reliability/failing-store';
-import { smallSplits } from '../reliability/fixture';
+import { smallSplits } from '../../testing/fault-campaign';
 import { waitFor } from '../reliability/probe';
 
 /**

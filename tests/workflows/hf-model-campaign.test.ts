@@ -5,7 +5,8 @@ import * as readline from 'node:readline';
 import { readSafetensors } from '../../engine/checkpoint';
 import { startCampaign } from '../../client';
 import { LocalArtifactStore } from '../../store';
-import { campaignWorkers, testCampaignConfig, withWorkers } from '../helpers/campaign';
+import { campaignWorkers, withWorkers } from '../helpers/campaign';
+import { testCampaignConfig } from '../../testing/campaign-config';
 import { connectTestTemporal, tempDir, type TestTemporal } from '../helpers/temporal';
 import { hfModelDir } from '../engine/hf/fixtures';
 

@@ -4,10 +4,11 @@ import { campaignStatus, startCampaign } from '../../client';
 import type { CampaignReport } from '../../report';
 import { LocalArtifactStore } from '../../store';
 import { tooFewKept } from '../../workflows/round';
-import { campaignWorkers, testCampaignConfig, withWorkers } from '../helpers/campaign';
+import { campaignWorkers, withWorkers } from '../helpers/campaign';
+import { testCampaignConfig } from '../../testing/campaign-config';
 import { connectTestTemporal, tempDir, type TestTemporal } from '../helpers/temporal';
-import { pretrainedTinyModel } from '../helpers/tiny-model';
-import { smallSplits } from '../reliability/fixture';
+import { pretrainedTinyModel } from '../../testing/tiny-model';
+import { smallSplits } from '../../testing/fault-campaign';
 import { forgetAllRuns, forgetWorkflows } from './forget-workflows';
 
 /**

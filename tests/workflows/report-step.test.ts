@@ -5,9 +5,10 @@ import { createLightActivities } from '../../activities';
 import { campaignStatus, startCampaign } from '../../client';
 import { writeArithSplits } from '../../method/tasks/arith';
 import { activityDeps, createLmsiWorker } from '../../workers';
-import { testCampaignConfig, withWorkers } from '../helpers/campaign';
+import { withWorkers } from '../helpers/campaign';
+import { testCampaignConfig } from '../../testing/campaign-config';
 import { connectTestTemporal, tempDir, workflowBundle, type TestTemporal } from '../helpers/temporal';
-import { writeRandomTinyModel } from '../helpers/tiny-model';
+import { writeRandomTinyModel } from '../../testing/tiny-model';
 
 let temporal: TestTemporal;
 beforeAll(async () => {

@@ -7,9 +7,10 @@ import { writeArithSplits } from '../../method/tasks/arith';
 import { auditQuestion, auditRound, buildReport } from '../../report';
 import { LocalArtifactStore } from '../../store';
 import { activityDeps, createLmsiWorker } from '../../workers';
-import { testCampaignConfig, withWorkers } from '../helpers/campaign';
+import { withWorkers } from '../helpers/campaign';
+import { testCampaignConfig } from '../../testing/campaign-config';
 import { connectTestTemporal, tempDir, workflowBundle, type TestTemporal } from '../helpers/temporal';
-import { writeRandomTinyModel } from '../helpers/tiny-model';
+import { writeRandomTinyModel } from '../../testing/tiny-model';
 import { forgetAllRuns, forgetWorkflows } from './forget-workflows';
 
 let temporal: TestTemporal;

@@ -7,13 +7,8 @@ import { snapshotDataset } from '../../client';
 import type { Question } from '../../method/types';
 import { LocalArtifactStore } from '../../store';
 import { createLmsiWorker } from '../../workers';
-import {
-  connectTestTemporal,
-  tempDir,
-  uniqueTaskQueue,
-  workflowBundle,
-  type TestTemporal,
-} from '../helpers/temporal';
+import { connectTestTemporal, tempDir, workflowBundle, type TestTemporal } from '../helpers/temporal';
+import { uniqueTaskQueue } from '../../testing/campaign-config';
 
 const root = path.resolve(__dirname, '../..');
 const gsm8kTest = path.resolve(root, '../shared/data/gsm8k/test.jsonl');

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { CampaignConfig } from '../../config/campaign';
-import type { RoundResult } from '../../workflows/types';
-import { testCampaignConfig } from '../helpers/campaign';
-import { uniqueTaskQueue } from '../helpers/temporal';
-import type { ArithBaseModel } from '../../embedded';
-import { LocalArtifactStore } from '../../store';
+import type { CampaignConfig } from '../config/campaign';
+import type { RoundResult } from '../workflows/types';
+import { testCampaignConfig, uniqueTaskQueue } from './campaign-config';
+import type { ArithBaseModel } from '../embedded';
+import { LocalArtifactStore } from '../store';
 
 /**
  * The campaign every fault-injection case runs: round 0 (evaluate the base) and one round of

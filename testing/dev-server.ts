@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const scripts = path.resolve(__dirname, '../../infra/temporal');
+const scripts = path.resolve(__dirname, '../infra/temporal');
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {

@@ -2,7 +2,7 @@
 // SIGKILL takes the workflow worker and the model worker down together, as on a crashed machine.
 // Started by ./worker-process.ts with its options as one JSON argument.
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { createLmsiWorker } from '../../workers';
+import { createLmsiWorker } from '../workers';
 
 interface Options {
   address: string;
