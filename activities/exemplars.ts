@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { samplePaths } from '../engine/generate';
+import { generatePaths } from '../engine/generate';
 import { zeroShotCotPrompt } from '../method/formats';
 import { readJsonl } from '../method/load';
 import { buildExemplarSets } from '../method/self-generated-exemplars';
@@ -77,7 +77,7 @@ export function makeGenerateExemplars(deps: ActivityDeps) {
       const perCall = 8;
       for (let i = 0; i < questions.length; i += perCall) {
         const chunk = questions.slice(i, i + perCall);
-        const results = await samplePaths(model, {
+        const results = await generatePaths(model, {
           prompts: chunk.map((q) => ({ id: q.id, text: prompting.prompt(zeroShotCotPrompt(task, q)) })),
           n: input.sampling.m,
           temperature: input.sampling.temperature,

@@ -1,4 +1,4 @@
-import { samplePaths } from '../engine/generate';
+import { generatePaths } from '../engine/generate';
 import {
   dedupeQuestions,
   generatedQuestions,
@@ -72,7 +72,7 @@ export function makeGenerateQuestions(deps: ActivityDeps) {
       let tooLong = 0;
       const perCall = 16;
       for (let i = 0; i < prompts.length; i += perCall) {
-        const results = await samplePaths(model, {
+        const results = await generatePaths(model, {
           prompts: prompts.slice(i, i + perCall),
           n: 1,
           temperature: input.temperature,

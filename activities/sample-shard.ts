@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { samplePaths as sampleWithModel, type Completion, type GenerationModel } from '../engine/generate';
-import type { PromptDone, PromptSkipped } from '../engine/generate/sample-paths';
+import { generatePaths as sampleWithModel, type Completion, type GenerationModel } from '../engine/generate';
+import type { PromptDone, PromptSkipped } from '../engine/generate/generate-paths';
 import type {
   ContextNotes,
   EvaluationShardInput,

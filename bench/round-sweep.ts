@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { machine } from './machine';
 import { buildArithBaseModel, DEMO_RECIPE } from '../embedded';
-import { loadGenerationModel, samplePaths, type GenerationModel } from '../engine/generate';
+import { loadGenerationModel, generatePaths, type GenerationModel } from '../engine/generate';
 import { fineTune } from '../engine/train';
 import { keepConsistentPaths } from '../method/filter';
 import { zeroShotCotPrompt } from '../method/formats';
@@ -58,8 +58,8 @@ async function evaluate(model: GenerationModel, evalFile: string) {
   const { questions } = await arith.loadQuestions(evalFile);
   const prompts = questions.map((q) => ({ id: q.id, text: zeroShotCotPrompt(arith, q) }));
   const common = { prompts, ...SAMPLING, seed: 'eval' };
-  const greedy = await samplePaths(model, { ...common, n: 1, temperature: 0 });
-  const sampled = await samplePaths(model, { ...common, n: 16, temperature: 0.7 });
+  const greedy = await generatePaths(model, { ...common, n: 1, temperature: 0 });
+  const sampled = await generatePaths(model, { ...common, n: 16, temperature: 0.7 });
   const g = greedyAccuracy(
     arith,
     questions.map((question, i) => ({ question, text: greedy[i][0].text })),
@@ -113,8 +113,8 @@ async function runVariant(v: Variant) {
     `samples-${v.pool}-${v.poolSeed}-${v.m}-${v.temperature}.json`,
   );
   const sampled = existsSync(cache)
-    ? (JSON.parse(readFileSync(cache, 'utf8')) as Awaited<ReturnType<typeof samplePaths>>)
-    : await samplePaths(model, {
+    ? (JSON.parse(readFileSync(cache, 'utf8')) as Awaited<ReturnType<typeof generatePaths>>)
+    : await generatePaths(model, {
         prompts: unlabeled.map((q) => ({ id: q.id, text: zeroShotCotPrompt(arith, q) })),
         n: v.m,
         temperature: v.temperature,

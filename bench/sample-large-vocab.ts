@@ -23,7 +23,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createBaseModel } from '../engine/checkpoint';
-import { type GenerationModel, emptyTimings, loadGenerationModel, samplePaths } from '../engine/generate';
+import { type GenerationModel, emptyTimings, loadGenerationModel, generatePaths } from '../engine/generate';
 import { parameterCount } from '../engine/model';
 import { parseConfigJson } from '../engine/checkpoint/model-config';
 import { machine, median } from './machine';
@@ -109,7 +109,7 @@ async function benchModel(name: string, dir: string, graphCacheDir: string) {
       // The first call builds the session (the decode-steps graph from the weights) and warms it.
       const t = performance.now();
       const timings = emptyTimings();
-      await samplePaths(model, { ...request, stepsPerRun, timings });
+      await generatePaths(model, { ...request, stepsPerRun, timings });
       if (timings.stepsPerRun !== stepsPerRun)
         throw new Error(`${name}: stepsPerRun ${stepsPerRun} fell back: ${timings.stepsFallbackReason}`);
       buildSeconds[stepsPerRun] = round((performance.now() - t) / 1000, 1);
@@ -131,7 +131,7 @@ async function benchModel(name: string, dir: string, graphCacheDir: string) {
         const timings = emptyTimings();
         s.loadAverage1m.push(load1());
         const t = performance.now();
-        const out = await samplePaths(model, { ...request, stepsPerRun: s.stepsPerRun, timings });
+        const out = await generatePaths(model, { ...request, stepsPerRun: s.stepsPerRun, timings });
         s.seconds.push(round((performance.now() - t) / 1000, 2));
         s.tokens = out.flat().reduce((a, c) => a + c.tokenIds.length, 0);
         s.tokenSha256 = createHash('sha256')
@@ -194,7 +194,7 @@ async function main(): Promise<void> {
         topKs: TOP_KS,
         threads: THREADS,
         reps: REPS,
-        note: 'each repetition runs every steps-per-run setting back to back; tok/s = the real tokens (eos and the length end a path) / wall seconds of a samplePaths call, prefill included',
+        note: 'each repetition runs every steps-per-run setting back to back; tok/s = the real tokens (eos and the length end a path) / wall seconds of a generatePaths call, prefill included',
       },
       models: models.map((m) => ({
         ...m,

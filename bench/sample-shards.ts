@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { machine, numberArg } from './machine';
 import { DEMO_RECIPE } from '../embedded';
 import { baseModel, ROOT } from '../demo/session';
-import { loadGenerationModel, releaseSessions, samplePaths } from '../engine/generate';
+import { loadGenerationModel, releaseSessions, generatePaths } from '../engine/generate';
 import { zeroShotCotPrompt } from '../method/formats';
 import { arith } from '../method/tasks/arith';
 
@@ -70,7 +70,7 @@ async function sampleCalls(
   const byId = new Map<string, number[][]>();
   for (let i = 0; i < order.length; i += perCall) {
     const chunk = order.slice(i, i + perCall);
-    const out = await samplePaths(model, { ...SAMPLING, prompts: chunk });
+    const out = await generatePaths(model, { ...SAMPLING, prompts: chunk });
     out.forEach((paths, k) =>
       byId.set(
         chunk[k].id,
@@ -89,7 +89,7 @@ async function sample(
   sorted = false,
 ) {
   const model = await loadGenerationModel(modelDir, { provider: 'cpu', threads });
-  await samplePaths(model, { ...SAMPLING, prompts: ps.slice(0, 2), maxNewTokens: 4 }); // builds the sessions
+  await generatePaths(model, { ...SAMPLING, prompts: ps.slice(0, 2), maxNewTokens: 4 }); // builds the sessions
   const t0 = performance.now();
   const ids = await sampleCalls(model, ps, perCall, sorted);
   const seconds = (performance.now() - t0) / 1000;
@@ -111,7 +111,7 @@ async function child(): Promise<void> {
   const mine = ps.slice(part * half, (part + 1) * half);
   // Both children start sampling together: each waits for the go line on stdin.
   const model = await loadGenerationModel(modelDir, { provider: 'cpu', threads: 1 });
-  await samplePaths(model, { ...SAMPLING, prompts: mine.slice(0, 2), maxNewTokens: 4 });
+  await generatePaths(model, { ...SAMPLING, prompts: mine.slice(0, 2), maxNewTokens: 4 });
   process.stdout.write('ready\n');
   await new Promise((resolve) => process.stdin.once('data', resolve));
   const t0 = performance.now();

@@ -1,7 +1,7 @@
 /**
  * npm run bench:sample — the sampler on the embedded-size model (the default config, ~1M parameters,
  * random weights): 8 prompts × n = 32 paths × up to 64 new tokens at T = 0.7, in one run:
- *   (a) lmsi's samplePaths, at several decode steps per session.run (1 = the one-step loop);
+ *   (a) lmsi's generatePaths, at several decode steps per session.run (1 = the one-step loop);
  *   (b) a naive loop without a KV cache: every step runs each prompt's live rows over their whole
  *       sequence (same model file, same draws);
  *   (c) transformers.js generate with sampling on the same model folder, in the faster of two ways to
@@ -29,7 +29,7 @@ import {
   chooseToken,
   emptyTimings,
   loadGenerationModel,
-  samplePaths,
+  generatePaths,
 } from '../engine/generate';
 import { LlamaConfigSchema, parameterCount } from '../engine/model';
 import { Rng, deriveSeed } from '../base/rng';
@@ -104,20 +104,20 @@ function rate(tokens: number, seconds: number[]): Rate {
 const REQUEST = { n: N, temperature: TEMPERATURE, maxNewTokens: NEW_TOKENS, seed: 'b' };
 
 async function lmsiOnce(model: GenerationModel): Promise<number> {
-  const out = await samplePaths(model, { ...REQUEST, prompts: prompts() });
+  const out = await generatePaths(model, { ...REQUEST, prompts: prompts() });
   return out.flat().reduce((s, c) => s + c.tokenIds.length, 0);
 }
 
 async function lmsi(model: GenerationModel, stepsPerRun: number) {
   const request = { ...REQUEST, prompts: prompts() };
   const timings = emptyTimings();
-  await samplePaths(model, { ...request, stepsPerRun, timings }); // builds the session, warms the arena
+  await generatePaths(model, { ...request, stepsPerRun, timings }); // builds the session, warms the arena
   if (timings.stepsPerRun !== stepsPerRun) throw new Error(`stepsPerRun ${stepsPerRun} fell back`);
   const seconds: number[] = [];
   let tokens = 0;
   for (let i = 0; i < REPS; i++) {
     const t = performance.now();
-    const out = await samplePaths(model, { ...request, stepsPerRun });
+    const out = await generatePaths(model, { ...request, stepsPerRun });
     seconds.push((performance.now() - t) / 1000);
     tokens = out.flat().reduce((s, c) => s + c.tokenIds.length, 0);
   }
@@ -127,7 +127,7 @@ async function lmsi(model: GenerationModel, stepsPerRun: number) {
 /**
  * No KV cache: each step feeds every live row's whole sequence (prompt + tokens so far) with an empty
  * past, batched per prompt, and draws from the last position's logits with the sampler's own rows'
- * streams, so it samples what samplePaths samples.
+ * streams, so it samples what generatePaths samples.
  */
 async function naive(model: GenerationModel, count: number) {
   const sig = model.signature;

@@ -9,7 +9,7 @@ import { zeroShotCotPrompt } from '../method/formats';
 import { greedyAccuracy, selfConsistencyAccuracy } from '../method/metrics';
 import { getTask } from '../method/tasks';
 import type { Task } from '../method/types';
-import type { PromptSkipped } from '../engine/generate/sample-paths';
+import type { PromptSkipped } from '../engine/generate/generate-paths';
 import { answerPaths } from '../method/vote';
 
 const int = (v: string) => Number.parseInt(v, 10);
@@ -82,10 +82,10 @@ export function registerModelCommands(program: Command): void {
         stop: string[];
         json?: boolean;
       }) => {
-        const { loadGenerationModel, samplePaths } = await import('../engine/generate');
+        const { loadGenerationModel, generatePaths } = await import('../engine/generate');
         const model = await loadGenerationModel(path.resolve(opts.model));
         const prompting = promptingFor(model.dir, model.tokenizer, opts.chatTemplate);
-        const [completions] = await samplePaths(model, {
+        const [completions] = await generatePaths(model, {
           prompts: [prompting.prompt(opts.prompt)],
           n: opts.n,
           temperature: opts.temperature,
@@ -139,7 +139,7 @@ export function registerModelCommands(program: Command): void {
         },
         command: Command,
       ) => {
-        const { loadGenerationModel, samplePaths } = await import('../engine/generate');
+        const { loadGenerationModel, generatePaths } = await import('../engine/generate');
         const task = evalTask(opts, (message) => command.error(`error: ${message}`, { exitCode: 2 }));
         const loaded = await task.loadQuestions(path.resolve(opts.data), { limit: opts.limit });
         const model = await loadGenerationModel(path.resolve(opts.model));
@@ -158,13 +158,13 @@ export function registerModelCommands(program: Command): void {
           seed: 'eval',
           onPromptSkipped: (s: PromptSkipped) => void skipped.set(s.key, s),
         };
-        const greedyAll = await samplePaths(model, {
+        const greedyAll = await generatePaths(model, {
           ...common,
           n: 1,
           temperature: 0,
           onPromptDone: (d) => void (clipped += d.maxNewTokens < opts.maxNewTokens ? 1 : 0),
         });
-        const sampledAll = await samplePaths(model, { ...common, n: opts.k, temperature: opts.temperature });
+        const sampledAll = await generatePaths(model, { ...common, n: opts.k, temperature: opts.temperature });
         const kept = loaded.questions.flatMap((q, i) => (skipped.has(q.id) ? [] : [i]));
         const questions = kept.map((i) => loaded.questions[i]);
         const greedy = kept.map((i) => greedyAll[i]);

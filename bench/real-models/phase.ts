@@ -15,7 +15,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { campaignStatus, finishedRounds, roundStepSeconds, startCampaign } from '../../client';
 import { CampaignConfig } from '../../config/campaign';
-import { emptyTimings, loadGenerationModel, samplePaths } from '../../engine/generate';
+import { emptyTimings, loadGenerationModel, generatePaths } from '../../engine/generate';
 import { decoderFile } from '../../engine/generate/load';
 import { fineTune, readExamples } from '../../engine/train';
 import { createLmsiWorker } from '../../workers';
@@ -50,7 +50,7 @@ async function load(a: LoadArgs) {
   if (a.sample) {
     const timings = emptyTimings();
     t = performance.now();
-    const [completions] = await samplePaths(model, {
+    const [completions] = await generatePaths(model, {
       prompts: [a.sample.prompt],
       n: a.sample.n,
       maxNewTokens: a.sample.maxNewTokens,

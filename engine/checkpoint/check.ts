@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { BadInputError } from '../../base/errors';
-import { eosIdsFromConfig, readModelConfig } from '../generate/model-config';
+import { eosIdsFromConfig, readSamplerConfigJson } from '../generate/model-config';
 import { type LlamaConfig, headDim } from '../model/config';
 import { parameterCount, paramSpecs } from '../model/params';
 import { loadChatTemplate } from '../tokenizer/chat-template';
@@ -137,7 +137,7 @@ export function checkModel(dir: string, options: CheckOptions = {}): ModelReport
     );
   }
 
-  const { config: hf } = readModelConfig(resolved);
+  const { config: hf } = readSamplerConfigJson(resolved);
   const vocab = config?.vocabSize ?? hf.vocab_size ?? null;
   if (vocab !== null && tokenizer.vocabSize > vocab)
     throw new BadInputError(

@@ -32,7 +32,7 @@ export const DECODE_STEPS_MEMORY_FACTOR = 2;
 const builtFor = new Set<string>();
 
 /**
- * Why `samplePaths` cannot run several steps per session.run for this model and these options, or
+ * Why `generatePaths` cannot run several steps per session.run for this model and these options, or
  * null when it can: every logits processor in use must have an in-graph twin, and the decoder the
  * sampler runs must be the engine's own graph of the folder's config.json and safetensors weights
  * (our checkpoints' onnx/model.onnx, or the graph built for a Hugging Face folder without an ONNX

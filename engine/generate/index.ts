@@ -1,12 +1,12 @@
 export { loadGenerationModel, findModelFile, type GenerationModel, type LoadOptions } from './load';
 export {
-  samplePaths,
+  generatePaths,
   emptyTimings,
   type Completion,
   type PromptDone,
-  type SamplePathsRequest,
+  type GeneratePathsRequest,
   type SampleTimings,
-} from './sample-paths';
+} from './generate-paths';
 export { SampleOptionsSchema, type Prompt, type SampleOptions } from './options';
 export {
   type ExecutionProvider,

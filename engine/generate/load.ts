@@ -9,7 +9,7 @@ import {
   cacheDimsFromConfig,
   eosIdsFromConfig,
   eosIdsFromGenerationConfig,
-  readModelConfig,
+  readSamplerConfigJson,
 } from './model-config';
 import { type ExecutionProvider, ExecutionProviderUnavailableError, cudaUnavailableReason } from './provider';
 import { DECODER_GRAPH, cachedSession } from './session-cache';
@@ -85,7 +85,7 @@ export async function loadGenerationModel(dir: string, options: LoadOptions = {}
   const modelFile = decoderFile(dir, options.graphCacheDir);
   const tokenizerFile = path.join(dir, 'tokenizer.json');
   const tokenizer = loadTokenizer(dir);
-  const { config } = readModelConfig(dir);
+  const { config } = readSamplerConfigJson(dir);
 
   let provider = options.provider ?? 'cpu';
   let fallbackReason: string | null = null;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { BadInputError } from '../../base/errors';
 
 /** The few config.json fields the sampler uses; everything else a model family writes is ignored. */
-const ModelConfigSchema = z
+const SamplerConfigJson = z
   .object({
     vocab_size: z.number().int().positive().nullable().optional(),
     max_position_embeddings: z.number().int().positive().nullable().optional(),
@@ -18,10 +18,10 @@ const ModelConfigSchema = z
   })
   .loose();
 
-export type ModelConfig = z.infer<typeof ModelConfigSchema>;
+export type SamplerConfigJson = z.infer<typeof SamplerConfigJson>;
 
 /** config.json of a model folder, or an empty config when the folder has none (e.g. a bare export). */
-export function readModelConfig(dir: string): { file: string | null; config: ModelConfig } {
+export function readSamplerConfigJson(dir: string): { file: string | null; config: SamplerConfigJson } {
   const file = path.join(dir, 'config.json');
   if (!existsSync(file)) return { file: null, config: {} };
   let json: unknown;
@@ -30,7 +30,7 @@ export function readModelConfig(dir: string): { file: string | null; config: Mod
   } catch (e) {
     throw new BadInputError(file, null, '(json)', (e as Error).message);
   }
-  const parsed = ModelConfigSchema.safeParse(json);
+  const parsed = SamplerConfigJson.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new BadInputError(file, null, issue.path.join('.') || '(root)', issue.message);
@@ -39,7 +39,7 @@ export function readModelConfig(dir: string): { file: string | null; config: Mod
 }
 
 /** Head size and KV head count as config.json states them, for graphs that leave them symbolic. */
-export function cacheDimsFromConfig(c: ModelConfig): { kvHeads?: number; headDim?: number } {
+export function cacheDimsFromConfig(c: SamplerConfigJson): { kvHeads?: number; headDim?: number } {
   const heads = c.num_attention_heads;
   return {
     kvHeads: c.num_key_value_heads ?? heads ?? undefined,
@@ -47,7 +47,7 @@ export function cacheDimsFromConfig(c: ModelConfig): { kvHeads?: number; headDim
   };
 }
 
-const GenerationConfigSchema = z.object({ eos_token_id: ModelConfigSchema.shape.eos_token_id }).loose();
+const GenerationConfigSchema = z.object({ eos_token_id: SamplerConfigJson.shape.eos_token_id }).loose();
 
 /**
  * generation_config.json's eos_token_id (a list in Llama 3 instruct models: <|end_of_text|> and
@@ -70,7 +70,7 @@ export function eosIdsFromGenerationConfig(dir: string): number[] {
   return eosIdsFromConfig(parsed.data);
 }
 
-export function eosIdsFromConfig(c: Pick<ModelConfig, 'eos_token_id'>): number[] {
+export function eosIdsFromConfig(c: Pick<SamplerConfigJson, 'eos_token_id'>): number[] {
   const v = c.eos_token_id;
   return v === undefined || v === null ? [] : Array.isArray(v) ? v : [v];
 }

@@ -58,7 +58,7 @@ export function parseSampleOptions(o: unknown): SampleOptions {
   const parsed = SampleOptionsSchema.safeParse(o);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new RangeError(`samplePaths: ${issue.path.join('.') || 'options'}: ${issue.message}`);
+    throw new RangeError(`generatePaths: ${issue.path.join('.') || 'options'}: ${issue.message}`);
   }
   return parsed.data;
 }

@@ -64,7 +64,7 @@ export interface FineTuneOptions {
   allowCpuFallback?: boolean;
 }
 
-export interface FineTuneResult {
+export interface TrainOutput {
   /** The final checkpoint. */
   checkpointDir: string;
   steps: number;
@@ -97,7 +97,7 @@ function result(
   counts: { truncatedExamples: number; skippedExamples: number },
   seconds: number,
   provider: { provider: ExecutionProvider; providerFallbackReason: string | null },
-): FineTuneResult {
+): TrainOutput {
   const lossCurve = s.log_history.map((l) => ({ step: l.step, loss: l.loss }));
   return {
     checkpointDir: dir,
@@ -130,7 +130,7 @@ function resolveProvider(opts: FineTuneOptions): {
  * held-out loss and checkpoints. A run resumed from any of its checkpoints ends with the same
  * weights as an uninterrupted one.
  */
-export async function fineTune(opts: FineTuneOptions): Promise<FineTuneResult> {
+export async function fineTune(opts: FineTuneOptions): Promise<TrainOutput> {
   const started = performance.now();
   const cfg = parseConfig(opts.config);
   const provider = resolveProvider(opts);

@@ -1,4 +1,4 @@
-export { fineTune, type FineTuneOptions, type FineTuneProgress, type FineTuneResult } from './fine-tune';
+export { fineTune, type FineTuneOptions, type FineTuneProgress, type TrainOutput } from './fine-tune';
 export { FineTuneConfigSchema, type FineTuneConfig, type FineTuneConfigInput } from './config';
 export { readExamples, FineTuneExampleSchema, type FineTuneExample } from './examples';
 export { TrainingAbortedError, NonFiniteLossError } from './errors';

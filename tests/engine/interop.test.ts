@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { saveCheckpoint } from '../../engine/checkpoint';
-import { loadGenerationModel, samplePaths } from '../../engine/generate';
+import { loadGenerationModel, generatePaths } from '../../engine/generate';
 import { LlamaConfigSchema, initParams } from '../../engine/model';
 import { buildCharTokenizerFiles } from '../../engine/tokenizer';
 
@@ -36,7 +36,7 @@ function writeCheckpoint(): string {
 describe('interoperability with @huggingface/transformers', () => {
   it('loads an engine checkpoint from local files and generates the same greedy tokens', async () => {
     const dir = writeCheckpoint();
-    const ours = await samplePaths(await loadGenerationModel(dir, { threads: 2 }), {
+    const ours = await generatePaths(await loadGenerationModel(dir, { threads: 2 }), {
       prompts: PROMPTS,
       n: 1,
       temperature: 0,

@@ -12,7 +12,7 @@ import {
   replaceDirAtomically,
   saveCheckpoint,
 } from '../../../engine/checkpoint';
-import { loadGenerationModel, releaseSessions, samplePaths } from '../../../engine/generate';
+import { loadGenerationModel, releaseSessions, generatePaths } from '../../../engine/generate';
 import { LlamaConfigSchema, initParams, paramSpecs } from '../../../engine/model';
 import { buildCharTokenizerFiles } from '../../../engine/tokenizer';
 import { isBadInputError } from '../../../base/errors';
@@ -139,7 +139,7 @@ describe('checkpoints', () => {
 
     const model = await loadGenerationModel(base, { threads: 2 });
     expect(model.maxPositions).toBe(64);
-    const [[c]] = await samplePaths(model, {
+    const [[c]] = await generatePaths(model, {
       prompts: ['abc'],
       n: 1,
       temperature: 0,

@@ -7,9 +7,9 @@ import {
   type GenerationModel,
   type PromptDone,
   loadGenerationModel,
-  samplePaths,
+  generatePaths,
 } from '../../../engine/generate';
-import type { PromptSkipped } from '../../../engine/generate/sample-paths';
+import type { PromptSkipped } from '../../../engine/generate/generate-paths';
 import { createBaseModel } from '../../../engine/checkpoint';
 
 const MAX_POSITIONS = 32;
@@ -46,7 +46,7 @@ describe('a prompt longer than the context', () => {
     const skipped: PromptSkipped[] = [];
     const done: PromptDone[] = [];
     const prompts = [SHORT, LONG, EDGE, FULL, NEAR];
-    const results = await samplePaths(model, {
+    const results = await generatePaths(model, {
       ...SAMPLING,
       prompts,
       onPromptSkipped: (s) => void skipped.push(s),
@@ -82,13 +82,13 @@ describe('a prompt longer than the context', () => {
     expect(results[2].every((c) => c.tokenIds.length === 1)).toBe(true);
 
     // The prompts that fit sample exactly as they do in a call without the long ones.
-    const alone = await samplePaths(model, { ...SAMPLING, prompts: [SHORT, EDGE, NEAR] });
+    const alone = await generatePaths(model, { ...SAMPLING, prompts: [SHORT, EDGE, NEAR] });
     expect([results[0], results[2], results[4]]).toEqual(alone);
   });
 
   it('only too-long prompts: nothing is sampled, every prompt is reported', async () => {
     const skipped: PromptSkipped[] = [];
-    const results = await samplePaths(model, {
+    const results = await generatePaths(model, {
       ...SAMPLING,
       prompts: [{ id: 'q-1', text: LONG }],
       onPromptSkipped: (s) => void skipped.push(s),
@@ -98,8 +98,8 @@ describe('a prompt longer than the context', () => {
   });
 
   it('without onPromptSkipped the call refuses it, naming the prompt and the limit', async () => {
-    await expect(samplePaths(model, { ...SAMPLING, prompts: [SHORT, LONG] })).rejects.toThrow(
-      new RegExp(`^samplePaths: prompts\\.1: 41 tokens, but .* takes at most ${MAX_POSITIONS} positions`),
+    await expect(generatePaths(model, { ...SAMPLING, prompts: [SHORT, LONG] })).rejects.toThrow(
+      new RegExp(`^generatePaths: prompts\\.1: 41 tokens, but .* takes at most ${MAX_POSITIONS} positions`),
     );
   });
 });

@@ -10,12 +10,12 @@ import {
   decodeStepsUnavailable,
   emptyTimings,
   loadGenerationModel,
-  samplePaths,
+  generatePaths,
 } from '../../../engine/generate';
 import { decodeStepsSession } from '../../../engine/generate/decode-steps';
 import { graphFromWeights } from '../../../engine/generate/graph-from-weights';
 import { parseSampleOptions } from '../../../engine/generate/options';
-import type { SamplePathsRequest } from '../../../engine/generate/sample-paths';
+import type { GeneratePathsRequest } from '../../../engine/generate/generate-paths';
 import { buildInferenceGraph } from '../../../engine/model/inference-graph';
 import { externalRefsOf, serialize } from '../../../engine/onnx/serialize';
 import { hfModelDir } from '../hf/fixtures';
@@ -30,16 +30,16 @@ const graphCacheDir = path.join(tmp, 'graphs');
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const tokens = (rs: Completion[][]) => rs.map((r) => r.map((c) => c.tokenIds));
 
-async function sample(model: GenerationModel, request: SamplePathsRequest, steps: number) {
+async function sample(model: GenerationModel, request: GeneratePathsRequest, steps: number) {
   const timings = emptyTimings();
-  const out = await samplePaths(model, { ...request, stepsPerRun: steps, timings });
+  const out = await generatePaths(model, { ...request, stepsPerRun: steps, timings });
   expect(timings.stepsFallbackReason).toBeNull();
   expect(timings.stepsPerRun).toBe(steps);
   return out;
 }
 
 /** The k-step samples against the one-step loop's: tokens, text and finish reason; sumLogprob to float32 rounding. */
-async function expectSameAsOneStep(model: GenerationModel, request: SamplePathsRequest, stepsList: number[]) {
+async function expectSameAsOneStep(model: GenerationModel, request: GeneratePathsRequest, stepsList: number[]) {
   const one = (await sample(model, request, 1)).flat();
   for (const steps of stepsList) {
     const many = (await sample(model, request, steps)).flat();

@@ -9,9 +9,9 @@ import {
   type GenerationModel,
   emptyTimings,
   loadGenerationModel,
-  samplePaths,
+  generatePaths,
 } from '../../../engine/generate';
-import type { SamplePathsRequest } from '../../../engine/generate/sample-paths';
+import type { GeneratePathsRequest } from '../../../engine/generate/generate-paths';
 import { LLAMA_FP16 } from './fixture';
 
 // Several decode steps per session.run (the cache stays inside onnxruntime, the draw happens in the
@@ -36,15 +36,15 @@ beforeAll(async () => {
   model = await loadGenerationModel(dir, { threads: 2 });
 });
 
-async function sample(request: SamplePathsRequest, expectSteps: number): Promise<Completion[][]> {
+async function sample(request: GeneratePathsRequest, expectSteps: number): Promise<Completion[][]> {
   const timings = emptyTimings();
-  const out = await samplePaths(model, { ...request, timings });
+  const out = await generatePaths(model, { ...request, timings });
   expect(timings.stepsFallbackReason).toBeNull();
   expect(timings.stepsPerRun).toBe(expectSteps);
   return out;
 }
 
-describe('samplePaths with several decode steps per run (our own checkpoint)', () => {
+describe('generatePaths with several decode steps per run (our own checkpoint)', () => {
   it('greedy: the same tokens as the one-step loop, log-probabilities up to float32 rounding', async () => {
     const options = { prompts: PROMPTS, n: 2, temperature: 0, maxNewTokens: 40, seed: 0 };
     const one = await sample({ ...options, stepsPerRun: 1 }, 1);
@@ -121,14 +121,14 @@ describe('samplePaths with several decode steps per run (our own checkpoint)', (
       maxBatchRows: 8,
     };
     const timings = emptyTimings();
-    const sorted = await samplePaths(noEos, { ...options, timings });
+    const sorted = await generatePaths(noEos, { ...options, timings });
     expect(timings.stepsPerRun).toBe(4);
     expect(timings.decodeRuns).toBe(4);
     expect(timings.decodedRows).toBe(4 * 8 * 4);
     expect(sorted.flat().every((c) => c.finishReason === 'length' && c.tokenIds.length === 9)).toBe(true);
     // The samples are those of each prompt alone.
     for (const [i, prompt] of prompts.entries()) {
-      const [alone] = await samplePaths(noEos, { ...options, prompts: [prompt] });
+      const [alone] = await generatePaths(noEos, { ...options, prompts: [prompt] });
       expect(strip([alone])).toEqual(strip([sorted[i]]));
     }
   });
@@ -142,7 +142,7 @@ describe('samplePaths with several decode steps per run (our own checkpoint)', (
     ] as const) {
       const timings = emptyTimings();
       const options = { prompts: PROMPTS.slice(0, 2), n: 2, temperature: 0.7, maxNewTokens: 5, seed: 1 };
-      await samplePaths(model, { ...options, ...extra, stepsPerRun: 8, timings });
+      await generatePaths(model, { ...options, ...extra, stepsPerRun: 8, timings });
       expect(timings.stepsPerRun).toBe(1);
       expect(timings.stepsFallbackReason).toMatch(reason);
     }
@@ -151,7 +151,7 @@ describe('samplePaths with several decode steps per run (our own checkpoint)', (
   it('falls back for a model it did not build (the fp16 fixture)', async () => {
     const fixture = await loadGenerationModel(LLAMA_FP16, { threads: 2 });
     const timings = emptyTimings();
-    const out = await samplePaths(fixture, {
+    const out = await generatePaths(fixture, {
       prompts: ['Hello'],
       n: 2,
       temperature: 0.7,

@@ -10,7 +10,7 @@ import {
   findModelFile,
   loadGenerationModel,
   releaseSessions,
-  samplePaths,
+  generatePaths,
 } from '../../../engine/generate';
 import { onnxruntimeBinDir } from '../../../engine/generate/provider';
 import { LLAMA_FP16 } from './fixture';
@@ -38,7 +38,7 @@ describe('loading a model folder', () => {
     expect(findModelFile(nested)).toBe(path.join(nested, 'onnx', 'model.onnx'));
     expect(findModelFile(LLAMA_FP16)).toBe(path.join(LLAMA_FP16, 'model.onnx'));
     const m = await loadGenerationModel(nested, { threads: 1 });
-    const [[c]] = await samplePaths(m, { prompts: ['Hi'], n: 1, temperature: 0, maxNewTokens: 3, seed: 0 });
+    const [[c]] = await generatePaths(m, { prompts: ['Hi'], n: 1, temperature: 0, maxNewTokens: 3, seed: 0 });
     expect(c.tokenIds).toHaveLength(3);
     expect(() => findModelFile(tempDir())).toThrow(/no onnx\/model.onnx or model.onnx/);
   });

@@ -8,7 +8,7 @@ import {
   type Completion,
   type GenerationModel,
   loadGenerationModel,
-  samplePaths,
+  generatePaths,
 } from '../../../engine/generate';
 import { LlamaConfigSchema, buildInferenceGraph, initParams } from '../../../engine/model';
 import { toBytes } from '../../../engine/onnx';
@@ -76,7 +76,7 @@ async function uncachedGreedy(prompt: string, maxNewTokens: number): Promise<num
   return out;
 }
 
-describe('samplePaths on a float32 graph from engine/model', () => {
+describe('generatePaths on a float32 graph from engine/model', () => {
   it('reads a float32 cache layout', () => {
     expect(model.signature).toMatchObject({
       layers: 2,
@@ -90,7 +90,7 @@ describe('samplePaths on a float32 graph from engine/model', () => {
   });
 
   it('cached decoding equals uncached decoding token for token (greedy)', async () => {
-    const results = await samplePaths(model, {
+    const results = await generatePaths(model, {
       prompts: PROMPTS,
       n: 1,
       temperature: 0,
@@ -111,20 +111,20 @@ describe('samplePaths on a float32 graph from engine/model', () => {
       seed: 'own',
       stop: ['\n'],
     };
-    const reference = await samplePaths(model, { ...options, maxBatchRows: 1 });
+    const reference = await generatePaths(model, { ...options, maxBatchRows: 1 });
     expect(reference.flat().every((c) => c.tokenIds.every((t) => t < model.tokenizer.vocabSize))).toBe(true);
     expect(new Set(reference.flat().map((c) => c.tokenIds.length)).size).toBeGreaterThan(3);
     for (const maxBatchRows of [7, 64])
-      expect(strip(await samplePaths(model, { ...options, maxBatchRows }))).toEqual(strip(reference));
-    const first = await samplePaths(model, { ...options, prompts: PROMPTS.slice(0, 1), maxBatchRows: 5 });
-    const rest = await samplePaths(model, { ...options, prompts: PROMPTS.slice(1), maxBatchRows: 9 });
+      expect(strip(await generatePaths(model, { ...options, maxBatchRows }))).toEqual(strip(reference));
+    const first = await generatePaths(model, { ...options, prompts: PROMPTS.slice(0, 1), maxBatchRows: 5 });
+    const rest = await generatePaths(model, { ...options, prompts: PROMPTS.slice(1), maxBatchRows: 9 });
     expect(strip([...first, ...rest])).toEqual(strip(reference));
   });
 
   it('one left-padded batch samples the same paths up to float32 rounding of the log-probabilities', async () => {
     const options = { prompts: PROMPTS, n: 6, temperature: 0, maxNewTokens: 30, seed: 0 };
-    const separate = await samplePaths(model, options);
-    const padded = await samplePaths(model, { ...options, mixLengths: true });
+    const separate = await generatePaths(model, options);
+    const padded = await generatePaths(model, { ...options, mixLengths: true });
     for (let i = 0; i < PROMPTS.length; i++)
       for (let j = 0; j < options.n; j++) {
         expect(padded[i][j].tokenIds).toEqual(separate[i][j].tokenIds);

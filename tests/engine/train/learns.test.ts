@@ -3,9 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { createBaseModel } from '../../../engine/checkpoint';
-import { loadGenerationModel, releaseSessions, samplePaths } from '../../../engine/generate';
+import { loadGenerationModel, releaseSessions, generatePaths } from '../../../engine/generate';
 import { LlamaConfigSchema, parameterCount } from '../../../engine/model';
-import { type FineTuneResult, fineTune } from '../../../engine/train';
+import { type TrainOutput, fineTune } from '../../../engine/train';
 import { Rng } from '../../../base/rng';
 
 // 48 made-up facts: a three-letter key and a four-digit code. Nothing in a key predicts its code,
@@ -55,7 +55,7 @@ const config = LlamaConfigSchema.parse({
   maxSeqLen: 64,
 });
 
-let trained: FineTuneResult;
+let trained: TrainOutput;
 beforeAll(async () => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'lmsi-learns-'));
   const from = createBaseModel({ config, seed: 7, dir: path.join(root, 'base') });
@@ -97,7 +97,7 @@ describe('proof it learns', () => {
 
   test('greedy decoding through the exported inference graph reproduces every memorised completion', async () => {
     const model = await loadGenerationModel(trained.checkpointDir, { threads: 2 });
-    const out = await samplePaths(model, {
+    const out = await generatePaths(model, {
       prompts: FACTS.map((f) => f.prompt),
       n: 1,
       temperature: 0,

@@ -51,7 +51,7 @@ export interface PromptSkipped {
   maxPositions: number;
 }
 
-export interface SamplePathsRequest extends SampleOptionsInput {
+export interface GeneratePathsRequest extends SampleOptionsInput {
   /** Called once per prompt when its n completions are finished (awaited: persist them here). */
   onPromptDone?: (done: PromptDone) => void | Promise<void>;
   /**
@@ -120,9 +120,9 @@ interface Row extends RowHistory {
  * own stream Rng(deriveSeed(seed, promptKey, path)), so results do not depend on maxBatchRows, on
  * the prompts' order or on how the prompts are split over calls.
  */
-export async function samplePaths(
+export async function generatePaths(
   model: GenerationModel,
-  request: SamplePathsRequest,
+  request: GeneratePathsRequest,
 ): Promise<Completion[][]> {
   const { onPromptDone, onPromptSkipped, timings: reported, ...rest } = request;
   const t = reported ?? emptyTimings();
@@ -147,7 +147,7 @@ export async function samplePaths(
   if (tooLong.length > 0 && !onPromptSkipped) {
     const p = prompts[tooLong[0]];
     throw new RangeError(
-      `samplePaths: prompts.${tooLong[0]}: ${p.ids.length} tokens, but ${model.dir} takes at most ` +
+      `generatePaths: prompts.${tooLong[0]}: ${p.ids.length} tokens, but ${model.dir} takes at most ` +
         `${model.maxPositions} positions (config.json max_position_embeddings)`,
     );
   }
@@ -339,7 +339,7 @@ function encodePrompt(model: GenerationModel, p: Prompt, index: number): Encoded
   const text = typeof p === 'string' ? p : p.text;
   const key = typeof p === 'string' ? p : (p.id ?? p.text);
   const ids = model.tokenizer.encode(text, { bos: true });
-  if (ids.length === 0) throw new RangeError(`samplePaths: prompts.${index}: encodes to no tokens`);
+  if (ids.length === 0) throw new RangeError(`generatePaths: prompts.${index}: encodes to no tokens`);
   return { key, ids };
 }
 

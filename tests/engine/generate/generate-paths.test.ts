@@ -6,7 +6,7 @@ import {
   type GenerationModel,
   type PromptDone,
   loadGenerationModel,
-  samplePaths,
+  generatePaths,
 } from '../../../engine/generate';
 import { halvesToFloats } from '../../../engine/generate/fp16';
 import { LLAMA_FP16 } from './fixture';
@@ -54,7 +54,7 @@ async function uncachedGreedy(prompt: string, maxNewTokens: number): Promise<num
 
 const strip = (rs: Completion[][]) => rs.map((r) => r.map((c) => ({ ...c })));
 
-describe('samplePaths on the fp16 Llama fixture (contrib ops, fp16 KV cache, external data)', () => {
+describe('generatePaths on the fp16 Llama fixture (contrib ops, fp16 KV cache, external data)', () => {
   it('reads the cache layout from the session metadata', () => {
     expect(model.signature).toMatchObject({
       layers: 2,
@@ -71,7 +71,7 @@ describe('samplePaths on the fp16 Llama fixture (contrib ops, fp16 KV cache, ext
 
   it('generates text: n completions per prompt with tokens, text, finish reason and log-probability', async () => {
     const done: PromptDone[] = [];
-    const results = await samplePaths(model, {
+    const results = await generatePaths(model, {
       ...SAMPLING,
       prompts: PROMPTS,
       onPromptDone: (d) => void done.push(d),
@@ -98,7 +98,7 @@ describe('samplePaths on the fp16 Llama fixture (contrib ops, fp16 KV cache, ext
 
   it('cached decoding equals uncached decoding token for token (greedy)', async () => {
     const prompts = [PROMPTS[0] as string, PROMPTS[1] as string, PROMPTS[3] as string];
-    const results = await samplePaths(model, { prompts, n: 2, temperature: 0, maxNewTokens: 12, seed: 0 });
+    const results = await generatePaths(model, { prompts, n: 2, temperature: 0, maxNewTokens: 12, seed: 0 });
     for (let i = 0; i < prompts.length; i++) {
       const expected = await uncachedGreedy(prompts[i], 12);
       expect(results[i][0].tokenIds).toEqual(expected);
@@ -108,8 +108,8 @@ describe('samplePaths on the fp16 Llama fixture (contrib ops, fp16 KV cache, ext
 
   it('rows of different lengths in one left-padded batch decode like separate batches (greedy)', async () => {
     const base = { prompts: PROMPTS, n: 3, temperature: 0, maxNewTokens: 12, seed: 0 };
-    const separate = await samplePaths(model, base);
-    const padded = await samplePaths(model, { ...base, mixLengths: true });
+    const separate = await generatePaths(model, base);
+    const padded = await generatePaths(model, { ...base, mixLengths: true });
     expect(strip(padded)).toEqual(strip(separate));
   });
 
@@ -118,23 +118,23 @@ describe('samplePaths on the fp16 Llama fixture (contrib ops, fp16 KV cache, ext
     // rows for a while, compact, and admit new rows mid-flight.
     const ragged = { ...model, eosIds: Array.from({ length: 640 }, (_, i) => i * 50 + 7) };
     const options = { ...SAMPLING, maxNewTokens: 14, prompts: PROMPTS };
-    const reference = await samplePaths(ragged, { ...options, maxBatchRows: 64 });
+    const reference = await generatePaths(ragged, { ...options, maxBatchRows: 64 });
     const reasons = new Set(reference.flat().map((c) => c.finishReason));
     expect([...reasons].sort()).toEqual(['eos', 'length']);
     for (const maxBatchRows of [1, 7]) {
-      const r = await samplePaths(ragged, { ...options, maxBatchRows });
+      const r = await generatePaths(ragged, { ...options, maxBatchRows });
       expect(strip(r)).toEqual(strip(reference));
     }
-    const first = await samplePaths(ragged, { ...options, prompts: PROMPTS.slice(0, 2), maxBatchRows: 7 });
-    const second = await samplePaths(ragged, { ...options, prompts: PROMPTS.slice(2), maxBatchRows: 3 });
+    const first = await generatePaths(ragged, { ...options, prompts: PROMPTS.slice(0, 2), maxBatchRows: 7 });
+    const second = await generatePaths(ragged, { ...options, prompts: PROMPTS.slice(2), maxBatchRows: 3 });
     expect(strip([...first, ...second])).toEqual(strip(reference));
-    const reversed = await samplePaths(ragged, { ...options, prompts: [...PROMPTS].reverse() });
+    const reversed = await generatePaths(ragged, { ...options, prompts: [...PROMPTS].reverse() });
     expect(strip(reversed.reverse())).toEqual(strip(reference));
     // On this fp16 model padding happens not to change any logit, so one padded batch agrees too.
-    const padded = await samplePaths(ragged, { ...options, maxBatchRows: 11, mixLengths: true });
+    const padded = await generatePaths(ragged, { ...options, maxBatchRows: 11, mixLengths: true });
     expect(strip(padded)).toEqual(strip(reference));
     // The same prompt under another id is another stream.
-    const renamed = await samplePaths(ragged, {
+    const renamed = await generatePaths(ragged, {
       ...options,
       prompts: [{ id: 'other', text: PROMPTS[1] as string }],
     });
@@ -144,35 +144,35 @@ describe('samplePaths on the fp16 Llama fixture (contrib ops, fp16 KV cache, ext
   it('cuts the text at the first character of the earliest stop string', async () => {
     const prompt = PROMPTS[0] as string;
     const base = { prompts: [prompt], n: 1, temperature: 0, maxNewTokens: 16, seed: 0 };
-    const [[free]] = await samplePaths(model, base);
+    const [[free]] = await generatePaths(model, base);
     // A 3-character stop string that first occurs at character 9 of the free-running text.
     const start = [...free.text].findIndex(
       (_, k) => k >= 9 && free.text.indexOf(free.text.slice(k, k + 3)) === k,
     );
     expect(start).toBeGreaterThanOrEqual(9);
     const stop = free.text.slice(start, start + 3);
-    const [[cut]] = await samplePaths(model, { ...base, stop: ['never appears', stop] });
+    const [[cut]] = await generatePaths(model, { ...base, stop: ['never appears', stop] });
     expect(cut.finishReason).toBe('stop');
     expect(cut.text).toBe(free.text.slice(0, start));
     expect(free.tokenIds.slice(0, cut.tokenIds.length)).toEqual(cut.tokenIds);
     expect(cut.tokenIds.length).toBeLessThan(free.tokenIds.length);
     // The earliest of two stop strings wins.
     const later = free.text.slice(start + 2, start + 5);
-    const [[both]] = await samplePaths(model, { ...base, stop: [later, stop] });
+    const [[both]] = await generatePaths(model, { ...base, stop: [later, stop] });
     expect(both.text).toBe(free.text.slice(0, Math.min(start, free.text.indexOf(later))));
   });
 
   it('ends a completion on an eos token, keeping the token and its log-probability', async () => {
     const base = { prompts: [PROMPTS[1]], n: 1, temperature: 0, maxNewTokens: 12, seed: 0 };
-    const [[free]] = await samplePaths(model, base);
+    const [[free]] = await generatePaths(model, base);
     const eosAt = 3;
-    const [[ended]] = await samplePaths({ ...model, eosIds: [free.tokenIds[eosAt]] }, base);
+    const [[ended]] = await generatePaths({ ...model, eosIds: [free.tokenIds[eosAt]] }, base);
     expect(ended.finishReason).toBe('eos');
     expect(ended.tokenIds).toEqual(free.tokenIds.slice(0, free.tokenIds.indexOf(free.tokenIds[eosAt]) + 1));
   });
 
   it('stops at maxNewTokens, and at the model position limit', async () => {
-    const [[c]] = await samplePaths(model, {
+    const [[c]] = await generatePaths(model, {
       prompts: ['Hello'],
       n: 1,
       temperature: 0,
@@ -183,7 +183,7 @@ describe('samplePaths on the fp16 Llama fixture (contrib ops, fp16 KV cache, ext
     expect(c.tokenIds).toHaveLength(4);
     const promptLength = model.tokenizer.encode('Hello', { bos: true }).length;
     const limited = { ...model, maxPositions: promptLength + 2 };
-    const [[short]] = await samplePaths(limited, {
+    const [[short]] = await generatePaths(limited, {
       prompts: ['Hello'],
       n: 1,
       temperature: 0,
@@ -192,7 +192,7 @@ describe('samplePaths on the fp16 Llama fixture (contrib ops, fp16 KV cache, ext
     });
     expect(short.tokenIds).toHaveLength(2);
     await expect(
-      samplePaths(
+      generatePaths(
         { ...model, maxPositions: promptLength },
         { prompts: ['Hello'], n: 1, temperature: 0, maxNewTokens: 1, seed: 0 },
       ),
@@ -200,7 +200,7 @@ describe('samplePaths on the fp16 Llama fixture (contrib ops, fp16 KV cache, ext
   });
 
   it('applies the repetition penalty (greedy output repeats no token at a very large penalty)', async () => {
-    const [[c]] = await samplePaths(model, {
+    const [[c]] = await generatePaths(model, {
       prompts: ['Hello'],
       n: 1,
       temperature: 0,
@@ -231,6 +231,6 @@ describe('samplePaths on the fp16 Llama fixture (contrib ops, fp16 KV cache, ext
       { maxBatchRows: 0 },
       { unknown: 1 },
     ])
-      await expect(samplePaths(model, { ...ok, ...bad })).rejects.toThrow(RangeError);
+      await expect(generatePaths(model, { ...ok, ...bad })).rejects.toThrow(RangeError);
   });
 });
