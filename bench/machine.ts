@@ -68,3 +68,48 @@ export async function matmulGflops(
   const rate = (ms: number) => (2 * MATMUL_N ** 3) / (ms / 1000) / 1e9;
   return { best: rate(Math.min(...times)), median: rate(median(times)) };
 }
+
+/**
+ * The memory bandwidth a decode step can get (GB/s, best and median of 10 runs): a batch-1 GEMV
+ * x·W over a 256 MB fp32 weight matrix held by the session (on the device on cuda), which reads every
+ * weight once per run as a batch-1 decode step does. A model's memory-bound decode rate at batch 1 is
+ * this bandwidth over its weight bytes.
+ */
+export async function gemvBandwidthGBps(
+  threads: number,
+  provider: 'cpu' | 'cuda' = 'cpu',
+): Promise<{ best: number; median: number }> {
+  const [rows, cols] = [4096, 16384];
+  const rng = new Rng(2);
+  const g = new Graph('gemv');
+  const x = g.input('x', 'float32', [1, rows]);
+  const w = g.initializer(
+    'w',
+    'float32',
+    [rows, cols],
+    Float32Array.from({ length: rows * cols }, () => rng.next() - 0.5),
+  );
+  g.output(o.matmul(x, w), 'y');
+  const session = await ort.InferenceSession.create(toBytes(g), {
+    executionProviders: [provider],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+  });
+  const feeds = {
+    x: new ort.Tensor(
+      'float32',
+      Float32Array.from({ length: rows }, () => rng.next()),
+      [1, rows],
+    ),
+  };
+  await session.run(feeds);
+  const times: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t = performance.now();
+    await session.run(feeds);
+    times.push(performance.now() - t);
+  }
+  await session.release();
+  const rate = (ms: number) => (rows * cols * 4) / (ms / 1000) / 1e9;
+  return { best: rate(Math.min(...times)), median: rate(median(times)) };
+}

@@ -12,6 +12,8 @@
  *   sample-torch     Hugging Face transformers' PyTorch `generate` (bench/real-size/torch_side.py)
  *                    — each: 2 GSM8K prompts × m = 16 paths × 32 new tokens at T = 0.7, no top-k,
  *                    one untimed warm-up call, then timed calls; tok/s counts new tokens to eos
+ *   sample-lmsi-b1   lmsi at batch 1 (one path, 64 new tokens) against the memory-bound decode rate:
+ *                    the bandwidth a batch-1 GEMV gets (bench/machine.ts) over the fp32 weight bytes
  *   finetune-lmsi-lora / finetune-peft     LoRA (rank 8, alpha 16, every projection), AdamW
  *   finetune-lmsi-full / finetune-torch-full  every parameter, AdamW
  *                    — each: batch 4 × 256 tokens of GSM8K train prompt + completion, 4 steps; the
@@ -28,7 +30,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import * as path from 'node:path';
-import { machine } from '../machine';
+import { gemvBandwidthGBps, machine } from '../machine';
 import { availableBytes, type ChildRun, runChild, runProcess } from '../real-models/child';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -46,6 +48,7 @@ const flag = (name: string) => process.argv.includes(`--${name}`);
 const MODELS = ['smollm2-135m', 'qwen2.5-0.5b'];
 const CASES = [
   'sample-lmsi',
+  'sample-lmsi-b1',
   'sample-tjs',
   'sample-torch',
   'finetune-lmsi-lora',
@@ -62,11 +65,23 @@ for (const c of cases)
 const OUT = path.resolve(arg('out', path.join(ROOT, 'bench', 'results', 'real-size.json')));
 const RSS_LIMIT = Number(arg('rss-limit-gb', '16')) * 1e9;
 const THREADS = Number(arg('threads', '2'));
+/** cuda (bench/gpu) runs lmsi's cases on the GPU; the peers' cases are CPU-only, leave them out there. */
+const PROVIDER = arg('provider', 'cpu') as 'cpu' | 'cuda';
 
 const SAMPLE = { n: 16, maxNewTokens: 32, temperature: 0.7, warmup: 1 };
+/** Batch 1 (one path of one prompt), against the memory-bound decode rate. */
+const SAMPLE_B1 = { n: 1, maxNewTokens: 64, temperature: 0.7, warmup: 1, reps: 3 };
 /** Timed sampling calls per model: one call of the larger model takes minutes on this machine. */
 const SAMPLE_REPS: Record<string, number> = { 'smollm2-135m': 2, 'qwen2.5-0.5b': 1 };
 const TRAIN = { batchSize: 4, seqLen: 256, steps: 4 };
+
+/** The checkpoint's parameter count, as make-checkpoints.sh recorded it. */
+function modelParameters(model: string): number | undefined {
+  const file = path.join(MODELS_DIR, model, 'bench-model.json');
+  return existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as { parameters: number }).parameters
+    : undefined;
+}
 
 const gb = (bytes: number) => Math.round(bytes / 1e7) / 100;
 const load1 = () => Math.round(loadavg()[0] * 100) / 100;
@@ -148,17 +163,19 @@ async function runCase(model: string, c: Case, data: ReturnType<typeof prepareDa
   let run: ChildRun;
   switch (c) {
     case 'sample-lmsi':
-      run = await runChild(
-        [
-          phase,
-          'load',
-          JSON.stringify({ model: dir, graphCacheDir, fresh: false, threads: THREADS, sample }),
-          outFile,
-        ],
-        limits,
-        process.env,
-      );
+    case 'sample-lmsi-b1': {
+      const s = c === 'sample-lmsi' ? sample : { ...SAMPLE_B1, prompts: data.prompts.slice(0, 1) };
+      const args = {
+        model: dir,
+        graphCacheDir,
+        fresh: false,
+        threads: THREADS,
+        provider: PROVIDER,
+        sample: s,
+      };
+      run = await runChild([phase, 'load', JSON.stringify(args), outFile], limits, process.env);
       break;
+    }
     case 'sample-tjs':
       run = await runChild(
         [
@@ -189,6 +206,7 @@ async function runCase(model: string, c: Case, data: ReturnType<typeof prepareDa
             model: dir,
             outDir: path.join(WORK, `${model}-finetune`),
             method: c === 'finetune-lmsi-lora' ? 'lora' : 'full',
+            provider: PROVIDER,
           }),
           outFile,
         ],
@@ -217,14 +235,6 @@ async function runCase(model: string, c: Case, data: ReturnType<typeof prepareDa
 // ---------------------------------------------------------------------------------------------------
 // Summary and table
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0
-    ? NaN
-    : s.length % 2
-      ? s[(s.length - 1) / 2]
-      : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const r2 = (x: number) => (Number.isFinite(x) ? Math.round(x * 100) / 100 : null);
 
 /** Best tok/s of a sampling case (reps of a sampler), null when it did not run to the end. */
@@ -235,14 +245,27 @@ function sampleRate(r: CaseRecord | undefined): number | null {
   return reps && reps.length > 0 ? Math.max(...reps.map((x) => x.tokensPerSecond)) : null;
 }
 
-/** Median step seconds of a fine-tuning case (the first step left out). */
+/** Best (shortest) step seconds of a fine-tuning case, the first step left out: the least disturbed by a shared machine, as the samplers' best call. */
 function stepSeconds(r: CaseRecord | undefined): number | null {
   if (!r?.ok) return null;
-  return r2(median((r.stepSeconds as number[] | undefined) ?? []));
+  const steps = (r.stepSeconds as number[] | undefined) ?? [];
+  return steps.length > 0 ? r2(Math.min(...steps)) : null;
 }
 
-function summarize(m: Record<string, CaseRecord>) {
+/** The memory-bound batch-1 decode rate: every fp32 weight read once per token. */
+const roofline = (parameters: number | undefined) =>
+  BANDWIDTH && parameters ? r2((BANDWIDTH.best * 1e9) / (4 * parameters)) : null;
+let BANDWIDTH: { best: number; median: number } | null = null;
+
+function summarize(m: Record<string, CaseRecord>, parameters?: number) {
+  const b1 = sampleRate(m['sample-lmsi-b1']);
+  const limit = roofline(parameters);
   const s = {
+    batch1: {
+      lmsiTokPerSec: b1,
+      memoryBoundTokPerSec: limit,
+      fractionOfMemoryBound: b1 !== null && limit ? r2(b1 / limit) : null,
+    },
     sampleTokPerSec: {
       lmsi: sampleRate(m['sample-lmsi']),
       transformersJs: sampleRate(m['sample-tjs']),
@@ -269,7 +292,7 @@ function summarize(m: Record<string, CaseRecord>) {
 
 function table(results: Record<string, Record<string, CaseRecord>>): string {
   const rows: string[][] = [['', ...Object.keys(results)]];
-  const sums = Object.values(results).map(summarize);
+  const sums = Object.entries(results).map(([k, m]) => summarize(m, modelParameters(k)));
   const cell = (f: (s: ReturnType<typeof summarize>, m: Record<string, CaseRecord>) => string) =>
     Object.values(results).map((m, i) => f(sums[i], m));
   const mem = (m: Record<string, CaseRecord>, c: Case) => {
@@ -286,6 +309,12 @@ function table(results: Record<string, Record<string, CaseRecord>>): string {
   rows.push(['sample tok/s: PyTorch generate', ...cell((s) => v(s.sampleTokPerSec.torch))]);
   rows.push(['lmsi ÷ transformers.js (goal ≥ 3)', ...cell((s) => v(s.samplerVsTransformersJs, '×'))]);
   rows.push(['lmsi ÷ PyTorch (goal ≥ 1.5)', ...cell((s) => v(s.samplerVsTorchGenerate, '×'))]);
+  rows.push(['batch 1 tok/s: lmsi', ...cell((s) => v(s.batch1.lmsiTokPerSec))]);
+  rows.push(['batch 1 memory-bound tok/s', ...cell((s) => v(s.batch1.memoryBoundTokPerSec))]);
+  rows.push([
+    'lmsi ÷ memory-bound (goal on GPU ≥ 0.5)',
+    ...cell((s) => v(s.batch1.fractionOfMemoryBound, '×')),
+  ]);
   rows.push(['LoRA step s: lmsi', ...cell((s) => v(s.loraStepSeconds.lmsi))]);
   rows.push(['LoRA step s: PyTorch + PEFT', ...cell((s) => v(s.loraStepSeconds.peft))]);
   rows.push(['LoRA speed lmsi ÷ PEFT (goal ≥ 1)', ...cell((s) => v(s.loraStepVsPeft, '×'))]);
@@ -305,18 +334,27 @@ function write(
 ) {
   const out = {
     date: new Date().toISOString(),
-    machine: { ...startMachine, loadAverageAtEnd: loadavg().map((l) => Math.round(l * 100) / 100) },
+    machine: {
+      ...startMachine,
+      provider: PROVIDER,
+      gemvBandwidthGBps: BANDWIDTH && { best: r2(BANDWIDTH.best), median: r2(BANDWIDTH.median) },
+      loadAverageAtEnd: loadavg().map((l) => Math.round(l * 100) / 100),
+    },
     workload: {
       sample: { ...SAMPLE, prompts: 2, reps: SAMPLE_REPS, topK: 0, threads: THREADS },
+      sampleBatch1: { ...SAMPLE_B1, prompts: 1 },
       train: {
         ...TRAIN,
         lora: { rank: 8, alpha: 16, dropout: 0, targetModules: 'q,k,v,o,gate,up,down' },
         optimizer: 'AdamW lr 1e-4',
       },
-      note: 'random-weight checkpoints with the published configurations (bench/real-models/make-checkpoints.sh); float32 compute on every side; tok/s = new tokens to eos / wall seconds of the timed call, prefill included; step seconds = median of steps after the first (lmsi: its checkpoint-writing last step left out)',
+      note: 'random-weight checkpoints with the published configurations (bench/real-models/make-checkpoints.sh); float32 compute on every side; tok/s = new tokens to eos / wall seconds of the timed call, prefill included; tok/s and step seconds are the best of the timed calls and steps after the first (the least disturbed on a shared machine) (lmsi: its checkpoint-writing last step left out)',
     },
     models: Object.fromEntries(
-      Object.entries(results).map(([k, m]) => [k, { summary: summarize(m), cases: m }]),
+      Object.entries(results).map(([k, m]) => [
+        k,
+        { parameters: modelParameters(k), summary: summarize(m, modelParameters(k)), cases: m },
+      ]),
     ),
   };
   mkdirSync(path.dirname(OUT), { recursive: true });
@@ -326,9 +364,12 @@ function write(
 async function main() {
   const previous = existsSync(OUT)
     ? (JSON.parse(readFileSync(OUT, 'utf8')) as {
+        machine: { gemvBandwidthGBps?: { best: number; median: number } | null };
         models: Record<string, { cases: Record<string, CaseRecord> }>;
       })
     : null;
+  if (previous && (flag('merge') || flag('table-only')))
+    BANDWIDTH = previous.machine.gemvBandwidthGBps ?? null;
   const results: Record<string, Record<string, CaseRecord>> = {};
   if (previous && (flag('merge') || flag('table-only')))
     for (const [k, m] of Object.entries(previous.models)) results[k] = { ...m.cases };
@@ -360,6 +401,8 @@ async function main() {
   mkdirSync(WORK, { recursive: true });
   const data = prepareData();
   const startMachine = machine();
+  BANDWIDTH ??= await gemvBandwidthGBps(THREADS, PROVIDER);
+  console.log(`batch-1 GEMV bandwidth: ${r2(BANDWIDTH.best)} GB/s best, ${r2(BANDWIDTH.median)} median`);
   for (const model of models) {
     results[model] ??= {};
     for (const c of cases) {
