@@ -4,7 +4,7 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no engine (I/O, native
-// code), and activities only as types (samples-typescript enforces the same).
+// code), and no activities: it calls them through the interfaces in contract/.
 const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
 
 // The libraries (engine/, method/, base/) must not import the product around them, nor each other
@@ -50,6 +50,33 @@ function libraryImportRules(library, siblings, extra = []) {
       rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns }] },
     };
   });
+}
+
+// The product's layers around the contract (contract/: the values that cross Temporal, declared once).
+// Dependencies point one way, so no import circle can form between them: activities never import
+// workflows, report never imports activities (or workflows), and contract/ imports none of them.
+// Imports reach another top-level folder as '../<folder>' (these folders have no subfolders).
+/**
+ * @param {string} layer
+ * @param {{ folders: string[], message: string }[]} rules
+ * @param {{ name: string, message: string }[]} [paths] modules it must not import, by exact name
+ */
+function layerImportRules(layer, rules, paths = []) {
+  return {
+    files: [`${layer}/*.ts`],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths,
+          patterns: rules.map(({ folders, message }) => ({
+            group: folders.flatMap((f) => [`../${f}`, `../${f}/**`]),
+            message,
+          })),
+        },
+      ],
+    },
+  };
 }
 
 export default tseslint.config(
@@ -107,14 +134,54 @@ export default tseslint.config(
             },
             {
               group: ['**/activities', '**/activities/**'],
-              allowTypeImports: true,
-              message: 'Workflows import only the types of activities (proxyActivities<typeof activities>).',
+              message:
+                'Workflows must not import activities/ (types included): the activity interfaces are in contract/ (proxyActivities<LightActivities>).',
             },
           ],
         },
       ],
     },
   },
+  // The contract layer and the layers that import it (see layerImportRules).
+  layerImportRules('activities', [
+    {
+      folders: ['workflows'],
+      message: 'activities/ must not import workflows/ (types included): what both need is in contract/.',
+    },
+  ]),
+  layerImportRules('report', [
+    {
+      folders: ['activities', 'workflows', 'client', 'cli'],
+      message:
+        'report/ reads the store through contract/: it must not import activities/, workflows/ or the client.',
+    },
+  ]),
+  layerImportRules(
+    'contract',
+    [
+      {
+        folders: [
+          'workflows',
+          'activities',
+          'report',
+          'client',
+          'cli',
+          'workers',
+          'store',
+          'engine',
+          'demo',
+          'bench',
+        ],
+        message:
+          'contract/ is the bottom layer: it declares values and imports none of the layers that use them.',
+      },
+    ],
+    // Workflows import contract/, so it runs in the deterministic sandbox too.
+    nodeBuiltins.map((name) => ({
+      name,
+      message: 'contract/ is imported by workflow code: no Node built-ins.',
+    })),
+  ),
   // The libraries: engine/ and method/ stand side by side on base/, so each can be used (and tested)
   // alone; base/ imports no lmsi folder.
   ...libraryImportRules('engine', ['method']),

@@ -3,33 +3,17 @@ import { readJsonl } from '../method/load';
 import { mixedFormats } from '../method/mixed-formats';
 import { chooseReplay } from '../method/replay';
 import type { AnsweredPath } from '../method/vote';
-import type { Exemplar, FormatName, TrainingExample } from '../method/types';
+import type { Exemplar } from '../method/types';
+import type {
+  BuildTrainingSetInput,
+  ReplaySnapshot,
+  SnapshotFileInput,
+  TrainingRecord,
+  TrainingSetResult,
+} from '../contract';
 import type { ActivityDeps } from './deps';
-import { readQuestions, taskOf, type TaskRef } from './dataset';
+import { readQuestions, taskOf } from './dataset';
 import { failingClearly } from './failures';
-
-export interface BuildTrainingSetInput {
-  keptRef: string;
-  datasetRef: string;
-  exemplarsRef: string | null;
-  formats: FormatName[];
-  task: TaskRef;
-  seed: string;
-  /** Labeled seed examples {prompt, completion} replayed beside the self-generated ones. */
-  replayRef: string | null;
-  /** Replayed examples per self-generated example. */
-  replayRatio: number;
-}
-
-/** A line of the training set: a mixed-format example, or a replayed seed example. */
-export type TrainingRecord = TrainingExample | (Omit<TrainingExample, 'format'> & { format: 'replay' });
-
-export interface TrainingSetResult {
-  ref: string;
-  examples: number;
-  perFormat: Record<string, number>;
-  replayed: number;
-}
 
 export const ReplayExample = z.object({ prompt: z.string(), completion: z.string().min(1) });
 
@@ -73,9 +57,7 @@ export function makeBuildTrainingSet({ store }: ActivityDeps) {
 
 /** Validates a replay file line by line (file:line errors) and snapshots it into the store. */
 export function makeSnapshotReplayExamples({ store }: ActivityDeps) {
-  return async function snapshotReplayExamples(input: {
-    file: string;
-  }): Promise<{ ref: string; count: number }> {
+  return async function snapshotReplayExamples(input: SnapshotFileInput): Promise<ReplaySnapshot> {
     return failingClearly(async () => {
       const { records } = await readJsonl(input.file, ReplayExample, {
         policy: 'fail-fast',

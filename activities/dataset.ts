@@ -1,13 +1,9 @@
-import { getTask, type TaskOptions } from '../method/tasks';
+import { getTask } from '../method/tasks';
 import { fewShotCotPrompt, zeroShotCotPrompt } from '../method/formats';
 import { deriveSeed, Rng } from '../base/rng';
-import type { Exemplar, Question, Task, TaskName } from '../method/types';
+import type { Exemplar, Question, Task } from '../method/types';
 import type { ArtifactStore } from '../store';
-
-export interface TaskRef {
-  name: TaskName;
-  options?: TaskOptions;
-}
+import type { SamplingPromptKind, TaskRef } from '../contract';
 
 export function taskOf(ref: TaskRef): Task {
   return getTask(ref.name, ref.options);
@@ -28,8 +24,6 @@ export async function readQuestions(
   }
   return out;
 }
-
-export type SamplingPromptKind = 'few-shot-cot' | 'zero-shot-cot';
 
 /**
  * The prompt a question's paths are sampled from. Few-shot CoT uses one of the exemplar sets

@@ -4,38 +4,14 @@ import {
   greedyAccuracy,
   scoreVotes,
   selfConsistencyAccuracy,
-  type CalibrationTable,
 } from '../method/metrics';
-import { answerPaths, majorityVote, type VoteWeighting } from '../method/vote';
+import { answerPaths, majorityVote } from '../method/vote';
 import type { Question } from '../method/types';
+import type { EvaluationSummary, QuestionEvaluation, SummarizeEvaluationInput } from '../contract';
 import type { ActivityDeps } from './deps';
-import { readQuestions, taskOf, type TaskRef } from './dataset';
+import { readQuestions, taskOf } from './dataset';
 import { failingClearly } from './failures';
-import { toSampledPath, type QuestionEvaluation } from './records';
-
-export interface SummarizeEvaluationInput {
-  datasetRef: string;
-  shardRefs: string[];
-  task: TaskRef;
-  scK: number[];
-  calibrationBins: number;
-  weighting: VoteWeighting;
-  seed: string;
-}
-
-export interface EvaluationSummary {
-  questions: number;
-  /** Greedy chain-of-thought accuracy (null when greedy decoding was off). */
-  greedyAccuracy: number | null;
-  greedyAbstained: number | null;
-  /** SC@k for the largest k of the config: the headline self-consistency accuracy. */
-  scAccuracy: number;
-  sc: { k: number; accuracy: number }[];
-  accuracyVsK: { k: number; accuracy: number }[];
-  calibration: CalibrationTable;
-  /** JSON artifact with the per-question scores (audit). */
-  detailsRef: string;
-}
+import { toSampledPath } from './records';
 
 /**
  * Step 6: scores an evaluation's shards against the labels: greedy accuracy, SC@k (and the

@@ -5,13 +5,13 @@ import { readJsonl } from '../method/load';
 import { buildExemplarSets } from '../method/self-generated-exemplars';
 import { voteOnQuestion, type VotedQuestion } from '../method/vote';
 import type { Exemplar } from '../method/types';
+import type { ExemplarSetsResult, GenerateExemplarsInput, SnapshotFileInput } from '../contract';
 import type { ActivityDeps } from './deps';
 import { checkCancelled, heartbeat } from './context';
-import { readQuestions, taskOf, type TaskRef } from './dataset';
+import { readQuestions, taskOf } from './dataset';
 import { failingClearly } from './failures';
 import { loadModelByRef } from './model-cache';
 import { promptingFor } from './prompting';
-import type { SamplingParams } from './sample-shard';
 
 export const ExemplarLine = z.object({
   question: z.string().min(1),
@@ -19,16 +19,9 @@ export const ExemplarLine = z.object({
   answer: z.string().min(1),
 });
 
-export interface ExemplarSetsResult {
-  /** JSON artifact: Exemplar[][] (templates of shots). */
-  ref: string;
-  templates: number;
-  shots: number;
-}
-
 /** A file of exemplars ({question, rationale, answer} per line) becomes one template. */
 export function makeSnapshotExemplars({ store }: ActivityDeps) {
-  return async function snapshotExemplars(input: { file: string }): Promise<ExemplarSetsResult> {
+  return async function snapshotExemplars(input: SnapshotFileInput): Promise<ExemplarSetsResult> {
     return failingClearly(async () => {
       const { records } = await readJsonl(input.file, ExemplarLine, {
         policy: 'fail-fast',
@@ -41,20 +34,6 @@ export function makeSnapshotExemplars({ store }: ActivityDeps) {
       return { ref, templates: 1, shots: records.length };
     });
   };
-}
-
-export interface GenerateExemplarsInput {
-  datasetRef: string;
-  /** The first `candidates` unlabeled questions are sampled with zero-shot CoT. */
-  candidates: number;
-  modelRef: string;
-  task: TaskRef;
-  sampling: SamplingParams;
-  templates: number;
-  shots: number;
-  seed: string;
-  executionProvider: 'cpu' | 'cuda';
-  allowCpuFallback: boolean;
 }
 
 /**

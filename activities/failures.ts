@@ -1,9 +1,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { NonFiniteLossError } from '../engine/train/errors';
 import { isBadInputError } from '../base/errors';
+import { FailureType } from '../contract';
 import { ArtifactCorruptError, InvalidRefError } from '../store';
-
-export { NON_RETRYABLE_TYPES } from '../workflows/presets';
 
 /**
  * Runs an activity body, turning errors that a retry cannot fix (bad input, a corrupt artifact, a ref
@@ -17,7 +16,7 @@ export async function failingClearly<T>(body: () => Promise<T>): Promise<T> {
     if (isBadInputError(e)) {
       throw ApplicationFailure.create({
         message: e.message,
-        type: 'BadInput',
+        type: FailureType.BadInput,
         nonRetryable: true,
         details: [{ file: e.file, line: e.line, field: e.field, problem: e.problem }],
       });
@@ -25,7 +24,7 @@ export async function failingClearly<T>(body: () => Promise<T>): Promise<T> {
     if (e instanceof ArtifactCorruptError) {
       throw ApplicationFailure.create({
         message: e.message,
-        type: 'ArtifactCorrupt',
+        type: FailureType.ArtifactCorrupt,
         nonRetryable: true,
         details: [{ ref: e.ref }],
       });
@@ -33,7 +32,7 @@ export async function failingClearly<T>(body: () => Promise<T>): Promise<T> {
     if (e instanceof InvalidRefError) {
       throw ApplicationFailure.create({
         message: e.message,
-        type: 'InvalidRef',
+        type: FailureType.InvalidRef,
         nonRetryable: true,
         details: [{ ref: e.ref }],
       });
@@ -42,7 +41,7 @@ export async function failingClearly<T>(body: () => Promise<T>): Promise<T> {
       // Seeded training diverges at the same step on every retry: stop and say which knob to turn.
       throw ApplicationFailure.create({
         message: e.message,
-        type: 'TrainingDiverged',
+        type: FailureType.TrainingDiverged,
         nonRetryable: true,
         details: [{ step: e.step, loss: String(e.loss), lastGoodCheckpoint: e.lastGoodCheckpoint }],
       });
@@ -52,7 +51,11 @@ export async function failingClearly<T>(body: () => Promise<T>): Promise<T> {
     if (e instanceof RangeError) {
       // Invalid parameters (a prompt longer than the model's context, a bad sampling option): the
       // same call fails the same way on every retry.
-      throw ApplicationFailure.create({ message: e.message, type: 'InvalidArgument', nonRetryable: true });
+      throw ApplicationFailure.create({
+        message: e.message,
+        type: FailureType.InvalidArgument,
+        nonRetryable: true,
+      });
     }
     throw e;
   }
@@ -77,7 +80,7 @@ function storageFailure(e: unknown): ApplicationFailure | null {
   const file = err!.path ?? '(unknown path)';
   return ApplicationFailure.create({
     message: `${file}: artifacts.dir: ${why} (${err!.code}, ${err!.syscall ?? 'io'}); free space or fix permissions, then restart the campaign`,
-    type: 'ArtifactStoreUnwritable',
+    type: FailureType.ArtifactStoreUnwritable,
     nonRetryable: true,
     details: [{ file, code: err!.code }],
   });

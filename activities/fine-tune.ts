@@ -1,6 +1,12 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { FineTuneCursor, FineTuneHeartbeat, FineTuneInput, FineTuneResult, TrainingRecord } from '../contract';
+import type {
+  FineTuneCursor,
+  FineTuneHeartbeat,
+  FineTuneInput,
+  FineTuneResult,
+  TrainingRecord,
+} from '../contract';
 import { loadTokenizer } from '../engine/tokenizer/load';
 import { fineTune as runFineTune } from '../engine/train';
 import type { ActivityDeps } from './deps';

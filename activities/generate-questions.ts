@@ -6,40 +6,12 @@ import {
   questionGenerationPrompt,
   QUESTION_STOP_STRINGS,
 } from '../method/self-generated-questions';
+import type { GeneratedQuestionsResult, GenerateQuestionsInput } from '../contract';
 import type { ActivityDeps } from './deps';
 import { checkCancelled, heartbeat } from './context';
-import { readQuestions, taskOf, type TaskRef } from './dataset';
+import { readQuestions, taskOf } from './dataset';
 import { failingClearly } from './failures';
 import { loadModelByRef } from './model-cache';
-
-export interface GenerateQuestionsInput {
-  campaignId: string;
-  round: number;
-  /** The unlabeled pool the new questions join (and are deduplicated against). */
-  datasetRef: string;
-  modelRef: string;
-  task: TaskRef;
-  /** Prompts to sample (each shows `shots` pool questions and asks for a new one). */
-  count: number;
-  shots: number;
-  temperature: number;
-  maxNewTokens: number;
-  seed: string;
-  executionProvider: 'cpu' | 'cuda';
-  allowCpuFallback: boolean;
-}
-
-export interface GeneratedQuestionsResult {
-  /** The pool with the new questions appended (a dataset snapshot like snapshotDataset's). */
-  ref: string;
-  count: number;
-  sampled: number;
-  added: number;
-  unparseable: number;
-  duplicates: number;
-  /** Prompts longer than the model's context even with one shot: skipped, nothing written. */
-  tooLong?: number;
-}
 
 /**
  * The paper's self-generated questions: the model is shown a few questions of the pool and writes a

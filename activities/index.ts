@@ -1,3 +1,4 @@
+import type { AcceleratorActivities, LightActivities } from '../contract';
 import type { ActivityDeps } from './deps';
 import { makeBuildTrainingSet, makeSnapshotReplayExamples } from './build-training-set';
 import { makeSummarizeEvaluation } from './evaluation';
@@ -14,34 +15,13 @@ import { makeVoteAndFilter } from './vote-and-filter';
 import { makeWriteReport } from './write-report';
 
 export type { ActivityDeps } from './deps';
-export type { DatasetSnapshot, SnapshotDatasetInput } from './snapshot-dataset';
-export type { ImportModelInput, ModelArtifact } from './model-cache';
-export type {
-  EvaluationShardInput,
-  SamplingParams,
-  ShardCursor,
-  ShardInput,
-  ShardResult,
-  SkippedQuestion,
-} from './sample-shard';
-export type { VoteAndFilterInput, VoteAndFilterResult } from './vote-and-filter';
-export type { BuildTrainingSetInput, TrainingRecord, TrainingSetResult } from './build-training-set';
-export type { FineTuneCursor, FineTuneHeartbeat, FineTuneInput, FineTuneResult } from './fine-tune';
-export type { EvaluationSummary, SummarizeEvaluationInput } from './evaluation';
-export type { ExemplarSetsResult, GenerateExemplarsInput } from './exemplars';
-export type { GeneratedQuestionsResult, GenerateQuestionsInput } from './generate-questions';
-export type { ReportArtifacts, WriteReportInput } from './write-report';
-export type { RecordRoundInput, RecordRoundResult } from './record-round';
-export type { RecordFailureInput } from './record-failure';
-export type { QuestionEvaluation, QuestionSamples, StoredPath, VoteRecord } from './records';
-export { NON_RETRYABLE_TYPES } from './failures';
 
 /**
  * Activities for the light task queue: files, voting, filtering, formatting, scoring, reports. Each
  * heartbeats on a timer while it runs (activities/keep-alive.ts), so a dead worker's light activity
  * moves to another worker after LIGHT's heartbeat timeout.
  */
-export function createLightActivities(deps: ActivityDeps) {
+export function createLightActivities(deps: ActivityDeps): LightActivities {
   return {
     snapshotDataset: keepingAlive(makeSnapshotDataset(deps)),
     snapshotExemplars: keepingAlive(makeSnapshotExemplars(deps)),
@@ -57,7 +37,7 @@ export function createLightActivities(deps: ActivityDeps) {
 }
 
 /** Activities for the accelerator task queue: everything that runs the model. */
-export function createAcceleratorActivities(deps: ActivityDeps) {
+export function createAcceleratorActivities(deps: ActivityDeps): AcceleratorActivities {
   return {
     samplePaths: makeSamplePaths(deps),
     evaluateShard: makeEvaluateShard(deps),
@@ -68,10 +48,6 @@ export function createAcceleratorActivities(deps: ActivityDeps) {
 }
 
 /** Every lmsi activity (a worker polling both queues registers all of them). */
-export function createActivities(deps: ActivityDeps) {
+export function createActivities(deps: ActivityDeps): LightActivities & AcceleratorActivities {
   return { ...createLightActivities(deps), ...createAcceleratorActivities(deps) };
 }
-
-export type LightActivities = ReturnType<typeof createLightActivities>;
-export type AcceleratorActivities = ReturnType<typeof createAcceleratorActivities>;
-export type LmsiActivities = ReturnType<typeof createActivities>;

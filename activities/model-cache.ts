@@ -3,6 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { loadGenerationModel, type GenerationModel } from '../engine/generate';
 import type { ArtifactStore } from '../store';
+import type { ImportModelInput, ModelArtifact } from '../contract';
 import type { ActivityDeps } from './deps';
 import { failingClearly } from './failures';
 import { checkModelFolder } from './model-check';
@@ -45,15 +46,6 @@ export async function loadModelByRef(
     // A folder without ONNX export samples through the engine's graph, built once per machine.
     graphCacheDir: path.join(deps.cacheDir, 'graphs'),
   });
-}
-
-export interface ImportModelInput {
-  dir: string;
-}
-
-export interface ModelArtifact {
-  ref: string;
-  files: number;
 }
 
 /** Copies a model folder (the campaign's base model) into the store, checking that it is a model. */

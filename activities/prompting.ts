@@ -1,6 +1,7 @@
 import { type ChatTemplate, loadChatTemplate } from '../engine/tokenizer/chat-template';
 import type { LoadedTokenizer } from '../engine/tokenizer/load';
 import { EXEMPLAR_SEPARATOR, chatAssistantTurn, chatUserTurn } from '../method/formats';
+import type { ChatTemplateMode } from '../contract';
 
 /**
  * How a model is prompted (config prompting.chatTemplate): 'auto' renders the paper's prompts as
@@ -8,7 +9,6 @@ import { EXEMPLAR_SEPARATOR, chatAssistantTurn, chatUserTurn } from '../method/f
  * every model the raw text prompts. Campaigns started before the option keep raw prompts (their
  * activity inputs carry no mode).
  */
-export type ChatTemplateMode = 'auto' | 'none';
 
 export interface Prompting {
   /** The template prompts are rendered with; null: raw text. */

@@ -1,13 +1,7 @@
-import { indexableCampaignId, indexFailure, type RecordedFailure } from '../report/campaign-index';
+import type { RecordFailureInput } from '../contract';
+import { indexableCampaignId, indexFailure } from '../report/campaign-index';
 import type { ActivityDeps } from './deps';
 import { failingClearly } from './failures';
-
-export interface RecordFailureInput {
-  campaignId: string;
-  /** The failed run of the campaign workflow (each run's failure is its own entry). */
-  runId: string;
-  failure: RecordedFailure;
-}
 
 /**
  * Enters a failed campaign run's reason in the campaign index, so `lmsi status` shows why it failed

@@ -1,33 +1,10 @@
 import * as path from 'node:path';
 import { BadInputError } from '../base/errors';
-import { getTask, isTaskName, TASK_NAMES, type TaskOptions } from '../method/tasks';
-import type { BadLine, BadLinePolicy, Question, TaskName } from '../method/types';
+import { getTask, isTaskName, TASK_NAMES } from '../method/tasks';
+import type { BadLine, BadLinePolicy, Question } from '../method/types';
+import type { DatasetSnapshot, SnapshotDatasetInput } from '../contract';
 import type { ActivityDeps } from './deps';
 import { failingClearly } from './failures';
-
-export interface SnapshotDatasetInput {
-  task: TaskName;
-  taskOptions?: TaskOptions;
-  /** A questions file readable by the worker. */
-  file: string;
-  policy?: BadLinePolicy;
-  limit?: number;
-  /**
-   * Every question needs its label (an evaluation file): one without fails here, naming its line,
-   * rather than after the whole evaluation has run. Absent in snapshots scheduled before it existed.
-   */
-  requireLabels?: boolean;
-}
-
-export interface DatasetSnapshot {
-  /** JSONL artifact of validated `Question`s. */
-  ref: string;
-  count: number;
-  /** Lines skipped under 'skip-and-report', stored as a JSONL artifact of BadLine. */
-  badLines: number;
-  badLinesRef: string | null;
-  file: string;
-}
 
 /**
  * Copies a questions file into the artifact store, validating every line, so a round works from an

@@ -1,27 +1,10 @@
-import { emptyFilterStats, keepConsistentPaths, mergeFilterStats, type FilterStats } from '../method/filter';
-import { voteOnQuestion, type AnsweredPath, type VoteWeighting } from '../method/vote';
+import { emptyFilterStats, keepConsistentPaths, mergeFilterStats } from '../method/filter';
+import { voteOnQuestion, type AnsweredPath } from '../method/vote';
+import type { QuestionSamples, VoteAndFilterInput, VoteAndFilterResult, VoteRecord } from '../contract';
 import type { ActivityDeps } from './deps';
-import { readQuestions, taskOf, type TaskRef } from './dataset';
+import { readQuestions, taskOf } from './dataset';
 import { failingClearly } from './failures';
-import { toSampledPath, type QuestionSamples, type VoteRecord } from './records';
-
-export interface VoteAndFilterInput {
-  datasetRef: string;
-  shardRefs: string[];
-  task: TaskRef;
-  weighting: VoteWeighting;
-  filter: { minConfidence: number; dedupe: boolean; maxPerQuestion?: number; maxChars?: number };
-}
-
-export interface VoteAndFilterResult {
-  /** JSONL of kept AnsweredPaths (the self-training set before formatting). */
-  keptRef: string;
-  /** JSONL of VoteRecords: every question's vote and which paths were kept. */
-  votesRef: string;
-  stats: FilterStats;
-  /** Mean confidence of the questions that kept at least one path. */
-  meanKeptConfidence: number | null;
-}
+import { toSampledPath } from './records';
 
 /**
  * The paper's steps 2 and 3: majority vote over each question's paths (self-consistency) and keep
@@ -65,6 +48,7 @@ export function makeVoteAndFilter({ store }: ActivityDeps) {
             abstentions: voted.vote.abstentions,
             tally: voted.vote.tally.map((t) => ({ answer: t.answer, votes: t.votes })),
             keptPathIndexes: filtered.kept.map((p) => p.pathIndex),
+            dropped: filtered.dropped,
           });
         }
       }

@@ -26,7 +26,7 @@ import { writeArithSplits } from '../method/tasks/arith';
 import { createLmsiWorker } from '../workers';
 import { lmsiSearchAttributeKeys } from '../workflows/search-attributes';
 import { createBaseModel } from '../engine/checkpoint';
-import type { RoundResult } from '../workflows/types';
+import type { RoundResult } from '../contract';
 import { machine } from './machine';
 
 /** The first n lines of a JSONL file, copied under dir (the bench's slice of a model's data split). */

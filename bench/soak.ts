@@ -16,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { finishedRounds, startCampaign } from '../client';
+import { LocalArtifactStore } from '../store';
 import { deriveSeed, Rng } from '../base/rng';
 import { pretrainedTinyModel } from '../testing/tiny-model';
 import { devServer } from '../testing/dev-server';
@@ -107,7 +108,8 @@ async function main(): Promise<void> {
   const campaign = await result;
   await worker.stop();
 
-  const rounds = (await finishedRounds(client, config.name)).map((r) => r.result);
+  const store = new LocalArtifactStore(config.artifacts.dir);
+  const rounds = (await finishedRounds(client, config.name, { store })).map((r) => r.result);
   let duplicates = 0;
   let missing = 0;
   for (const r of rounds.filter((x) => x.sampling)) {

@@ -16,7 +16,7 @@ import {
 import { loadCampaignConfig } from '../config';
 import { runPreflight } from './config-commands';
 import { LocalArtifactStore, type ArtifactStore } from '../store';
-import type { CampaignStatus } from '../workflows/types';
+import type { CampaignStatus } from '../contract';
 import { campaignSource, withCampaignSourceOptions, type CampaignSourceOptions } from './report-commands';
 import { fromTemporalOrStore } from './offline';
 import { withClient, withTemporalOptions, type TemporalOptions } from './temporal-options';

@@ -1,6 +1,6 @@
 import { isGrpcServiceError, ServiceError } from '@temporalio/client';
 import { serverUnreachable } from '../client/campaign-diagnosis';
-import type { CampaignStatus } from '../workflows/types';
+import type { CampaignStatus } from '../contract';
 
 /**
  * Exit codes of the commands that wait on a campaign (`run --wait`, `status --watch`): the

@@ -13,7 +13,7 @@ import { ApplicationFailure, type ProtoFailure } from '@temporalio/common';
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
 import { temporal as proto } from '@temporalio/proto';
-import type { ReportArtifacts } from '../activities';
+import type { ReportArtifacts } from '../contract';
 import { LmsiRound, LmsiStep } from '../workflows/search-attributes';
 import {
   roundWorkflowId,
@@ -21,7 +21,7 @@ import {
   type CampaignStep,
   type FailingWorkflowTask,
   type RetryingActivity,
-} from '../workflows/types';
+} from '../contract';
 
 /**
  * What a user needs when a campaign stops moving: why a failed campaign failed and where, which

@@ -20,18 +20,16 @@ import type { ArtifactStore } from '../store';
 import { selfImprovementCampaign } from '../workflows/campaign';
 import { pauseSignal, resumeSignal, statusQuery } from '../workflows/messages';
 import { LmsiCampaignId } from '../workflows/search-attributes';
-import { summarizeRound } from '../workflows/summary';
-import {
-  roundWorkflowId,
-  type CampaignFailure,
-  type CampaignInput,
-  type CampaignResult,
-  type CampaignState,
-  type CampaignStateName,
-  type CampaignStatus,
-  type RoundResult,
-  type RoundSummary,
-} from '../workflows/types';
+import type {
+  CampaignFailure,
+  CampaignInput,
+  CampaignResult,
+  CampaignState,
+  CampaignStateName,
+  CampaignStatus,
+  RoundResult,
+  RoundSummary,
+} from '../contract';
 
 /**
  * Paths in a config are relative to the config file; workers may run elsewhere, so a campaign
@@ -201,66 +199,39 @@ async function runInput(
   });
 }
 
-async function roundWorkflowResult(client: Client, workflowId: string, hint: string): Promise<RoundResult> {
-  try {
-    return await client.workflow.getHandle<(i: unknown) => Promise<RoundResult>>(workflowId).result();
-  } catch (e) {
-    if (e instanceof WorkflowNotFoundError) {
-      throw new Error(`round workflow ${workflowId} no longer exists (Temporal retention)${hint}`);
-    }
-    throw e;
-  }
-}
-
-/** Rounds from `from` on that only their round workflows know of (the campaign's current run). */
-async function roundsFromWorkflows(
-  client: Client,
+/**
+ * The finished rounds the store's campaign index lists past `from`: a round the campaign's current
+ * run finished (and recorded) before it continued as new carries it in its state.
+ */
+async function indexedRoundsFrom(
+  store: ArtifactStore | undefined,
   campaignId: string,
   from: number,
-): Promise<{ summary: RoundSummary; result: RoundResult }[]> {
-  const out: { summary: RoundSummary; result: RoundResult }[] = [];
-  for (let round = from; ; round++) {
-    const id = roundWorkflowId(campaignId, round);
-    const handle = client.workflow.getHandle<(i: unknown) => Promise<RoundResult>>(id);
-    let described;
-    try {
-      described = await handle.describe();
-    } catch (e) {
-      if (e instanceof WorkflowNotFoundError) break;
-      throw e;
-    }
-    if (described.status.name !== 'COMPLETED') break;
-    const result = await handle.result();
-    out.push({ summary: summarizeRound(result, id), result });
-  }
-  return out;
+): Promise<RoundSummary[]> {
+  if (!store) return [];
+  const index = await readCampaignIndex(store, campaignId);
+  return (index?.rounds ?? []).filter((r) => r.round >= from);
 }
 
 /**
  * The finished rounds of a campaign with their whole lineage. Rounds are listed by the campaign
- * itself (its result, or its latest run's input); each round's result is read from its record in the
- * artifact store when it has one, since Temporal deletes round workflows after the namespace's
- * retention, and from its round workflow otherwise (rounds run before they were recorded, and the
- * round the campaign's current run just finished).
+ * itself (its result, or its latest run's input; its index in the artifact store once the workflow is
+ * gone), then by its index for a round its current run just finished. Each round's lineage is read
+ * from one place: the record the round wrote to the artifact store (report/round-record.ts). A round
+ * run before rounds were recorded has none, and fails with its round number.
  */
 export async function finishedRounds(
   client: Client,
   campaignId: string,
-  options: { store?: ArtifactStore } = {},
+  options: { store: ArtifactStore },
 ): Promise<{ summary: RoundSummary; result: RoundResult }[]> {
   const { store } = options;
   const record = await campaignRecord(client, campaignId, store);
+  const summaries = [...record.rounds, ...(await indexedRoundsFrom(store, campaignId, record.rounds.length))];
   const out: { summary: RoundSummary; result: RoundResult }[] = [];
-  for (const summary of record.rounds) {
-    const hint =
-      summary.resultRef && !store ? `; its record ${summary.resultRef} is in the artifact store` : '';
-    const fromWorkflow = (id: string) => roundWorkflowResult(client, id, hint);
-    const result = store
-      ? await roundResultOf(summary, { campaignId, store, fromWorkflow })
-      : await fromWorkflow(summary.workflowId);
-    out.push({ summary, result });
+  for (const summary of summaries) {
+    out.push({ summary, result: await roundResultOf(summary, { campaignId, store }) });
   }
-  out.push(...(await roundsFromWorkflows(client, campaignId, record.rounds.length)));
   return out;
 }
 
@@ -297,7 +268,7 @@ export async function campaignStatus(
   const record = await campaignRecord(client, campaignId);
   const rounds = [
     ...record.rounds,
-    ...(await roundsFromWorkflows(client, campaignId, record.rounds.length)).map((r) => r.summary),
+    ...(await indexedRoundsFrom(options.store, campaignId, record.rounds.length)),
   ];
   const result = record.result;
   const last = rounds[rounds.length - 1];
@@ -386,14 +357,9 @@ export async function finishedCampaignFromStore(
 ): Promise<{ status: CampaignStatus; rounds: { summary: RoundSummary; result: RoundResult }[] } | null> {
   const index = await readCampaignIndex(store, campaignId);
   if (!index || !indexShowsFinished(index)) return null;
-  const noWorkflow = (id: string): Promise<RoundResult> =>
-    Promise.reject(new Error(`round workflow ${id} cannot be read without Temporal`));
   const rounds = [];
   for (const summary of index.rounds) {
-    rounds.push({
-      summary,
-      result: await roundResultOf(summary, { campaignId, store, fromWorkflow: noWorkflow }),
-    });
+    rounds.push({ summary, result: await roundResultOf(summary, { campaignId, store }) });
   }
   return { status: statusFromIndex(index), rounds };
 }

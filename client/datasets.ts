@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import type { DatasetSnapshot, SnapshotDatasetInput } from '../activities';
+import type { DatasetSnapshot, SnapshotDatasetInput } from '../contract';
 import { snapshotDatasetWorkflow } from '../workflows';
 
 /** Starts a dataset snapshot workflow and waits for its result. */

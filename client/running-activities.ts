@@ -1,8 +1,8 @@
 import type { Client } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { temporal as proto } from '@temporalio/proto';
-import type { FineTuneHeartbeat } from '../activities';
-import { roundWorkflowId } from '../workflows/types';
+import type { FineTuneHeartbeat } from '../contract';
+import { roundWorkflowId } from '../contract';
 
 /** A running activity of a workflow as the server sees it (heartbeat details decoded). */
 export interface RunningActivity {

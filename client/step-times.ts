@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { roundWorkflowId } from '../workflows/types';
+import { roundWorkflowId } from '../contract';
 
 /**
  * The round's steps by activity type: exemplars and self-generated questions are "prepare"; with a

@@ -8,7 +8,7 @@ import type { AnsweredPath, VoteResult } from './vote';
  * answer equals the majority answer, with the optional limits a campaign may add.
  */
 
-export const filterOptionsSchema = z.strictObject({
+export const FilterOptions = z.strictObject({
   /** Questions whose confidence (vote share) is below this keep nothing. Default 0, the paper's. */
   minConfidence: z.number().min(0).max(1).default(0),
   /** Keep one path per rationale, compared after collapsing whitespace. Default off, as in the paper. */
@@ -20,7 +20,7 @@ export const filterOptionsSchema = z.strictObject({
   /** Bins of the confidence histogram over [0, 1]. */
   histogramBins: z.number().int().min(1).default(10),
 });
-export type FilterOptions = z.input<typeof filterOptionsSchema>;
+export type FilterOptions = z.input<typeof FilterOptions>;
 
 export type DropReason = 'disagree' | 'abstain' | 'lowConfidence' | 'duplicate' | 'overCap' | 'tooLong';
 
@@ -45,6 +45,8 @@ export interface FilterStats {
 export interface FilterResult {
   /** In path-index order. */
   kept: AnsweredPath[];
+  /** Every path not kept and the first check that dropped it, in path-index order. */
+  dropped: { pathIndex: number; reason: DropReason }[];
   stats: FilterStats;
 }
 
@@ -71,7 +73,7 @@ export function keepConsistentPaths(
   vote: VoteResult,
   options: FilterOptions = {},
 ): FilterResult {
-  const opts = filterOptionsSchema.parse(options);
+  const opts = FilterOptions.parse(options);
   if (vote.m !== paths.length) {
     throw new Error(`keepConsistentPaths: the vote counted ${vote.m} paths but ${paths.length} were given`);
   }
@@ -79,6 +81,7 @@ export function keepConsistentPaths(
   const lowConfidence = vote.confidence < opts.minConfidence;
   const seenRationales = new Set<string>();
   const kept: AnsweredPath[] = [];
+  const dropped: FilterResult['dropped'] = [];
   const rationaleKey = (path: AnsweredPath) => splitRationale(path.text).rationale.replace(/\s+/g, ' ');
   const dropReason = (path: AnsweredPath): DropReason | null => {
     if (path.answer === null) return 'abstain';
@@ -93,6 +96,7 @@ export function keepConsistentPaths(
     const reason = dropReason(path);
     if (reason !== null) {
       stats.droppedBy[reason]++;
+      dropped.push({ pathIndex: path.pathIndex, reason });
       continue;
     }
     kept.push(path);
@@ -106,7 +110,7 @@ export function keepConsistentPaths(
   const bin = stats.confidenceHistogram[confidenceBin(vote.confidence, opts.histogramBins)];
   bin.questions = 1;
   bin.keptPaths = kept.length;
-  return { kept, stats };
+  return { kept, dropped, stats };
 }
 
 /** Sums the stats of many questions (or shards); both must use the same histogram bins. */

@@ -1,14 +1,19 @@
-import type { TaskRef } from '../activities/dataset';
-import type { QuestionEvaluation, QuestionSamples, StoredPath, VoteRecord } from '../activities/records';
 import type { CampaignConfig } from '../config/campaign';
 import { splitRationale } from '../method/formats';
-import { filterOptionsSchema, type DropReason, type FilterOptions } from '../method/filter';
+import { FilterOptions, type DropReason } from '../method/filter';
 import type { ScoredVote } from '../method/metrics';
 import { getTask } from '../method/tasks';
 import type { Question, Task } from '../method/types';
 import { answerPaths, majorityVote, type VoteWeighting } from '../method/vote';
 import type { ArtifactStore } from '../store';
-import type { RoundResult } from '../workflows/types';
+import type {
+  QuestionEvaluation,
+  QuestionSamples,
+  RoundResult,
+  StoredPath,
+  TaskRef,
+  VoteRecord,
+} from '../contract';
 import { buildReport } from './build';
 import type { ModelScores, RoundReport } from './types';
 
@@ -250,8 +255,9 @@ function answered(task: Task, question: Question, paths: StoredPath[]) {
 }
 
 /**
- * Why a path that agreed with the majority was not kept: the first of keepConsistentPaths' checks
- * that applies, in its order (lowConfidence, tooLong, duplicate, overCap).
+ * Why a path that agreed with the majority was not kept, for votes recorded before the vote record
+ * kept each dropped path's reason: the first of keepConsistentPaths' checks that applies, in its
+ * order (lowConfidence, tooLong, duplicate, overCap).
  */
 function filteredReason(
   path: { text: string },
@@ -259,7 +265,7 @@ function filteredReason(
   keptBefore: { text: string }[],
   options: FilterOptions,
 ): DropReason {
-  const opts = filterOptionsSchema.parse(options);
+  const opts = FilterOptions.parse(options);
   if (confidence < opts.minConfidence) return 'lowConfidence';
   if (opts.maxChars !== undefined && path.text.length > opts.maxChars) return 'tooLong';
   const key = (t: string) => splitRationale(t).rationale.replace(/\s+/g, ' ');
@@ -302,13 +308,20 @@ export async function auditQuestion(
     const paths = answered(task, asVoted, samples.record.paths);
     const revote = majorityVote(paths, { weighting });
     const keptIndexes = new Set(vote.record.keptPathIndexes);
+    // Why each dropped path went, as the vote recorded it; votes recorded before the reasons were
+    // have them rebuilt from the round's filter options (recordedReasons is null then).
+    const recordedReasons = vote.record.dropped
+      ? new Map(vote.record.dropped.map((d) => [d.pathIndex, d.reason]))
+      : null;
     const keptBefore: { text: string }[] = [];
     const audited: AuditedPath[] = [];
     for (const p of [...paths].sort((a, b) => a.pathIndex - b.pathIndex)) {
       const stored = samples.record.paths.find((s) => s.pathIndex === p.pathIndex)!;
       const kept = keptIndexes.has(p.pathIndex);
       let dropReason: AuditedPath['dropReason'] = null;
-      if (!kept) {
+      if (!kept && recordedReasons) {
+        dropReason = recordedReasons.get(p.pathIndex) ?? 'filtered';
+      } else if (!kept) {
         if (p.answer === null) dropReason = 'abstain';
         else if (p.answer !== vote.record.answer) dropReason = 'disagree';
         else

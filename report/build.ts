@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import type { FineTuneResult } from '../activities';
 import type { ArtifactStore } from '../store';
-import { roundContextLimits } from '../workflows/context-limits';
-import type { ModelEvaluation, RoundResult } from '../workflows/types';
-import type { CampaignReport, CampaignStop, ModelScores, RoundReport, TrainingReport } from './types';
+import type { CampaignStop, FineTuneResult, ModelEvaluation, RoundResult } from '../contract';
+import { roundContextLimits } from '../contract/context-limits';
+import type { CampaignReport, ModelScores, RoundReport, TrainingReport } from './types';
 
 const LossCurve = z.array(z.object({ step: z.number(), loss: z.number() }));
 

@@ -1,10 +1,8 @@
 import { z } from 'zod';
 import { BadInputError } from '../base/errors';
 import { InvalidRefError, type ArtifactStore } from '../store';
-import type { ReportArtifacts } from '../activities/write-report';
-import type { CampaignStop } from './types';
-import { summarizeRound } from '../workflows/summary';
-import type { RoundResult, RoundSummary } from '../workflows/types';
+import type { CampaignStop, RecordedFailure, ReportArtifacts, RoundResult, RoundSummary } from '../contract';
+import { summarizeRound } from '../contract/round-summary';
 
 /**
  * The campaign index: which rounds a campaign finished (and its report), kept in the artifact store
@@ -51,18 +49,6 @@ interface RoundEntry {
   plannedRounds: number | null;
   startedAt: string;
   finishedAt: string;
-}
-
-/** A failed campaign's reason and where it failed, as the campaign recorded it (workflows/campaign.ts). */
-export interface RecordedFailure {
-  message: string;
-  type: string | null;
-  round: number | null;
-  step: string | null;
-  activity: string | null;
-  workflowId: string;
-  /** When the run failed (workflow time). */
-  failedAt: string;
 }
 
 interface FailureEntry {

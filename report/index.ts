@@ -18,7 +18,7 @@ export {
   readRoundRecord,
   roundRecord,
   roundResultOf,
-  type RoundRecord,
+  RoundNotRecordedError,
   type RoundSource,
 } from './round-record';
 export {

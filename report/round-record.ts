@@ -1,24 +1,11 @@
 import { z } from 'zod';
-import { ArtifactNotFoundError, type ArtifactStore } from '../store';
-import type { RoundResult } from '../workflows/types';
+import type { RoundRecord, RoundResult } from '../contract';
+import type { ArtifactStore } from '../store';
 
-/**
- * A round's whole lineage (its RoundResult) as an immutable artifact. Temporal deletes closed
- * workflows after the namespace's retention period, and campaigns run for days: the report, the
- * audit and the status of a campaign read its rounds from these records, which live as long as the
- * artifact store does.
- */
-export interface RoundRecord {
-  kind: 'lmsi.round-result';
-  version: 1;
-  campaignId: string;
-  /** The round's workflow id (`<campaignId>/round-<n>`), which may no longer exist in Temporal. */
-  workflowId: string;
-  result: RoundResult;
-}
-
+/** A round's record (contract/round.ts RoundRecord): its result, without the ref of the record itself. */
 export function roundRecord(campaignId: string, workflowId: string, result: RoundResult): RoundRecord {
-  return { kind: 'lmsi.round-result', version: 1, campaignId, workflowId, result };
+  const { recordRef: _recordRef, ...lineage } = result;
+  return { kind: 'lmsi.round-result', version: 1, campaignId, workflowId, result: lineage };
 }
 
 // The envelope and the fields every reader relies on; the rest of the lineage is passed through.
@@ -61,39 +48,37 @@ export async function readRoundRecord(
   return record as unknown as RoundRecord;
 }
 
-/** Where a finished round's result is: its record in the store, else (older campaigns) its workflow. */
+/** Where a finished round's result is: its record in the artifact store. */
 export interface RoundSource {
   round: number;
   workflowId: string;
+  /** The round's record; absent for rounds run before rounds were recorded. */
   resultRef?: string | null;
 }
 
+/** A round whose lineage is in no record (it ran before rounds were recorded). */
+export class RoundNotRecordedError extends Error {
+  override readonly name = 'RoundNotRecordedError';
+  constructor(
+    readonly round: number,
+    readonly workflowId: string,
+  ) {
+    super(
+      `round ${round} (${workflowId}) ran before rounds were recorded in the artifact store: its lineage has no record to read`,
+    );
+  }
+}
+
 /**
- * A finished round's result: from its record when the campaign stored one, else from its round
- * workflow (campaigns that ran before rounds were recorded; those rounds live as long as Temporal's
- * retention lets them). A record missing from this store (a reader pointed at another artifact
- * root) also falls back to the workflow; when that is gone too, the error names both.
+ * A finished round's result, read from its record in the artifact store: the one read path for a
+ * round's lineage (the round writes the record itself, workflows/round.ts). The record is checked to
+ * be this round of this campaign.
  */
 export async function roundResultOf(
   source: RoundSource,
-  ctx: {
-    campaignId: string;
-    store: ArtifactStore;
-    fromWorkflow: (workflowId: string) => Promise<RoundResult>;
-  },
+  ctx: { campaignId: string; store: ArtifactStore },
 ): Promise<RoundResult> {
-  if (!source.resultRef) return ctx.fromWorkflow(source.workflowId);
+  if (!source.resultRef) throw new RoundNotRecordedError(source.round, source.workflowId);
   const expected = { campaignId: ctx.campaignId, round: source.round };
-  try {
-    return (await readRoundRecord(ctx.store, source.resultRef, expected)).result;
-  } catch (e) {
-    if (!(e instanceof ArtifactNotFoundError)) throw e;
-    try {
-      return await ctx.fromWorkflow(source.workflowId);
-    } catch (fallback) {
-      throw new Error(
-        `round ${source.round}: ${e.message}, and its workflow could not be read: ${fallback instanceof Error ? fallback.message : String(fallback)}`,
-      );
-    }
-  }
+  return (await readRoundRecord(ctx.store, source.resultRef, expected)).result;
 }

@@ -1,6 +1,6 @@
 import type { DropReason, ConfidenceHistogramBin } from '../method/filter';
 import type { CalibrationBin } from '../method/metrics';
-import type { GateDecision } from '../workflows/types';
+import type { CampaignStop, GateDecision } from '../contract';
 
 /** How one model scored on the labeled evaluation set after a round. */
 export interface ModelScores {
@@ -45,7 +45,7 @@ export interface RoundReport {
     resumedQuestions: number;
   } | null;
   /**
-   * What the model's context limited (workflows/context-limits.ts): questions skipped because their
+   * What the model's context limited (contract/context-limits.ts): questions skipped because their
    * prompt is longer than the context, by step, and every skip and maxNewTokens clip in words. Null
    * when it limited nothing.
    */
@@ -95,10 +95,4 @@ export interface CampaignReport {
   totalWallSeconds: number;
   /** Why the campaign stopped before its last round (a round that kept too few paths); absent otherwise. */
   stopped?: CampaignStop;
-}
-
-/** A campaign stopped early: the round that stopped it and why (e.g. its vote kept no path). */
-export interface CampaignStop {
-  round: number;
-  reason: string;
 }

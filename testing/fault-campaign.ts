@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { CampaignConfig } from '../config/campaign';
-import type { RoundResult } from '../workflows/types';
+import type { RoundResult } from '../contract';
 import { testCampaignConfig, uniqueTaskQueue } from './campaign-config';
 import type { ArithBaseModel } from '../embedded';
 import { LocalArtifactStore } from '../store';

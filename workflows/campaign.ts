@@ -18,22 +18,24 @@ import {
   workflowInfo,
   type SignalDefinition,
 } from '@temporalio/workflow';
-import type { LightActivities, ReportArtifacts } from '../activities';
-import { pauseSignal, resumeSignal, roundProgressSignal, statusQuery } from './messages';
-import { LIGHT } from './presets';
-import { selfImprovementRound } from './round';
-import { summarizeRound } from './summary';
-import { LmsiBestGreedyAccuracy, LmsiCampaignId, LmsiModel, LmsiRound, LmsiStep } from './search-attributes';
 import {
+  FailureType,
   roundWorkflowId,
   type CampaignInput,
   type CampaignInputs,
+  type CampaignProgress,
   type CampaignResult,
   type CampaignState,
-  type CampaignProgress,
   type CampaignStatus,
+  type LightActivities,
+  type ReportArtifacts,
   type RoundResult,
-} from './types';
+} from '../contract';
+import { pauseSignal, resumeSignal, roundProgressSignal, statusQuery } from './messages';
+import { LIGHT } from './presets';
+import { selfImprovementRound } from './round';
+import { summarizeRound } from '../contract/round-summary';
+import { LmsiBestGreedyAccuracy, LmsiCampaignId, LmsiModel, LmsiRound, LmsiStep } from './search-attributes';
 
 /**
  * A self-improvement campaign: round 0 evaluates the base model, then rounds 1..N each run as a
@@ -176,7 +178,7 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
         if (isCancellation(reportErr)) throw reportErr;
       }
       throw ApplicationFailure.create({
-        type: 'NothingKept',
+        type: FailureType.NothingKept,
         nonRetryable: true,
         message: stop,
         details: [{ round, report: stoppedReport }],
@@ -184,11 +186,14 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
     }
     runningChild = null;
     const summary = summarizeRound(result, roundId);
-    // The round's lineage also goes into the artifact store: Temporal deletes the round workflow after
-    // the namespace's retention, long before a multi-day campaign ends. Campaigns recorded before
-    // this replay without it (their readers fall back to the round workflows).
-    if (patched('lmsi-round-record')) {
-      summary.resultRef = (await light.recordRound({ campaignId, round, workflowId: roundId })).ref;
+    // The round's lineage is in the artifact store, where readers find it once Temporal's retention
+    // has deleted the round workflow: the round wrote it itself (workflows/round.ts), or, for a
+    // round run before rounds did, the campaign records it here from the round's result. Campaigns
+    // recorded before either replay without it.
+    if (result.recordRef !== undefined) {
+      summary.resultRef = result.recordRef;
+    } else if (patched('lmsi-round-record')) {
+      summary.resultRef = (await light.recordRound({ campaignId, round, workflowId: roundId, result })).ref;
     }
     state.rounds.push(summary);
     if (result.student) state.studentModelRef = result.student.modelOut;
@@ -304,7 +309,7 @@ async function recordFailure(
 function nothingKept(err: unknown): string | null {
   if (!(err instanceof ChildWorkflowFailure)) return null;
   const cause = err.cause;
-  return cause instanceof ApplicationFailure && cause.type === 'NothingKept' ? cause.message : null;
+  return cause instanceof ApplicationFailure && cause.type === FailureType.NothingKept ? cause.message : null;
 }
 
 async function snapshotInputs(
@@ -339,7 +344,7 @@ async function snapshotInputs(
   ]);
   if (evaluation.count === 0) {
     throw ApplicationFailure.create({
-      type: 'BadInput',
+      type: FailureType.BadInput,
       nonRetryable: true,
       message: `${config.data.evaluation}: data.evaluation: no questions to evaluate on`,
     });

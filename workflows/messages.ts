@@ -1,5 +1,5 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { CampaignStatus, RoundProgress } from './types';
+import type { CampaignStatus, RoundProgress } from '../contract';
 
 /** Pause takes effect between activities: the running one finishes, the next waits for resume. */
 export const pauseSignal = defineSignal('pause');

@@ -1,10 +1,5 @@
 import type { ActivityOptions, RetryPolicy } from '@temporalio/workflow';
-
-/**
- * Failure types a retry cannot fix (activities raise them, see activities/failures.ts): bad input
- * naming file/line/field, a corrupt artifact, a ref outside the store, invalid parameters.
- */
-export const NON_RETRYABLE_TYPES = ['BadInput', 'ArtifactCorrupt', 'InvalidRef', 'InvalidArgument'];
+import { NON_RETRYABLE_TYPES } from '../contract/failures';
 
 const RETRY: RetryPolicy = {
   initialInterval: '1 second',

@@ -1,32 +1,30 @@
-import {
-  ApplicationFailure,
-  condition,
-  getExternalWorkflowHandle,
-  patched,
-  proxyActivities,
-  setHandler,
-  upsertSearchAttributes,
-  workflowInfo,
-} from '@temporalio/workflow';
-import type {
-  AcceleratorActivities,
-  LightActivities,
-  SamplingParams,
-  ShardInput,
-  ShardResult,
-} from '../activities';
-import { pauseSignal, resumeSignal, roundProgressQuery, roundProgressSignal } from './messages';
-import { accelerator, LIGHT } from './presets';
-import { LmsiStep } from './search-attributes';
+import { ApplicationFailure, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { CampaignConfig } from '../config/campaign';
-import type { GateDecision, RoundInput, RoundProgress, RoundResult, RoundStep } from './types';
+import {
+  FailureType,
+  type AcceleratorActivities,
+  type LightActivities,
+  type RoundInput,
+  type RoundResult,
+  type RoundStep,
+  type SamplingParams,
+  type ShardInput,
+  type ShardResult,
+} from '../contract';
+import { pauseGate } from './pause-gate';
+import { accelerator, LIGHT } from './presets';
+import { roundProgress } from './round-progress';
+import { decideGate, tooFewKept, trainingForRound } from './round-rules';
+import { runShards } from './shard-lanes';
 
 /**
- * One round of self-improvement (round 0 only evaluates the base model):
- *   exemplars -> sample (shards in parallel) -> vote & filter -> mixed formats -> fine-tune
- *   -> evaluate (shards) -> gate.
+ * One round of self-improvement, the paper's steps in order (round 0 only evaluates the base model):
+ *   (exemplars, questions) -> 1. sample -> 2-3. vote & filter -> 4. mixed formats -> 5. fine-tune
+ *   -> 6. evaluate -> gate -> record.
  * Every step is an activity whose result is refs + small stats, so the history has a bounded number
- * of events per shard whatever the number of questions.
+ * of events per shard whatever the number of questions. The round waits at its pause gate
+ * (pause-gate.ts) before each activity and reports each step (round-progress.ts); shards run in
+ * parallel lanes (shard-lanes.ts).
  */
 export async function selfImprovementRound(input: RoundInput): Promise<RoundResult> {
   const { config, inputs, campaignId, round } = input;
@@ -36,22 +34,31 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
   );
   const startedAt = new Date().toISOString();
   const roundTraining = trainingForRound(config.training, round);
-
-  let paused = input.paused ?? false;
-  const progress: RoundProgress = { round, step: 'starting', done: 0, total: 0 };
-  setHandler(pauseSignal, () => void (paused = true));
-  setHandler(resumeSignal, () => void (paused = false));
-  setHandler(roundProgressQuery, () => progress);
-  const parent = workflowInfo().parent;
-  const report = async (step: RoundStep, done: number, total: number) => {
-    const stepChanged = step !== progress.step;
-    Object.assign(progress, { step, done, total });
-    if (stepChanged) upsertSearchAttributes([{ key: LmsiStep, value: step }]);
-    if (parent)
-      await getExternalWorkflowHandle(parent.workflowId).signal(roundProgressSignal, { ...progress });
+  const unpaused = pauseGate(input.paused ?? false);
+  const report = roundProgress(round);
+  /** Starts a one-activity step: says so, then waits at the pause gate. */
+  const begin = async (step: RoundStep) => {
+    await report(step, 0, 1);
+    await unpaused();
   };
-  /** Pause point: between activities. */
-  const unpaused = () => condition(() => !paused);
+  /** Runs a step's shard activities in the config's parallel lanes. */
+  const shards = <I extends ShardInput>(
+    step: RoundStep,
+    count: number,
+    size: number,
+    makeInput: (shard: number, start: number, end: number) => I,
+    run: (input: I) => Promise<ShardResult>,
+  ) =>
+    runShards({
+      step,
+      count,
+      size,
+      lanes: config.sampling.maxConcurrentShards,
+      makeInput,
+      run,
+      unpaused,
+      report,
+    });
 
   const seed = (purpose: string) => `${config.seed}/round-${round}/${purpose}`;
   const task = { name: config.task.name, options: taskOptions(config.task) };
@@ -59,44 +66,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
     executionProvider: config.model.executionProvider,
     allowCpuFallback: config.model.allowCpuFallback,
   };
-  const sampling: SamplingParams = {
-    m: config.sampling.m,
-    temperature: config.sampling.temperature,
-    topK: config.sampling.topK,
-    topP: config.sampling.topP,
-    maxNewTokens: config.sampling.maxNewTokens,
-    stop: config.sampling.stop,
-    // Campaigns started before prompting existed have no such section in their history: left
-    // out, their activities keep the raw prompts they started with.
-    chatTemplate: (config.prompting as CampaignConfig['prompting'] | undefined)?.chatTemplate,
-  };
-
-  /** Runs shard activities over [0, count) with at most `limit` at a time, reporting each. */
-  const shards = async <I extends ShardInput>(
-    step: RoundStep,
-    count: number,
-    size: number,
-    makeInput: (shard: number, start: number, end: number) => I,
-    run: (input: I) => Promise<ShardResult>,
-  ): Promise<ShardResult[]> => {
-    const ranges = shardRanges(count, size);
-    const results: ShardResult[] = new Array<ShardResult>(ranges.length);
-    let next = 0;
-    let done = 0;
-    await report(step, 0, ranges.length);
-    const lane = async () => {
-      while (next < ranges.length) {
-        const i = next++;
-        await unpaused();
-        results[i] = await run(makeInput(i, ranges[i][0], ranges[i][1]));
-        await report(step, ++done, ranges.length);
-      }
-    };
-    await Promise.all(
-      Array.from({ length: Math.min(config.sampling.maxConcurrentShards, ranges.length) }, lane),
-    );
-    return results;
-  };
+  const sampling = samplingParams(config);
 
   let exemplarsRef = inputs.exemplarsRef;
   let poolRef = inputs.unlabeledRef;
@@ -108,11 +78,11 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
   let modelOut = input.modelRef;
 
   if (round > 0) {
+    // The paper's self-generated few-shot CoT exemplars, when the campaign was given none.
     const needExemplars =
       config.sampling.prompt === 'few-shot-cot' || config.formats.some((f) => f.startsWith('few-shot'));
     if (needExemplars && exemplarsRef === null) {
-      await report('exemplars', 0, 1);
-      await unpaused();
+      await begin('exemplars');
       exemplarsRef = (
         await model.generateExemplars({
           datasetRef: inputs.unlabeledRef,
@@ -131,8 +101,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
     // The paper's self-generated questions join this round's unlabeled pool.
     let pool = { ref: inputs.unlabeledRef, count: inputs.unlabeledCount };
     if (config.selfGeneration.questionsPerRound > 0) {
-      await report('questions', 0, 1);
-      await unpaused();
+      await begin('questions');
       generated = await model.generateQuestions({
         campaignId,
         round,
@@ -150,6 +119,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
     }
     poolRef = pool.ref;
 
+    // 1. Sample m chain-of-thought paths for every unlabeled question.
     const sampled = await shards(
       'sample',
       pool.count,
@@ -177,8 +147,8 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
       paths: sampled.reduce((s, r) => s + r.paths, 0),
     };
 
-    await report('vote', 0, 1);
-    await unpaused();
+    // 2-3. Majority vote (self-consistency) and keep the paths that agree with it.
+    await begin('vote');
     vote = await light.voteAndFilter({
       datasetRef: pool.ref,
       shardRefs: sampled.map((s) => s.ref),
@@ -194,15 +164,15 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
     });
     if (keptTooFew !== null && patched('lmsi-nothing-kept')) {
       throw ApplicationFailure.create({
-        type: 'NothingKept',
+        type: FailureType.NothingKept,
         nonRetryable: true,
         message: `round ${round}: ${keptTooFew}`,
         details: [{ round, kept: vote.stats.kept, paths: vote.stats.paths, droppedBy: vote.stats.droppedBy }],
       });
     }
 
-    await report('format', 0, 1);
-    await unpaused();
+    // 4. Each kept path in the paper's mixed formats.
+    await begin('format');
     trainingSet = await light.buildTrainingSet({
       keptRef: vote.keptRef,
       datasetRef: pool.ref,
@@ -214,8 +184,8 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
       replayRatio: roundTraining.replayRatio,
     });
 
-    await report('train', 0, 1);
-    await unpaused();
+    // 5. Fine-tune the model on them.
+    await begin('train');
     training = await model.fineTune({
       campaignId,
       round,
@@ -229,8 +199,8 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
     modelOut = training.modelRef;
   }
 
+  // 6. Greedy + SC@k + calibration of a model on the evaluation set (labels are read only here).
   const evalM = Math.max(...config.evaluation.scK);
-  /** Greedy + SC@k + calibration of a model on the evaluation set (labels are read only here). */
   const evaluate = async (modelRef: string) => {
     const evalShards = await shards(
       'evaluate',
@@ -276,8 +246,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
     let studentTraining: RoundResult['training'] = null;
     let studentOut = input.studentModelRef;
     if (round > 0 && trainingSet) {
-      await report('distill', 0, 1);
-      await unpaused();
+      await begin('distill');
       studentTraining = await model.fineTune({
         campaignId,
         round,
@@ -298,6 +267,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
     };
   }
 
+  // The gate: promote the round's model unless it scores worse than the best beyond the tolerance.
   await report('gate', 0, 1);
   const gate = decideGate(
     summary.greedyAccuracy ?? summary.scAccuracy,
@@ -305,8 +275,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
     config.gate.tolerance,
     round,
   );
-  await report('done', 1, 1);
-  return {
+  const result: RoundResult = {
     round,
     config,
     task,
@@ -326,87 +295,30 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
     startedAt,
     finishedAt: new Date().toISOString(),
   };
+  // The round writes its own lineage to the artifact store, the one place it is read from once the
+  // round is done (Temporal deletes the round workflow after the namespace's retention). Rounds run
+  // before this were recorded by their campaign (workflows/campaign.ts).
+  if (patched('lmsi-round-writes-record')) {
+    const { workflowId } = workflowInfo();
+    result.recordRef = (await light.recordRound({ campaignId, round, workflowId, result })).ref;
+  }
+  await report('done', 1, 1);
+  return result;
 }
 
-/**
- * Why a round's vote kept too few paths to train on, or null when it kept enough: none at all
- * (unless gate.stopWhenNothingKept is off), or fewer than `minFraction` of the sampled paths
- * (gate.minKeptFraction). Names what dropped them.
- */
-export function tooFewKept(
-  stats: { paths: number; kept: number; droppedBy: Record<string, number> },
-  gate: { minFraction: number; stopWhenNothingKept: boolean },
-): string | null {
-  const { minFraction } = gate;
-  const fraction = stats.paths > 0 ? stats.kept / stats.paths : 0;
-  if (stats.kept > 0 ? fraction >= minFraction : !gate.stopWhenNothingKept && minFraction === 0) return null;
-  const dropped = Object.entries(stats.droppedBy)
-    .filter(([, n]) => n > 0)
-    .map(([why, n]) => `${why} ${n}`)
-    .join(', ');
-  const kept = `kept ${stats.kept} of ${stats.paths} sampled paths${dropped ? ` (dropped: ${dropped})` : ''}`;
-  if (stats.kept === 0) {
-    return `${kept}: no path agreed with its question's majority answer, so there is nothing to train on and the round is not promoted; check the tokenizer (it must be the model's own) and sampling.maxNewTokens (paths cut before their answer abstain)`;
-  }
-  return `${kept}, ${(fraction * 100).toFixed(1)}% below gate.minKeptFraction ${(minFraction * 100).toFixed(1)}%: the round is not trained on nor promoted; check the tokenizer, sampling.maxNewTokens and filtering, or lower gate.minKeptFraction`;
-}
-
-/**
- * Promote the round's model unless its accuracy fell more than `tolerance` below the best so far.
- * Either way the decision is recorded; a model that is not promoted is never sampled from again.
- */
-export function decideGate(
-  accuracy: number,
-  best: number | null,
-  tolerance: number,
-  round: number,
-): GateDecision {
-  if (round === 0 || best === null) {
-    return { promoted: true, accuracy, best, tolerance, reason: 'base model' };
-  }
-  const promoted = accuracy >= best - tolerance;
-  const delta = ((accuracy - best) * 100).toFixed(1);
+/** How the round samples: the config's sampling options and its prompting mode. */
+function samplingParams(config: CampaignConfig): SamplingParams {
   return {
-    promoted,
-    accuracy,
-    best,
-    tolerance,
-    reason: promoted
-      ? `accuracy ${delta} points from the best (tolerance ${(tolerance * 100).toFixed(1)})`
-      : `accuracy fell ${(-Number(delta)).toFixed(1)} points below the best, beyond the tolerance of ${(tolerance * 100).toFixed(1)}`,
+    m: config.sampling.m,
+    temperature: config.sampling.temperature,
+    topK: config.sampling.topK,
+    topP: config.sampling.topP,
+    maxNewTokens: config.sampling.maxNewTokens,
+    stop: config.sampling.stop,
+    // Campaigns started before prompting existed have no such section in their history: left
+    // out, their activities keep the raw prompts they started with.
+    chatTemplate: (config.prompting as CampaignConfig['prompting'] | undefined)?.chatTemplate,
   };
-}
-
-/**
- * The training settings of one round: the campaign's, with every `fromRound` override of a round up
- * to this one applied in round order. An override's `epochs` drops the `steps` it replaces (and the
- * other way round), so exactly one of them is set. Without overrides: the campaign's settings as they
- * are, so runs recorded before the field schedule the same activities.
- */
-export function trainingForRound(
-  training: CampaignConfig['training'],
-  round: number,
-): Omit<CampaignConfig['training'], 'fromRound'> {
-  const { fromRound, ...settings } = training;
-  const from = Object.keys(fromRound ?? {})
-    .map(Number)
-    .filter((r) => r <= round)
-    .sort((a, b) => a - b);
-  for (const r of from) {
-    const override = fromRound![String(r)];
-    if (override.epochs !== undefined) delete settings.steps;
-    if (override.steps !== undefined) delete settings.epochs;
-    for (const [key, value] of Object.entries(override))
-      if (value !== undefined) Object.assign(settings, { [key]: value });
-  }
-  return settings;
-}
-
-/** [start, end) of each shard of `count` items. */
-export function shardRanges(count: number, size: number): [number, number][] {
-  const out: [number, number][] = [];
-  for (let start = 0; start < count; start += size) out.push([start, Math.min(count, start + size)]);
-  return out;
 }
 
 function taskOptions(t: RoundInput['config']['task']) {

@@ -1,5 +1,5 @@
 import { proxyActivities } from '@temporalio/workflow';
-import type { DatasetSnapshot, LmsiActivities, SnapshotDatasetInput } from '../activities';
+import type { DatasetSnapshot, LmsiActivities, SnapshotDatasetInput } from '../contract';
 import { LIGHT } from './presets';
 
 const { snapshotDataset } = proxyActivities<LmsiActivities>(LIGHT);

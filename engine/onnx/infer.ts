@@ -1,7 +1,17 @@
 import { type Attrs, intAttr, intsAttr } from './attrs';
 import { type DType, dtypeFromOnnx } from './dtype';
-import type { Tensor } from './graph';
 import { type Dim, type Shape, broadcastShapes, formatShape, normAxis } from './shape';
+
+/**
+ * What shape inference reads of a graph's tensor (graph.ts's Tensor has these and more): declared
+ * here rather than imported, so graph.ts, which calls inferOutputs, and this file form no circle.
+ */
+interface Tensor {
+  readonly dtype: DType;
+  readonly shape: Shape;
+  readonly rank: number;
+  readonly known?: readonly Dim[];
+}
 
 export interface OutInfo {
   dtype: DType;

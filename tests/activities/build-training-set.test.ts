@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { makeBuildTrainingSet, type TrainingRecord } from '../../activities/build-training-set';
+import { makeBuildTrainingSet } from '../../activities/build-training-set';
+import type { TrainingRecord } from '../../contract';
 import { chooseReplay } from '../../method/replay';
 import type { AnsweredPath } from '../../method/vote';
 import type { Question } from '../../method/types';

@@ -2,12 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import {
-  makeSamplePaths,
-  shardDraftName,
-  type ShardInput,
-  type ShardResult,
-} from '../../activities/sample-shard';
+import { makeSamplePaths, shardDraftName } from '../../activities/sample-shard';
+import type { ShardInput, ShardResult } from '../../contract';
 import type { Question } from '../../method/types';
 import { LocalArtifactStore } from '../../store';
 import { writeRandomTinyModel } from '../../testing/tiny-model';

@@ -5,7 +5,7 @@ import { seedExamples, type ArithBaseModel } from '../../embedded';
 import { calibrationMonotone, coarseCalibration } from '../../demo/results';
 import { arith } from '../../method/tasks/arith';
 import type { Question } from '../../method/types';
-import { trainingForRound } from '../../workflows/round';
+import { trainingForRound } from '../../workflows/round-rules';
 
 const base: ArithBaseModel = {
   dir: '/m',

@@ -13,6 +13,7 @@ const probes: Record<string, string> = {
   store: `import { LocalArtifactStore } from '../store';\nexport const x = LocalArtifactStore;\n`,
   activityValue: `import { createActivities } from '../activities';\nexport const x = createActivities;\n`,
   activityType: `import type { LmsiActivities } from '../activities';\nexport type A = LmsiActivities;\n`,
+  contractType: `import type { LmsiActivities } from '../contract';\nexport type A = LmsiActivities;\n`,
   floating: `export async function f(p: Promise<void>): Promise<void> {\n  p.then(() => 1);\n}\n`,
 };
 
@@ -53,16 +54,17 @@ describe('workflow lint rules', () => {
     ]);
   });
 
-  it('rejects the engine, the store and activity values', () => {
+  it('rejects the engine, the store and activities (types included)', () => {
     expect(messages.engine).toEqual([expect.stringContaining('must not import the engine')]);
     expect(messages.store).toEqual([
       expect.stringContaining('must not import the engine or the artifact store'),
     ]);
-    expect(messages.activityValue).toEqual([expect.stringContaining('only the types of activities')]);
+    expect(messages.activityValue).toEqual([expect.stringContaining('must not import activities/')]);
+    expect(messages.activityType).toEqual([expect.stringContaining('must not import activities/')]);
   });
 
-  it('allows activity types and flags floating promises', () => {
-    expect(messages.activityType).toEqual([]);
+  it('allows the activity interfaces of contract/ and flags floating promises', () => {
+    expect(messages.contractType).toEqual([]);
     expect(messages.floating).toEqual([expect.stringMatching(/^@typescript-eslint\/no-floating-promises/)]);
   });
 });

@@ -34,6 +34,10 @@ describe('keepConsistentPaths', () => {
     expect(r.stats.questions).toBe(1);
     expect(r.stats.questionsKept).toBe(1);
     expect(r.stats.droppedBy).toEqual({ ...noDrops, disagree: 1, abstain: 1 });
+    expect(r.dropped).toEqual([
+      { pathIndex: 1, reason: 'abstain' },
+      { pathIndex: 2, reason: 'disagree' },
+    ]);
   });
 
   it('keeps nothing when every path abstains', () => {

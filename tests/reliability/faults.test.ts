@@ -1,9 +1,10 @@
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { finishedRounds, pauseCampaign, resumeCampaign, startCampaign, trainingProgress } from '../../client';
-import type { FineTuneHeartbeat } from '../../activities';
+import type { FineTuneHeartbeat } from '../../contract';
 import type { CampaignConfig } from '../../config/campaign';
-import type { RoundResult } from '../../workflows/types';
+import type { RoundResult } from '../../contract';
+import { LocalArtifactStore } from '../../store';
 import { campaignWorkers, withWorkers } from '../helpers/campaign';
 import { connectTestTemporal, tempDir, testServerAddress, type TestTemporal } from '../helpers/temporal';
 import { pretrainedTinyModel } from '../../testing/tiny-model';
@@ -69,7 +70,9 @@ beforeAll(async () => {
   await withWorkers(await campaignWorkers(temporal, refConfig), async () =>
     (await startCampaign(temporal.client, refConfig)).result(),
   );
-  reference = (await finishedRounds(temporal.client, refConfig.name)).map((r) => r.result);
+  reference = (
+    await finishedRounds(temporal.client, refConfig.name, { store: new LocalArtifactStore(referenceDir) })
+  ).map((r) => r.result);
   config = faultCampaignConfig(dataDir, base.modelDir, 'worker-kill', path.join(root, 'artifacts'));
 }, 300_000);
 
@@ -149,7 +152,8 @@ describe('SIGKILL of worker processes during a campaign', () => {
 
   it('the campaign completes with the same artifacts and metrics as an uninterrupted run', async () => {
     await campaign;
-    const rounds = (await finishedRounds(temporal.client, config.name)).map((r) => r.result);
+    const store = new LocalArtifactStore(config.artifacts.dir);
+    const rounds = (await finishedRounds(temporal.client, config.name, { store })).map((r) => r.result);
     const outcomes = (dir: string, rs: RoundResult[]) => Promise.all(rs.map((r) => outcome(dir, r)));
     expect(await outcomes(config.artifacts.dir, rounds)).toEqual(await outcomes(referenceDir, reference));
     const [r1, ref1] = [rounds[1], reference[1]];
@@ -230,7 +234,8 @@ describe('SIGKILL of the Temporal dev server during a campaign', () => {
       await client.workflow.getHandle(own.name).result();
       // The worker process rode out both outages.
       expect(worker.child.exitCode).toBeNull();
-      const rounds = (await finishedRounds(client, own.name)).map((r) => r.result);
+      const store = new LocalArtifactStore(own.artifacts.dir);
+      const rounds = (await finishedRounds(client, own.name, { store })).map((r) => r.result);
       const outcomes = (dir: string, rs: RoundResult[]) => Promise.all(rs.map((r) => outcome(dir, r)));
       expect(await outcomes(own.artifacts.dir, rounds)).toEqual(await outcomes(referenceDir, reference));
       expect(await sha256OfArtifact(own.artifacts.dir, rounds[1].trainingSet!.ref)).toBe(

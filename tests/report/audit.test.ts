@@ -1,5 +1,6 @@
 import * as fs from 'node:fs/promises';
 import { CampaignConfig } from '../../config/campaign';
+import type { VoteRecord } from '../../contract';
 import { auditQuestion, auditRound, formatQuestionAudit, formatRoundAudit } from '../../report';
 import { makeFakeCampaign, ROUND2_FILTER, type FakeCampaign } from './fake-campaign';
 
@@ -95,7 +96,33 @@ describe('auditQuestion', () => {
     expect(text).toContain('re-extracted answers give the same vote');
   });
 
-  it("names the filter's reason for each dropped path when the config is known", async () => {
+  it("names the filter's reason for each dropped path from the vote record, without the config", async () => {
+    const r2 = campaign.rounds[2];
+    // Round 2 records neither task nor datasets: the task comes from the caller, the question is a stand-in.
+    await expect(auditQuestion(r2, 'u2', ctx())).rejects.toThrow(/pass --task <name> or -c\/--config/);
+    const withTask = { ...ctx(), task: { name: 'arith' as const } };
+    const u2 = await auditQuestion(r2, 'u2', withTask);
+    expect(u2.question).toBeNull();
+    expect(u2.sampled!.paths.map((p) => p.dropReason)).toEqual([
+      'lowConfidence',
+      'lowConfidence',
+      'abstain',
+      'disagree',
+    ]);
+    const u3 = await auditQuestion(r2, 'u3', withTask);
+    expect(u3.sampled!.paths.map((p) => p.kept)).toEqual([true, true, true, false]);
+    expect(u3.sampled!.paths[3].dropReason).toBe('overCap');
+  });
+
+  it('rebuilds the reasons from the filter options for votes recorded before the reasons were', async () => {
+    const r2 = campaign.rounds[2];
+    const before: Omit<VoteRecord, 'dropped'>[] = [];
+    for await (const { dropped: _dropped, ...line } of campaign.store.readJsonl<VoteRecord>(
+      r2.vote!.votesRef,
+    ))
+      before.push(line);
+    const { ref } = await campaign.store.putJsonl(before);
+    const old = { ...r2, vote: { ...r2.vote!, votesRef: ref } };
     const config = CampaignConfig.parse({
       name: 'fake',
       model: { dir: '/models/base' },
@@ -104,22 +131,17 @@ describe('auditQuestion', () => {
       training: { steps: 12 },
       filtering: ROUND2_FILTER,
     });
-    const r2 = campaign.rounds[2];
-    // Round 2 records neither task nor datasets: they come from the config, the question is a stand-in.
-    await expect(auditQuestion(r2, 'u2', ctx())).rejects.toThrow(/pass --task <name> or -c\/--config/);
-    const u2 = await auditQuestion(r2, 'u2', { ...ctx(), config });
-    expect(u2.question).toBeNull();
+    const u2 = await auditQuestion(old, 'u2', { ...ctx(), config });
     expect(u2.sampled!.paths.map((p) => p.dropReason)).toEqual([
       'lowConfidence',
       'lowConfidence',
       'abstain',
       'disagree',
     ]);
-    const u3 = await auditQuestion(r2, 'u3', { ...ctx(), config });
-    expect(u3.sampled!.paths.map((p) => p.kept)).toEqual([true, true, true, false]);
+    const u3 = await auditQuestion(old, 'u3', { ...ctx(), config });
     expect(u3.sampled!.paths[3].dropReason).toBe('overCap');
     // Without the filter options, the reason beyond abstain/disagree cannot be named.
-    const bare = await auditQuestion(r2, 'u3', { ...ctx(), task: { name: 'arith' } });
+    const bare = await auditQuestion(old, 'u3', { ...ctx(), task: { name: 'arith' } });
     expect(bare.sampled!.paths[3].dropReason).toBe('filtered');
   });
 

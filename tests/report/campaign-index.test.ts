@@ -4,7 +4,7 @@ import { indexReport, indexRound, indexableCampaignId, readCampaignIndex } from 
 import { campaignIndexFolder } from '../../report/campaign-index';
 import { isBadInputError } from '../../base/errors';
 import { InvalidRefError, LocalArtifactStore } from '../../store';
-import type { RoundResult } from '../../workflows/types';
+import type { RoundResult } from '../../contract';
 import { makeFakeCampaign, type FakeCampaign } from './fake-campaign';
 
 let campaign: FakeCampaign;

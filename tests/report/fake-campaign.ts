@@ -1,15 +1,20 @@
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { FineTuneResult, ShardResult } from '../../activities';
 import { makeBuildTrainingSet } from '../../activities/build-training-set';
 import { makeSummarizeEvaluation } from '../../activities/evaluation';
-import type { QuestionEvaluation, QuestionSamples, StoredPath } from '../../activities/records';
 import { makeVoteAndFilter } from '../../activities/vote-and-filter';
 import type { Question } from '../../method/types';
 import type { AuditedRound } from '../../report';
 import { LocalArtifactStore } from '../../store';
-import type { GateDecision } from '../../workflows/types';
+import type {
+  FineTuneResult,
+  GateDecision,
+  QuestionEvaluation,
+  QuestionSamples,
+  ShardResult,
+  StoredPath,
+} from '../../contract';
 
 /**
  * A three-round arith campaign (round 0 evaluates the base model, rounds 1 and 2 self-improve) made

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs/promises';
-import { readRoundRecord, roundRecord, roundResultOf } from '../../report';
-import type { RoundResult } from '../../workflows/types';
+import { readRoundRecord, roundRecord, roundResultOf, RoundNotRecordedError } from '../../report';
+import { ArtifactNotFoundError } from '../../store';
 import { makeFakeCampaign, type FakeCampaign } from './fake-campaign';
 
 let campaign: FakeCampaign;
@@ -11,7 +11,6 @@ afterAll(async () => {
   await fs.rm(campaign.dir, { recursive: true, force: true });
 });
 
-const unreachable = (id: string): Promise<RoundResult> => Promise.reject(new Error(`${id} is gone`));
 const MISSING = `sha256:${'0'.repeat(64)}`;
 
 describe('round records', () => {
@@ -22,8 +21,17 @@ describe('round records', () => {
     expect(record).toMatchObject({ kind: 'lmsi.round-result', version: 1, workflowId: 'fake/round-1' });
     expect(record.result).toEqual(round1);
     const source = { round: 1, workflowId: 'fake/round-1', resultRef: ref };
-    const ctx = { campaignId: 'fake', store: campaign.store, fromWorkflow: unreachable };
-    await expect(roundResultOf(source, ctx)).resolves.toEqual(round1);
+    await expect(roundResultOf(source, { campaignId: 'fake', store: campaign.store })).resolves.toEqual(
+      round1,
+    );
+  });
+
+  it("hold a round's result without the ref of the record itself (which the round returns beside it)", async () => {
+    const round1 = campaign.rounds[1];
+    const returned = { ...round1, recordRef: MISSING };
+    expect(roundRecord('fake', 'fake/round-1', returned)).toEqual(
+      roundRecord('fake', 'fake/round-1', round1),
+    );
   });
 
   it('are the same artifact when stored twice (a retried recordRound)', async () => {
@@ -55,17 +63,13 @@ describe('round records', () => {
     );
   });
 
-  it('fall back to the round workflow: rounds without a record, or a record not in this store', async () => {
-    const round0 = campaign.rounds[0];
-    const fromWorkflow = (id: string) => (id === 'fake/round-0' ? Promise.resolve(round0) : unreachable(id));
-    const ctx = { campaignId: 'fake', store: campaign.store, fromWorkflow };
-    await expect(roundResultOf({ round: 0, workflowId: 'fake/round-0' }, ctx)).resolves.toBe(round0);
-    await expect(
-      roundResultOf({ round: 0, workflowId: 'fake/round-0', resultRef: MISSING }, ctx),
-    ).resolves.toBe(round0);
-    // Neither: the error names the missing record and why the workflow could not be read.
-    await expect(
-      roundResultOf({ round: 3, workflowId: 'fake/round-3', resultRef: MISSING }, ctx),
-    ).rejects.toThrow(new RegExp(`round 3: artifact ${MISSING} not found .*fake/round-3 is gone`));
+  it('are the one read path: a round without a record, or a record not in this store, fails naming it', async () => {
+    const ctx = { campaignId: 'fake', store: campaign.store };
+    const unrecorded = roundResultOf({ round: 0, workflowId: 'fake/round-0' }, ctx);
+    await expect(unrecorded).rejects.toThrow(RoundNotRecordedError);
+    await expect(unrecorded).rejects.toThrow('round 0 (fake/round-0) ran before rounds were recorded');
+    const missing = roundResultOf({ round: 3, workflowId: 'fake/round-3', resultRef: MISSING }, ctx);
+    await expect(missing).rejects.toThrow(ArtifactNotFoundError);
+    await expect(missing).rejects.toThrow(MISSING);
   });
 });

@@ -13,6 +13,7 @@ import {
   roundStepSeconds,
   startCampaign,
 } from '../../client';
+import type { RoundResult } from '../../contract';
 import { writeArithSplits } from '../../method/tasks/arith';
 import {
   auditQuestion,
@@ -104,15 +105,18 @@ describe('selfImprovementCampaign (real dev server, real workers, real model)', 
       expect(r.greedyAccuracy).not.toBeNull();
     }
 
-    const rounds = await finishedRounds(temporal.client, config.name);
-    expect(rounds).toHaveLength(3);
     const store = new LocalArtifactStore(config.artifacts.dir);
-    // Every round's lineage is also an artifact (recordRound), referenced from the campaign's state:
-    // read back from the store it is the round workflow's result, byte for byte.
+    const rounds = await finishedRounds(temporal.client, config.name, { store });
+    expect(rounds).toHaveLength(3);
+    // Every round wrote its lineage to the store itself (recordRound), and the campaign's state refers
+    // to it: read back, it is the round workflow's result less the record's own ref.
     for (const r of status.rounds) expect(r.resultRef).toMatch(/^sha256:[0-9a-f]{64}$/);
-    const recorded = await finishedRounds(temporal.client, config.name, { store });
-    expect(recorded.map((r) => r.result)).toEqual(rounds.map((r) => r.result));
-    for (const r of recorded) {
+    for (const r of rounds) {
+      const { recordRef, ...fromWorkflow } = await temporal.client.workflow
+        .getHandle<(i: unknown) => Promise<RoundResult>>(r.summary.workflowId)
+        .result();
+      expect(recordRef).toBe(r.summary.resultRef);
+      expect(r.result).toEqual(fromWorkflow);
       expect(await store.getJson(r.summary.resultRef!)).toEqual({
         kind: 'lmsi.round-result',
         version: 1,
@@ -399,7 +403,8 @@ describe('distillation', () => {
     });
     const workers = await campaignWorkers(temporal, config);
     await withWorkers(workers, async () => (await startCampaign(temporal.client, config)).result());
-    const [r0, r1] = (await finishedRounds(temporal.client, config.name)).map((r) => r.result);
+    const store = new LocalArtifactStore(config.artifacts.dir);
+    const [r0, r1] = (await finishedRounds(temporal.client, config.name, { store })).map((r) => r.result);
     expect(r0.student?.training).toBeNull();
     expect(r0.student?.evaluation.summary.questions).toBe(24);
     expect(r1.student?.modelIn).toBe(r0.student?.modelOut);

@@ -66,7 +66,9 @@ it('a round with a prompt longer than the context completes; its stats count the
   );
   expect(result.rounds.map((r) => r.round)).toEqual([0, 1]);
 
-  const rounds = await finishedRounds(temporal.client, config.name);
+  const rounds = await finishedRounds(temporal.client, config.name, {
+    store: new LocalArtifactStore(config.artifacts.dir),
+  });
   const [r0, r1] = rounds.map((r) => r.result);
   const skippedIn = (shards: { skipped?: { questionId: string; promptTokens?: number }[] }[]) =>
     shards.flatMap((s) => s.skipped ?? []);

@@ -6,7 +6,7 @@ import type { Worker } from '@temporalio/worker';
 import { campaignStatus, lmsiDataConverter, startCampaign } from '../../client';
 import type { CampaignConfig } from '../../config/campaign';
 import { createLmsiWorker } from '../../workers';
-import type { CampaignStatus } from '../../workflows/types';
+import type { CampaignStatus } from '../../contract';
 import { collect, runLmsi, spawnLmsi, type CliRun } from '../cli/process';
 import { testCampaignConfig } from '../../testing/campaign-config';
 import {

@@ -3,7 +3,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { campaignStatus, startCampaign } from '../../client';
 import type { CampaignReport } from '../../report';
 import { LocalArtifactStore } from '../../store';
-import { tooFewKept } from '../../workflows/round';
+import { tooFewKept } from '../../workflows/round-rules';
 import { campaignWorkers, withWorkers } from '../helpers/campaign';
 import { testCampaignConfig } from '../../testing/campaign-config';
 import { connectTestTemporal, tempDir, type TestTemporal } from '../helpers/temporal';

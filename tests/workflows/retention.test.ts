@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
-import { createLightActivities, type WriteReportInput } from '../../activities';
+import { createLightActivities } from '../../activities';
+import type { WriteReportInput } from '../../contract';
 import { campaignStatus, finishedRounds, startCampaign } from '../../client';
 import { writeArithSplits } from '../../method/tasks/arith';
 import { auditQuestion, auditRound, buildReport } from '../../report';
@@ -96,11 +97,6 @@ describe('a campaign outlives the retention of its round workflows, then of its 
     const qa = await auditQuestion(r1, 'arith-unlabeled-1', { campaignId: config.name, store });
     expect(qa.sampled?.paths).toHaveLength(4);
 
-    // Without the store the gone round workflows cannot be read, and the error says where to look.
-    await expect(finishedRounds(temporal.client, config.name)).rejects.toThrow(
-      /round-0 no longer exists \(Temporal retention\); its record sha256:[0-9a-f]{64} is in the artifact store/,
-    );
-
     // Then retention deletes the campaign workflow itself (every run of it): the campaign index in
     // the store, written by the recordRound and writeReport activities, still lists its rounds and
     // its report, and status, report and audit work from it alone.
@@ -125,7 +121,6 @@ describe('a campaign outlives the retention of its round workflows, then of its 
     await expect(campaignStatus(temporal.client, config.name, { store: bare })).rejects.toThrow(
       WorkflowNotFoundError,
     );
-    expect(await finishedRounds(temporal.client, config.name)).toEqual([]);
     expect(await finishedRounds(temporal.client, config.name, { store: bare })).toEqual([]);
   }, 400_000);
 });

@@ -1,5 +1,6 @@
 import { parseCampaignConfig } from '../../config';
-import { decideGate, shardRanges, trainingForRound } from '../../workflows/round';
+import { decideGate, trainingForRound } from '../../workflows/round-rules';
+import { shardRanges } from '../../workflows/shard-lanes';
 
 describe('round logic (pure parts of the workflow)', () => {
   it('splits questions into contiguous shards that cover every question once', () => {

@@ -1,5 +1,6 @@
 import { roundContextLimits } from './context-limits';
-import type { RoundResult, RoundSummary } from './types';
+import type { RoundSummary } from './campaign';
+import type { RoundResult } from './round';
 
 /** The campaign's one-line record of a finished round (also rebuilt by clients from round results). */
 export function summarizeRound(r: RoundResult, workflowId: string): RoundSummary {

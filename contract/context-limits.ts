@@ -1,5 +1,5 @@
-import type { ShardResult, SkippedQuestion } from '../activities';
-import type { RoundResult } from './types';
+import type { RoundResult } from './round';
+import type { ShardResult, SkippedQuestion } from './sampling';
 
 /**
  * What a round did about the model's context: questions whose prompt is longer than it were skipped

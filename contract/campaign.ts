@@ -1,113 +1,6 @@
 import type { CampaignConfig } from '../config/campaign';
-import type { TaskRef } from '../activities/dataset';
-import type {
-  EvaluationSummary,
-  FineTuneResult,
-  GeneratedQuestionsResult,
-  ShardResult,
-  TrainingSetResult,
-  ReportArtifacts,
-  VoteAndFilterResult,
-} from '../activities';
-
-/** The steps of a round, in order (`LmsiStep` and the status query name them). */
-export type RoundStep =
-  | 'starting'
-  | 'exemplars'
-  | 'questions'
-  | 'sample'
-  | 'vote'
-  | 'format'
-  | 'train'
-  | 'distill'
-  | 'evaluate'
-  | 'gate'
-  | 'done';
-
-/** Everything a campaign snapshotted at its start, carried through every round. */
-export interface CampaignInputs {
-  baseModelRef: string;
-  unlabeledRef: string;
-  unlabeledCount: number;
-  evalRef: string;
-  evalCount: number;
-  exemplarsRef: string | null;
-  replayRef: string | null;
-  /** The student model to distil into (config `student`), or null. */
-  studentModelRef?: string | null;
-}
-
-export interface RoundInput {
-  campaignId: string;
-  /** 0: evaluate the base model only. n >= 1: a self-improvement round. */
-  round: number;
-  config: CampaignConfig;
-  inputs: CampaignInputs;
-  /** The model this round samples from and fine-tunes: the best promoted so far. */
-  modelRef: string;
-  /** The gate's reference: the best greedy accuracy so far (null in round 0). */
-  bestAccuracy: number | null;
-  /** Start paused (the campaign was paused when it continued as new). */
-  paused?: boolean;
-  /** The student's current model when distilling (config `student`). */
-  studentModelRef?: string | null;
-}
-
-export interface GateDecision {
-  promoted: boolean;
-  accuracy: number;
-  best: number | null;
-  tolerance: number;
-  reason: string;
-}
-
-export interface ModelEvaluation {
-  shards: ShardResult[];
-  summary: EvaluationSummary;
-}
-
-/** A round's whole lineage: every artifact it read and wrote, with the stats of each step. */
-export interface RoundResult {
-  round: number;
-  /** What the round ran with, for lmsi audit (optional: results recorded before they existed lack them). */
-  config?: CampaignConfig;
-  task?: TaskRef;
-  /** The unlabeled pool it sampled (with any self-generated questions), null in round 0. */
-  datasetRef?: string | null;
-  evalRef?: string;
-  modelIn: string;
-  /** The fine-tuned model (round 0: the base model). */
-  modelOut: string;
-  exemplarsRef: string | null;
-  /** The paper's self-generated questions added to this round's pool (null when off). */
-  generatedQuestions: GeneratedQuestionsResult | null;
-  sampling: {
-    shards: ShardResult[];
-    questions: number;
-    paths: number;
-  } | null;
-  vote: VoteAndFilterResult | null;
-  trainingSet: TrainingSetResult | null;
-  training: FineTuneResult | null;
-  evaluation: ModelEvaluation;
-  /** Distillation: the student fine-tuned on this round's self-training set, and its scores. */
-  student: {
-    modelIn: string;
-    modelOut: string;
-    training: FineTuneResult | null;
-    evaluation: ModelEvaluation;
-  } | null;
-  gate: GateDecision;
-  startedAt: string;
-  finishedAt: string;
-}
-
-export interface RoundProgress {
-  round: number;
-  step: RoundStep;
-  done: number;
-  total: number;
-}
+import type { ReportArtifacts } from './report';
+import type { CampaignInputs, RoundProgress, RoundStep } from './round';
 
 /** Where a campaign is: a round's step, or the report it writes once the last round is done. */
 export type CampaignStep = RoundStep | 'report';
@@ -132,7 +25,7 @@ export interface RoundSummary {
   wallSeconds: number;
   /**
    * Questions the round skipped because their prompt is longer than the model's context (sampling
-   * and evaluation), and every skip and maxNewTokens clip in words (workflows/context-limits.ts).
+   * and evaluation), and every skip and maxNewTokens clip in words (contract/context-limits.ts).
    * Absent when the context limited nothing.
    */
   skippedQuestions?: number;
@@ -240,9 +133,4 @@ export interface CampaignResult {
   report?: ReportArtifacts;
   /** Why the report step failed (after its retries); the rounds and models stand. */
   reportError?: string;
-}
-
-/** Child workflow id of a round. */
-export function roundWorkflowId(campaignId: string, round: number): string {
-  return `${campaignId}/round-${round}`;
 }
