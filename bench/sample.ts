@@ -25,13 +25,13 @@ import * as ort from 'onnxruntime-node';
 import { createBaseModel } from '../engine/checkpoint';
 import {
   type GenerationModel,
-  SampleOptionsSchema,
+  SampleOptions,
   chooseToken,
   emptyTimings,
   loadGenerationModel,
   generatePaths,
 } from '../engine/generate';
-import { LlamaConfigSchema, parameterCount } from '../engine/model';
+import { LlamaConfig, parameterCount } from '../engine/model';
 import { Rng, deriveSeed } from '../base/rng';
 import { MATMUL_N, machine, matmulGflops, median } from './machine';
 
@@ -238,7 +238,7 @@ async function timed(f: () => Promise<number>): Promise<{ seconds: number; token
 async function main(): Promise<void> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'lmsi-bench-sample-'));
   try {
-    const config = LlamaConfigSchema.parse({});
+    const config = LlamaConfig.parse({});
     const params = parameterCount(config);
     const dir = createBaseModel({ config, seed: 1, dir: path.join(tmp, 'embedded-random') });
     const model = await loadGenerationModel(dir, { threads: THREADS, provider: PROVIDER });
@@ -280,7 +280,7 @@ async function main(): Promise<void> {
     await tjs.dispose();
     const after = await matmulGflops(THREADS, PROVIDER);
 
-    const defaultSteps = SampleOptionsSchema.parse({ ...REQUEST, prompts: [] }).stepsPerRun;
+    const defaultSteps = SampleOptions.parse({ ...REQUEST, prompts: [] }).stepsPerRun;
     const lmsiRate = rate(
       lmsiTokens,
       rounds.map((x) => lmsiTokens / x.lmsi),

@@ -24,7 +24,7 @@ import { loadavg } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { saveCheckpoint } from '../engine/checkpoint';
-import { LlamaConfigSchema, type LlamaConfig, paramSpecs, parameterCount } from '../engine/model';
+import { LlamaConfig, paramSpecs, parameterCount } from '../engine/model';
 import type { Params } from '../engine/model/params';
 import { buildCharTokenizerFiles } from '../engine/tokenizer/char-tokenizer';
 import { fineTune } from '../engine/train';
@@ -94,7 +94,7 @@ const resetPeak = () => writeFileSync('/proc/self/clear_refs', '5');
 function makeModel(vocab: number): string {
   const dir = path.join(WORK, `smollm2-135m-v${vocab}`);
   if (existsSync(path.join(dir, 'config.json'))) return dir;
-  const config = LlamaConfigSchema.parse(smollm2(vocab));
+  const config = LlamaConfig.parse(smollm2(vocab));
   const rng = new Rng(vocab);
   const params: Params = new Map();
   for (const s of paramSpecs(config)) {
@@ -193,7 +193,7 @@ async function main(): Promise<void> {
       { timeoutMs: 1200_000, rssLimitBytes: limit, minAvailableBytes: 1.5e9 },
       env,
     );
-    const params = parameterCount(LlamaConfigSchema.parse(smollm2(c.vocab)));
+    const params = parameterCount(LlamaConfig.parse(smollm2(c.vocab)));
     const record: Record<string, unknown> = {
       ...c,
       ...(mmapThreshold ? { mallocMmapThreshold: Number(mmapThreshold) } : {}),

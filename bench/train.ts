@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createBaseModel } from '../engine/checkpoint';
-import { LlamaConfigSchema, parameterCount } from '../engine/model';
+import { LlamaConfig, parameterCount } from '../engine/model';
 import { fineTune } from '../engine/train';
 import { Rng } from '../base/rng';
 import { MATMUL_N, machine, matmulGflops, median, numberArg } from './machine';
@@ -41,7 +41,7 @@ function corpus(n: number): { prompt: string; completion: string }[] {
 }
 
 async function trainThroughput(dir: string) {
-  const config = LlamaConfigSchema.parse({});
+  const config = LlamaConfig.parse({});
   const from = createBaseModel({ config, seed: 1, dir: path.join(dir, 'base') });
   const stamps: number[] = [];
   const result = await fineTune({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LoraConfigSchema } from '../engine/model/lora-config';
+import { LoraConfig } from '../engine/model/lora-config';
 import { CustomTaskOptions } from '../method/tasks/custom';
 import { TASK_NAMES } from '../method/tasks';
 import { FORMAT_NAMES, type FormatName, type TaskName } from '../method/types';
@@ -168,7 +168,7 @@ export const TrainingConfig = z
      */
     method: z.enum(['full', 'lora']).optional(),
     /** LoRA's rank (8), alpha (16), dropout (0) and targetModules (all of q k v o gate up down). */
-    lora: LoraConfigSchema.optional(),
+    lora: LoraConfig.optional(),
     /**
      * Round number (from 1) -> settings that apply from that round on, on top of the ones above;
      * overrides of earlier rounds carry over. E.g. {"2": {"epochs": 1}}: round 1 trains the

@@ -3,15 +3,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { BadInputError } from '../../base/errors';
 import type { LlamaConfig } from '../model/config';
-import {
-  LORA_MODULES,
-  type LoraConfig,
-  LoraConfigSchema,
-  type LoraModule,
-  fromPeftName,
-  loraSpecs,
-  peftName,
-} from '../model/lora';
+import { LORA_MODULES, LoraConfig, type LoraModule, fromPeftName, loraSpecs, peftName } from '../model/lora';
 import type { Params } from '../model/params';
 import { type NamedTensor, encodeSafetensors, readSafetensors } from './safetensors';
 import { toFloat32 } from './weights';
@@ -75,7 +67,7 @@ export function encodeAdapter(
   };
 }
 
-const PeftConfigSchema = z
+const PeftConfig = z
   .object({
     peft_type: z.literal('LORA'),
     r: z.number().int().positive(),
@@ -108,7 +100,7 @@ export function readAdapter(dir: string, c: LlamaConfig): { lora: LoraConfig; pa
   } catch (e) {
     throw new BadInputError(configFile, null, '(json)', (e as Error).message);
   }
-  const parsed = PeftConfigSchema.safeParse(json);
+  const parsed = PeftConfig.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new BadInputError(configFile, null, issue.path.join('.') || '(root)', issue.message);
@@ -135,7 +127,7 @@ export function readAdapter(dir: string, c: LlamaConfig): { lora: LoraConfig; pa
       );
     return short;
   });
-  const lora = LoraConfigSchema.parse({
+  const lora = LoraConfig.parse({
     rank: p.r,
     alpha: p.lora_alpha,
     dropout: p.lora_dropout,

@@ -1,4 +1,4 @@
-import { type LlamaConfig, LlamaConfigSchema } from '../model/config';
+import { LlamaConfig } from '../model/config';
 import { initParams } from '../model/params';
 import { type TokenizerFiles, buildCharTokenizerFiles } from '../tokenizer/char-tokenizer';
 import { saveCheckpoint } from './checkpoint';
@@ -15,7 +15,7 @@ export interface BaseModelOptions {
 
 /** Writes a freshly initialised checkpoint (no optimiser state): what training from scratch starts from. */
 export function createBaseModel(opts: BaseModelOptions): string {
-  const config = LlamaConfigSchema.parse(opts.config);
+  const config = LlamaConfig.parse(opts.config);
   saveCheckpoint(opts.dir, {
     config,
     params: initParams(config, opts.seed),

@@ -22,7 +22,7 @@ import {
   readWeights,
   toFloat32,
 } from './weights';
-import { type TrainerState, TrainerStateSchema } from './trainer-state';
+import { TrainerState } from './trainer-state';
 
 /** The files of a checkpoint folder (Hugging Face layout; the ONNX export where Optimum puts it). */
 export const CHECKPOINT_FILES = {
@@ -189,7 +189,7 @@ export function saveCheckpoint(dir: string, ckpt: Checkpoint, opts: SaveOptions 
       writeDurable(path.join(tmp, CHECKPOINT_FILES.optimizer), encodeSafetensors(moments));
       writeDurable(
         path.join(tmp, CHECKPOINT_FILES.trainerState),
-        json(TrainerStateSchema.parse(ckpt.trainerState)),
+        json(TrainerState.parse(ckpt.trainerState)),
       );
     }
   });
@@ -311,7 +311,7 @@ export function loadCheckpoint(dir: string, options: { weightsOnly?: boolean } =
   const stateFile = file(CHECKPOINT_FILES.trainerState);
   const optimizerFile = file(CHECKPOINT_FILES.optimizer);
   if (!options.weightsOnly && (existsSync(stateFile) || existsSync(optimizerFile))) {
-    const parsed = TrainerStateSchema.safeParse(readJsonFile(stateFile));
+    const parsed = TrainerState.safeParse(readJsonFile(stateFile));
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new BadInputError(stateFile, null, issue.path.join('.') || '(root)', issue.message);

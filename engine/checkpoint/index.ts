@@ -7,7 +7,7 @@ export {
   type OptimizerState,
 } from './checkpoint';
 export { createBaseModel, type BaseModelOptions } from './base-model';
-export { TrainerStateSchema, type TrainerState } from './trainer-state';
+export { TrainerState } from './trainer-state';
 export { toConfigJson, parseConfigJson, type SpecialTokenIds } from './model-config';
 export { replaceDirAtomically, isTemporaryDir } from './atomic';
 export { checkModel, type ModelReport, type CheckOptions } from './check';

@@ -1,14 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { BadInputError } from '../../base/errors';
-import {
-  type LlamaConfig,
-  LlamaConfigSchema,
-  MODEL_FAMILIES,
-  type ModelFamily,
-  type RopeScaling,
-  headDim,
-} from '../model/config';
+import { LlamaConfig, MODEL_FAMILIES, type ModelFamily, type RopeScaling, headDim } from '../model/config';
 
 /** Special token ids config.json states (Hugging Face reads them from there, not the tokenizer). */
 export interface SpecialTokenIds {
@@ -76,7 +69,7 @@ export function toConfigJson(c: LlamaConfig, ids: SpecialTokenIds): Record<strin
           ? { use_sliding_window: false, sliding_window: null }
           : { attention_bias: c.qkvBias, use_sliding_window: false, sliding_window: null };
   return {
-    ...LlamaConfigSchema.parse(c),
+    ...LlamaConfig.parse(c),
     architectures: [ARCHITECTURES[c.family]],
     model_type: c.family,
     hidden_size: c.dModel,
@@ -106,7 +99,7 @@ export function toConfigJson(c: LlamaConfig, ids: SpecialTokenIds): Record<strin
 const positiveInt = z.number().int().positive();
 
 /** rope_scaling (or transformers 5's rope_parameters) as Hugging Face writes it. */
-const HfRopeSchema = z
+const HfRope = z
   .object({
     rope_type: z.string().optional(),
     type: z.string().optional(),
@@ -125,7 +118,7 @@ const HfRopeSchema = z
   .loose();
 
 /** The Hugging Face fields we read; the rest of what a family writes is ignored. */
-const HfConfigSchema = z
+const HfConfig = z
   .object({
     model_type: z.string(),
     architectures: z.array(z.string()).nullable().optional(),
@@ -138,8 +131,8 @@ const HfConfigSchema = z
     vocab_size: positiveInt,
     max_position_embeddings: positiveInt,
     rope_theta: z.number().positive().optional(),
-    rope_scaling: HfRopeSchema.nullable().optional(),
-    rope_parameters: HfRopeSchema.nullable().optional(),
+    rope_scaling: HfRope.nullable().optional(),
+    rope_parameters: HfRope.nullable().optional(),
     partial_rotary_factor: z.literal(1).optional(),
     rms_norm_eps: z.number().positive(),
     tie_word_embeddings: z.boolean().default(false),
@@ -152,7 +145,7 @@ const HfConfigSchema = z
     layer_types: z.array(z.string()).nullable().optional(),
   })
   .loose();
-type HfConfig = z.infer<typeof HfConfigSchema>;
+type HfConfig = z.infer<typeof HfConfig>;
 
 type Fail = (field: string, problem: string) => never;
 
@@ -234,7 +227,7 @@ function familySwitches(family: ModelFamily, h: HfConfig, fail: Fail): Partial<L
   }
 }
 
-const OWN_FIELDS = Object.keys(LlamaConfigSchema.shape) as (keyof LlamaConfig)[];
+const OWN_FIELDS = Object.keys(LlamaConfig.shape) as (keyof LlamaConfig)[];
 
 /**
  * The model config of a checkpoint's config.json. A Hugging Face config.json of a supported family
@@ -246,7 +239,7 @@ export function parseConfigJson(json: unknown, file: string): LlamaConfig {
   const fail: Fail = (field, problem) => {
     throw new BadInputError(file, null, field, problem);
   };
-  const hf = HfConfigSchema.safeParse(json);
+  const hf = HfConfig.safeParse(json);
   if (!hf.success) {
     const issue = hf.error.issues[0];
     fail(issue.path.join('.') || '(root)', issue.message);
@@ -264,7 +257,7 @@ export function parseConfigJson(json: unknown, file: string): LlamaConfig {
   const rope = ropeScalingFromHf(h, fail);
   const stated = h.head_dim ?? (family === 'qwen3' ? 128 : null);
   const derived = h.hidden_size / h.num_attention_heads;
-  const fromHfParsed = LlamaConfigSchema.safeParse({
+  const fromHfParsed = LlamaConfig.safeParse({
     vocabSize: h.vocab_size,
     dModel: h.hidden_size,
     nLayers: h.num_hidden_layers,
@@ -280,7 +273,7 @@ export function parseConfigJson(json: unknown, file: string): LlamaConfig {
     ...(stated !== null && stated !== derived ? { headDim: stated } : {}),
     ...familySwitches(family, h, fail),
     ropeScaling: rope.scaling,
-  } satisfies z.input<typeof LlamaConfigSchema>);
+  } satisfies z.input<typeof LlamaConfig>);
   if (!fromHfParsed.success) {
     const issue = fromHfParsed.error.issues[0];
     fail(issue.path.join('.') || '(root)', issue.message);
@@ -290,7 +283,7 @@ export function parseConfigJson(json: unknown, file: string): LlamaConfig {
   const record = json as Record<string, unknown>;
   const own = Object.fromEntries(OWN_FIELDS.filter((k) => k in record).map((k) => [k, record[k]]));
   if (Object.keys(own).length === 0) return fromHf;
-  const parsed = LlamaConfigSchema.safeParse({ ...fromHf, ...own });
+  const parsed = LlamaConfig.safeParse({ ...fromHf, ...own });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     fail(issue.path.join('.') || '(root)', issue.message);

@@ -5,7 +5,7 @@ import { z } from 'zod';
  * follow Hugging Face's Trainer where it has them (global_step, max_steps, log_history). The data
  * order is a pure function of (seed, epoch), so the random state is the seed plus the position.
  */
-export const TrainerStateSchema = z
+export const TrainerState = z
   .object({
     format: z.literal('lmsi-trainer-state/1'),
     /** Optimiser steps taken. */
@@ -42,4 +42,4 @@ export const TrainerStateSchema = z
   })
   .strict();
 
-export type TrainerState = z.infer<typeof TrainerStateSchema>;
+export type TrainerState = z.infer<typeof TrainerState>;

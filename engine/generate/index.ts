@@ -7,7 +7,7 @@ export {
   type GeneratePathsRequest,
   type SampleTimings,
 } from './generate-paths';
-export { SampleOptionsSchema, type Prompt, type SampleOptions } from './options';
+export { SampleOptions, type Prompt } from './options';
 export {
   type ExecutionProvider,
   ExecutionProviderUnavailableError,

@@ -47,7 +47,7 @@ export function cacheDimsFromConfig(c: SamplerConfigJson): { kvHeads?: number; h
   };
 }
 
-const GenerationConfigSchema = z.object({ eos_token_id: SamplerConfigJson.shape.eos_token_id }).loose();
+const GenerationConfig = z.object({ eos_token_id: SamplerConfigJson.shape.eos_token_id }).loose();
 
 /**
  * generation_config.json's eos_token_id (a list in Llama 3 instruct models: <|end_of_text|> and
@@ -62,7 +62,7 @@ export function eosIdsFromGenerationConfig(dir: string): number[] {
   } catch (e) {
     throw new BadInputError(file, null, '(json)', (e as Error).message);
   }
-  const parsed = GenerationConfigSchema.safeParse(json);
+  const parsed = GenerationConfig.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new BadInputError(file, null, issue.path.join('.') || '(root)', issue.message);

@@ -1,15 +1,12 @@
 import { z } from 'zod';
 
 /** A prompt: its text, with an id that names its random streams (default: the text itself). */
-export const PromptSchema = z.union([
-  z.string(),
-  z.object({ id: z.string().min(1).optional(), text: z.string() }),
-]);
-export type Prompt = z.infer<typeof PromptSchema>;
+export const Prompt = z.union([z.string(), z.object({ id: z.string().min(1).optional(), text: z.string() })]);
+export type Prompt = z.infer<typeof Prompt>;
 
-export const SampleOptionsSchema = z
+export const SampleOptions = z
   .object({
-    prompts: z.array(PromptSchema),
+    prompts: z.array(Prompt),
     /** Completions per prompt (the paper's m). */
     n: z.number().int().min(1),
     /** 0 = greedy. */
@@ -51,11 +48,11 @@ export const SampleOptionsSchema = z
   })
   .strict();
 
-export type SampleOptionsInput = z.input<typeof SampleOptionsSchema>;
-export type SampleOptions = z.output<typeof SampleOptionsSchema>;
+export type SampleOptionsInput = z.input<typeof SampleOptions>;
+export type SampleOptions = z.output<typeof SampleOptions>;
 
 export function parseSampleOptions(o: unknown): SampleOptions {
-  const parsed = SampleOptionsSchema.safeParse(o);
+  const parsed = SampleOptions.safeParse(o);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new RangeError(`generatePaths: ${issue.path.join('.') || 'options'}: ${issue.message}`);

@@ -5,7 +5,7 @@ import { z } from 'zod';
  * kinds. `factor` stretches the trained context; the other fields are each kind's own knobs, with
  * transformers' defaults when absent (engine/model/rope.ts).
  */
-export const RopeScalingSchema = z.discriminatedUnion('type', [
+export const RopeScaling = z.discriminatedUnion('type', [
   z.object({ type: z.literal('linear'), factor: z.number().positive() }).strict(),
   z.object({ type: z.literal('dynamic'), factor: z.number().positive() }).strict(),
   z
@@ -32,7 +32,7 @@ export const RopeScalingSchema = z.discriminatedUnion('type', [
     })
     .strict(),
 ]);
-export type RopeScaling = z.infer<typeof RopeScalingSchema>;
+export type RopeScaling = z.infer<typeof RopeScaling>;
 
 /** The Hugging Face model families one definition covers (config.json `model_type`). */
 export const MODEL_FAMILIES = ['llama', 'mistral', 'qwen2', 'qwen3'] as const;
@@ -43,7 +43,7 @@ export type ModelFamily = (typeof MODEL_FAMILIES)[number];
  * Qwen3 differ. The defaults are the embedded model (about 1M parameters), small enough to train on a
  * laptop CPU in minutes; every switch defaults to plain Llama.
  */
-export const LlamaConfigSchema = z
+export const LlamaConfig = z
   .object({
     /** Tokens in the vocabulary (rows of the embedding). */
     vocabSize: z.number().int().positive().default(128),
@@ -78,7 +78,7 @@ export const LlamaConfigSchema = z
     /** RMSNorm of each query and key head over head_dim, before rotary (Qwen3's q_norm, k_norm). */
     qkNorm: z.boolean().default(false),
     /** Rotary scaling (Hugging Face rope_scaling); null: plain rotary. */
-    ropeScaling: RopeScalingSchema.nullable().default(null),
+    ropeScaling: RopeScaling.nullable().default(null),
     /** A query sees only the keys fewer than this many positions back (Mistral); null: all earlier keys. */
     slidingWindow: z.number().int().positive().nullable().default(null),
   })
@@ -111,7 +111,7 @@ export const LlamaConfigSchema = z
       });
   });
 
-export type LlamaConfig = z.infer<typeof LlamaConfigSchema>;
+export type LlamaConfig = z.infer<typeof LlamaConfig>;
 
 export function headDim(c: LlamaConfig): number {
   return c.headDim ?? c.dModel / c.nHeads;

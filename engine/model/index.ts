@@ -1,4 +1,4 @@
-export { LlamaConfigSchema, type LlamaConfig, headDim } from './config';
+export { LlamaConfig, headDim } from './config';
 export { paramSpecs, initParams, parameterCount, type ParamSpec, type Params } from './params';
 export { llamaForward, maskedCrossEntropy, type Weights, type KeyValue } from './llama';
 export { buildInferenceGraph, DIMS } from './inference-graph';
@@ -6,16 +6,14 @@ export {
   buildTrainingGraph,
   buildAdamWGraph,
   ADAMW_IO,
-  AdamWConfigSchema,
+  AdamWConfig,
   TRAIN_IO,
-  type AdamWConfig,
   type TrainingGraphOptions,
   type TrainingGraphMode,
 } from './training-graph';
 export {
-  LoraConfigSchema,
+  LoraConfig,
   LORA_MODULES,
-  type LoraConfig,
   type LoraModule,
   loraSpecs,
   loraTargets,

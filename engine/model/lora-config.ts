@@ -17,7 +17,7 @@ export const LORA_MODULES = {
 } as const;
 export type LoraModule = keyof typeof LORA_MODULES;
 
-export const LoraConfigSchema = z
+export const LoraConfig = z
   .object({
     /** Rank r of the update. */
     rank: z.number().int().positive().default(8),
@@ -34,5 +34,5 @@ export const LoraConfigSchema = z
       .transform((ms) => (Object.keys(LORA_MODULES) as LoraModule[]).filter((m) => ms.includes(m))),
   })
   .strict();
-export type LoraConfig = z.infer<typeof LoraConfigSchema>;
-export type LoraConfigInput = z.input<typeof LoraConfigSchema>;
+export type LoraConfig = z.infer<typeof LoraConfig>;
+export type LoraConfigInput = z.input<typeof LoraConfig>;

@@ -12,13 +12,7 @@ import { LORA_MODULES, type LoraConfig, type LoraModule } from './lora-config';
  * PEFT's, so its adapters load here and ours load in PEFT.
  */
 
-export {
-  LORA_MODULES,
-  type LoraModule,
-  LoraConfigSchema,
-  type LoraConfig,
-  type LoraConfigInput,
-} from './lora-config';
+export { LORA_MODULES, type LoraModule, LoraConfig, type LoraConfigInput } from './lora-config';
 
 export const loraScaling = (l: LoraConfig): number => l.alpha / l.rank;
 

@@ -16,7 +16,7 @@ import { type LoraConfig, loraHook, loraSpecs } from './lora';
 import { type ParamSpec, paramSpecs } from './params';
 
 /** AdamW and clipping hyperparameters, fixed when the graph is built (the learning rate is fed per step). */
-export const AdamWConfigSchema = z
+export const AdamWConfig = z
   .object({
     beta1: z.number().min(0).lt(1).default(0.9),
     beta2: z.number().min(0).lt(1).default(0.95),
@@ -27,7 +27,7 @@ export const AdamWConfigSchema = z
     maxGradNorm: z.number().positive().default(1.0),
   })
   .strict();
-export type AdamWConfig = z.infer<typeof AdamWConfigSchema>;
+export type AdamWConfig = z.infer<typeof AdamWConfig>;
 
 /**
  * Names of the training graph's inputs and outputs. Per parameter p: inputs `p`, `exp_avg.p`,
@@ -120,7 +120,7 @@ export function trainableSpecs(c: LlamaConfig, lora?: LoraConfig): ParamSpec[] {
  * pads every batch to [B, T]. `mode` and `packed` select the variants the trainer needs.
  */
 export function buildTrainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): Graph {
-  const hp = AdamWConfigSchema.parse(opts.adamw ?? {});
+  const hp = AdamWConfig.parse(opts.adamw ?? {});
   const dtype = opts.dtype ?? 'float32';
   const mode = opts.mode ?? 'step';
   const { batchSize: B, seqLen: T } = opts;
@@ -309,7 +309,7 @@ function adamw(
  * three. `decay`: the parameter takes weight decay (matrices).
  */
 export function buildAdamWGraph(adamwConfig: Partial<AdamWConfig>, decay: boolean): Graph {
-  const hp = AdamWConfigSchema.parse(adamwConfig);
+  const hp = AdamWConfig.parse(adamwConfig);
   const g = new Graph(decay ? 'adamw_decay' : 'adamw');
   const n = ['n'];
   const x = {

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { LoraConfigSchema } from '../model/lora';
-import { AdamWConfigSchema } from '../model/training-graph';
+import { LoraConfig } from '../model/lora';
+import { AdamWConfig } from '../model/training-graph';
 
-const adamw = AdamWConfigSchema.shape;
+const adamw = AdamWConfig.shape;
 
 /** A fine-tuning run's settings. Everything but the three checkpoint/eval cadences affects the weights. */
-export const FineTuneConfigSchema = z
+export const FineTuneConfig = z
   .object({
     /** Optimiser steps; or give `epochs` (passes over the examples) instead. */
     steps: z.number().int().positive().optional(),
@@ -52,7 +52,7 @@ export const FineTuneConfigSchema = z
      */
     method: z.enum(['full', 'lora']).default('full'),
     /** LoRA's rank, alpha, dropout and target modules (method 'lora'; defaults when absent). */
-    lora: LoraConfigSchema.optional(),
+    lora: LoraConfig.optional(),
     /**
      * Recompute each decoder layer's activations in the backward pass instead of keeping them from
      * the forward pass: one more forward pass per step, the same results bit for bit; what it saves
@@ -74,8 +74,8 @@ export const FineTuneConfigSchema = z
       });
   });
 
-export type FineTuneConfigInput = z.input<typeof FineTuneConfigSchema>;
-export type FineTuneConfig = z.output<typeof FineTuneConfigSchema>;
+export type FineTuneConfigInput = z.input<typeof FineTuneConfig>;
+export type FineTuneConfig = z.output<typeof FineTuneConfig>;
 
 /**
  * Fields that only say when to save or evaluate, or how the same steps are computed: a resumed run

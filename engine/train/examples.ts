@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { BadInputError } from '../../base/errors';
 
 /** A fine-tuning example: the loss is on the completion only. Other fields (format, ids) are allowed. */
-export const FineTuneExampleSchema = z
+export const FineTuneExample = z
   .object({
     prompt: z.string(),
     completion: z.string().min(1),
@@ -16,7 +16,7 @@ export interface FineTuneExample {
 }
 
 function check(value: unknown, file: string, line: number): FineTuneExample {
-  const parsed = FineTuneExampleSchema.safeParse(value);
+  const parsed = FineTuneExample.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new BadInputError(file, line, issue.path.join('.') || '(line)', issue.message);

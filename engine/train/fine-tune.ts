@@ -12,12 +12,12 @@ import type { Params } from '../model/params';
 import { loadTokenizer } from '../tokenizer/load';
 import { DataPlan, autoSeqLen, evalBatches, fingerprint, fitToLength, tokenizeExamples } from './batches';
 import { checkpointDirName, listCheckpoints, pruneCheckpoints, removeTemporaryDirs } from './checkpoints';
-import { type FineTuneConfig, type FineTuneConfigInput, FineTuneConfigSchema } from './config';
+import { type FineTuneConfigInput, FineTuneConfig } from './config';
 import { NonFiniteLossError, TrainingAbortedError } from './errors';
 import { type FineTuneExample, resolveExamples } from './examples';
 import { checkResumable, newestResumable } from './resume';
 import { TrainingRunner } from './runner';
-import { LoraConfigSchema, initLora, mergeLora } from '../model/lora';
+import { LoraConfig, initLora, mergeLora } from '../model/lora';
 import { deriveSeed } from '../../base/rng';
 import { learningRateAt } from './schedule';
 
@@ -83,7 +83,7 @@ export interface TrainOutput {
 }
 
 function parseConfig(input: FineTuneConfigInput): FineTuneConfig {
-  const parsed = FineTuneConfigSchema.safeParse(input);
+  const parsed = FineTuneConfig.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new BadInputError('(fine-tune config)', null, issue.path.join('.') || '(config)', issue.message);
@@ -200,7 +200,7 @@ export async function fineTune(opts: FineTuneOptions): Promise<TrainOutput> {
   const zeros = (p: Params): Params => new Map([...p].map(([k, v]) => [k, new Float32Array(v.length)]));
   // LoRA trains adapters on the frozen weights of `from` (new ones, or a resumed run's); a model
   // that was itself made with adapters is their merge, so a later run adapts it afresh.
-  const lora = cfg.method === 'lora' ? LoraConfigSchema.parse(cfg.lora ?? {}) : undefined;
+  const lora = cfg.method === 'lora' ? LoraConfig.parse(cfg.lora ?? {}) : undefined;
   const trained: Params = lora
     ? prior
       ? ckpt.lora!.adapters

@@ -1,6 +1,6 @@
 export { fineTune, type FineTuneOptions, type FineTuneProgress, type TrainOutput } from './fine-tune';
-export { FineTuneConfigSchema, type FineTuneConfig, type FineTuneConfigInput } from './config';
-export { readExamples, FineTuneExampleSchema, type FineTuneExample } from './examples';
+export { FineTuneConfig, type FineTuneConfigInput } from './config';
+export { readExamples, FineTuneExample } from './examples';
 export { TrainingAbortedError, NonFiniteLossError } from './errors';
 export { learningRateAt } from './schedule';
 export { listCheckpoints, checkpointDirName } from './checkpoints';

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { BadInputError } from '../../base/errors';
 import { CHECKPOINT_FILES, type Checkpoint } from '../checkpoint/checkpoint';
 import type { TrainerState } from '../checkpoint/trainer-state';
-import { CADENCE_FIELDS, type FineTuneConfig, FineTuneConfigSchema } from './config';
+import { CADENCE_FIELDS, FineTuneConfig } from './config';
 
 /** Checks that the checkpoint to resume from was saved by a run with this config and data. */
 export function checkResumable(
@@ -16,9 +16,9 @@ export function checkResumable(
   if (!ckpt.trainerState || !ckpt.optimizer)
     throw new BadInputError(stateFile, null, '(file)', 'not found: this checkpoint cannot be resumed');
   // Defaults filled in, so a run saved before an option existed resumes under its default.
-  const filled = FineTuneConfigSchema.safeParse(ckpt.trainerState.args);
+  const filled = FineTuneConfig.safeParse(ckpt.trainerState.args);
   const saved = (filled.success ? filled.data : ckpt.trainerState.args) as Record<string, unknown>;
-  for (const key of Object.keys(FineTuneConfigSchema.shape) as (keyof FineTuneConfig)[]) {
+  for (const key of Object.keys(FineTuneConfig.shape) as (keyof FineTuneConfig)[]) {
     if (CADENCE_FIELDS.includes(key)) continue;
     if (JSON.stringify(saved[key]) !== JSON.stringify(cfg[key]))
       throw new BadInputError(

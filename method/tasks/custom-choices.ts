@@ -21,13 +21,13 @@ const Label = z.union([Text, z.number().transform(String)]);
 const ChoiceObject = z.object({ label: Label, text: Text });
 
 /** The choices field of one line: 2 to 26 options, all strings or all {label, text} objects. */
-export const ChoicesSchema = z
+export const Choices = z
   .array(z.union([Text, ChoiceObject]))
   .min(2)
   .max(MAX_CHOICES);
 
 /** The line's options as Choices, or a problem with them (mixed kinds, a repeated label). */
-export function toChoices(raw: z.output<typeof ChoicesSchema>): Choice[] | string {
+export function toChoices(raw: z.output<typeof Choices>): Choice[] | string {
   const strings = raw.filter((c) => typeof c === 'string').length;
   if (strings !== 0 && strings !== raw.length)
     return 'mixes strings and {label, text} objects: use one kind for every option';

@@ -7,7 +7,7 @@ import { BadInputError } from '../../base/errors';
 import { readJsonl } from '../load/jsonl';
 import { IdRegistry, Rejection } from '../load/records';
 import type { Choice, LoadOptions, LoadResult, Question, Task } from '../types';
-import { ChoicesSchema, GOLD_TYPES, goldChoice, toChoices } from './custom-choices';
+import { Choices, GOLD_TYPES, goldChoice, toChoices } from './custom-choices';
 import { renderMultipleChoice } from './multiple-choice';
 import { lineId, matchesAnyGold, paperPrompts } from './shared';
 
@@ -132,7 +132,7 @@ export function customTask(optionsInput: CustomTaskOptions | undefined): Task {
   if (answerField) fields[answerField] = z.union([Scalar, z.array(Scalar).min(1)]).optional();
   if (idField) fields[idField] = Scalar;
   if (rationaleField) fields[rationaleField] = z.string().optional();
-  if (choicesField) fields[choicesField] = ChoicesSchema;
+  if (choicesField) fields[choicesField] = Choices;
   const schema = schemaForPaths(fields);
 
   const extractSpan = (text: string): string | null => {
@@ -161,7 +161,7 @@ export function customTask(optionsInput: CustomTaskOptions | undefined): Task {
           let choices: Choice[] | undefined;
           let gold = golds?.map(String) ?? null;
           if (choicesField) {
-            const parsedChoices = toChoices(valueAt(row, choicesField) as z.output<typeof ChoicesSchema>);
+            const parsedChoices = toChoices(valueAt(row, choicesField) as z.output<typeof Choices>);
             if (typeof parsedChoices === 'string') return new Rejection(choicesField, parsedChoices);
             choices = parsedChoices;
             const labels: string[] = [];

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { saveCheckpoint } from '../../engine/checkpoint';
 import { loadGenerationModel, generatePaths } from '../../engine/generate';
-import { LlamaConfigSchema, initParams } from '../../engine/model';
+import { LlamaConfig, initParams } from '../../engine/model';
 import { buildCharTokenizerFiles } from '../../engine/tokenizer';
 
 // A checkpoint written by engine/checkpoint is a Hugging Face / Optimum folder: transformers.js loads
@@ -19,7 +19,7 @@ function writeCheckpoint(): string {
   const vocab = (tokenizer.tokenizerJson as { model: { vocab: Record<string, number> } }).model.vocab;
   // The model's vocabulary is the tokenizer's (no padded ids, which our sampler would never choose
   // but transformers.js could), and weights large enough that greedy paths vary.
-  const config = LlamaConfigSchema.parse({
+  const config = LlamaConfig.parse({
     vocabSize: Object.keys(vocab).length,
     dModel: 64,
     nLayers: 2,

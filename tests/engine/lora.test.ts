@@ -1,7 +1,7 @@
 import { Rng, deriveSeed } from '../../base/rng';
 import {
-  LlamaConfigSchema,
-  LoraConfigSchema,
+  LlamaConfig,
+  LoraConfig,
   TRAIN_IO,
   buildInferenceGraph,
   buildTrainingGraph,
@@ -12,7 +12,6 @@ import {
   maskedCrossEntropy,
   mergeLora,
   paramSpecs,
-  type LlamaConfig,
   type Params,
 } from '../../engine/model';
 import { loraHook } from '../../engine/model/lora';
@@ -26,7 +25,7 @@ import { type CheckInput, expectClose, gradCheck } from './gradcheck';
  */
 
 const config = (over: Partial<LlamaConfig> = {}): LlamaConfig =>
-  LlamaConfigSchema.parse({
+  LlamaConfig.parse({
     vocabSize: 7,
     dModel: 8,
     nLayers: 1,
@@ -79,7 +78,7 @@ test('whole-model gradients with every family switch (biases, q/k norm, head_dim
 
 test('LoRA gradients (A and B of every target, base frozen) agree with finite differences', async () => {
   const c = config({ qkvBias: true });
-  const lora = LoraConfigSchema.parse({ rank: 2, alpha: 4 });
+  const lora = LoraConfig.parse({ rank: 2, alpha: 4 });
   const base = initParams(c, 3, 0.3);
   const specs = loraSpecs(c, lora);
   const inputs: CheckInput[] = [
@@ -107,7 +106,7 @@ test('LoRA gradients (A and B of every target, base frozen) agree with finite di
   expectClose(r);
 });
 
-function randomAdapters(c: LlamaConfig, lora: ReturnType<typeof LoraConfigSchema.parse>): Params {
+function randomAdapters(c: LlamaConfig, lora: ReturnType<typeof LoraConfig.parse>): Params {
   const rng = new Rng(9);
   return new Map(
     loraSpecs(c, lora).map((s) => [
@@ -121,7 +120,7 @@ function trainFeeds(
   c: LlamaConfig,
   base: Params,
   adapters: Params,
-  lora: ReturnType<typeof LoraConfigSchema.parse>,
+  lora: ReturnType<typeof LoraConfig.parse>,
   inputIds: number[],
 ) {
   const feeds: Record<string, ReturnType<typeof ortTensor>> = {
@@ -136,7 +135,7 @@ function trainFeeds(
 
 test('merge equals unmerged: the adapted training graph and the merged inference graph give the same logits', async () => {
   const c = config({ dModel: 16, nHeads: 4, nKvHeads: 2, dFF: 24, vocabSize: 11, qkvBias: true });
-  const lora = LoraConfigSchema.parse({ rank: 4, alpha: 8, targetModules: ['q', 'v', 'o', 'down'] });
+  const lora = LoraConfig.parse({ rank: 4, alpha: 8, targetModules: ['q', 'v', 'o', 'down'] });
   const base = initParams(c, 5, 0.2);
   const adapters = randomAdapters(c, lora);
   const inputIds = ids(7, B * T, c.vocabSize);
@@ -192,7 +191,7 @@ test('merge equals unmerged: the adapted training graph and the merged inference
 
 test('LoRA dropout: the same seed draws the same masks, another seed others, and p = 0 draws none', async () => {
   const c = config({ dModel: 16, nHeads: 4, nKvHeads: 2, dFF: 24, vocabSize: 11 });
-  const lora = LoraConfigSchema.parse({ rank: 4, alpha: 8, dropout: 0.5 });
+  const lora = LoraConfig.parse({ rank: 4, alpha: 8, dropout: 0.5 });
   const base = initParams(c, 5, 0.2);
   const adapters = randomAdapters(c, lora);
   const inputIds = ids(8, B * T, c.vocabSize);

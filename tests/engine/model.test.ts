@@ -1,7 +1,7 @@
 import type * as ort from 'onnxruntime-node';
 import { Rng, deriveSeed } from '../../base/rng';
 import {
-  LlamaConfigSchema,
+  LlamaConfig,
   TRAIN_IO,
   buildInferenceGraph,
   buildTrainingGraph,
@@ -10,14 +10,13 @@ import {
   llamaForward,
   maskedCrossEntropy,
   paramSpecs,
-  type LlamaConfig,
   type Params,
 } from '../../engine/model';
 import { createSession, ortTensor } from '../../engine/onnx';
 import { type CheckInput, expectClose, gradCheck } from './gradcheck';
 
 const tiny = (over: Partial<LlamaConfig> = {}): LlamaConfig =>
-  LlamaConfigSchema.parse({
+  LlamaConfig.parse({
     vocabSize: 13,
     dModel: 16,
     nLayers: 2,
@@ -79,12 +78,12 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 describe('Llama-family model', () => {
   test('config: defaults give the ~1M-parameter embedded model; inconsistent heads are rejected', () => {
-    const c = LlamaConfigSchema.parse({});
+    const c = LlamaConfig.parse({});
     expect(paramSpecs(c).reduce((a, s) => a + s.shape[0] * (s.shape[1] ?? 1), 0)).toBeGreaterThan(900_000);
-    const bad = LlamaConfigSchema.safeParse({ nHeads: 4, nKvHeads: 3 });
+    const bad = LlamaConfig.safeParse({ nHeads: 4, nKvHeads: 3 });
     expect(bad.success).toBe(false);
     expect(bad.error?.issues[0].path).toEqual(['nKvHeads']);
-    expect(LlamaConfigSchema.safeParse({ dModel: 12, nHeads: 4 }).success).toBe(false); // head size 3 is odd
+    expect(LlamaConfig.safeParse({ dModel: 12, nHeads: 4 }).success).toBe(false); // head size 3 is odd
   });
 
   test('whole-model gradients (tied embeddings, GQA, masked loss) agree with finite differences in float64', async () => {

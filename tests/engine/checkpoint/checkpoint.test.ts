@@ -13,12 +13,12 @@ import {
   saveCheckpoint,
 } from '../../../engine/checkpoint';
 import { loadGenerationModel, releaseSessions, generatePaths } from '../../../engine/generate';
-import { LlamaConfigSchema, initParams, paramSpecs } from '../../../engine/model';
+import { LlamaConfig, initParams, paramSpecs } from '../../../engine/model';
 import { buildCharTokenizerFiles } from '../../../engine/tokenizer';
 import { isBadInputError } from '../../../base/errors';
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'lmsi-ckpt-'));
-const config = LlamaConfigSchema.parse({
+const config = LlamaConfig.parse({
   vocabSize: 96,
   dModel: 32,
   nLayers: 2,
@@ -90,8 +90,7 @@ describe('checkpoints', () => {
     });
     // Every field of our config is written, defaults included (headDim has none: absent, it is
     // hidden / heads, which head_dim states).
-    for (const key of Object.keys(LlamaConfigSchema.shape))
-      if (key !== 'headDim') expect(json).toHaveProperty(key);
+    for (const key of Object.keys(LlamaConfig.shape)) if (key !== 'headDim') expect(json).toHaveProperty(key);
     const { tensors, metadata } = readSafetensors(path.join(base, 'model.safetensors'));
     expect(metadata).toEqual({ format: 'pt' });
     expect(Object.keys(tensors).sort()).toEqual(
@@ -154,7 +153,7 @@ describe('checkpoints', () => {
     saveCheckpoint(dir, loadCheckpoint(base));
     const file = path.join(dir, 'config.json');
     const json = JSON.parse(readFileSync(file, 'utf8'));
-    const hfOnly = Object.fromEntries(Object.entries(json).filter(([k]) => !(k in LlamaConfigSchema.shape)));
+    const hfOnly = Object.fromEntries(Object.entries(json).filter(([k]) => !(k in LlamaConfig.shape)));
     writeFileSync(file, JSON.stringify(hfOnly));
     expect(loadCheckpoint(dir).config).toEqual(config);
     writeFileSync(file, JSON.stringify({ ...json, hidden_size: 64 }));

@@ -10,7 +10,7 @@ import {
   loadGenerationModel,
   generatePaths,
 } from '../../../engine/generate';
-import { LlamaConfigSchema, buildInferenceGraph, initParams } from '../../../engine/model';
+import { LlamaConfig, buildInferenceGraph, initParams } from '../../../engine/model';
 import { toBytes } from '../../../engine/onnx';
 import { buildCharTokenizerFiles } from '../../../engine/tokenizer';
 
@@ -18,7 +18,7 @@ import { buildCharTokenizerFiles } from '../../../engine/tokenizer';
 // engine/model (the Optimum convention, no contrib ops) samples like the fp16 fixture does.
 function writeOwnModel(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lmsi-own-model-'));
-  const config = LlamaConfigSchema.parse({
+  const config = LlamaConfig.parse({
     vocabSize: 96,
     dModel: 32,
     nLayers: 2,

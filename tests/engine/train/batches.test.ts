@@ -6,7 +6,7 @@ import {
   autoSeqLen,
   BEST_FIT_WINDOW,
   DataPlan,
-  FineTuneConfigSchema,
+  FineTuneConfig,
   buildMicroBatch,
   learningRateAt,
   packRows,
@@ -155,9 +155,7 @@ describe('fine-tuning data', () => {
     const firstRows = bestFit.rows(0).slice(0, 50).map(used);
     expect(new Set(firstRows).size).toBeGreaterThan(1);
     expect(() => packRows([0], sequences, 16, 'best-fit')).toThrow(/needs an Rng/);
-    expect(FineTuneConfigSchema.parse({ epochs: 1, learningRate: 1, batchSize: 1, seed: 1 }).packing).toBe(
-      true,
-    );
+    expect(FineTuneConfig.parse({ epochs: 1, learningRate: 1, batchSize: 1, seed: 1 }).packing).toBe(true);
   });
 
   test('warmup is linear, then cosine from the peak to minLearningRateRatio at the last step', () => {
@@ -195,7 +193,7 @@ describe('fine-tuning data', () => {
     bad('{"prompt":"a","completion":"b"}\n\n{oops\n', /^:3: \(json\): /);
     bad('{"prompt":"a","completion":""}', /^:1: completion: Too small/);
     bad('\n', /^: \(file\): no examples$/);
-    const both = FineTuneConfigSchema.safeParse({
+    const both = FineTuneConfig.safeParse({
       steps: 3,
       epochs: 1,
       learningRate: 1,

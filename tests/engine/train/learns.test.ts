@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { createBaseModel } from '../../../engine/checkpoint';
 import { loadGenerationModel, releaseSessions, generatePaths } from '../../../engine/generate';
-import { LlamaConfigSchema, parameterCount } from '../../../engine/model';
+import { LlamaConfig, parameterCount } from '../../../engine/model';
 import { type TrainOutput, fineTune } from '../../../engine/train';
 import { Rng } from '../../../base/rng';
 
@@ -45,7 +45,7 @@ function promptBlindLoss(): number {
   return nll / n;
 }
 
-const config = LlamaConfigSchema.parse({
+const config = LlamaConfig.parse({
   vocabSize: 96,
   dModel: 64,
   nLayers: 2,

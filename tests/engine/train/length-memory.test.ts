@@ -1,5 +1,5 @@
-import { type LlamaConfig, LlamaConfigSchema, buildTrainingGraph } from '../../../engine/model';
-import { LoraConfigSchema } from '../../../engine/model/lora-config';
+import { LlamaConfig, buildTrainingGraph } from '../../../engine/model';
+import { LoraConfig } from '../../../engine/model/lora-config';
 import { BYTES_PER_ELEMENT } from '../../../engine/onnx/dtype';
 import { numel } from '../../../engine/onnx/shape';
 
@@ -13,7 +13,7 @@ import { numel } from '../../../engine/onnx/shape';
  */
 
 // No model dimension equals a T or B·T used below, so a dimension equal to T is the sequence axis.
-const CONFIG: LlamaConfig = LlamaConfigSchema.parse({
+const CONFIG: LlamaConfig = LlamaConfig.parse({
   vocabSize: 96,
   dModel: 32,
   nLayers: 2,
@@ -32,7 +32,7 @@ function activationBytes(B: number, T: number, lora: boolean) {
     mode: 'step',
     packed: true,
     separateUpdate: true,
-    ...(lora ? { lora: LoraConfigSchema.parse({ rank: 4 }) } : {}),
+    ...(lora ? { lora: LoraConfig.parse({ rank: 4 }) } : {}),
   });
   let linear = 0;
   let attention = 0;

@@ -1,12 +1,11 @@
 import * as ort from 'onnxruntime-node';
 import {
-  LlamaConfigSchema,
+  LlamaConfig,
   TRAIN_IO,
   buildTrainingGraph,
   initLora,
   initParams,
   paramSpecs,
-  type LlamaConfig,
   type LoraConfig,
   type Params,
 } from '../../../engine/model';
@@ -23,7 +22,7 @@ import { Rng } from '../../../base/rng';
  * that computes the update itself (buildTrainingGraph's `step`, and `accumulate` + `apply`).
  */
 
-let config: LlamaConfig = LlamaConfigSchema.parse({
+let config: LlamaConfig = LlamaConfig.parse({
   vocabSize: 40,
   dModel: 16,
   nLayers: 2,
@@ -225,7 +224,7 @@ test('LoRA: the adapters update in place as the single graph updates them; the b
 test('a parameter larger than one AdamW piece is updated piece by piece to the same bits', async () => {
   const small = config;
   // An embedding of 9 000 × 32 elements spans two pieces, the second one short.
-  config = LlamaConfigSchema.parse({ ...small, vocabSize: 9000, dModel: 32, nHeads: 4 });
+  config = LlamaConfig.parse({ ...small, vocabSize: 9000, dModel: 32, nHeads: 4 });
   try {
     expect(9000 * 32).toBeGreaterThan(ADAMW_PIECE);
     const trained = initParams(config, 15, 0.2);
@@ -273,7 +272,7 @@ describe('activation recomputation per layer', () => {
 
   test('untied head, Qwen2 biases and q/k norms, and LoRA: the same bits as without', async () => {
     const small = config;
-    config = LlamaConfigSchema.parse({ ...small, tieEmbeddings: false, qkvBias: true, qkNorm: true });
+    config = LlamaConfig.parse({ ...small, tieEmbeddings: false, qkvBias: true, qkNorm: true });
     try {
       const full = initParams(config, 17, 0.2);
       const micro = [[microBatch(18)], [microBatch(19)]];
