@@ -6,8 +6,8 @@ import { runLmsi } from './process';
 
 /**
  * `lmsi eval` with a task section (issue 18 item 6): the custom task's options from --task-options or
- * from a config's task section, on the README's example files, through the real command and a real
- * (tiny, random) model; and a question whose prompt is longer than the model's context (item 7).
+ * from a config's task section, on the example files (docs/campaigns.md), through the real command and
+ * a real (tiny, random) model; and a question whose prompt is longer than the model's context (item 7).
  */
 
 const root = path.resolve(__dirname, '../..');
