@@ -4,7 +4,8 @@ import { roundWorkflowId } from '../contract';
 
 /**
  * The round's steps by activity type: exemplars and self-generated questions are "prepare"; with a
- * distilled student, its fine-tuning and evaluation count in "train" and "evaluate".
+ * distilled student, its fine-tuning and evaluation count in "train" and "evaluate"; "record" is the
+ * round writing its own record to the artifact store.
  */
 const STEP_OF: Record<string, RoundStepName> = {
   generateExemplars: 'prepare',
@@ -15,8 +16,10 @@ const STEP_OF: Record<string, RoundStepName> = {
   fineTune: 'train',
   evaluateShard: 'evaluate',
   summarizeEvaluation: 'evaluate',
+  recordRound: 'record',
 };
-export type RoundStepName = 'prepare' | 'sample' | 'vote' | 'format' | 'train' | 'evaluate' | 'other';
+export type RoundStepName =
+  'prepare' | 'sample' | 'vote' | 'format' | 'train' | 'evaluate' | 'record' | 'other';
 
 type Timestamp = temporal.api.history.v1.IHistoryEvent['eventTime'];
 

@@ -159,7 +159,9 @@ export async function runSeed(
     workers.forEach((w) => w.shutdown());
     await Promise.all([...running, ...extra.map((w) => w.stop())]);
   }
-  const rounds = await finishedRounds(env.client, config.name);
+  const rounds = await finishedRounds(env.client, config.name, {
+    store: new LocalArtifactStore(config.artifacts.dir),
+  });
   return {
     seed,
     campaignId: config.name,

@@ -156,7 +156,15 @@ describe('selfImprovementCampaign (real dev server, real workers, real model)', 
     expect(rounds2.training).toMatchObject({ trained: true, steps: 2 });
     // Where round 1's time went, from its history: every step, none longer than the round.
     const steps = await roundStepSeconds(temporal.client, config.name, 1);
-    expect(Object.keys(steps).sort()).toEqual(['evaluate', 'format', 'prepare', 'sample', 'train', 'vote']);
+    expect(Object.keys(steps).sort()).toEqual([
+      'evaluate',
+      'format',
+      'prepare',
+      'record',
+      'sample',
+      'train',
+      'vote',
+    ]);
     const wall = (Date.parse(r1.finishedAt) - Date.parse(r1.startedAt)) / 1000;
     for (const seconds of Object.values(steps)) {
       expect(seconds).toBeGreaterThanOrEqual(0);
@@ -201,7 +209,9 @@ describe('selfImprovementCampaign (real dev server, real workers, real model)', 
       // Keep the histories the change must still replay under other names (as
       // campaign-final-run-before-report.json keeps a final run from before the report step, and
       // campaign-*-before-round-record.json runs from before rounds were recorded, and
-      // campaign-*-before-ordered-pause.json runs from before lmsi-ordered-pause).
+      // campaign-*-before-ordered-pause.json runs from before lmsi-ordered-pause, and
+      // campaign-*- and round-*-before-round-writes-record.json runs from before rounds recorded
+      // themselves).
       runs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
       const save = async (file: string, workflowId: string, runId?: string) => {
         const history = await temporal.client.workflow.getHandle(workflowId, runId).fetchHistory();

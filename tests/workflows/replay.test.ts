@@ -24,10 +24,11 @@ describe('committed workflow histories replay', () => {
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, load(file), file);
   });
 
-  it('replays campaigns from before and after the report step, the round records and ordered pause (patches)', () => {
+  it('replays campaigns from before and after the report step, the round records, ordered pause and rounds that record themselves (patches)', () => {
     // Every run is in `histories` and replays above; here: they really differ by the patches
-    // lmsi-write-report (the report step), lmsi-round-record (recordRound after each round) and
-    // lmsi-ordered-pause (a marker only: no pause was sent in these runs).
+    // lmsi-write-report (the report step), lmsi-round-record (the campaign's recordRound after each
+    // round), lmsi-ordered-pause (a marker only: no pause was sent in these runs) and
+    // lmsi-round-writes-record (the round's own recordRound: the campaign's goes).
     type Event = {
       eventType: string;
       markerRecordedEventAttributes?: { details?: Record<string, unknown> };
@@ -57,20 +58,36 @@ describe('committed workflow histories replay', () => {
       completed: true,
     });
     // lmsi-ordered-pause (pause and resume reach the round one at a time) adds a marker to every run.
-    expect(facts('campaign-final-run.json')).toEqual({
+    expect(facts('campaign-final-run-before-round-writes-record.json')).toEqual({
       patchMarkers: 3,
       activities: ['recordRound', 'writeReport'],
+      completed: true,
+    });
+    // Rounds that record themselves: the campaign calls no recordRound (nor its patch), the round does.
+    expect(facts('campaign-final-run.json')).toEqual({
+      patchMarkers: 2,
+      activities: ['writeReport'],
       completed: true,
     });
     for (const run of ['campaign-first-run', 'campaign-after-continue-as-new']) {
       const before = facts(`${run}-before-round-record.json`);
       const unordered = facts(`${run}-before-ordered-pause.json`);
-      const after = facts(`${run}.json`);
+      const campaignRecords = facts(`${run}-before-round-writes-record.json`);
+      const roundRecords = facts(`${run}.json`);
       expect(before.activities).not.toContain('recordRound');
       expect(unordered.activities.filter((a) => a === 'recordRound')).toHaveLength(1);
       expect(unordered.patchMarkers).toBe(before.patchMarkers + 1);
-      expect(after.activities).toEqual(unordered.activities);
-      expect(after.patchMarkers).toBe(unordered.patchMarkers + 1);
+      expect(campaignRecords.activities).toEqual(unordered.activities);
+      expect(campaignRecords.patchMarkers).toBe(unordered.patchMarkers + 1);
+      expect(roundRecords.activities).not.toContain('recordRound');
+      expect(roundRecords.patchMarkers).toBe(campaignRecords.patchMarkers - 1);
+    }
+    for (const round of ['round-0', 'round-1']) {
+      const before = facts(`${round}-before-round-writes-record.json`);
+      const after = facts(`${round}.json`);
+      expect(before.activities).not.toContain('recordRound');
+      expect(after.activities.filter((a) => a === 'recordRound')).toHaveLength(1);
+      expect(after.patchMarkers).toBe(before.patchMarkers + 1);
     }
   });
 
