@@ -27,7 +27,3 @@ export function checkCancelled(): void {
 export function cancellationSignal(): AbortSignal {
   return Context.current().cancellationSignal;
 }
-
-export function activityLog() {
-  return Context.current().log;
-}

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { BadInputError } from '../../base/errors';
 
 /**
@@ -80,14 +80,6 @@ export function encodeSafetensors(
     at += bytes.length;
   }
   return out;
-}
-
-export function writeSafetensors(
-  file: string,
-  tensors: Record<string, NamedTensor>,
-  metadata?: Record<string, string>,
-): void {
-  writeFileSync(file, encodeSafetensors(tensors, metadata));
 }
 
 export function decodeSafetensors(

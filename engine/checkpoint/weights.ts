@@ -21,12 +21,6 @@ export function dtypeFromTorchName(name: unknown): WeightsDtype | null {
   return name === 'float32' ? 'F32' : name === 'float16' ? 'F16' : name === 'bfloat16' ? 'BF16' : null;
 }
 
-export const TORCH_DTYPE_NAME: Record<WeightsDtype, string> = {
-  F32: 'float32',
-  F16: 'float16',
-  BF16: 'bfloat16',
-};
-
 /** Where each tensor of a folder's weights is: the single file, or the shards of its index. */
 export function weightFiles(dir: string): { files: string[]; index: string | null } {
   const single = path.join(dir, WEIGHTS_FILE);

@@ -24,10 +24,6 @@ function halfTable(): Float32Array {
   return (table = t);
 }
 
-export function halfToFloat(bits: number): number {
-  return halfTable()[bits & 0xffff];
-}
-
 /** Converts `src` (float16 bit patterns) into `dst`, element for element. */
 export function halvesToFloats(src: Uint16Array, dst: Float32Array): Float32Array {
   const t = halfTable();

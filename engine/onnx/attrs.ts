@@ -31,24 +31,10 @@ export function intAttr(attrs: Attrs, name: string, dflt: number): number {
   return a.value;
 }
 
-export function floatAttr(attrs: Attrs, name: string, dflt: number): number {
-  const a = attrs[name];
-  if (a === undefined) return dflt;
-  if (a.kind !== 'float') throw new Error(`attribute ${name} must be a float, got ${a.kind}`);
-  return a.value;
-}
-
 export function intsAttr(attrs: Attrs, name: string): readonly number[] | undefined {
   const a = attrs[name];
   if (a === undefined) return undefined;
   if (a.kind !== 'ints') throw new Error(`attribute ${name} must be ints, got ${a.kind}`);
-  return a.value;
-}
-
-export function stringAttr(attrs: Attrs, name: string, dflt: string): string {
-  const a = attrs[name];
-  if (a === undefined) return dflt;
-  if (a.kind !== 'string') throw new Error(`attribute ${name} must be a string, got ${a.kind}`);
   return a.value;
 }
 

@@ -29,17 +29,6 @@ export const BYTES_PER_ELEMENT: Record<DType, number> = {
   bool: 1,
 };
 
-/** The typed array onnxruntime-node uses for each element type. */
-export type TypedArrayFor<D extends DType> = D extends 'float32'
-  ? Float32Array
-  : D extends 'float64'
-    ? Float64Array
-    : D extends 'int64'
-      ? BigInt64Array
-      : D extends 'int32'
-        ? Int32Array
-        : Uint8Array;
-
 export type AnyTypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
 
 /** Little-endian bytes of numeric data, as TensorProto.raw_data wants them. */

@@ -403,5 +403,3 @@ export function inferOutputs(
   if (!rule) throw new Error(`the builder has no shape rule for op '${op}'`);
   return rule({ op, inputs, attrs, nOutputs, unknown });
 }
-
-export const KNOWN_OPS: readonly string[] = Object.keys(RULES);

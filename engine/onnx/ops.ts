@@ -162,10 +162,6 @@ export function dimsTensor(ref: Tensor, dims: readonly Dim[]): Tensor {
   return parts.length === 1 ? parts[0] : concat(parts, 0);
 }
 
-/** ScatterND with an optional reduction ('add' accumulates repeated indices). */
-export const scatterND = (data: Tensor, indices: Tensor, updates: Tensor, reduction = 'none'): Tensor =>
-  one(data, 'ScatterND', [data, indices, updates], { reduction: attr.string(reduction) });
-
 /**
  * Zero-pads `x` by `begin`/`end` elements on each of `axes`. Pads are given for every axis, not via
  * Pad-18's `axes` input: onnxruntime 1.29's transpose optimizer permutes the pads of a Pad that has
