@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import { type ChatTemplateMode, promptingFor } from '../activities/prompting';
-import { TaskConfig } from '../config/campaign';
+import { promptingFor } from '../activities/prompting';
+import type { ChatTemplateMode } from '../contract';
+import { SamplingConfig, TaskConfig } from '../config/campaign';
 import { loadTaskSection } from '../config/load';
 import { BadInputError } from '../base/errors';
 import { firstIssue } from '../method/load/records';
@@ -11,6 +12,9 @@ import { getTask } from '../method/tasks';
 import type { Task } from '../method/types';
 import type { PromptSkipped } from '../engine/generate/generate-paths';
 import { answerPaths } from '../method/vote';
+
+/** The campaign config's sampling defaults (declared once, in config/campaign.ts). */
+const SAMPLING = SamplingConfig.parse({});
 
 const int = (v: string) => Number.parseInt(v, 10);
 
@@ -59,10 +63,10 @@ export function registerModelCommands(program: Command): void {
     .requiredOption('-m, --model <dir>', 'model folder (onnx/model.onnx + tokenizer files)')
     .requiredOption('-p, --prompt <text>', 'the prompt')
     .option('-n <n>', 'completions', int, 1)
-    .option('-t, --temperature <t>', 'temperature (0 = greedy)', float, 0.7)
-    .option('--max-new-tokens <n>', 'longest completion', int, 256)
+    .option('-t, --temperature <t>', 'temperature (0 = greedy)', float, SAMPLING.temperature)
+    .option('--max-new-tokens <n>', 'longest completion', int, SAMPLING.maxNewTokens)
     .option('--seed <seed>', 'random seed', '0')
-    .option('--stop <s...>', 'stop strings', ['\n\n'])
+    .option('--stop <s...>', 'stop strings', SAMPLING.stop)
     .option(
       '--chat-template <mode>',
       "auto: render the prompt as a user turn with the folder's chat template (as a campaign does); none: as given",
@@ -112,8 +116,8 @@ export function registerModelCommands(program: Command): void {
     .option('--task-options <json>', "the task section's options as JSON, e.g. custom's field names")
     .requiredOption('--data <file>', 'labeled questions')
     .option('--k <k>', 'paths per question for SC@k', int, 16)
-    .option('-t, --temperature <t>', 'sampling temperature for SC@k', float, 0.7)
-    .option('--max-new-tokens <n>', 'longest completion', int, 256)
+    .option('-t, --temperature <t>', 'sampling temperature for SC@k', float, SAMPLING.temperature)
+    .option('--max-new-tokens <n>', 'longest completion', int, SAMPLING.maxNewTokens)
     .option('--limit <n>', 'first N questions only', int)
     .option(
       '--chat-template <mode>',
@@ -164,7 +168,11 @@ export function registerModelCommands(program: Command): void {
           temperature: 0,
           onPromptDone: (d) => void (clipped += d.maxNewTokens < opts.maxNewTokens ? 1 : 0),
         });
-        const sampledAll = await generatePaths(model, { ...common, n: opts.k, temperature: opts.temperature });
+        const sampledAll = await generatePaths(model, {
+          ...common,
+          n: opts.k,
+          temperature: opts.temperature,
+        });
         const kept = loaded.questions.flatMap((q, i) => (skipped.has(q.id) ? [] : [i]));
         const questions = kept.map((i) => loaded.questions[i]);
         const greedy = kept.map((i) => greedyAll[i]);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FilterOptions } from '../method/filter';
 import { LoraConfig } from '../engine/model/lora-config';
 import { CustomTaskOptions } from '../method/tasks/custom';
 import { TASK_NAMES } from '../method/tasks';
@@ -100,14 +101,11 @@ export const VotingConfig = z.strictObject({
   weighting: z.enum(['count', 'logprob']).default('count'),
 });
 
-export const FilteringConfig = z.strictObject({
-  /** Keep a question's paths only when the majority answer's vote share reaches this. */
-  minConfidence: z.number().min(0).max(1).default(0),
-  /** Drop paths whose rationale repeats another's (after whitespace normalisation); off in the paper. */
-  dedupe: z.boolean().default(false),
-  maxPerQuestion: positiveInt.optional(),
-  maxChars: positiveInt.optional(),
-});
+/**
+ * The filter's options (minConfidence, dedupe, maxPerQuestion, maxChars), declared with their
+ * defaults once, by the filter itself (method/filter.ts); the histogram's bins are the report's.
+ */
+export const FilteringConfig = FilterOptions.omit({ histogramBins: true });
 
 /**
  * How examples share the trainer's rows (engine/train/batches.ts): 'best-fit' packs rows fuller than
