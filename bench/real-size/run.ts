@@ -4,7 +4,8 @@
  *
  * lmsi side by side with its peers, one run, the same shapes, prompts and data: random-weight
  * checkpoints with the published configurations of SmolLM2-135M and Qwen2.5-0.5B
- * (bench/real-models/make-checkpoints.sh, made if missing) on this machine's CPU.
+ * (bench/real-models/make-checkpoints.sh, made if missing; bench/real-size/make-checkpoints.ts where
+ * no Python peer runs) on this machine's CPU, or lmsi's cases alone on CUDA (bench/gpu real-size).
  *
  *   sample-lmsi      lmsi's sampler (the engine's graph built from the safetensors, several decode
  *                    steps per run with the draw in the graph)
@@ -377,27 +378,22 @@ async function main() {
     console.log(table(results));
     return;
   }
+  // The Python peers need the pinned venv (PyPI); without them (bench/gpu) nothing needs Python.
+  const python = cases.some(
+    (c) => c === 'sample-torch' || c === 'finetune-peft' || c === 'finetune-torch-full',
+  );
+  const sh = (script: string, args: string[]) => {
+    const r = spawnSync(
+      script.endsWith('.ts') ? process.execPath : 'bash',
+      [...(script.endsWith('.ts') ? ['--import', 'tsx'] : []), path.join(ROOT, script), ...args],
+      { stdio: 'inherit' },
+    );
+    if (r.status !== 0) throw new Error(`${script} failed`);
+  };
+  if (python && !existsSync(PYTHON)) sh('tests/fixtures/hf-models/make-fixtures.sh', ['--venv-only']);
   const missing = models.filter((m) => !existsSync(path.join(MODELS_DIR, m, '.complete')));
-  if (missing.length > 0) {
-    const r = spawnSync(
-      'bash',
-      [path.join(ROOT, 'bench', 'real-models', 'make-checkpoints.sh'), ...missing],
-      {
-        stdio: 'inherit',
-      },
-    );
-    if (r.status !== 0) throw new Error('bench/real-models/make-checkpoints.sh failed');
-  }
-  if (!existsSync(PYTHON)) {
-    const r = spawnSync(
-      'bash',
-      [path.join(ROOT, 'tests', 'fixtures', 'hf-models', 'make-fixtures.sh'), '--venv-only'],
-      {
-        stdio: 'inherit',
-      },
-    );
-    if (r.status !== 0) throw new Error('make-fixtures.sh --venv-only failed');
-  }
+  if (missing.length > 0)
+    sh(python ? 'bench/real-models/make-checkpoints.sh' : 'bench/real-size/make-checkpoints.ts', missing);
   mkdirSync(WORK, { recursive: true });
   const data = prepareData();
   const startMachine = machine();
