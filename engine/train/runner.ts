@@ -38,7 +38,7 @@ export interface RunnerOptions {
    * Where the graphs run (default cpu). fineTune checks that the provider can load before it gets
    * here. On cuda every run copies its inputs to the device and its outputs back: onnxruntime-node
    * has no device-resident tensors for CUDA (its Tensor locations other than cpu are onnxruntime-web's),
-   * so weights, moments and gradients live in host memory between runs (docs/gpu.md).
+   * so weights, moments and gradients live in host memory between runs (docs/design.md).
    */
   provider?: ExecutionProvider;
 }
