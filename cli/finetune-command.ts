@@ -1,6 +1,6 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { chatTemplateMode } from './model-commands';
 
 const int = (v: string): number => {
@@ -37,6 +37,8 @@ interface FinetuneOptions {
   seed: string;
   evalData?: string;
   threads?: number;
+  executionProvider: 'cpu' | 'cuda';
+  allowCpuFallback?: boolean;
   resume?: boolean;
   chatTemplate: 'auto' | 'none';
   json?: boolean;
@@ -76,10 +78,19 @@ export function registerFinetuneCommand(program: Command): void {
     .option('--lora-alpha <a>', 'LoRA alpha: the update is scaled by alpha / rank (default 16)', float)
     .option('--lora-dropout <p>', "dropout on the adapters' input (default 0)", float)
     .option('--lora-targets <m...>', 'adapted projections, of q k v o gate up down (default all)')
-    .option('--seq-len <n>', 'tokens per row (default: the model context)', int)
+    .option('--seq-len <n>', 'tokens per row (default: the longest example, rounded up and capped)', int)
     .option('--seed <seed>', 'seed of the data order', 'finetune')
     .option('--eval-data <file>', 'held-out JSONL: its loss is reported')
     .option('--threads <n>', 'onnxruntime threads (default: every core)', int)
+    .addOption(
+      new Option(
+        '--execution-provider <ep>',
+        'where the training graphs run (cuda: infra/gpu/install-cuda-ep)',
+      )
+        .choices(['cpu', 'cuda'])
+        .default('cpu'),
+    )
+    .option('--allow-cpu-fallback', 'with cuda that cannot load here, train on the CPU instead of failing')
     .option('--resume', 'continue the run in <out>.run/ from its newest checkpoint')
     .option(
       '--chat-template <mode>',
@@ -167,6 +178,8 @@ export function registerFinetuneCommand(program: Command): void {
           seed: opts.seed,
         },
         threads: opts.threads,
+        provider: opts.executionProvider,
+        allowCpuFallback: opts.allowCpuFallback ?? false,
         onProgress: (p) => {
           const now = Date.now();
           if (!opts.json && (now - last > 2000 || p.step === p.totalSteps || p.evalLoss !== undefined)) {
@@ -201,7 +214,13 @@ export function registerFinetuneCommand(program: Command): void {
         truncatedExamples: result.truncatedExamples,
         skippedExamples: result.skippedExamples,
         seconds: result.seconds,
+        executionProvider: result.provider,
+        ...(result.providerFallbackReason === null
+          ? {}
+          : { cpuFallbackReason: result.providerFallbackReason }),
       };
+      if (result.providerFallbackReason !== null && !opts.json)
+        process.stderr.write(`trained on the CPU: cuda is unavailable: ${result.providerFallbackReason}\n`);
       process.stdout.write(
         opts.json
           ? `${JSON.stringify(summary, null, 2)}\n`

@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readSafetensors } from '../../engine/checkpoint';
+import { cudaUnavailableReason } from '../../engine/generate/provider';
 import { hfModelDir } from '../engine/hf/fixtures';
 import { runLmsi } from './process';
 
@@ -65,7 +66,7 @@ test('finetune writes a drop-in model folder, and refuses bad data naming file a
     '--json',
   );
   expect(run.code).toBe(0);
-  expect(JSON.parse(run.stdout)).toMatchObject({ steps: 2, out });
+  expect(JSON.parse(run.stdout)).toMatchObject({ steps: 2, out, executionProvider: 'cpu' });
   expect(readdirSync(out).sort()).toEqual(
     readdirSync(hfModelDir('qwen3')).sort(), // the same files as the source, nothing of the run
   );
@@ -132,4 +133,39 @@ test('finetune writes a drop-in model folder, and refuses bad data naming file a
   );
   expect(usage.code).toBe(2);
   expect(usage.stderr).toContain('exists and is not empty');
+});
+
+test('finetune --execution-provider cuda: refused before any work where CUDA cannot load, or on the CPU with --allow-cpu-fallback', async () => {
+  const reason = cudaUnavailableReason();
+  const data = path.join(work, 'provider.jsonl');
+  writeFileSync(data, `${JSON.stringify({ prompt: 'Q: 1 + 1?\nA:', completion: ' 2.' })}\n`);
+  const args = (out: string) => [
+    'finetune',
+    '--model',
+    hfModelDir('llama'),
+    '--data',
+    data,
+    '--out',
+    path.join(work, out),
+    '--steps',
+    '1',
+    '--seq-len',
+    '16',
+    '--execution-provider',
+    'cuda',
+    '--json',
+  ];
+  const strict = await lmsi(...args('cuda-strict'));
+  if (reason === null) {
+    // A GPU machine with the provider installed: it trains there.
+    expect(strict.code).toBe(0);
+    expect(JSON.parse(strict.stdout)).toMatchObject({ executionProvider: 'cuda' });
+    return;
+  }
+  expect(strict.code).toBe(1);
+  expect(strict.stderr).toContain(`execution provider cuda is unavailable: ${reason}`);
+  expect(existsSync(path.join(work, 'cuda-strict.run'))).toBe(false);
+  const fallback = await lmsi(...args('cuda-fallback'), '--allow-cpu-fallback');
+  expect(fallback.code).toBe(0);
+  expect(JSON.parse(fallback.stdout)).toMatchObject({ executionProvider: 'cpu', cpuFallbackReason: reason });
 });
