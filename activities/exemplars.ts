@@ -5,7 +5,12 @@ import { readJsonl } from '../method/load';
 import { buildExemplarSets } from '../method/self-generated-exemplars';
 import { voteOnQuestion, type VotedQuestion } from '../method/vote';
 import type { Exemplar } from '../method/types';
-import type { ExemplarSetsResult, GenerateExemplarsInput, SnapshotFileInput } from '../contract';
+import type {
+  ExemplarSetsResult,
+  GenerateExemplarsInput,
+  GenerationHeartbeat,
+  SnapshotFileInput,
+} from '../contract';
 import type { ActivityDeps } from './deps';
 import { checkCancelled, heartbeat } from './context';
 import { readQuestions, taskOf } from './dataset';
@@ -84,7 +89,7 @@ export function makeGenerateExemplars(deps: ActivityDeps) {
             ),
           );
         });
-        heartbeat({ done: voted.length });
+        heartbeat({ done: voted.length } satisfies GenerationHeartbeat);
         checkCancelled();
       }
       const sets = buildExemplarSets(voted, {

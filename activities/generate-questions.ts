@@ -6,7 +6,7 @@ import {
   questionGenerationPrompt,
   QUESTION_STOP_STRINGS,
 } from '../method/self-generated-questions';
-import type { GeneratedQuestionsResult, GenerateQuestionsInput } from '../contract';
+import type { GeneratedQuestionsResult, GenerateQuestionsInput, GenerationHeartbeat } from '../contract';
 import type { ActivityDeps } from './deps';
 import { checkCancelled, heartbeat } from './context';
 import { readQuestions, taskOf } from './dataset';
@@ -60,7 +60,7 @@ export function makeGenerateQuestions(deps: ActivityDeps) {
           if (text === null) unparseable++;
           else texts.push(text);
         }
-        heartbeat({ done: Math.min(i + perCall, prompts.length) });
+        heartbeat({ done: Math.min(i + perCall, prompts.length) } satisfies GenerationHeartbeat);
         checkCancelled();
       }
       const { fresh, duplicates } = dedupeQuestions(

@@ -41,3 +41,11 @@ export interface GeneratedQuestionsResult {
   /** Prompts longer than the model's context even with one shot: skipped, nothing written. */
   tooLong?: number;
 }
+
+/**
+ * What generateExemplars and generateQuestions heartbeat: how many candidates or prompts are done.
+ * Progress only, not a resume point: their work is short and a retry starts over.
+ */
+export interface GenerationHeartbeat {
+  done: number;
+}
