@@ -14,6 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { campaignStatus, finishedRounds, roundStepSeconds, startCampaign } from '../../client';
+import { LocalArtifactStore } from '../../store';
 import { CampaignConfig } from '../../config/campaign';
 import { emptyTimings, loadGenerationModel, generatePaths } from '../../engine/generate';
 import { decoderFile } from '../../engine/generate/load';
@@ -31,7 +32,21 @@ interface LoadArgs {
   /** Remove the graph cache first: the load builds the inference graph from the weights. */
   fresh: boolean;
   threads: number;
-  sample?: { prompt: string; n: number; maxNewTokens: number; temperature: number };
+  /** Default cpu (bench/gpu: cuda). */
+  provider?: 'cpu' | 'cuda';
+  /**
+   * Sample n paths of each prompt (`prompts`, else the one `prompt`), `reps` times (default 1), after
+   * `warmup` untimed calls (default 0: the first call includes building the decode-steps session).
+   */
+  sample?: {
+    prompt?: string;
+    prompts?: string[];
+    n: number;
+    maxNewTokens: number;
+    temperature: number;
+    reps?: number;
+    warmup?: number;
+  };
 }
 
 async function load(a: LoadArgs) {
@@ -40,7 +55,11 @@ async function load(a: LoadArgs) {
   decoderFile(a.model, a.graphCacheDir);
   const graphSeconds = seconds(t);
   t = performance.now();
-  const model = await loadGenerationModel(a.model, { graphCacheDir: a.graphCacheDir, threads: a.threads });
+  const model = await loadGenerationModel(a.model, {
+    graphCacheDir: a.graphCacheDir,
+    threads: a.threads,
+    provider: a.provider ?? 'cpu',
+  });
   const sessionSeconds = seconds(t);
   const out: Record<string, unknown> = {
     graphSeconds,
@@ -48,26 +67,46 @@ async function load(a: LoadArgs) {
     loadSeconds: graphSeconds + sessionSeconds,
   };
   if (a.sample) {
-    const timings = emptyTimings();
-    t = performance.now();
-    const [completions] = await generatePaths(model, {
-      prompts: [a.sample.prompt],
-      n: a.sample.n,
-      maxNewTokens: a.sample.maxNewTokens,
-      temperature: a.sample.temperature,
-      // No stop string: every path runs its maxNewTokens unless it draws eos, so runs compare.
-      stop: [],
-      seed: 'bench-real-models',
-      timings,
-    });
-    const s = seconds(t);
-    const tokens = completions.reduce((acc, c) => acc + c.tokenIds.length, 0);
+    const { n, maxNewTokens, temperature } = a.sample;
+    const prompts = a.sample.prompts ?? [a.sample.prompt!];
+    const once = async () => {
+      const timings = emptyTimings();
+      const t0 = performance.now();
+      const completions = (
+        await generatePaths(model, {
+          prompts,
+          n,
+          maxNewTokens,
+          temperature,
+          // No stop string: every path runs its maxNewTokens unless it draws eos, so runs compare.
+          stop: [],
+          seed: 'bench-real-models',
+          timings,
+        })
+      ).flat();
+      return { s: seconds(t0), timings, completions };
+    };
+    for (let i = 0; i < (a.sample.warmup ?? 0); i++) await once();
+    const reps: { newTokens: number; seconds: number; tokensPerSecond: number }[] = [];
+    let last: Awaited<ReturnType<typeof once>> | null = null;
+    for (let i = 0; i < (a.sample.reps ?? 1); i++) {
+      last = await once();
+      const tokens = last.completions.reduce((acc, c) => acc + c.tokenIds.length, 0);
+      reps.push({
+        newTokens: tokens,
+        seconds: last.s,
+        tokensPerSecond: Math.round((tokens / last.s) * 100) / 100,
+      });
+      partial.sampleReps = reps;
+    }
+    const { s, timings, completions } = last!;
     out.sample = {
       paths: completions.length,
-      promptTokens: model.tokenizer.encode(a.sample.prompt).length,
-      newTokens: tokens,
+      promptTokens: prompts.reduce((acc, p) => acc + model.tokenizer.encode(p).length, 0),
+      newTokens: reps[reps.length - 1].newTokens,
       seconds: s,
-      tokensPerSecond: Math.round((tokens / s) * 100) / 100,
+      tokensPerSecond: reps[reps.length - 1].tokensPerSecond,
+      reps,
       prefillSeconds: Math.round(timings.prefillMs) / 1000,
       decodeSeconds: Math.round(timings.decodeRunMs) / 1000,
       decodeTokensPerSecond: Math.round((timings.decodedRows / (timings.decodeRunMs / 1000)) * 100) / 100,
@@ -94,6 +133,8 @@ interface FinetuneArgs {
   /** 'full' fine-tuning or LoRA adapters (rank 8 on every projection, the engine's defaults). */
   method: 'full' | 'lora';
   threads: number;
+  /** Default cpu (bench/gpu: cuda). */
+  provider?: 'cpu' | 'cuda';
 }
 
 /** The campaign's training step on prompt/completion lines, timed per step. */
@@ -115,6 +156,7 @@ async function finetune(a: FinetuneArgs) {
       seed: 'bench-real-models',
     },
     threads: a.threads,
+    provider: a.provider ?? 'cpu',
     onProgress: (p) => {
       marks.push(performance.now());
       partial.stepsDone = p.step;
@@ -136,6 +178,7 @@ async function finetune(a: FinetuneArgs) {
     stepSeconds: between.length > 1 ? between.slice(0, -1) : between,
     secondsTotal: total,
     finalLoss: result.finalLoss,
+    provider: result.provider,
   };
 }
 
@@ -200,7 +243,9 @@ async function campaign(a: CampaignArgs) {
       failure = chain.join(' <- ');
     });
     const wallSeconds = seconds(started);
-    const rounds = await finishedRounds(client, config.name);
+    const rounds = await finishedRounds(client, config.name, {
+      store: new LocalArtifactStore(config.artifacts.dir),
+    });
     return {
       campaignId: config.name,
       wallSeconds,
