@@ -79,6 +79,41 @@ function layerImportRules(layer, rules, paths = []) {
   };
 }
 
+/**
+ * Rules for a harness folder (demo/, bench/, testing/), per file depth up to `maxDepth` as in
+ * libraryImportRules.
+ * @param {string} folder
+ * @param {number} maxDepth
+ * @param {{ folders: string[], except?: string[], message: string }[]} rules `except`: files of the
+ *   folders (no extension) that stay allowed
+ */
+function harnessImportRules(folder, maxDepth, rules) {
+  const escape = (/** @type {string} */ t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return Array.from({ length: maxDepth }, (_, i) => {
+    const up = '../'.repeat(i + 1);
+    return {
+      files: [`${folder}/${'*/'.repeat(i)}*.ts`],
+      rules: {
+        '@typescript-eslint/no-restricted-imports': [
+          'error',
+          {
+            // A folder with exceptions is matched by a regex: a gitignore group cannot re-include a
+            // file once its folder is excluded.
+            patterns: rules.map(({ folders, except = [], message }) =>
+              except.length === 0
+                ? { group: folders.flatMap((f) => [`${up}${f}`, `${up}${f}/**`]), message }
+                : {
+                    regex: `^${escape(up)}(${folders.join('|')})(/(?!(${except.map(escape).join('|')})$).*)?$`,
+                    message,
+                  },
+            ),
+          },
+        ],
+      },
+    };
+  });
+}
+
 export default tseslint.config(
   {
     ignores: [
@@ -196,6 +231,28 @@ export default tseslint.config(
     ],
   ),
   ...libraryImportRules('base', ['engine', 'method']),
+  // The demo and the benchmarks use the product as a user would; what they share with the tests is in
+  // testing/, which itself depends on none of them.
+  ...harnessImportRules('demo', 1, [
+    {
+      folders: ['tests', 'bench'],
+      message: 'demo/ must not import tests/ or bench/: shared helpers live in testing/.',
+    },
+    {
+      folders: ['cli'],
+      except: ['status-view'],
+      message: "demo/ uses the product's public modules: of cli/, only its status view (cli/status-view.ts).",
+    },
+  ]),
+  ...harnessImportRules('bench', 2, [
+    { folders: ['tests'], message: 'bench/ must not import tests/: helpers both need live in testing/.' },
+  ]),
+  ...harnessImportRules('testing', 1, [
+    {
+      folders: ['tests', 'bench', 'demo'],
+      message: 'testing/ is what tests, benchmarks and the demo share: it imports none of them.',
+    },
+  ]),
   {
     files: ['tests/**/*.ts', 'bench/**/*.ts'],
     rules: {

@@ -1,24 +1,10 @@
-import { cpus, loadavg, totalmem } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { Graph, ops as o, toBytes } from '../engine/onnx';
 import { Rng } from '../base/rng';
 
-/**
- * The machine a benchmark ran on, as every results file records it: with the onnxruntime version and
- * the load average (the machine may be shared, and wall times mean little without it).
- */
-export function machine() {
-  return {
-    cpu: cpus()[0]?.model?.trim() ?? 'unknown',
-    cores: cpus().length,
-    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-    node: process.version,
-    platform: `${process.platform}-${process.arch}`,
-    onnxruntime: ort.env.versions.common,
-    loadAverage: loadavg().map((l) => Math.round(l * 100) / 100),
-  };
-}
+// The machine a result was measured on: shared with the demo's results (testing/machine.ts).
+export { machine } from '../testing/machine';
 
 /** A `--name=N` command-line value, or `fallback` when absent (the benchmarks' numeric flags). */
 export function numberArg(name: string, fallback: number): number {

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { machine } from '../bench/machine';
+import { machine } from '../testing/machine';
 import type { RoundStepName } from '../client';
 import type { ArithBaseModel, ArithRecipe } from '../embedded';
 import { demoCampaignConfig, type DemoOptions } from './options';

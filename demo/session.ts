@@ -6,7 +6,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { SingleBar, Presets } from 'cli-progress';
 import { finishedRounds, roundStepSeconds, startCampaign } from '../client';
-import { statusTable, watchCampaign } from '../cli/campaign-commands';
+import { statusTable, watchCampaign } from '../cli/status-view';
 import { LocalArtifactStore } from '../store';
 import { createLmsiWorker } from '../workers';
 import { lmsiSearchAttributeKeys } from '../workflows/search-attributes';

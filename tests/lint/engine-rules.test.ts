@@ -55,6 +55,39 @@ const probes: Record<string, [file: string, code: string]> = {
     'method/tasks/lint-probe.ts',
     `import { BadInputError } from '../../base';\nexport const x = BadInputError;\n`,
   ],
+  // The demo, the benchmarks and testing/.
+  benchToTests: [
+    'bench/lint-probe.ts',
+    `import { tempDir } from '../tests/helpers/temporal';\nexport const x = tempDir;\n`,
+  ],
+  benchDeepToTests: [
+    'bench/real-models/lint-probe.ts',
+    `import * as h from '../../tests/helpers/campaign';\nexport const x = h;\n`,
+  ],
+  demoToBench: [
+    'demo/lint-probe.ts',
+    `import { median } from '../bench/machine';\nexport const x = median;\n`,
+  ],
+  demoToCli: [
+    'demo/lint-probe.ts',
+    `import { initModel } from '../cli/model-init-command';\nexport const x = initModel;\n`,
+  ],
+  testingToTests: [
+    'testing/lint-probe.ts',
+    `import * as t from '../tests/helpers/temporal';\nexport const x = t;\n`,
+  ],
+  demoToStatusView: [
+    'demo/lint-probe.ts',
+    `import { statusTable } from '../cli/status-view';\nexport const x = statusTable;\n`,
+  ],
+  benchToTesting: [
+    'bench/lint-probe.ts',
+    `import { devServer } from '../testing/dev-server';\nexport const x = devServer;\n`,
+  ],
+  demoToEmbedded: [
+    'demo/lint-probe.ts',
+    `import { DEMO_RECIPE } from '../embedded';\nexport const x = DEMO_RECIPE;\n`,
+  ],
 };
 
 const script = `
@@ -112,5 +145,23 @@ describe('library lint rules (engine/, method/, base/)', () => {
     expect(messages.engineToBase).toEqual([]);
     expect(messages.engineInternal).toEqual([]);
     expect(messages.methodToBase).toEqual([]);
+  });
+});
+
+describe('harness lint rules (demo/, bench/, testing/)', () => {
+  it('rejects bench → tests at any depth, demo → bench, demo → cli internals, testing → tests', () => {
+    expect(messages.benchToTests).toEqual(restricted('bench/ must not import tests/'));
+    expect(messages.benchDeepToTests).toEqual(restricted('bench/ must not import tests/'));
+    expect(messages.demoToBench).toEqual(restricted('demo/ must not import tests/ or bench/'));
+    expect(messages.demoToCli).toEqual(restricted("demo/ uses the product's public modules"));
+    expect(messages.testingToTests).toEqual(
+      restricted('testing/ is what tests, benchmarks and the demo share'),
+    );
+  });
+
+  it('accepts the CLI’s status view from demo/, testing/ from bench/, and the product', () => {
+    expect(messages.demoToStatusView).toEqual([]);
+    expect(messages.benchToTesting).toEqual([]);
+    expect(messages.demoToEmbedded).toEqual([]);
   });
 });
