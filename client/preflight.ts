@@ -43,7 +43,7 @@ export async function preflightCampaign(config: CampaignConfig): Promise<Preflig
   const tokenizer = loadTokenizer(model.dir);
   const prompting = promptingFor(model.dir, tokenizer, config.prompting?.chatTemplate);
   const { name, ...taskOptions } = config.task;
-  const task = getTask(name, Object.keys(taskOptions).length > 0 ? (taskOptions) : undefined);
+  const task = getTask(name, Object.keys(taskOptions).length > 0 ? taskOptions : undefined);
   let exemplars: Exemplar[] | null = null;
   if (config.sampling.prompt === 'few-shot-cot' && config.data.exemplars) {
     const { records } = await readJsonl(config.data.exemplars, ExemplarLine, {
