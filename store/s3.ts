@@ -15,38 +15,14 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { z } from 'zod';
 import { ArtifactCorruptError, ArtifactNotFoundError, InvalidRefError } from './errors';
+import { NAME_SEGMENT, S3StoreConfig, type S3StoreConfigInput } from './s3-config';
 import type { ArtifactRef, ArtifactStore, PutResult, TreeManifest } from './types';
 
 const REF = /^sha256:([0-9a-f]{64})$/;
-const NAME_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const MiB = 1024 * 1024;
 
-/**
- * Where the store lives on an S3-compatible service. Credentials are not here on purpose: the AWS
- * SDK's default chain reads them (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and the
- * shared ~/.aws files, SSO, an instance role), so a config file never holds a secret.
- */
-export const S3StoreConfig = z.strictObject({
-  /** The service's URL; absent for AWS itself (the SDK derives it from the region). */
-  endpoint: z.url().optional(),
-  bucket: z.string().min(3).max(63),
-  /** Slash-separated segments of [A-Za-z0-9._-] under which every key of this store lives. */
-  prefix: z
-    .string()
-    .default('')
-    .refine((p) => p === '' || p.split('/').every((s) => NAME_SEGMENT.test(s)), {
-      message: 'prefix is slash-separated segments of [A-Za-z0-9._-], without a leading or trailing slash',
-    }),
-  region: z.string().min(1).default('us-east-1'),
-  /** Path-style URLs (endpoint/bucket/key), which most self-hosted S3 servers need. */
-  forcePathStyle: z.boolean().default(false),
-  /** Multipart part size: files above it are uploaded in parts (S3's minimum is 5 MiB). */
-  partSizeMiB: z.number().int().min(5).max(5120).default(64),
-});
-export type S3StoreConfig = z.output<typeof S3StoreConfig>;
-export type S3StoreConfigInput = z.input<typeof S3StoreConfig>;
+export { S3StoreConfig, type S3StoreConfigInput } from './s3-config';
 
 export interface S3StoreOptions {
   /**
@@ -348,7 +324,7 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   /** Uploads an object under its ref unless one of that size is already there. */
-  private async upload(ref: ArtifactRef, bytes: number, body: () => Readable | Buffer): Promise<void> {
+  private async upload(ref: ArtifactRef, bytes: number, body: () => Readable): Promise<void> {
     const key = this.objectKey(ref);
     if ((await this.headSize(key)) === bytes) return;
     if (bytes <= this.partSize) {
@@ -404,8 +380,11 @@ export class S3ArtifactStore implements ArtifactStore {
       const ref = `sha256:${hash.digest('hex')}`;
       const spool = st.spool;
       if (spool === undefined) {
+        // Small and in memory: written again rather than checked first, as put() does.
         const body = Buffer.concat(st.held);
-        await this.upload(ref, st.bytes, () => body);
+        await this.client.send(
+          new PutObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(ref), Body: body }),
+        );
       } else {
         spool.out.end();
         await finished(spool.out);
