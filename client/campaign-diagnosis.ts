@@ -13,10 +13,11 @@ import { ApplicationFailure, type ProtoFailure } from '@temporalio/common';
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
 import { temporal as proto } from '@temporalio/proto';
-import type { ReportArtifacts } from '../contract';
 import { LmsiRound, LmsiStep } from '../workflows/search-attributes';
 import {
+  FailureType,
   roundWorkflowId,
+  type ReportArtifacts,
   type CampaignFailure,
   type CampaignStep,
   type FailingWorkflowTask,
@@ -154,7 +155,7 @@ export async function campaignFailure(
         : where.step;
   // A campaign stopped by a round that kept too few paths wrote its report first (workflows/campaign.ts).
   const stopDetails =
-    root instanceof ApplicationFailure && root.type === 'NothingKept'
+    root instanceof ApplicationFailure && root.type === FailureType.NothingKept
       ? (root.details?.[0] as { report?: ReportArtifacts | null } | undefined)
       : undefined;
   return {

@@ -20,15 +20,16 @@ import type { ArtifactStore } from '../store';
 import { selfImprovementCampaign } from '../workflows/campaign';
 import { pauseSignal, resumeSignal, statusQuery } from '../workflows/messages';
 import { LmsiCampaignId } from '../workflows/search-attributes';
-import type {
-  CampaignFailure,
-  CampaignInput,
-  CampaignResult,
-  CampaignState,
-  CampaignStateName,
-  CampaignStatus,
-  RoundResult,
-  RoundSummary,
+import {
+  FailureType,
+  type CampaignFailure,
+  type CampaignInput,
+  type CampaignResult,
+  type CampaignState,
+  type CampaignStateName,
+  type CampaignStatus,
+  type RoundResult,
+  type RoundSummary,
 } from '../contract';
 
 /**
@@ -388,7 +389,7 @@ function statusFromIndex(index: CampaignIndex): CampaignStatus {
     : stopped
       ? {
           message: stopped.reason,
-          type: 'NothingKept',
+          type: FailureType.NothingKept,
           round: stopped.round,
           step: 'vote',
           activity: null,
