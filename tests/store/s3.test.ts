@@ -216,7 +216,7 @@ describe('S3ArtifactStore (against a real SeaweedFS S3 server)', () => {
       prefix: '',
       region: 'us-east-1',
       forcePathStyle: false,
-      partSizeMiB: 64,
+      partSizeMiB: 16,
     });
   });
 
@@ -236,5 +236,12 @@ describe('S3ArtifactStore (against a real SeaweedFS S3 server)', () => {
     expect((s3 as S3ArtifactStore).cacheDir).toBe(path.join(dir, 'cache'));
     const { ref } = await s3.put('through the factory');
     expect((await s3.get(ref)).toString()).toBe('through the factory');
+    // The campaign config's shape: with `s3`, its `dir` is this machine's cache.
+    const withDir = createArtifactStore(
+      { dir: 'artifacts', s3: { bucket: server.bucket, prefix: 'factory' } },
+      dir,
+    );
+    expect((withDir as S3ArtifactStore).cacheDir).toBe(path.join(dir, 'artifacts'));
+    expect(() => createArtifactStore({}, dir)).toThrow(/give `dir`/);
   });
 });
