@@ -13,9 +13,9 @@ import {
 } from '../client';
 import { loadCampaignConfig } from '../config';
 import { runPreflight } from './config-commands';
-import { LocalArtifactStore } from '../store';
+import { createArtifactStore } from '../store/factory';
 import { campaignSource, withCampaignSourceOptions, type CampaignSourceOptions } from './report-commands';
-import { fromTemporalOrStore } from './offline';
+import { fromTemporalOrStore, storeLocation } from './offline';
 import { statusJson, statusTable, stepProgress, watchCampaign } from './status-view';
 import { withClient, withTemporalOptions, type TemporalOptions } from './temporal-options';
 import { DEFAULT_OUTAGE_SECONDS, EXIT_GAVE_UP, exitCodeOf, GaveUpWaiting, throughOutages } from './wait';
@@ -78,7 +78,7 @@ export function registerCampaignCommands(program: Command): void {
       await withClient(target, async (client) => {
         const handle = await startCampaign(client, config, {
           campaignId: opts.id,
-          store: new LocalArtifactStore(config.artifacts.dir),
+          store: createArtifactStore(config.artifacts),
           newId: opts.newId,
         });
         process.stdout.write(`started campaign ${handle.workflowId}\n`);
@@ -142,7 +142,7 @@ export function registerCampaignCommands(program: Command): void {
         ).catch((e: unknown) => {
           if (!(e instanceof WorkflowNotFoundError)) throw e;
           throw new Error(
-            `campaign ${campaignId} not found: Temporal has no such workflow and the artifact store ${store.root} has no index of it (--config or --artifacts names the store)`,
+            `campaign ${campaignId} not found: Temporal has no such workflow and the artifact store ${storeLocation(store)} has no index of it (--config or --artifacts names the store)`,
           );
         });
         const shown = opts.watch ? s : { ...s, progress: (await stepProgress(client, s)).progress };

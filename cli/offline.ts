@@ -11,9 +11,15 @@ type StoredCampaign = NonNullable<Awaited<ReturnType<typeof finishedCampaignFrom
  * store alone if it holds the campaign finished (its index and round records): an archived campaign
  * is audited without a server. A running campaign still needs Temporal (its live state is there).
  */
+/** The store's folder, or its bucket and prefix, for messages. */
+export function storeLocation(store: ArtifactStore): string {
+  const s = store as { root?: string; config?: { bucket: string; prefix: string } };
+  return s.root ?? (s.config ? `s3://${s.config.bucket}/${s.config.prefix}` : 'configured');
+}
+
 export async function fromTemporalOrStore<T>(
   target: TemporalOptions,
-  store: ArtifactStore & { root: string },
+  store: ArtifactStore,
   campaignId: string,
   online: (client: Client) => Promise<T>,
   offline: (stored: StoredCampaign) => T | Promise<T>,
@@ -26,11 +32,11 @@ export async function fromTemporalOrStore<T>(
     const stored = await finishedCampaignFromStore(store, campaignId);
     if (!stored) {
       throw new Error(
-        `Temporal unreachable (${why}), and the artifact store ${store.root} holds no finished campaign ${campaignId} to read instead (--config or --artifacts names the store)`,
+        `Temporal unreachable (${why}), and the artifact store ${storeLocation(store)} holds no finished campaign ${campaignId} to read instead (--config or --artifacts names the store)`,
       );
     }
     process.stderr.write(
-      `lmsi: Temporal unreachable (${why}): campaign ${campaignId} read from the artifact store ${store.root}\n`,
+      `lmsi: Temporal unreachable (${why}): campaign ${campaignId} read from the artifact store ${storeLocation(store)}\n`,
     );
     return offline(stored);
   }

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { finishedRounds } from '../client';
 import { loadCampaignConfig, type CampaignConfig } from '../config';
 import { buildReport, writeReport } from '../report';
-import { LocalArtifactStore } from '../store';
+import type { ArtifactStore } from '../store';
+import { createArtifactStore } from '../store/factory';
 import { fromTemporalOrStore } from './offline';
 import { withTemporalOptions, type TemporalOptions } from './temporal-options';
 
@@ -24,7 +25,7 @@ export function withCampaignSourceOptions(cmd: Command): Command {
 /** The campaign's config (if given), its artifact store and the Temporal target to read it from. */
 export function campaignSource(opts: CampaignSourceOptions): {
   config: CampaignConfig | undefined;
-  store: LocalArtifactStore;
+  store: ArtifactStore;
   target: TemporalOptions;
 } {
   const config = opts.config ? loadCampaignConfig(opts.config) : undefined;
@@ -33,7 +34,11 @@ export function campaignSource(opts: CampaignSourceOptions): {
     : opts.artifacts;
   return {
     config,
-    store: new LocalArtifactStore(artifactsDir),
+    // The campaign's store: its folder, or its S3 bucket with this folder as the local cache.
+    store: createArtifactStore({
+      dir: artifactsDir,
+      ...(config?.artifacts.s3 ? { s3: config.artifacts.s3 } : {}),
+    }),
     target: {
       address: opts.address ?? config?.temporal.address,
       namespace: opts.namespace ?? config?.temporal.namespace,

@@ -2,6 +2,8 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { connectWorkerConnection, snapshotDataset } from '../client';
 import { loadCampaignConfig } from '../config';
+import { createArtifactStore } from '../store/factory';
+import { S3StoreConfig } from '../store/s3-config';
 import type { BadLinePolicy, TaskName } from '../method/types';
 import type { WorkerRole } from '../workers';
 import { withClient, withTemporalOptions, type TemporalOptions } from './temporal-options';
@@ -23,9 +25,17 @@ export function registerWorkerCommands(program: Command): void {
       .option('--accelerator-queue <name>', 'accelerator task queue name', 'lmsi-accelerator')
       .option(
         '--artifacts <dir>',
-        'artifact store root (shared by all workers of a campaign)',
+        "artifact store root (shared by all workers of a campaign); with --s3-bucket, this machine's cache",
         '.state/artifacts',
       )
+      .option(
+        '--s3-bucket <name>',
+        'keep the artifacts in this S3 bucket (credentials: the AWS environment/profile)',
+      )
+      .option('--s3-endpoint <url>', 'S3-compatible service URL (default: AWS for --s3-region)')
+      .option('--s3-prefix <prefix>', 'key prefix of the store in the bucket')
+      .option('--s3-region <region>', 'S3 region')
+      .option('--s3-force-path-style', 'path-style URLs (most self-hosted S3 servers)')
       .option('--threads <n>', 'onnxruntime threads for model activities', (v) => Number.parseInt(v, 10))
       .option(
         '--sampling-threads <n>',
@@ -42,6 +52,11 @@ export function registerWorkerCommands(program: Command): void {
         artifacts: string;
         threads?: number;
         samplingThreads?: number;
+        s3Bucket?: string;
+        s3Endpoint?: string;
+        s3Prefix?: string;
+        s3Region?: string;
+        s3ForcePathStyle?: boolean;
       },
     ) => {
       const config = opts.config ? loadCampaignConfig(opts.config) : undefined;
@@ -61,6 +76,19 @@ export function registerWorkerCommands(program: Command): void {
       const artifactsDir = config
         ? path.resolve(path.dirname(opts.config!), config.artifacts.dir)
         : opts.artifacts;
+      // The flags name the bucket when no config does; the config's artifacts.s3 otherwise.
+      const s3 = opts.s3Bucket
+        ? S3StoreConfig.parse({
+            bucket: opts.s3Bucket,
+            ...(opts.s3Endpoint === undefined ? {} : { endpoint: opts.s3Endpoint }),
+            ...(opts.s3Prefix === undefined ? {} : { prefix: opts.s3Prefix }),
+            ...(opts.s3Region === undefined ? {} : { region: opts.s3Region }),
+            forcePathStyle: opts.s3ForcePathStyle ?? false,
+          })
+        : config?.artifacts.s3;
+      const store = s3
+        ? createArtifactStore({ s3, cacheDir: path.join(artifactsDir, 'artifact-cache') })
+        : undefined;
       // Loaded here, not at the top: it pulls in onnxruntime, which other commands do not need.
       const { createLmsiWorker } = await import('../workers');
       const workers = await Promise.all(
@@ -71,13 +99,14 @@ export function registerWorkerCommands(program: Command): void {
             role,
             taskQueue: queues[role],
             artifactsDir,
+            ...(store ? { store } : {}),
             threads: opts.threads,
             samplingThreads: opts.samplingThreads,
           }),
         ),
       );
       process.stderr.write(
-        `lmsi worker: ${roles.map((r) => `${r} on ${queues[r]}`).join(', ')} (namespace ${namespace}, artifacts ${path.resolve(artifactsDir)})\n`,
+        `lmsi worker: ${roles.map((r) => `${r} on ${queues[r]}`).join(', ')} (namespace ${namespace}, artifacts ${s3 ? `s3://${s3.bucket}/${s3.prefix} (cache ${path.resolve(artifactsDir)})` : path.resolve(artifactsDir)})\n`,
       );
       await Promise.all(workers.map((w) => w.run()));
       await connection.close();

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { FilterOptions } from '../method/filter';
 import { LoraConfig } from '../engine/model/lora-config';
+import { S3StoreConfig } from '../store/s3-config';
 import { CustomTaskOptions } from '../method/tasks/custom';
 import { TASK_NAMES } from '../method/tasks';
 import { FORMAT_NAMES, type FormatName, type TaskName } from '../method/types';
@@ -271,7 +272,12 @@ export const CampaignConfig = z.strictObject({
   gate: GateConfig.default(GateConfig.parse({})),
   temporal: TemporalConfig.default(TemporalConfig.parse({})),
   artifacts: z
-    .strictObject({ dir: z.string().min(1).default('.state/artifacts') })
+    .strictObject({
+      /** The store's folder, shared by every worker; with `s3`, this machine's read-through cache. */
+      dir: z.string().min(1).default('.state/artifacts'),
+      /** An S3-compatible bucket instead of a shared folder (credentials from the AWS chain, not here). */
+      s3: S3StoreConfig.optional(),
+    })
     .default({ dir: '.state/artifacts' }),
 });
 
