@@ -13,12 +13,11 @@ import {
   ArtifactNotFoundError,
   InvalidRefError,
   LocalArtifactStore,
-  S3ArtifactStore,
   S3StoreConfig,
   createArtifactStore,
   type S3StoreConfigInput,
-  type S3StoreOptions,
 } from '../../store';
+import { S3ArtifactStore, type S3StoreOptions } from '../../store/s3';
 import { artifactStoreConformance } from './conformance';
 import { startTestS3Server, type TestS3Server } from './s3-server';
 
