@@ -88,6 +88,8 @@ export function makeFineTune(deps: ActivityDeps) {
           seed: input.seed,
         },
         threads: deps.threads,
+        provider: input.executionProvider ?? 'cpu',
+        allowCpuFallback: input.allowCpuFallback ?? false,
         signal: cancellationSignal(),
         onProgress: async (p) => {
           // Every heartbeat repeats the newest stored checkpoint: the server keeps only the last

@@ -1,5 +1,5 @@
 import type { FormatName } from '../method/types';
-import type { ChatTemplateMode, TrainingSettings } from './config';
+import type { ChatTemplateMode, ExecutionSettings, TrainingSettings } from './config';
 import type { TaskRef } from './task';
 
 /** The input of buildTrainingSet: the paper's step 4 (mixed formats) over the kept paths. */
@@ -44,6 +44,9 @@ export interface FineTuneInput {
   seed: string;
   /** prompting.chatTemplate; absent in campaigns started before it (raw prompts). */
   chatTemplate?: ChatTemplateMode;
+  /** model.executionProvider and allowCpuFallback; absent in rounds scheduled before training honoured them (cpu). */
+  executionProvider?: ExecutionSettings['executionProvider'];
+  allowCpuFallback?: ExecutionSettings['allowCpuFallback'];
 }
 
 /** The result of the fineTune activity (the engine's own result is engine/train's TrainOutput). */

@@ -195,6 +195,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
       seed: seed('train'),
       role: 'teacher',
       chatTemplate: sampling.chatTemplate,
+      ...provider,
     });
     modelOut = training.modelRef;
   }
@@ -256,6 +257,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
         training: roundTraining,
         seed: seed('distill'),
         chatTemplate: sampling.chatTemplate,
+        ...provider,
       });
       studentOut = studentTraining.modelRef;
     }

@@ -5,6 +5,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { makeFineTune } from '../../activities/fine-tune';
 import { makeSamplePaths } from '../../activities/sample-shard';
 import type { FineTuneInput, FineTuneResult, QuestionSamples, ShardInput, ShardResult } from '../../contract';
+import { cudaUnavailableReason } from '../../engine/generate/provider';
 import { loadChatTemplate, loadTokenizer } from '../../engine/tokenizer';
 import { zeroShotCotPrompt } from '../../method/formats';
 import { getTask } from '../../method/tasks';
@@ -123,5 +124,39 @@ describe('model activities in chat turns', () => {
       .map((e) => template.turn(e.prompt.replace(/\nA:$/, ''), e.completion.trim()))
       .reduce((n, t) => n + tok.encode(t.prompt + t.completion).length - 1, 0);
     expect(result.tokensSeen).toBe(chatTokens);
+  });
+
+  it('trains on the execution provider the campaign names (model.executionProvider)', async () => {
+    const fineTune = makeFineTune({ store, cacheDir: path.join(dir, 'cache-provider'), threads: 1 });
+    const input: FineTuneInput = {
+      campaignId: 'provider',
+      round: 1,
+      modelRef,
+      trainingSetRef: (await store.putJsonl([{ prompt: 'Q: 1 + 1?\nA:', completion: ' 2.' }])).ref,
+      training: {
+        steps: 1,
+        learningRate: 1e-3,
+        batchSize: 1,
+        gradientAccumulation: 1,
+        warmupSteps: 0,
+        weightDecay: 0,
+        checkpointEvery: 10,
+      },
+      seed: 'provider/round-1/train',
+      executionProvider: 'cuda',
+      allowCpuFallback: false,
+    };
+    const run = () =>
+      new MockActivityEnvironment().run<[FineTuneInput], FineTuneResult, typeof fineTune>(fineTune, input);
+    const reason = cudaUnavailableReason();
+    if (reason === null) {
+      // A GPU machine with the provider installed: it trains there.
+      expect((await run()).trained).toBe(true);
+      return;
+    }
+    // Retryable, as for sampling: another accelerator worker of the campaign may have the GPU.
+    await expect(run()).rejects.toThrow(`execution provider cuda is unavailable: ${reason}`);
+    input.allowCpuFallback = true;
+    expect((await run()).trained).toBe(true);
   });
 });
