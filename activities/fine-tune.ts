@@ -85,6 +85,7 @@ export function makeFineTune(deps: ActivityDeps) {
           ...(input.training.maxSeqLen === undefined ? {} : { seqLen: input.training.maxSeqLen }),
           ...(input.training.method === undefined ? {} : { method: input.training.method }),
           ...(input.training.lora === undefined ? {} : { lora: input.training.lora }),
+          ...(input.training.recompute === undefined ? {} : { recompute: input.training.recompute }),
           seed: input.seed,
         },
         threads: deps.threads,

@@ -34,6 +34,7 @@ interface FinetuneOptions {
   loraDropout?: number;
   loraTargets?: string[];
   seqLen?: number;
+  recompute?: boolean;
   seed: string;
   evalData?: string;
   threads?: number;
@@ -79,6 +80,7 @@ export function registerFinetuneCommand(program: Command): void {
     .option('--lora-dropout <p>', "dropout on the adapters' input (default 0)", float)
     .option('--lora-targets <m...>', 'adapted projections, of q k v o gate up down (default all)')
     .option('--seq-len <n>', 'tokens per row (default: the longest example, rounded up and capped)', int)
+    .option('--recompute', "recompute each layer's activations in the backward pass (less memory, slower)")
     .option('--seed <seed>', 'seed of the data order', 'finetune')
     .option('--eval-data <file>', 'held-out JSONL: its loss is reported')
     .option('--threads <n>', 'onnxruntime threads (default: every core)', int)
@@ -120,6 +122,7 @@ export function registerFinetuneCommand(program: Command): void {
         checkpointEvery: opts.checkpointEvery,
         packing: opts.packing,
         method: opts.method,
+        recompute: opts.recompute,
       };
       const loraFlags = Object.fromEntries(
         Object.entries({
@@ -174,6 +177,7 @@ export function registerFinetuneCommand(program: Command): void {
           packing: t.packing === 'none' ? false : t.packing,
           ...(t.method === undefined ? {} : { method: t.method }),
           ...(t.lora === undefined ? {} : { lora: t.lora }),
+          ...(t.recompute === undefined ? {} : { recompute: t.recompute }),
           ...(opts.seqLen === undefined ? {} : { seqLen: opts.seqLen }),
           seed: opts.seed,
         },

@@ -169,6 +169,11 @@ export const TrainingConfig = z
     /** LoRA's rank (8), alpha (16), dropout (0) and targetModules (all of q k v o gate up down). */
     lora: LoraConfig.optional(),
     /**
+     * Recompute each decoder layer's activations in the backward pass: less memory for one more
+     * forward pass per step, the same weights (docs/training-memory.md says when it pays).
+     */
+    recompute: z.boolean().optional(),
+    /**
      * Round number (from 1) -> settings that apply from that round on, on top of the ones above;
      * overrides of earlier rounds carry over. E.g. {"2": {"epochs": 1}}: round 1 trains the
      * campaign's epochs, every later round one epoch.
