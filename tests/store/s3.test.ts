@@ -18,6 +18,14 @@ import {
   type S3StoreConfigInput,
 } from '../../store';
 import { S3ArtifactStore, type S3StoreOptions } from '../../store/s3';
+import { startCampaign } from '../../client';
+import { writeArithSplits } from '../../method/tasks/arith';
+import { readCampaignIndex } from '../../report';
+import { testCampaignConfig } from '../../testing/campaign-config';
+import { writeRandomTinyModel } from '../../testing/tiny-model';
+import { createLmsiWorker } from '../../workers';
+import { withWorkers } from '../helpers/campaign';
+import { connectTestTemporal, workflowBundle } from '../helpers/temporal';
 import { artifactStoreConformance } from './conformance';
 import { startTestS3Server, type TestS3Server } from './s3-server';
 
@@ -243,4 +251,53 @@ describe('S3ArtifactStore (against a real SeaweedFS S3 server)', () => {
     expect((withDir as S3ArtifactStore).cacheDir).toBe(path.join(dir, 'artifacts'));
     expect(() => createArtifactStore({}, dir)).toThrow(/give `dir`/);
   });
+
+  it('runs a campaign whose workers share only the bucket (two machines: two caches)', async () => {
+    const root = await tempDir('lmsi-s3-campaign');
+    const dataDir = path.join(root, 'data');
+    await writeArithSplits(dataDir, 3, { train: 0, unlabeled: 12, eval: 8 }, { minSteps: 2, maxSteps: 3 });
+    const s3 = { endpoint: server.endpoint, bucket: server.bucket, prefix: 'campaign', forcePathStyle: true };
+    const config = testCampaignConfig({
+      name: `s3-campaign-${Date.now()}`,
+      modelDir: writeRandomTinyModel(path.join(root, 'model')),
+      dataDir,
+      artifactsDir: path.join(root, 'unused'),
+      extra: { rounds: 1, artifacts: { dir: path.join(root, 'unused'), s3 } },
+    });
+    const temporal = await connectTestTemporal();
+    try {
+      const worker = async (role: 'light' | 'accelerator', machine: string) =>
+        createLmsiWorker({
+          connection: temporal.nativeConnection,
+          role,
+          taskQueue: config.temporal.taskQueues[role],
+          artifactsDir: path.join(root, machine),
+          store: createArtifactStore({ dir: path.join(root, machine, 'artifacts'), s3 }),
+          threads: 2,
+          ...(role === 'light' ? { workflowBundle: await workflowBundle() } : {}),
+        });
+      const workers = [await worker('light', 'host-a'), await worker('accelerator', 'host-b')];
+      const result = await withWorkers(workers, async () => {
+        const handle = await startCampaign(temporal.client, config, {
+          store: createArtifactStore(config.artifacts),
+        });
+        return handle.result();
+      });
+      expect(result.rounds.map((r) => r.round)).toEqual([0, 1]);
+      // Everything the campaign wrote is in the bucket: a store on a third machine reads its report.
+      const reader = s3Store({ prefix: 'campaign' }, { cacheDir: path.join(root, 'host-c') });
+      const report = await reader.getJson<{ kind: string; campaignId: string }>(result.report!.jsonRef);
+      expect(report).toMatchObject({ kind: 'lmsi.report', campaignId: config.name });
+      // The campaign index (named documents) too: status and audit read it after Temporal forgets.
+      const index = await readCampaignIndex(reader, config.name);
+      expect(index?.rounds.map((r) => r.round)).toEqual([0, 1]);
+      expect(index?.bestModelRef).toMatch(/^sha256:/);
+      // A round's fine-tuned model is a tree in the bucket: materialised on the third machine.
+      await reader.materializeTree(index!.bestModelRef!, path.join(root, 'host-c-model'));
+      expect((await fs.readdir(path.join(root, 'host-c-model'))).length).toBeGreaterThan(0);
+      await expect(fs.access(path.join(root, 'unused', 'objects'))).rejects.toThrow();
+    } finally {
+      await temporal.close();
+    }
+  }, 300_000);
 });
