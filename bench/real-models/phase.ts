@@ -132,6 +132,8 @@ interface FinetuneArgs {
   seqLen?: number;
   /** 'full' fine-tuning or LoRA adapters (rank 8 on every projection, the engine's defaults). */
   method: 'full' | 'lora';
+  /** Recompute each layer's activations in the backward pass (default false). */
+  recompute?: boolean;
   threads: number;
   /** Default cpu (bench/gpu: cuda). */
   provider?: 'cpu' | 'cuda';
@@ -153,6 +155,7 @@ async function finetune(a: FinetuneArgs) {
       checkpointEvery: 1000,
       ...(a.seqLen === undefined ? {} : { seqLen: a.seqLen }),
       method: a.method,
+      recompute: a.recompute ?? false,
       seed: 'bench-real-models',
     },
     threads: a.threads,
@@ -170,6 +173,7 @@ async function finetune(a: FinetuneArgs) {
   rmSync(a.outDir, { recursive: true, force: true });
   return {
     method: a.method,
+    recompute: a.recompute ?? false,
     steps: result.steps,
     seqLen: a.seqLen ?? 'default',
     batchSize: a.batchSize,

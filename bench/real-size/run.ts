@@ -16,6 +16,7 @@
  *   sample-lmsi-b1   lmsi at batch 1 (one path, 64 new tokens) against the memory-bound decode rate:
  *                    the bandwidth a batch-1 GEMV gets (bench/machine.ts) over the fp32 weight bytes
  *   finetune-lmsi-lora / finetune-peft     LoRA (rank 8, alpha 16, every projection), AdamW
+ *   finetune-lmsi-lora-recompute           lmsi's LoRA with activation recomputation per layer
  *   finetune-lmsi-full / finetune-torch-full  every parameter, AdamW
  *                    — each: batch 4 × 256 tokens of GSM8K train prompt + completion, 4 steps; the
  *                    first step (session creation, allocation) is reported apart, lmsi's last
@@ -53,6 +54,7 @@ const CASES = [
   'sample-tjs',
   'sample-torch',
   'finetune-lmsi-lora',
+  'finetune-lmsi-lora-recompute',
   'finetune-peft',
   'finetune-lmsi-full',
   'finetune-torch-full',
@@ -197,6 +199,7 @@ async function runCase(model: string, c: Case, data: ReturnType<typeof prepareDa
       );
       break;
     case 'finetune-lmsi-lora':
+    case 'finetune-lmsi-lora-recompute':
     case 'finetune-lmsi-full':
       run = await runChild(
         [
@@ -206,7 +209,8 @@ async function runCase(model: string, c: Case, data: ReturnType<typeof prepareDa
             ...train,
             model: dir,
             outDir: path.join(WORK, `${model}-finetune`),
-            method: c === 'finetune-lmsi-lora' ? 'lora' : 'full',
+            method: c === 'finetune-lmsi-full' ? 'full' : 'lora',
+            recompute: c === 'finetune-lmsi-lora-recompute',
             provider: PROVIDER,
           }),
           outFile,
@@ -272,7 +276,11 @@ function summarize(m: Record<string, CaseRecord>, parameters?: number) {
       transformersJs: sampleRate(m['sample-tjs']),
       torch: sampleRate(m['sample-torch']),
     },
-    loraStepSeconds: { lmsi: stepSeconds(m['finetune-lmsi-lora']), peft: stepSeconds(m['finetune-peft']) },
+    loraStepSeconds: {
+      lmsi: stepSeconds(m['finetune-lmsi-lora']),
+      lmsiRecompute: stepSeconds(m['finetune-lmsi-lora-recompute']),
+      peft: stepSeconds(m['finetune-peft']),
+    },
     fullStepSeconds: {
       lmsi: stepSeconds(m['finetune-lmsi-full']),
       torch: stepSeconds(m['finetune-torch-full']),
@@ -317,6 +325,7 @@ function table(results: Record<string, Record<string, CaseRecord>>): string {
     ...cell((s) => v(s.batch1.fractionOfMemoryBound, '×')),
   ]);
   rows.push(['LoRA step s: lmsi', ...cell((s) => v(s.loraStepSeconds.lmsi))]);
+  rows.push(['LoRA step s: lmsi, recompute', ...cell((s) => v(s.loraStepSeconds.lmsiRecompute))]);
   rows.push(['LoRA step s: PyTorch + PEFT', ...cell((s) => v(s.loraStepSeconds.peft))]);
   rows.push(['LoRA speed lmsi ÷ PEFT (goal ≥ 1)', ...cell((s) => v(s.loraStepVsPeft, '×'))]);
   rows.push(['full step s: lmsi', ...cell((s) => v(s.fullStepSeconds.lmsi))]);
