@@ -17,6 +17,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { ArtifactCorruptError, ArtifactNotFoundError, InvalidRefError } from './errors';
 import { NAME_SEGMENT, S3StoreConfig, type S3StoreConfigInput } from './s3-config';
+import { PatientRetryStrategy } from './s3-retry';
 import type { ArtifactRef, ArtifactStore, PutResult, TreeManifest } from './types';
 
 const REF = /^sha256:([0-9a-f]{64})$/;
@@ -34,6 +35,11 @@ export interface S3StoreOptions {
   cacheMinBytes?: number;
   /** Parts uploaded at once by a multipart upload (memory: queueSize × part size). */
   queueSize?: number;
+  /**
+   * How long a request keeps being retried while the service cannot be reached or answers 5xx
+   * (default 60 s): long enough to ride through a restart of the S3 server (store/s3-retry.ts).
+   */
+  retryPatienceMs?: number;
 }
 
 /** A verified local copy of an artifact: in memory, in the cache, or in a temp file to remove. */
@@ -69,6 +75,7 @@ export class S3ArtifactStore implements ArtifactStore {
       endpoint: this.config.endpoint,
       region: this.config.region,
       forcePathStyle: this.config.forcePathStyle,
+      retryStrategy: new PatientRetryStrategy(options.retryPatienceMs ?? 60_000),
       // The SDK's default CRC checksums in trailing headers are not understood by every S3-compatible
       // server; integrity is ours anyway: every read is checked against the sha256 in the ref.
       requestChecksumCalculation: 'WHEN_REQUIRED',

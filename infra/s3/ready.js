@@ -1,8 +1,15 @@
 #!/usr/bin/env node
 // Exits 0 once the S3 server named in an s3.env file (written by ./start) answers with its identity's
-// keys and has the bucket: creates it when missing. Used by ./start to wait for the server.
+// keys, has the bucket (created when missing) and takes a write: SeaweedFS answers reads some seconds
+// before its first write can take the filer's lock. Used by ./start to wait for the server.
 const fs = require('node:fs');
-const { S3Client, CreateBucketCommand, HeadBucketCommand } = require('@aws-sdk/client-s3');
+const {
+  S3Client,
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  HeadBucketCommand,
+  PutObjectCommand,
+} = require('@aws-sdk/client-s3');
 
 const env = Object.fromEntries(
   fs
@@ -26,6 +33,10 @@ const client = new S3Client({
     await client.send(new CreateBucketCommand({ Bucket }));
     await client.send(new HeadBucketCommand({ Bucket }));
   }
+  // A key outside any store's folders (objects/, drafts/, named/ under a prefix).
+  const Key = '.lmsi-ready';
+  await client.send(new PutObjectCommand({ Bucket, Key, Body: 'ready' }));
+  await client.send(new DeleteObjectCommand({ Bucket, Key }));
 })().catch((e) => {
   console.error(`S3 not ready yet: ${e.name ?? ''} ${e.message}`);
   process.exit(1);

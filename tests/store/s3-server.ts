@@ -11,6 +11,11 @@ const ROOT = path.resolve(__dirname, '../..');
 export interface TestS3Server {
   endpoint: string;
   bucket: string;
+  /** Kills the server (SIGKILL, as a crashed host), keeping its data, ports and keys. */
+  kill(): Promise<void>;
+  /** Starts it again where it was. */
+  resume(): Promise<void>;
+  /** Stops it and removes its data. */
   stop(): Promise<void>;
 }
 
@@ -34,7 +39,7 @@ export async function startTestS3Server(): Promise<TestS3Server> {
     LMSI_S3_BUCKET: 'lmsi-test',
   };
   try {
-    await run('bash', [path.join(ROOT, 'infra/s3/start')], { env, timeout: 150_000 });
+    await run('bash', [path.join(ROOT, 'infra/s3/start')], { env, timeout: 200_000 });
   } catch (e) {
     const log = await fs.readFile(path.join(stateDir, 'server.log'), 'utf8').catch(() => '');
     throw new Error(`infra/s3/start failed: ${(e as Error).message}\n${log.slice(-4000)}`);
@@ -53,6 +58,12 @@ export async function startTestS3Server(): Promise<TestS3Server> {
   return {
     endpoint: vars.LMSI_S3_ENDPOINT,
     bucket: vars.LMSI_S3_BUCKET,
+    async kill() {
+      await run('bash', [path.join(ROOT, 'infra/s3/stop'), '--kill'], { env, timeout: 60_000 });
+    },
+    async resume() {
+      await run('bash', [path.join(ROOT, 'infra/s3/start')], { env, timeout: 200_000 });
+    },
     async stop() {
       await run('bash', [path.join(ROOT, 'infra/s3/stop')], { env, timeout: 60_000 });
       await fs.rm(stateDir, { recursive: true, force: true });

@@ -252,6 +252,19 @@ describe('S3ArtifactStore (against a real SeaweedFS S3 server)', () => {
     expect(() => createArtifactStore({}, dir)).toThrow(/give `dir`/);
   });
 
+  it('rides through a crash and restart of the S3 server, losing nothing it acknowledged', async () => {
+    // Two minutes of patience: after a restart SeaweedFS takes writes only once its filer's lock is back.
+    const store = s3Store({}, { retryPatienceMs: 120_000 });
+    const before = await store.put('written before the crash');
+    await server.kill();
+    const during = store.put('written while the server is down');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await server.resume();
+    const { ref } = await during;
+    expect((await store.get(ref)).toString()).toBe('written while the server is down');
+    expect((await store.get(before.ref)).toString()).toBe('written before the crash');
+  }, 300_000);
+
   it('runs a campaign whose workers share only the bucket (two machines: two caches)', async () => {
     const root = await tempDir('lmsi-s3-campaign');
     const dataDir = path.join(root, 'data');
