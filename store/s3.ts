@@ -4,9 +4,10 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import {
+  DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -125,7 +126,7 @@ export class S3ArtifactStore implements ArtifactStore {
       bytes += (chunk as Buffer).length;
     }
     const ref = `sha256:${hash.digest('hex')}`;
-    await this.upload(ref, bytes, () => createReadStream(file));
+    await this.upload(ref, bytes, file);
     return { ref, bytes };
   }
 
@@ -330,30 +331,41 @@ export class S3ArtifactStore implements ArtifactStore {
     }
   }
 
-  /** Uploads an object under its ref unless one of that size is already there. */
-  private async upload(ref: ArtifactRef, bytes: number, body: () => Readable): Promise<void> {
+  /**
+   * Uploads a file under its ref unless an object of that size is already there. Up to one part it
+   * goes from memory (a retried PUT resends the same bytes); above, in parts (lib-storage holds at
+   * most queueSize parts in memory and aborts the upload's parts on failure). Either way the bytes sent
+   * are hashed again: a file changed since it was hashed is never left under the old hash.
+   */
+  private async upload(ref: ArtifactRef, bytes: number, file: string): Promise<void> {
     const key = this.objectKey(ref);
     if ((await this.headSize(key)) === bytes) return;
+    const hash = createHash('sha256');
     if (bytes <= this.partSize) {
-      const b = body();
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.config.bucket,
-          Key: key,
-          Body: b,
-          ContentLength: bytes,
-        }),
-      );
+      const body = await fs.readFile(file);
+      if (`sha256:${hash.update(body).digest('hex')}` !== ref) throw changedWhileStored(file, ref);
+      await this.client.send(new PutObjectCommand({ Bucket: this.config.bucket, Key: key, Body: body }));
       return;
     }
-    // lib-storage holds at most queueSize parts in memory and aborts the upload's parts on failure.
+    const hashed = createReadStream(file).pipe(
+      new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          hash.update(chunk);
+          done(null, chunk);
+        },
+      }),
+    );
     await new Upload({
       client: this.client,
-      params: { Bucket: this.config.bucket, Key: key, Body: body() },
+      params: { Bucket: this.config.bucket, Key: key, Body: hashed },
       partSize: this.partSize,
       queueSize: this.queueSize,
       leavePartsOnError: false,
     }).done();
+    if (`sha256:${hash.digest('hex')}` !== ref) {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: key }));
+      throw changedWhileStored(file, ref);
+    }
   }
 
   /**
@@ -395,7 +407,7 @@ export class S3ArtifactStore implements ArtifactStore {
       } else {
         spool.out.end();
         await finished(spool.out);
-        await this.upload(ref, st.bytes, () => createReadStream(spool.file));
+        await this.upload(ref, st.bytes, spool.file);
       }
       return { ref, bytes: st.bytes };
     } finally {
@@ -492,6 +504,10 @@ function checkName(name: string, what: string): string {
     throw new InvalidRefError(name, `${what} name is slash-separated segments of [A-Za-z0-9._-]`);
   }
   return name;
+}
+
+function changedWhileStored(file: string, ref: ArtifactRef): Error {
+  return new Error(`${file} changed while it was being stored (it hashed to ${ref} before); store it again`);
 }
 
 function isNotFound(e: unknown): boolean {
