@@ -167,11 +167,41 @@ export function registerCampaignCommands(program: Command): void {
     );
   }
 
-  withTemporalOptions(program.command('list').description('list campaigns')).action(
-    async (opts: TemporalOptions) => {
+  withTemporalOptions(
+    program
+      .command('list')
+      .description('list campaigns, newest first, filtered by their search attributes')
+      .option('--status <status>', 'Running | Completed | Failed | Canceled | Terminated | TimedOut')
+      .option('--step <step>', 'at (or ended at) this step: evaluate, sample, vote, train, ...')
+      .option('--min-accuracy <x>', 'best greedy accuracy so far at least x (0..1)', Number.parseFloat)
+      .option('--query <query>', "any further visibility query, ANDed (e.g. 'LmsiRound >= 2')")
+      .option('--json', 'print JSON'),
+  ).action(
+    async (
+      opts: TemporalOptions & {
+        status?: string;
+        step?: string;
+        minAccuracy?: number;
+        query?: string;
+        json?: boolean;
+      },
+    ) => {
       await withClient(opts, async (client) => {
-        for (const c of await listCampaigns(client)) {
-          process.stdout.write(`${c.campaignId}\t${c.status}\t${c.startTime.toISOString()}\n`);
+        const campaigns = await listCampaigns(client, {
+          status: opts.status,
+          step: opts.step,
+          minBestAccuracy: opts.minAccuracy,
+          query: opts.query,
+        });
+        if (opts.json) {
+          process.stdout.write(`${JSON.stringify(campaigns, null, 2)}\n`);
+          return;
+        }
+        for (const c of campaigns) {
+          const best = c.bestGreedyAccuracy === null ? '—' : `${(c.bestGreedyAccuracy * 100).toFixed(1)}%`;
+          process.stdout.write(
+            `${c.campaignId}\t${c.status}\tround ${c.round ?? '—'}\t${c.step ?? '—'}\tbest ${best}\t${c.startTime.toISOString()}\n`,
+          );
         }
       });
     },

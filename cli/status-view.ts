@@ -39,6 +39,8 @@ export function statusJson(s: CampaignStatus) {
     // Why a failed campaign failed; what holds a running one back (absent when nothing does).
     ...(s.failure ? { failure: s.failure } : {}),
     ...(s.retrying ? { retrying: s.retrying } : {}),
+    // Which worker runs each running activity, and when it last heartbeated (absent when none runs).
+    ...(s.running ? { running: s.running } : {}),
     ...(s.failingWorkflowTasks ? { failingWorkflowTasks: s.failingWorkflowTasks } : {}),
     ...(s.queryError ? { queryError: s.queryError } : {}),
   };
@@ -81,6 +83,18 @@ function troubleLines(s: CampaignStatus): string[] {
   return lines;
 }
 
+/** What runs now and where: each started activity, its worker and its last heartbeat's age. */
+function runningLines(s: CampaignStatus, now = Date.now()): string[] {
+  const ago = (iso: string | null) =>
+    iso === null
+      ? 'no heartbeat yet'
+      : `heartbeat ${Math.max(0, Math.round((now - Date.parse(iso)) / 1000))} s ago`;
+  return (s.running ?? []).map(
+    (a) =>
+      `running: ${a.activity} (workflow ${a.workflowId}) on ${a.worker || '(unknown worker)'}, attempt ${a.attempt}, ${ago(a.lastHeartbeat)}`,
+  );
+}
+
 export function statusTable(s: CampaignStatus): string {
   const lines = [
     `campaign ${s.campaignId}: ${s.state}, round ${s.round}, step ${s.step} (${s.progress.done}/${s.progress.total})`,
@@ -105,6 +119,8 @@ export function statusTable(s: CampaignStatus): string {
   const context = s.rounds.flatMap((r) => (r.contextWarnings ?? []).map((w) => `round ${r.round}: ${w}`));
   if (context.length > 0) lines.push('', ...context);
   const why = [...failureLines(s), ...troubleLines(s)];
+  const running = runningLines(s);
+  if (running.length > 0) lines.push('', ...running);
   if (why.length > 0) lines.push('', ...why);
   if (s.report) lines.push('', `report: ${s.report.treeRef} (report.json ${s.report.jsonRef})`);
   if (s.reportError) lines.push('', `report failed: ${s.reportError} (make one with lmsi report)`);

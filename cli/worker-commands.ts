@@ -36,6 +36,7 @@ export function registerWorkerCommands(program: Command): void {
       .option('--s3-prefix <prefix>', 'key prefix of the store in the bucket')
       .option('--s3-region <region>', 'S3 region')
       .option('--s3-force-path-style', 'path-style URLs (most self-hosted S3 servers)')
+      .option('--identity <name>', 'the name lmsi status shows for this worker (default: <pid>@<hostname>)')
       .option('--threads <n>', 'onnxruntime threads for model activities', (v) => Number.parseInt(v, 10))
       .option(
         '--sampling-threads <n>',
@@ -57,6 +58,7 @@ export function registerWorkerCommands(program: Command): void {
         s3Prefix?: string;
         s3Region?: string;
         s3ForcePathStyle?: boolean;
+        identity?: string;
       },
     ) => {
       const config = opts.config ? loadCampaignConfig(opts.config) : undefined;
@@ -87,7 +89,7 @@ export function registerWorkerCommands(program: Command): void {
           })
         : config?.artifacts.s3;
       const store = s3
-        ? createArtifactStore({ s3, cacheDir: path.join(artifactsDir, 'artifact-cache') })
+        ? createArtifactStore({ dir: artifactsDir, s3 })
         : undefined;
       // Loaded here, not at the top: it pulls in onnxruntime, which other commands do not need.
       const { createLmsiWorker } = await import('../workers');
@@ -100,6 +102,10 @@ export function registerWorkerCommands(program: Command): void {
             taskQueue: queues[role],
             artifactsDir,
             ...(store ? { store } : {}),
+            // One process may run both roles: each gets its own name, so status tells them apart.
+            ...(opts.identity === undefined
+              ? {}
+              : { identity: roles.length > 1 ? `${opts.identity}/${role}` : opts.identity }),
             threads: opts.threads,
             samplingThreads: opts.samplingThreads,
           }),

@@ -22,6 +22,7 @@ import {
   type CampaignStep,
   type FailingWorkflowTask,
   type RetryingActivity,
+  type RunningActivity,
 } from '../contract';
 
 /**
@@ -221,6 +222,25 @@ async function retryingActivitiesOf(
   return out;
 }
 
+/** Activities of a workflow a worker has started: which worker, since when, its last heartbeat. */
+function runningActivitiesOf(described: WorkflowExecutionDescription): RunningActivity[] {
+  const iso = (t: Parameters<typeof optionalTsToMs>[0]) => {
+    const ms = optionalTsToMs(t);
+    return ms === undefined ? null : new Date(ms).toISOString();
+  };
+  return (described.raw.pendingActivities ?? [])
+    .filter((p) => p.state === proto.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED)
+    .map((p) => ({
+      workflowId: described.workflowId,
+      activity: p.activityType?.name ?? '',
+      activityId: p.activityId ?? '',
+      attempt: p.attempt ?? 0,
+      worker: p.lastWorkerIdentity ?? '',
+      startedAt: iso(p.lastStartedTime),
+      lastHeartbeat: iso(p.lastHeartbeatTime),
+    }));
+}
+
 /**
  * A workflow task that failed and is being retried. Temporal records only the first failure of a
  * series in the history (later attempts are transient), so the last WorkflowTaskFailed event says why.
@@ -262,13 +282,18 @@ async function describeOrNull(
 
 /**
  * What holds a running campaign back: its own and its current round's retrying activities and failing
- * workflow tasks. `round` is the round it runs (null: its rounds are not known, only the campaign).
+ * workflow tasks; and what runs: their started activities and the workers running them. `round` is the
+ * round it runs (null: its rounds are not known, only the campaign).
  */
 export async function campaignTroubles(
   client: Client,
   described: WorkflowExecutionDescription,
   round: number | null,
-): Promise<{ retrying: RetryingActivity[]; failingWorkflowTasks: FailingWorkflowTask[] }> {
+): Promise<{
+  retrying: RetryingActivity[];
+  failingWorkflowTasks: FailingWorkflowTask[];
+  running: RunningActivity[];
+}> {
   const workflows = [described];
   if (round !== null) {
     const child = await describeOrNull(client, roundWorkflowId(described.workflowId, round));
@@ -276,10 +301,12 @@ export async function campaignTroubles(
   }
   const retrying: RetryingActivity[] = [];
   const failingWorkflowTasks: FailingWorkflowTask[] = [];
+  const running: RunningActivity[] = [];
   for (const w of workflows) {
     retrying.push(...(await retryingActivitiesOf(client, w)));
+    running.push(...runningActivitiesOf(w));
     const task = await failingWorkflowTaskOf(client, w);
     if (task) failingWorkflowTasks.push(task);
   }
-  return { retrying, failingWorkflowTasks };
+  return { retrying, failingWorkflowTasks, running };
 }

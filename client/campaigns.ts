@@ -19,7 +19,7 @@ import { roundResultOf } from '../report/round-record';
 import type { ArtifactStore } from '../store';
 import { selfImprovementCampaign } from '../workflows/campaign';
 import { pauseSignal, resumeSignal, statusQuery } from '../workflows/messages';
-import { LmsiCampaignId } from '../workflows/search-attributes';
+import { LmsiBestGreedyAccuracy, LmsiCampaignId, LmsiRound, LmsiStep } from '../workflows/search-attributes';
 import {
   FailureType,
   type CampaignFailure,
@@ -325,10 +325,11 @@ async function runningStatus(
       queryError: e instanceof Error ? e.message : String(e),
     };
   }
-  const { retrying, failingWorkflowTasks } = await campaignTroubles(client, described, status.round);
+  const { retrying, failingWorkflowTasks, running } = await campaignTroubles(client, described, status.round);
   return {
     ...status,
     ...(retrying.length > 0 ? { retrying } : {}),
+    ...(running.length > 0 ? { running } : {}),
     ...(failingWorkflowTasks.length > 0 ? { failingWorkflowTasks } : {}),
   };
 }
@@ -417,14 +418,55 @@ export interface CampaignListing {
   campaignId: string;
   status: string;
   startTime: Date;
+  /** Where it is, from its search attributes (null before it set them). */
+  round: number | null;
+  step: string | null;
+  bestGreedyAccuracy: number | null;
 }
 
-/** Campaigns on this namespace (the latest run of each), newest first. */
-export async function listCampaigns(client: Client): Promise<CampaignListing[]> {
+/** Which campaigns `listCampaigns` returns: each given field narrows the list (search attributes). */
+export interface CampaignFilter {
+  /** Temporal's execution status: Running, Completed, Failed, Canceled, Terminated, TimedOut. */
+  status?: string;
+  /** The step it is at (or ended at): evaluate, sample, vote, train, ... */
+  step?: string;
+  /** At least this best greedy accuracy so far (0..1). */
+  minBestAccuracy?: number;
+  /** Any further visibility query, ANDed (e.g. `LmsiRound >= 2`). */
+  query?: string;
+}
+
+const STATUSES = ['Running', 'Completed', 'Failed', 'Canceled', 'Terminated', 'TimedOut'];
+const quoted = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+/** The visibility query of a filter: lmsi's campaign workflows, narrowed by lmsi's search attributes. */
+export function campaignListQuery(filter: CampaignFilter = {}): string {
+  const terms = [`WorkflowType = 'selfImprovementCampaign'`];
+  if (filter.status !== undefined) {
+    const status = STATUSES.find((s) => s.toLowerCase() === filter.status!.toLowerCase());
+    if (!status) throw new RangeError(`status "${filter.status}": one of ${STATUSES.join(', ')}`);
+    terms.push(`ExecutionStatus = ${quoted(status)}`);
+  }
+  if (filter.step !== undefined) terms.push(`LmsiStep = ${quoted(filter.step)}`);
+  if (filter.minBestAccuracy !== undefined) terms.push(`LmsiBestGreedyAccuracy >= ${filter.minBestAccuracy}`);
+  if (filter.query !== undefined) terms.push(`(${filter.query})`);
+  return terms.join(' AND ');
+}
+
+/** Campaigns on this namespace (the latest run of each) that match `filter`, newest first. */
+export async function listCampaigns(client: Client, filter: CampaignFilter = {}): Promise<CampaignListing[]> {
   const out: CampaignListing[] = [];
-  for await (const w of client.workflow.list({ query: `WorkflowType = 'selfImprovementCampaign'` })) {
+  for await (const w of client.workflow.list({ query: campaignListQuery(filter) })) {
     if (w.status.name === 'CONTINUED_AS_NEW') continue;
-    out.push({ campaignId: w.workflowId, status: w.status.name, startTime: w.startTime });
+    const attrs = w.typedSearchAttributes;
+    out.push({
+      campaignId: w.workflowId,
+      status: w.status.name,
+      startTime: w.startTime,
+      round: attrs.get(LmsiRound) ?? null,
+      step: attrs.get(LmsiStep) ?? null,
+      bestGreedyAccuracy: attrs.get(LmsiBestGreedyAccuracy) ?? null,
+    });
   }
   return out;
 }

@@ -4,8 +4,8 @@ import { temporal as proto } from '@temporalio/proto';
 import type { FineTuneHeartbeat } from '../contract';
 import { roundWorkflowId } from '../contract';
 
-/** A running activity of a workflow as the server sees it (heartbeat details decoded). */
-export interface RunningActivity {
+/** A started activity of a workflow as the server sees it, with its heartbeat details decoded. */
+export interface StartedActivityDetails {
   activityId: string;
   type: string;
   attempt: number;
@@ -26,7 +26,7 @@ export async function decodePayloads(
 }
 
 /** Activities of `workflowId` that a worker has started and not finished; none if it is gone. */
-export async function runningActivities(client: Client, workflowId: string): Promise<RunningActivity[]> {
+export async function runningActivities(client: Client, workflowId: string): Promise<StartedActivityDetails[]> {
   let described;
   try {
     described = await client.workflow.getHandle(workflowId).describe();
@@ -34,7 +34,7 @@ export async function runningActivities(client: Client, workflowId: string): Pro
     return [];
   }
   const State = proto.api.enums.v1.PendingActivityState;
-  const out: RunningActivity[] = [];
+  const out: StartedActivityDetails[] = [];
   for (const p of described.raw.pendingActivities ?? []) {
     if (p.state !== State.PENDING_ACTIVITY_STATE_STARTED) continue;
     out.push({

@@ -92,6 +92,20 @@ export interface RetryingActivity {
   nextRetry: string | null;
 }
 
+/** An activity a worker is running for a campaign: which worker, since when, its last heartbeat. */
+export interface RunningActivity {
+  workflowId: string;
+  activity: string;
+  activityId: string;
+  attempt: number;
+  /** The identity of the worker that started this attempt (`lmsi worker --identity`, else pid@host). */
+  worker: string;
+  /** When this attempt started (ISO time). */
+  startedAt: string | null;
+  /** When its worker last heartbeated (ISO time), null before the first heartbeat. */
+  lastHeartbeat: string | null;
+}
+
 /** A workflow task of a running campaign that keeps failing: the campaign makes no progress. */
 export interface FailingWorkflowTask {
   workflowId: string;
@@ -118,6 +132,8 @@ export interface CampaignStatus {
   failure?: CampaignFailure;
   /** A running campaign: activities failing and being retried (clients add them). */
   retrying?: RetryingActivity[];
+  /** A running campaign: the activities workers run now, and which worker runs each (clients add them). */
+  running?: RunningActivity[];
   /** A running campaign: workflow tasks that keep failing, so it cannot move (clients add them). */
   failingWorkflowTasks?: FailingWorkflowTask[];
   /** A running campaign whose live status query failed: why (its status then comes from Temporal). */

@@ -42,6 +42,11 @@ export interface LmsiWorkerOptions {
   maxHeartbeatThrottleMs?: number;
   /** Default: payload encryption when a codec key is configured (client/codec.ts), else none. */
   dataConverter?: DataConverter;
+  /**
+   * The name Temporal records for this worker (`lmsi status` shows it beside each running activity).
+   * Default: the SDK's, `<pid>@<hostname>`.
+   */
+  identity?: string;
 }
 
 /** The workflows folder, as source (tests, tsx) or compiled (dist). */
@@ -67,6 +72,7 @@ export async function createLmsiWorker(options: LmsiWorkerOptions): Promise<Work
     taskQueue: options.taskQueue,
     dataConverter: options.dataConverter ?? lmsiDataConverter(),
     maxHeartbeatThrottleInterval: options.maxHeartbeatThrottleMs ?? 10_000,
+    ...(options.identity === undefined ? {} : { identity: options.identity }),
   };
   if (options.role === 'accelerator') {
     return Worker.create({

@@ -133,10 +133,34 @@ describe('lmsi as processes (real dev server, a worker process)', () => {
     expect(question.sampled.consistent).toBe(true);
   });
 
-  it('list shows the campaign', async () => {
+  it('list shows the campaign, where it ended, and filters by its search attributes', async () => {
     const run = await lmsi('list', '--address', address);
     expectOk(run);
-    expect(run.stdout).toMatch(new RegExp(`^${campaignId}\\tCOMPLETED\\t`, 'm'));
+    expect(run.stdout).toMatch(
+      new RegExp(`^${campaignId}\\tCOMPLETED\\tround \\d+\\t\\S+\\tbest [\\d.]+%\\t`, 'm'),
+    );
+    const listed = async (...filter: string[]) => {
+      const r = await lmsi('list', '--json', '--address', address, ...filter);
+      expectOk(r);
+      return (JSON.parse(r.stdout) as { campaignId: string }[]).map((c) => c.campaignId);
+    };
+    const json = JSON.parse((await lmsi('list', '--json', '--address', address)).stdout) as {
+      campaignId: string;
+      round: number;
+      bestGreedyAccuracy: number;
+    }[];
+    const mine = json.find((c) => c.campaignId === campaignId)!;
+    expect(mine.round).toBeGreaterThanOrEqual(0);
+    expect(mine.bestGreedyAccuracy).toBeGreaterThanOrEqual(0);
+    expect(await listed('--status', 'completed')).toContain(campaignId);
+    expect(await listed('--status', 'running')).not.toContain(campaignId);
+    expect(await listed('--min-accuracy', String(mine.bestGreedyAccuracy))).toContain(campaignId);
+    expect(await listed('--min-accuracy', '1.01')).not.toContain(campaignId);
+    expect(await listed('--query', `LmsiRound = ${mine.round}`)).toContain(campaignId);
+    expect(await listed('--query', `LmsiRound > ${mine.round}`)).not.toContain(campaignId);
+    const bad = await lmsi('list', '--status', 'sleeping', '--address', address);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('status "sleeping": one of Running, Completed, Failed');
   });
 
   it('exit codes: 2 for usage errors, 1 for bad input and failures', async () => {

@@ -2,10 +2,10 @@ import type { Client } from '@temporalio/client';
 import {
   decodePayloads as decode,
   runningActivities,
-  type RunningActivity,
+  type StartedActivityDetails,
 } from '../../client/running-activities';
 
-export { runningActivities, type RunningActivity };
+export { runningActivities, type StartedActivityDetails };
 
 export async function waitFor<T>(
   probe: () => Promise<T>,
@@ -28,7 +28,7 @@ export async function waitForActivity(
   workflowId: string,
   type: string,
   ok: (details: unknown) => boolean,
-): Promise<RunningActivity> {
+): Promise<StartedActivityDetails> {
   const found = await waitFor(
     async () => (await runningActivities(client, workflowId)).find((a) => a.type === type && ok(a.details)),
     (a) => a !== undefined,

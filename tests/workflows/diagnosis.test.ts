@@ -3,6 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { Client } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
+import { statusJson, statusTable } from '../../cli/status-view';
 import { campaignStatus, lmsiDataConverter, startCampaign } from '../../client';
 import type { CampaignConfig } from '../../config/campaign';
 import { createLmsiWorker } from '../../workers';
@@ -29,6 +30,9 @@ import { waitFor } from '../reliability/probe';
  * `lmsi` command as a process.
  */
 const bad = path.resolve(__dirname, '../fixtures/bad');
+/** Worker identities as two hosts would have them (lmsi worker --identity). */
+const LIGHT_WORKER = 'light@host-a';
+const ACCELERATOR_WORKER = 'accelerator@host-b';
 let temporal: TestTemporal;
 let root: string;
 let store: FailingStore;
@@ -62,6 +66,7 @@ beforeAll(async () => {
       ...common,
       role: 'light',
       taskQueue: base.temporal.taskQueues.light,
+      identity: LIGHT_WORKER,
       workflowBundle: await workflowBundle(),
       dataConverter: lmsiDataConverter(null),
     }),
@@ -69,6 +74,7 @@ beforeAll(async () => {
       ...common,
       role: 'accelerator',
       taskQueue: base.temporal.taskQueues.accelerator,
+      identity: ACCELERATOR_WORKER,
       dataConverter: lmsiDataConverter(null),
     }),
   );
@@ -261,6 +267,36 @@ describe('a running campaign that cannot move shows what holds it', () => {
       expect(text.stdout).toContain(`workflow task failing: workflow ${config.name}, attempt`);
       expect(text.stdout).toContain('Unknown encoding: binary/encrypted');
       expect(text.stdout).toContain('  likely cause: the worker has no payload key');
+    } finally {
+      await handle.terminate('test over');
+    }
+  });
+});
+
+describe('a running campaign shows which worker runs what (issue 22, item 6)', () => {
+  it('status (client, --json shape, table): each started activity, the worker that runs it, its last heartbeat', async () => {
+    const config = campaign();
+    const handle = await startCampaign(temporal.client, config);
+    try {
+      // Round 0 evaluates on the accelerator worker: catch an evaluation shard while it runs.
+      const status = await waitFor(
+        () => campaignStatus(temporal.client, config.name),
+        (s) => (s.running ?? []).some((a) => a.worker === ACCELERATOR_WORKER),
+        'an activity running on the accelerator worker',
+        120_000,
+      );
+      const a = status.running!.find((x) => x.worker === ACCELERATOR_WORKER)!;
+      expect(a.workflowId).toBe(`${config.name}/round-0`);
+      expect(a.attempt).toBe(1);
+      expect(Date.parse(a.startedAt!)).not.toBeNaN();
+      if (a.lastHeartbeat !== null)
+        expect(Date.parse(a.lastHeartbeat)).toBeGreaterThanOrEqual(Date.parse(a.startedAt!));
+      // Every running activity names a worker of this test, and the light ones the light worker.
+      for (const r of status.running!) expect([LIGHT_WORKER, ACCELERATOR_WORKER]).toContain(r.worker);
+      expect(statusJson(status).running).toEqual(status.running);
+      expect(statusTable(status)).toContain(
+        `running: ${a.activity} (workflow ${config.name}/round-0) on ${ACCELERATOR_WORKER}, attempt 1, `,
+      );
     } finally {
       await handle.terminate('test over');
     }
