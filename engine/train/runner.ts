@@ -103,8 +103,8 @@ export class TrainingRunner {
     if (opts.evaluation) modes.push('loss');
     // No memory arena and no memory pattern: an arena keeps the most a session ever held for as long
     // as the session lives, one per session (accumulate, apply, loss); a memory pattern allocates one
-    // block for every planned tensor of a run, laid out with gaps (measured: 0.7 GB more at the peak
-    // of a SmolLM2-size step). Without them each activation is allocated when computed and freed
+    // block for every planned tensor of a run, laid out with gaps (what that cost at the peak is in
+    // docs/training-memory.md). Without them each activation is allocated when computed and freed
     // after its last use.
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       executionProviders: [opts.provider ?? 'cpu'],
