@@ -1,7 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { type Probes, lintProbes, restricted } from './lint-probes';
 
 const root = path.resolve(__dirname, '../..');
 
@@ -10,11 +10,8 @@ const { importCircles } = require('../../infra/lint/import-circles.js') as {
   importCircles: (dir: string, options?: { tsConfig?: string }) => Promise<string[][]>;
 };
 
-// Each probe is linted as if it were the named file, by the project's real eslint.config.mjs, through
-// ESLint's Node API (lintText: nothing is written into the shared tree). The config is an ES module,
-// which jest's sandbox cannot import, so one child Node process lints every probe; only the import
-// rule runs, without type information (a file that does not exist cannot join the project).
-const probes: Record<string, [file: string, code: string]> = {
+// Probes linted as if they were the named files (lint-probes.ts says how).
+const probes: Probes = {
   activitiesToWorkflows: [
     'activities/lint-probe.ts',
     `import { LIGHT } from '../workflows/presets';\nexport const x = LIGHT;\n`,
@@ -63,38 +60,11 @@ const probes: Record<string, [file: string, code: string]> = {
   ],
 };
 
-const script = `
-const { ESLint } = require('eslint');
-(async () => {
-  const eslint = new ESLint({
-    cwd: process.cwd(),
-    overrideConfig: { languageOptions: { parserOptions: { projectService: false } } },
-    ruleFilter: ({ ruleId }) => ruleId === '@typescript-eslint/no-restricted-imports',
-  });
-  const probes = JSON.parse(process.argv[1]);
-  const out = {};
-  for (const [name, [file, code]] of Object.entries(probes)) {
-    const [result] = await eslint.lintText(code, { filePath: file });
-    out[name] = result.messages.map((m) => m.ruleId + ': ' + m.message);
-  }
-  process.stdout.write(JSON.stringify(out));
-})().catch((e) => { console.error(e); process.exit(1); });
-`;
-
 let messages: Record<string, string[]> = {};
 
 beforeAll(() => {
-  const run = spawnSync(process.execPath, ['-e', script, JSON.stringify(probes)], {
-    cwd: root,
-    encoding: 'utf8',
-  });
-  if (run.status !== 0) throw new Error(`eslint probe run failed: ${run.stderr}`);
-  messages = JSON.parse(run.stdout) as Record<string, string[]>;
+  messages = lintProbes(probes);
 }, 60_000);
-
-const restricted = (text: string) => [
-  expect.stringMatching(new RegExp(`^@typescript-eslint/no-restricted-imports: .*${text}`)),
-];
 
 describe('layer lint rules around contract/', () => {
   it('rejects activities → workflows, values and types alike', () => {
