@@ -17,6 +17,19 @@ export const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+/** Milliseconds of 10 runs after a warm-up run; the session is released after. */
+async function runTimes(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<number[]> {
+  await session.run(feeds);
+  const times: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t = performance.now();
+    await session.run(feeds);
+    times.push(performance.now() - t);
+  }
+  await session.release();
+  return times;
+}
+
 /** Side of the square fp32 MatMul whose rate is a benchmark's limit. */
 export const MATMUL_N = 2048;
 
@@ -43,14 +56,7 @@ export async function matmulGflops(
     a: new ort.Tensor('float32', data, [MATMUL_N, MATMUL_N]),
     b: new ort.Tensor('float32', data, [MATMUL_N, MATMUL_N]),
   };
-  await session.run(feeds);
-  const times: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    const t = performance.now();
-    await session.run(feeds);
-    times.push(performance.now() - t);
-  }
-  await session.release();
+  const times = await runTimes(session, feeds);
   const rate = (ms: number) => (2 * MATMUL_N ** 3) / (ms / 1000) / 1e9;
   return { best: rate(Math.min(...times)), median: rate(median(times)) };
 }
@@ -88,14 +94,7 @@ export async function gemvBandwidthGBps(
       [1, rows],
     ),
   };
-  await session.run(feeds);
-  const times: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    const t = performance.now();
-    await session.run(feeds);
-    times.push(performance.now() - t);
-  }
-  await session.release();
+  const times = await runTimes(session, feeds);
   const rate = (ms: number) => (rows * cols * 4) / (ms / 1000) / 1e9;
   return { best: rate(Math.min(...times)), median: rate(median(times)) };
 }
