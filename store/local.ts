@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
 import { ArtifactCorruptError, ArtifactNotFoundError, InvalidRefError } from './errors';
+import { listFiles, treeTargets } from './tree';
 import type { ArtifactRef, ArtifactStore, PutResult, TreeManifest } from './types';
 
 const REF = /^sha256:([0-9a-f]{64})$/;
@@ -124,16 +125,7 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async materializeTree(ref: ArtifactRef, dest: string): Promise<void> {
-    const manifest = await this.getJson<TreeManifest>(ref);
-    if (manifest?.kind !== 'lmsi.tree' || typeof manifest.files !== 'object') {
-      throw new InvalidRefError(ref, 'not a tree manifest');
-    }
-    const root = path.resolve(dest);
-    for (const [rel, fileRef] of Object.entries(manifest.files)) {
-      const target = path.resolve(root, rel);
-      if (path.isAbsolute(rel) || !target.startsWith(root + path.sep)) {
-        throw new InvalidRefError(rel, `tree ${ref} names a file outside its folder`);
-      }
+    for (const [target, fileRef] of treeTargets(await this.getJson<TreeManifest>(ref), ref, dest)) {
       await fs.mkdir(path.dirname(target), { recursive: true });
       await fs.writeFile(target, await this.get(fileRef));
     }
@@ -321,16 +313,4 @@ async function dropTornTail(file: string): Promise<void> {
   } finally {
     await fh.close();
   }
-}
-
-/** Every regular file under dir, as sorted relative POSIX paths. */
-async function listFiles(dir: string, prefix = ''): Promise<string[]> {
-  const out: string[] = [];
-  const entries = await fs.readdir(path.join(dir, prefix), { withFileTypes: true });
-  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) out.push(...(await listFiles(dir, rel)));
-    else if (entry.isFile()) out.push(rel);
-  }
-  return out;
 }

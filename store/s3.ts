@@ -19,6 +19,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { ArtifactCorruptError, ArtifactNotFoundError, InvalidRefError } from './errors';
 import { NAME_SEGMENT, S3StoreConfig, type S3StoreConfigInput } from './s3-config';
 import { PatientRetryStrategy } from './s3-retry';
+import { listFiles, treeTargets } from './tree';
 import type { ArtifactRef, ArtifactStore, PutResult, TreeManifest } from './types';
 
 const REF = /^sha256:([0-9a-f]{64})$/;
@@ -186,16 +187,7 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   async materializeTree(ref: ArtifactRef, dest: string): Promise<void> {
-    const manifest = await this.getJson<TreeManifest>(ref);
-    if (manifest?.kind !== 'lmsi.tree' || typeof manifest.files !== 'object') {
-      throw new InvalidRefError(ref, 'not a tree manifest');
-    }
-    const root = path.resolve(dest);
-    for (const [rel, fileRef] of Object.entries(manifest.files)) {
-      const target = path.resolve(root, rel);
-      if (path.isAbsolute(rel) || !target.startsWith(root + path.sep)) {
-        throw new InvalidRefError(rel, `tree ${ref} names a file outside its folder`);
-      }
+    for (const [target, fileRef] of treeTargets(await this.getJson<TreeManifest>(ref), ref, dest)) {
       await fs.mkdir(path.dirname(target), { recursive: true });
       // A download without the cache lands beside its target, so the final rename stays on one disk.
       const got = await this.fetch(fileRef, `${target}.${randomBytes(6).toString('hex')}.part`);
@@ -530,16 +522,4 @@ async function verifiedFile(file: string, ref: ArtifactRef): Promise<boolean> {
   if (`sha256:${hash.digest('hex')}` === ref) return true;
   await fs.rm(file, { force: true });
   return false;
-}
-
-/** Every regular file under dir, as sorted relative POSIX paths. */
-async function listFiles(dir: string, prefix = ''): Promise<string[]> {
-  const out: string[] = [];
-  const entries = await fs.readdir(path.join(dir, prefix), { withFileTypes: true });
-  for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) out.push(...(await listFiles(dir, rel)));
-    else if (entry.isFile()) out.push(rel);
-  }
-  return out;
 }
