@@ -14,3 +14,4 @@ export * from './tasks';
 export * from './answers';
 export * from './load';
 export * from './replay';
+export * from './health';
