@@ -73,6 +73,14 @@ function reduceGrad({ node, x, g }: GradArgs, mean: boolean): Tensor {
   );
 }
 
+/** Min / Max of two operands: each receives g where it is strictly the result, g / 2 where they tie. */
+function extremumGrad({ node, x, g }: GradArgs, wins: (a: Tensor, b: Tensor) => Tensor): GradThunk[] {
+  if (x.length !== 2) unsupported(node, `${x.length} operands (only 2)`);
+  const share = (mine: Tensor, other: Tensor) =>
+    unbroadcast(o.where(wins(mine, other), g, o.where(o.equal(mine, other), o.mul(g, 0.5), 0)), mine.shape);
+  return [() => share(x[0], x[1]), () => share(x[1], x[0])];
+}
+
 export const GRAD_RULES: Readonly<Record<string, GradRule>> = {
   Identity: ({ g }) => [() => g],
   Neg: ({ g }) => [() => o.neg(g)],
@@ -93,6 +101,10 @@ export const GRAD_RULES: Readonly<Record<string, GradRule>> = {
     () => unbroadcast(o.mul(g, o.mul(y[0], o.log(x[0]))), x[1].shape),
   ],
   Sum: ({ x, g }) => x.map((xi) => () => unbroadcast(g, xi.shape)),
+  // The gradient goes to the operand that is the result; a tie splits it in half (PyTorch's
+  // minimum/maximum), so min(a, a) passes the whole gradient, as the PPO clip at ratio 1 needs.
+  Min: (a) => extremumGrad(a, o.less),
+  Max: (a) => extremumGrad(a, o.greater),
   Sqrt: ({ y, g }) => [() => o.div(o.mul(g, 0.5), y[0])],
   Reciprocal: ({ y, g }) => [() => o.neg(o.mul(g, o.mul(y[0], y[0])))],
   Exp: ({ y, g }) => [() => o.mul(g, y[0])],
