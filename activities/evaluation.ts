@@ -5,12 +5,14 @@ import {
   scoreVotes,
   selfConsistencyAccuracy,
 } from '../method/metrics';
+import { HealthTally } from '../method/health';
 import { answerPaths, majorityVote } from '../method/vote';
 import type { Question } from '../method/types';
 import type { EvaluationSummary, QuestionEvaluation, SummarizeEvaluationInput } from '../contract';
 import type { ActivityDeps } from './deps';
 import { readQuestions, taskOf } from './dataset';
 import { failingClearly } from './failures';
+import { healthQuestion, readMajorityAnswers } from './health';
 import { toSampledPath } from './records';
 
 /**
@@ -26,20 +28,23 @@ export function makeSummarizeEvaluation({ store }: ActivityDeps) {
       );
       const greedyItems: { question: Question; text: string }[] = [];
       const sampled: { question: Question; paths: ReturnType<typeof answerPaths> }[] = [];
+      // The health reads the paths and their votes, never the labels.
+      const health = new HealthTally();
       for (const ref of input.shardRefs) {
         for await (const r of store.readJsonl<QuestionEvaluation>(ref)) {
           const question = questions.get(r.questionId);
           if (!question?.gold)
             throw new Error(`evaluation question ${r.questionId} has no label in ${input.datasetRef}`);
           if (r.greedy) greedyItems.push({ question, text: r.greedy.text });
-          sampled.push({
+          const paths = answerPaths(
+            task,
             question,
-            paths: answerPaths(
-              task,
-              question,
-              r.paths.map((p) => toSampledPath(r.questionId, p)),
-            ),
-          });
+            r.paths.map((p) => toSampledPath(r.questionId, p)),
+          );
+          sampled.push({ question, paths });
+          health.add(
+            healthQuestion(r.questionId, r.paths, paths, majorityVote(paths, { weighting: input.weighting })),
+          );
         }
       }
       const greedy = greedyItems.length > 0 ? greedyAccuracy(task, greedyItems) : null;
@@ -65,6 +70,7 @@ export function makeSummarizeEvaluation({ store }: ActivityDeps) {
         accuracyVsK: curve.map(({ k, accuracy }) => ({ k, accuracy })),
         calibration,
         detailsRef,
+        health: health.result(await readMajorityAnswers(store, input.previousDetailsRef)),
       };
     });
   };

@@ -1,9 +1,11 @@
 import { emptyFilterStats, keepConsistentPaths, mergeFilterStats } from '../method/filter';
+import { HealthTally } from '../method/health';
 import { voteOnQuestion, type AnsweredPath } from '../method/vote';
 import type { QuestionSamples, VoteAndFilterInput, VoteAndFilterResult, VoteRecord } from '../contract';
 import type { ActivityDeps } from './deps';
 import { readQuestions, taskOf } from './dataset';
 import { failingClearly } from './failures';
+import { healthQuestion, readMajorityAnswers } from './health';
 import { toSampledPath } from './records';
 
 /**
@@ -22,6 +24,8 @@ export function makeVoteAndFilter({ store }: ActivityDeps) {
       const votes: VoteRecord[] = [];
       let stats = emptyFilterStats();
       let confidenceSum = 0;
+      const health = new HealthTally();
+      const previous = await readMajorityAnswers(store, input.previousVotesRef);
       for (const shardRef of input.shardRefs) {
         for await (const samples of store.readJsonl<QuestionSamples>(shardRef)) {
           const question = questions.get(samples.questionId);
@@ -35,6 +39,7 @@ export function makeVoteAndFilter({ store }: ActivityDeps) {
             samples.paths.map((p) => toSampledPath(samples.questionId, p)),
             { weighting: input.weighting },
           );
+          health.add(healthQuestion(samples.questionId, samples.paths, voted.paths, voted.vote));
           const filtered = keepConsistentPaths(voted.paths, voted.vote, input.filter);
           kept.push(...filtered.kept);
           stats = mergeFilterStats(stats, filtered.stats);
@@ -59,6 +64,7 @@ export function makeVoteAndFilter({ store }: ActivityDeps) {
         votesRef,
         stats,
         meanKeptConfidence: stats.questionsKept > 0 ? confidenceSum / stats.questionsKept : null,
+        health: health.result(previous),
       };
     });
   };

@@ -33,8 +33,12 @@ export function statusJson(s: CampaignStatus) {
       ...(r.contextWarnings
         ? { skippedQuestions: r.skippedQuestions ?? 0, contextWarnings: r.contextWarnings }
         : {}),
+      // Label-free health of the round's sampled paths and of its evaluated model's (method/health.ts).
+      ...(r.health ? { health: r.health } : {}),
     })),
     report: s.report ?? null,
+    // Stopped before its last round by gate.labelFree: the round and the collapse it saw.
+    ...(s.stopped ? { stopped: s.stopped } : {}),
     ...(s.reportError ? { reportError: s.reportError } : {}),
     // Why a failed campaign failed; what holds a running one back (absent when nothing does).
     ...(s.failure ? { failure: s.failure } : {}),
@@ -95,6 +99,37 @@ function runningLines(s: CampaignStatus, now = Date.now()): string[] {
   );
 }
 
+/** Each round's label-free health: its sampled paths (what it trains on) and its evaluated model's. */
+function healthLines(s: CampaignStatus): string[] {
+  const rows: string[] = [];
+  for (const r of s.rounds) {
+    for (const [which, h] of [
+      ['sampled', r.health?.sampled],
+      ['evaluated', r.health?.evaluated],
+    ] as const) {
+      if (!h) continue;
+      rows.push(
+        [
+          String(r.round).padEnd(6),
+          which.padEnd(10),
+          pct(h.meanMajorityShare).padEnd(10),
+          h.meanAnswerEntropy.toFixed(2).padEnd(8),
+          pct(h.abstentionRate).padEnd(8),
+          String(h.medianPathTokens).padEnd(11),
+          pct(h.distinctRationaleFraction).padEnd(9),
+          pct(h.agreementWithPrevious),
+        ].join(' '),
+      );
+    }
+  }
+  if (rows.length === 0) return [];
+  return [
+    "label-free health (from the paths alone; evaluated: the round's model on the evaluation questions, labels unread)",
+    'round  paths      maj.share  entropy  abstain  median len  distinct  same majority as before',
+    ...rows,
+  ];
+}
+
 export function statusTable(s: CampaignStatus): string {
   const lines = [
     `campaign ${s.campaignId}: ${s.state}, round ${s.round}, step ${s.step} (${s.progress.done}/${s.progress.total})`,
@@ -118,6 +153,14 @@ export function statusTable(s: CampaignStatus): string {
   }
   const context = s.rounds.flatMap((r) => (r.contextWarnings ?? []).map((w) => `round ${r.round}: ${w}`));
   if (context.length > 0) lines.push('', ...context);
+  const health = healthLines(s);
+  if (health.length > 0) lines.push('', ...health);
+  if (s.stopped)
+    lines.push(
+      '',
+      `stopped after round ${s.stopped.round}: ${s.stopped.reason}`,
+      `  the best earlier round's model stands: ${s.bestModelRef ?? '—'}`,
+    );
   const why = [...failureLines(s), ...troubleLines(s)];
   const running = runningLines(s);
   if (running.length > 0) lines.push('', ...running);

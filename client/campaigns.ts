@@ -288,6 +288,7 @@ export async function campaignStatus(
     ...(result ? { report: result.report ?? null } : {}),
     ...(stoppedReport ? { report: stoppedReport } : {}),
     ...(result?.reportError ? { reportError: result.reportError } : {}),
+    ...(result?.stopped ? { stopped: result.stopped } : {}),
     ...(diagnosed ? { failure: failure as CampaignFailure } : {}),
   };
 }

@@ -211,6 +211,34 @@ export const SelfGenerationConfig = z.strictObject({
   questionShots: positiveInt.default(4),
 });
 
+/**
+ * The collapse rule (method/health.ts): stops the campaign when the round's model shows the collapse
+ * intrinsic-reward training heads for, read from its sampled paths alone (on the evaluation questions;
+ * their labels are not read for it). The round is not promoted, the campaign ends after it, and the
+ * best earlier round's model stands. Each rule is off unless set.
+ */
+export const LabelFreeGate = z
+  .strictObject({
+    /** Collapse when the mean answer entropy (bits) falls below this floor... */
+    minAnswerEntropy: z.number().min(0).optional(),
+    /** ...while the mean majority share is at least this (the vote has saturated). */
+    saturatedMajorityShare: z.number().min(0).max(1).default(0.9),
+    /** Collapse when the median path length moves more than this factor from the base model's, either way. */
+    maxMedianLengthFactor: z.number().gt(1).optional(),
+    /** Collapse when fewer than this fraction of a question's paths are distinct rationales (mean). */
+    minDistinctRationales: z.number().min(0).max(1).optional(),
+  })
+  .refine(
+    (g) =>
+      g.minAnswerEntropy !== undefined ||
+      g.maxMedianLengthFactor !== undefined ||
+      g.minDistinctRationales !== undefined,
+    {
+      message:
+        'gate.labelFree: set at least one of minAnswerEntropy, maxMedianLengthFactor, minDistinctRationales',
+    },
+  );
+
 export const GateConfig = z.strictObject({
   /** A round is promoted unless its greedy accuracy drops more than this (absolute) below the best. */
   tolerance: z.number().min(0).max(1).default(0.01),
@@ -225,6 +253,8 @@ export const GateConfig = z.strictObject({
    * for orchestration tests on untrained models, never for a real campaign.
    */
   stopWhenNothingKept: z.boolean().default(true),
+  /** Stop the campaign when its model collapses, judged without labels (off unless set). */
+  labelFree: LabelFreeGate.optional(),
 });
 
 export const TemporalConfig = z.strictObject({

@@ -1,5 +1,6 @@
 import type { CampaignConfig } from '../config/campaign';
-import type { ReportArtifacts } from './report';
+import type { LabelFreeHealth } from '../method/health';
+import type { CampaignStop, ReportArtifacts } from './report';
 import type { CampaignInputs, RoundProgress, RoundStep } from './round';
 
 /** Where a campaign is: a round's step, or the report it writes once the last round is done. */
@@ -38,6 +39,14 @@ export interface RoundSummary {
    * Temporal's retention has deleted the round workflow. Absent for rounds run before it existed.
    */
   resultRef?: string;
+  /** The round's vote records and evaluation scores: the next round's health compares with them. */
+  votesRef?: string | null;
+  evaluationDetailsRef?: string;
+  /**
+   * Label-free health (method/health.ts) of the round's sampled paths (null in round 0) and of its
+   * evaluated model's paths. Absent for rounds run before it.
+   */
+  health?: { sampled: LabelFreeHealth | null; evaluated: LabelFreeHealth | null };
 }
 
 export type CampaignStateName = 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
@@ -138,6 +147,8 @@ export interface CampaignStatus {
   failingWorkflowTasks?: FailingWorkflowTask[];
   /** A running campaign whose live status query failed: why (its status then comes from Temporal). */
   queryError?: string;
+  /** Stopped early by gate.labelFree (the best earlier round's model stands). */
+  stopped?: CampaignStop;
 }
 
 export interface CampaignResult {
@@ -149,4 +160,6 @@ export interface CampaignResult {
   report?: ReportArtifacts;
   /** Why the report step failed (after its retries); the rounds and models stand. */
   reportError?: string;
+  /** Stopped before config.rounds by gate.labelFree: the round and the collapse it saw. */
+  stopped?: CampaignStop;
 }

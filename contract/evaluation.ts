@@ -1,3 +1,4 @@
+import type { LabelFreeHealth } from '../method/health';
 import type { CalibrationTable } from '../method/metrics';
 import type { EvaluationSettings, VotingSettings } from './config';
 import type { TaskRef } from './task';
@@ -9,6 +10,8 @@ export interface SummarizeEvaluationInput extends Pick<EvaluationSettings, 'scK'
   task: TaskRef;
   weighting: VotingSettings['weighting'];
   seed: string;
+  /** The previous round's per-question scores (`detailsRef`), for the health's agreement. */
+  previousDetailsRef?: string | null;
 }
 
 export interface EvaluationSummary {
@@ -23,4 +26,9 @@ export interface EvaluationSummary {
   calibration: CalibrationTable;
   /** JSON artifact with the per-question scores (audit). */
   detailsRef: string;
+  /**
+   * Label-free health of the evaluated model's sampled paths (their answers, texts and lengths; the
+   * labels are not read for it): what gate.labelFree judges. Absent in rounds run before it.
+   */
+  health?: LabelFreeHealth;
 }

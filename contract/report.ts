@@ -1,6 +1,9 @@
 import type { RoundResult } from './round';
 
-/** A campaign stopped early: the round that stopped it and why (e.g. its vote kept no path). */
+/**
+ * A campaign stopped early: the round that stopped it and why (its vote kept no path, or
+ * gate.labelFree saw its model collapse).
+ */
 export interface CampaignStop {
   round: number;
   reason: string;
@@ -17,7 +20,7 @@ export interface WriteReportInput {
    * records existed.
    */
   roundResultRefs?: (string | null)[];
-  /** The campaign stops before its last round (a round kept too few paths): why, in the report. */
+  /** The campaign stops before its last round (too few paths kept, or a collapse): why, in the report. */
   stopped?: CampaignStop;
 }
 

@@ -18,6 +18,11 @@ export function summarizeRound(r: RoundResult, workflowId: string): RoundSummary
     trainingExamples: r.trainingSet?.examples ?? null,
     finalLoss: r.training?.finalLoss ?? null,
     wallSeconds: (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000,
+    votesRef: r.vote?.votesRef ?? null,
+    evaluationDetailsRef: r.evaluation.summary.detailsRef,
+    ...(r.vote?.health || r.evaluation.summary.health
+      ? { health: { sampled: r.vote?.health ?? null, evaluated: r.evaluation.summary.health ?? null } }
+      : {}),
     ...(context.warnings.length > 0
       ? {
           skippedQuestions: context.skipped.reduce((n, s) => n + s.questions.length, 0),

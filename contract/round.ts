@@ -1,4 +1,5 @@
 import type { CampaignConfig } from '../config/campaign';
+import type { LabelFreeHealth } from '../method/health';
 import type { EvaluationSummary } from './evaluation';
 import type { ShardResult } from './sampling';
 import type { GeneratedQuestionsResult } from './self-generation';
@@ -47,6 +48,10 @@ export interface RoundInput {
   paused?: boolean;
   /** The student's current model when distilling (config `student`). */
   studentModelRef?: string | null;
+  /** The previous round's vote records and evaluation scores (the health's agreement), if any. */
+  previous?: { votesRef: string | null; evaluationDetailsRef: string | null } | null;
+  /** The base model's evaluated health (round 0): gate.labelFree's reference for length drift. */
+  baseHealth?: LabelFreeHealth | null;
 }
 
 export interface GateDecision {
@@ -55,6 +60,8 @@ export interface GateDecision {
   best: number | null;
   tolerance: number;
   reason: string;
+  /** gate.labelFree saw the round's model collapse: why. The campaign stops after this round. */
+  collapse?: string;
 }
 
 export interface ModelEvaluation {

@@ -1,4 +1,5 @@
 import type { FilterStats } from '../method/filter';
+import type { LabelFreeHealth } from '../method/health';
 import type { FilteringSettings, VotingSettings } from './config';
 import type { TaskRef } from './task';
 
@@ -9,6 +10,8 @@ export interface VoteAndFilterInput {
   task: TaskRef;
   weighting: VotingSettings['weighting'];
   filter: FilteringSettings;
+  /** The previous round's VoteRecords, for the health's agreement with its majority answers. */
+  previousVotesRef?: string | null;
 }
 
 export interface VoteAndFilterResult {
@@ -19,4 +22,6 @@ export interface VoteAndFilterResult {
   stats: FilterStats;
   /** Mean confidence of the questions that kept at least one path. */
   meanKeptConfidence: number | null;
+  /** Label-free health of the round's samples (method/health.ts). Absent in rounds run before it. */
+  health?: LabelFreeHealth;
 }

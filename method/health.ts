@@ -58,7 +58,8 @@ export class HealthTally {
   private readonly majorities = new Map<string, string | null>();
 
   constructor(private readonly bins = 10) {
-    if (!Number.isInteger(bins) || bins < 1) throw new Error(`health: bins must be a positive integer, got ${bins}`);
+    if (!Number.isInteger(bins) || bins < 1)
+      throw new Error(`health: bins must be a positive integer, got ${bins}`);
     this.histogram = new Array<number>(bins).fill(0);
   }
 
@@ -146,4 +147,49 @@ function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** gate.labelFree's thresholds (config/campaign.ts); each rule is off when its threshold is unset. */
+export interface CollapseRule {
+  minAnswerEntropy?: number;
+  saturatedMajorityShare: number;
+  maxMedianLengthFactor?: number;
+  minDistinctRationales?: number;
+}
+
+/**
+ * Why a model's samples read as collapsed, or null: the answers stopped varying while the vote
+ * saturated, the median length drifted from the base model's by more than a factor, or the
+ * rationales repeat. `base` is the base model's health on the same questions (length reference).
+ */
+export function collapseReason(
+  h: LabelFreeHealth,
+  base: LabelFreeHealth | null,
+  rule: CollapseRule,
+): string | null {
+  if (h.questions === 0) return null;
+  const reasons: string[] = [];
+  if (
+    rule.minAnswerEntropy !== undefined &&
+    h.meanAnswerEntropy < rule.minAnswerEntropy &&
+    h.meanMajorityShare >= rule.saturatedMajorityShare
+  ) {
+    reasons.push(
+      `mean answer entropy ${h.meanAnswerEntropy.toFixed(3)} bits is below the floor ${rule.minAnswerEntropy} while the mean majority share ${h.meanMajorityShare.toFixed(3)} has saturated (>= ${rule.saturatedMajorityShare})`,
+    );
+  }
+  if (rule.maxMedianLengthFactor !== undefined && base !== null && base.medianPathTokens > 0) {
+    const factor = h.medianPathTokens / base.medianPathTokens;
+    if (factor > rule.maxMedianLengthFactor || factor < 1 / rule.maxMedianLengthFactor) {
+      reasons.push(
+        `the median path length moved from ${base.medianPathTokens} to ${h.medianPathTokens} tokens (x${factor.toFixed(2)}), beyond the factor ${rule.maxMedianLengthFactor}`,
+      );
+    }
+  }
+  if (rule.minDistinctRationales !== undefined && h.distinctRationaleFraction < rule.minDistinctRationales) {
+    reasons.push(
+      `only ${(h.distinctRationaleFraction * 100).toFixed(1)}% of a question's paths are distinct rationales (floor ${(rule.minDistinctRationales * 100).toFixed(1)}%)`,
+    );
+  }
+  return reasons.length > 0 ? `label-free collapse: ${reasons.join('; ')}` : null;
 }

@@ -132,6 +132,16 @@ export function formatRoundAudit(a: RoundAudit): string {
         : []),
     ]),
   );
+  const healthLines = (['sampled', 'evaluated'] as const).flatMap((which) => {
+    const h = a.health[which];
+    if (!h) return [];
+    return [
+      `${which === 'sampled' ? 'sampled paths (unlabeled questions)' : "evaluated model's paths (labels unread)"}: ${h.questions} questions, ${h.paths} paths`,
+      `  majority share ${pct(h.meanMajorityShare)} (questions per tenth: ${h.majorityShareHistogram.join(' ')}), answer entropy ${h.meanAnswerEntropy.toFixed(3)} bits, abstentions ${pct(h.abstentionRate)}`,
+      `  path length mean ${h.meanPathTokens.toFixed(1)} / median ${h.medianPathTokens} tokens, distinct rationales ${pct(h.distinctRationaleFraction)}, same majority as the previous round ${pct(h.agreementWithPrevious)} of ${h.questionsComparedWithPrevious}`,
+    ];
+  });
+  if (healthLines.length > 0) out.push(section('label-free health', healthLines));
   out.push(
     section('gate', [
       `${a.gate.promoted ? 'promoted' : 'NOT promoted'}: ${a.gate.reason} (accuracy ${pct(a.gate.accuracy)}, best before ${pct(a.gate.best)}, tolerance ${pct(a.gate.tolerance)})`,

@@ -86,6 +86,8 @@ export interface RoundAudit {
   trainingSet: RoundReport['trainingSet'];
   training: RoundReport['training'];
   metrics: ModelScores;
+  /** Label-free health of the sampled paths and of the evaluated model's paths (method/health.ts). */
+  health: RoundReport['health'];
   student: RoundReport['student'];
   gate: RoundResult['gate'];
 }
@@ -138,6 +140,7 @@ export async function auditRound(result: AuditedRound, ctx: AuditContext): Promi
     trainingSet: report.trainingSet,
     training: report.training,
     metrics: report.scores,
+    health: report.health,
     student: report.student,
     gate: result.gate,
   };

@@ -105,6 +105,7 @@ async function roundReport(r: RoundResult, store: ArtifactStore): Promise<RoundR
         }
       : null,
     training: r.training ? await trainingReport(r.training, store) : null,
+    health: { sampled: r.vote?.health ?? null, evaluated: r.evaluation.summary.health ?? null },
     student: r.student
       ? {
           modelIn: r.student.modelIn,

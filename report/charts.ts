@@ -289,6 +289,82 @@ function voteConfidence(report: CampaignReport): ChartSpec {
   };
 }
 
+/** The label-free health signals (method/health.ts), one chart each across rounds. */
+const HEALTH_SIGNALS = [
+  {
+    id: 'health-majority-share',
+    title: 'Majority share',
+    field: 'meanMajorityShare',
+    axis: { format: '.0%', title: 'mean majority share' },
+    caption:
+      "Mean share of a question's paths that give its majority answer: it saturates as a model collapses.",
+  },
+  {
+    id: 'health-answer-entropy',
+    title: 'Answer entropy',
+    field: 'meanAnswerEntropy',
+    axis: { title: 'bits' },
+    caption: "Mean entropy of a question's answers across its paths: it falls as the answers stop varying.",
+  },
+  {
+    id: 'health-abstention',
+    title: 'Abstention rate',
+    field: 'abstentionRate',
+    axis: { format: '.0%', title: 'paths without an answer' },
+    caption: 'Share of the paths from which no answer could be extracted.',
+  },
+  {
+    id: 'health-path-length',
+    title: 'Median path length',
+    field: 'medianPathTokens',
+    axis: { title: 'tokens' },
+    caption: 'Median completion length in tokens: a drift either way is a sign of collapse.',
+  },
+  {
+    id: 'health-distinct-rationales',
+    title: 'Distinct rationales',
+    field: 'distinctRationaleFraction',
+    axis: { format: '.0%', title: 'distinct paths' },
+    caption: "Mean share of a question's paths that are worded differently: it falls as rationales repeat.",
+  },
+  {
+    id: 'health-agreement',
+    title: 'Agreement with the previous round',
+    field: 'agreementWithPrevious',
+    axis: { format: '.0%', title: 'same majority answer' },
+    caption: "Share of the questions whose majority answer is the previous round's.",
+  },
+] as const;
+
+function healthCharts(report: CampaignReport): ChartSpec[] {
+  return HEALTH_SIGNALS.map((signal) => {
+    const values: { round: number; series: string; value: number }[] = [];
+    for (const r of report.rounds) {
+      for (const [series, h] of [
+        ['sampled paths (unlabeled questions)', r.health?.sampled],
+        ["evaluated model's paths (labels unread)", r.health?.evaluated],
+      ] as const) {
+        const value = h?.[signal.field];
+        if (value !== undefined && value !== null) values.push({ round: r.round, series, value });
+      }
+    }
+    return {
+      id: signal.id,
+      title: `Label-free health: ${signal.title.toLowerCase()}`,
+      caption: `${signal.caption} From the sampled paths alone, no label read.`,
+      spec: ifAny(values, {
+        ...base(values),
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: roundX,
+          y: { field: 'value', type: 'quantitative', axis: signal.axis, scale: { zero: false } },
+          color: seriesColor(values),
+        },
+      }),
+    };
+  });
+}
+
 export function reportCharts(report: CampaignReport): ChartSpec[] {
   return [
     accuracyPerRound(report),
@@ -297,5 +373,6 @@ export function reportCharts(report: CampaignReport): ChartSpec[] {
     trainingLoss(report),
     keptPaths(report),
     voteConfidence(report),
+    ...healthCharts(report),
   ];
 }

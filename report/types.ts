@@ -1,4 +1,5 @@
 import type { DropReason, ConfidenceHistogramBin } from '../method/filter';
+import type { LabelFreeHealth } from '../method/health';
 import type { CalibrationBin } from '../method/metrics';
 import type { CampaignStop, GateDecision } from '../contract';
 
@@ -66,6 +67,11 @@ export interface RoundReport {
   } | null;
   trainingSet: { examples: number; perFormat: Record<string, number>; replayed: number } | null;
   training: TrainingReport | null;
+  /**
+   * Label-free health (method/health.ts) of the round's sampled paths and of its evaluated model's
+   * paths (labels unread); null where the round has none (rounds run before it; round 0 samples none).
+   */
+  health: { sampled: LabelFreeHealth | null; evaluated: LabelFreeHealth | null };
   /** Distillation: the student's own line. */
   student: { modelIn: string; modelOut: string; scores: ModelScores; training: TrainingReport | null } | null;
   /** Every artifact of the round, for `lmsi audit` and for anyone checking the record. */
@@ -93,6 +99,6 @@ export interface CampaignReport {
   /** The best gated accuracy (greedy, or SC when greedy is off) among promoted rounds. */
   bestAccuracy: number | null;
   totalWallSeconds: number;
-  /** Why the campaign stopped before its last round (a round that kept too few paths); absent otherwise. */
+  /** Why the campaign stopped before its last round (too few paths kept, or gate.labelFree); absent otherwise. */
   stopped?: CampaignStop;
 }

@@ -29,7 +29,9 @@ import {
   type CampaignStatus,
   type LightActivities,
   type ReportArtifacts,
+  type RoundInput,
   type RoundResult,
+  type RoundSummary,
 } from '../contract';
 import { pauseSignal, resumeSignal, roundProgressSignal, statusQuery } from './messages';
 import { LIGHT } from './presets';
@@ -57,6 +59,7 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
   let report: ReportArtifacts | null = null;
   let reportError: string | null = null;
   let runningChild: string | null = null;
+  let stopped: CampaignResult['stopped'];
 
   const status = (): CampaignStatus => ({
     campaignId,
@@ -69,6 +72,7 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
     bestAccuracy: state.bestAccuracy,
     report,
     ...(reportError ? { reportError } : {}),
+    ...(stopped ? { stopped } : {}),
   });
   setHandler(statusQuery, status);
   // The running round is told the campaign's pause state one signal at a time. Two signals sent
@@ -147,6 +151,8 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
           bestAccuracy: state.bestAccuracy,
           paused: state.paused,
           studentModelRef: state.studentModelRef ?? null,
+          previous: previousRound(state.rounds),
+          baseHealth: state.rounds.find((r) => r.round === 0)?.health?.evaluated ?? null,
         },
       ],
       typedSearchAttributes: [
@@ -207,7 +213,9 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
       ]);
     }
     state.nextRound = round + 1;
-    if (round < config.rounds) {
+    // gate.labelFree saw this round's model collapse: it was not promoted, and no later round runs.
+    if (result.gate.collapse) stopped = { round, reason: result.gate.collapse };
+    if (round < config.rounds && !stopped) {
       await condition(allHandlersFinished);
       return await continueAsNew<typeof selfImprovementCampaign>({ campaignId, config, state });
     }
@@ -221,6 +229,7 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
           campaignId,
           roundWorkflowIds: state.rounds.map((r) => r.workflowId),
           roundResultRefs: state.rounds.map((r) => r.resultRef ?? null),
+          ...(stopped ? { stopped } : {}),
         });
       } catch (err) {
         // The rounds and their models stand without a report (`lmsi report` can make one later):
@@ -239,6 +248,7 @@ export async function selfImprovementCampaign(input: CampaignInput): Promise<Cam
       bestAccuracy: state.bestAccuracy,
       ...(report ? { report } : {}),
       ...(reportError ? { reportError } : {}),
+      ...(stopped ? { stopped } : {}),
     };
   } catch (err) {
     if (isCancellation(err)) {
@@ -303,6 +313,13 @@ async function recordFailure(
   } catch (recordErr) {
     if (isCancellation(recordErr)) throw recordErr;
   }
+}
+
+/** The last finished round's vote records and evaluation scores (the next round's health compares). */
+function previousRound(rounds: readonly RoundSummary[]): RoundInput['previous'] {
+  const last = rounds[rounds.length - 1];
+  if (!last || last.evaluationDetailsRef === undefined) return null;
+  return { votesRef: last.votesRef ?? null, evaluationDetailsRef: last.evaluationDetailsRef };
 }
 
 /** The reason of a round that failed because its vote kept too few paths (round.ts), else null. */

@@ -11,6 +11,7 @@ import {
   type ShardInput,
   type ShardResult,
 } from '../contract';
+import { collapseReason } from '../method/health';
 import { pauseGate } from './pause-gate';
 import { accelerator, LIGHT } from './presets';
 import { roundProgress } from './round-progress';
@@ -155,6 +156,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
       task,
       weighting: config.voting.weighting,
       filter: config.filtering,
+      previousVotesRef: input.previous?.votesRef ?? null,
     });
     // Training on nothing (or on the few paths a broken setup lets through) and promoting the same
     // model hides the fault: stop here with the reason. Rounds recorded before this went on.
@@ -234,6 +236,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
       calibrationBins: config.evaluation.calibrationBins,
       weighting: config.voting.weighting,
       seed: seed('evaluate'),
+      previousDetailsRef: input.previous?.evaluationDetailsRef ?? null,
     });
     return { shards: evalShards, summary };
   };
@@ -277,6 +280,18 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
     config.gate.tolerance,
     round,
   );
+  // The label-free collapse rule reads the trained model's paths alone; a collapsed model is not
+  // promoted and the campaign stops after this round (workflows/campaign.ts).
+  const labelFree = config.gate.labelFree;
+  const collapse =
+    round > 0 && labelFree && summary.health
+      ? collapseReason(summary.health, input.baseHealth ?? null, labelFree)
+      : null;
+  if (collapse !== null) {
+    gate.promoted = false;
+    gate.collapse = collapse;
+    gate.reason = `${collapse}; not promoted, the campaign stops after this round`;
+  }
   const result: RoundResult = {
     round,
     config,

@@ -1,4 +1,4 @@
-import { HealthTally, labelFreeHealth, type HealthQuestion } from '../../method/health';
+import { collapseReason, HealthTally, labelFreeHealth, type HealthQuestion } from '../../method/health';
 
 const path = (answer: string | null, text: string, tokens: number) => ({ answer, text, tokens });
 
@@ -97,5 +97,46 @@ describe('label-free health', () => {
     const e = labelFreeHealth([]);
     expect(e).toMatchObject({ questions: 0, paths: 0, meanAnswerEntropy: 0, medianPathTokens: 0 });
     expect(Object.values(e).some((v) => typeof v === 'number' && Number.isNaN(v))).toBe(false);
+  });
+});
+
+describe('the collapse rule', () => {
+  const healthy = labelFreeHealth([q1, q2]);
+  const collapsed = labelFreeHealth(
+    ['a', 'b'].map((id) => ({
+      questionId: id,
+      majority: '4',
+      majorityShare: 1,
+      paths: Array.from({ length: 4 }, () => path('4', 'The answer is 4.', 40)),
+    })),
+  );
+  const rule = { saturatedMajorityShare: 0.9 };
+
+  test('is off unless a threshold is set', () => {
+    expect(collapseReason(collapsed, healthy, rule)).toBeNull();
+  });
+
+  test('entropy below the floor fires only while the majority share has saturated', () => {
+    expect(collapseReason(collapsed, healthy, { ...rule, minAnswerEntropy: 0.1 })).toMatch(
+      /mean answer entropy 0\.000 bits is below the floor 0\.1 while the mean majority share 1\.000/,
+    );
+    // healthy: entropy below a floor of 2 bits, but shares of 0.75 and 0.25 are far from saturated
+    expect(collapseReason(healthy, healthy, { ...rule, minAnswerEntropy: 2 })).toBeNull();
+  });
+
+  test('median length drift either way, against the base model', () => {
+    // healthy median: sorted 2 2 4 6 10 12 20 20 -> 8; collapsed: 40 (x5)
+    expect(collapseReason(collapsed, healthy, { ...rule, maxMedianLengthFactor: 4 })).toMatch(
+      /median path length moved from 8 to 40 tokens \(x5\.00\), beyond the factor 4/,
+    );
+    expect(collapseReason(collapsed, healthy, { ...rule, maxMedianLengthFactor: 6 })).toBeNull();
+    expect(collapseReason(healthy, collapsed, { ...rule, maxMedianLengthFactor: 4 })).toMatch(/x0\.20/);
+    expect(collapseReason(collapsed, null, { ...rule, maxMedianLengthFactor: 4 })).toBeNull();
+  });
+
+  test('repeated rationales', () => {
+    expect(collapseReason(collapsed, healthy, { ...rule, minDistinctRationales: 0.5 })).toMatch(
+      /only 25\.0% of a question's paths are distinct rationales/,
+    );
   });
 });
