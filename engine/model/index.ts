@@ -10,7 +10,9 @@ export {
   TRAIN_IO,
   type TrainingGraphOptions,
   type TrainingGraphMode,
+  type TrainingLoss,
 } from './training-graph';
+export { GrpoConfig, type GrpoConfigInput, type GrpoInputs, grpoLoss, tokenLogProbs } from './policy-loss';
 export {
   LoraConfig,
   LORA_MODULES,

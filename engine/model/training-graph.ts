@@ -13,6 +13,7 @@ import {
   maskedCrossEntropy,
 } from './llama';
 import { type LoraConfig, loraHook, loraSpecs } from './lora';
+import { GrpoConfig, type GrpoConfigInput, grpoLoss, tokenLogProbs } from './policy-loss';
 import { type ParamSpec, paramSpecs } from './params';
 
 /** AdamW and clipping hyperparameters, fixed when the graph is built (the learning rate is fed per step). */
@@ -58,6 +59,13 @@ export const TRAIN_IO = {
   grad: (p: string) => `grad.${p}`,
   /** `separateUpdate`: the factor clipping scales every gradient by, min(maxGradNorm / (norm + 1e-6), 1). */
   gradClip: 'grad_clip',
+  /** loss 'grpo': per-token advantage, sampling-policy and reference log-probabilities, [B, T]. */
+  advantages: 'advantages',
+  oldLogProbs: 'old_logprobs',
+  /** Only with klBeta > 0. */
+  refLogProbs: 'ref_logprobs',
+  /** Mode `logprobs`: log π(target) at every position, [B, T] (padding and prompt included). */
+  tokenLogProbs: 'token_logprobs',
 } as const;
 
 /**
@@ -69,8 +77,13 @@ export const TRAIN_IO = {
  * - `accumulate`: outputs `loss` and `updated.grad_acc.p`; no moments, no update.
  * - `apply`: `step` whose gradient is `grad_acc.p + grad_scale · g`.
  * - `loss`: forward and loss only (evaluation).
+ * - `logprobs`: forward only, outputs `token_logprobs` (the policy's log-probabilities of the
+ *   tokens, before a policy update; at the grpo temperature).
  */
-export type TrainingGraphMode = 'step' | 'accumulate' | 'apply' | 'loss';
+export type TrainingGraphMode = 'step' | 'accumulate' | 'apply' | 'loss' | 'logprobs';
+
+/** What the graph minimises: `sft` the masked cross-entropy, `grpo` the clipped policy-gradient loss (policy-loss.ts). */
+export type TrainingLoss = 'sft' | 'grpo';
 
 export interface TrainingGraphOptions {
   batchSize: number;
@@ -105,6 +118,14 @@ export interface TrainingGraphOptions {
    * pass, for one more forward pass per step. The same ops in the same order: the same gradients.
    */
   recompute?: boolean;
+  /**
+   * `sft` (default): mean cross-entropy over the completion tokens, the graph as it always was.
+   * `grpo`: the clipped surrogate of policy-loss.ts, with the inputs `advantages`, `old_logprobs`
+   * and (klBeta > 0) `ref_logprobs` [B, T]; `loss_mask` still selects the completion tokens.
+   */
+  loss?: TrainingLoss;
+  /** ε, β and the sampling temperature of loss `grpo` (the temperature also of mode `logprobs`). */
+  grpo?: GrpoConfigInput;
 }
 
 /** The parameters a training graph updates: the adapters' with LoRA, else the whole model's. */
@@ -125,9 +146,14 @@ export function buildTrainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): 
   const mode = opts.mode ?? 'step';
   const { batchSize: B, seqLen: T } = opts;
   const g = new Graph(`llama_train_${mode}`);
+  const grpo = GrpoConfig.parse(opts.grpo ?? {});
+  const policy = opts.loss === 'grpo' && mode !== 'logprobs';
   const inputIds = g.input(TRAIN_IO.inputIds, 'int64', [B, T]);
   const targets = g.input(TRAIN_IO.targets, 'int64', [B, T]);
-  const lossMask = g.input(TRAIN_IO.lossMask, dtype, [B, T]);
+  const lossMask = mode === 'logprobs' ? null : g.input(TRAIN_IO.lossMask, dtype, [B, T]);
+  const advantages = policy ? g.input(TRAIN_IO.advantages, dtype, [B, T]) : null;
+  const oldLogProbs = policy ? g.input(TRAIN_IO.oldLogProbs, dtype, [B, T]) : null;
+  const refLogProbs = policy && grpo.klBeta > 0 ? g.input(TRAIN_IO.refLogProbs, dtype, [B, T]) : null;
   const updates = (mode === 'step' || mode === 'apply') && !opts.separateUpdate;
   const lr = updates ? g.input(TRAIN_IO.lr, dtype, []) : null;
   const step = updates ? g.input(TRAIN_IO.step, dtype, []) : null;
@@ -135,7 +161,7 @@ export function buildTrainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): 
   const params = specs.map((s) => g.input(s.name, dtype, s.shape));
   const frozen = opts.lora ? paramSpecs(c).map((s) => g.input(s.name, dtype, s.shape)) : [];
   const dropoutSeed =
-    opts.lora && opts.lora.dropout > 0 && mode !== 'loss'
+    opts.lora && opts.lora.dropout > 0 && mode !== 'loss' && mode !== 'logprobs'
       ? g.input(TRAIN_IO.loraDropoutSeed, 'int64', [])
       : null;
   const expAvg = updates ? specs.map((s) => g.input(TRAIN_IO.expAvg(s.name), dtype, s.shape)) : [];
@@ -170,7 +196,7 @@ export function buildTrainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): 
     );
   }
   const forwardInputs = { inputIds, positionIds, allowed, ...(lora ? { lora } : {}) };
-  const recompute = opts.recompute && mode !== 'loss';
+  const recompute = opts.recompute && mode !== 'loss' && mode !== 'logprobs';
   const layerInputs: Tensor[] = [];
   let logits: Tensor;
   let ctx: LayerContext | null = null;
@@ -184,7 +210,22 @@ export function buildTrainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): 
     layerInputs.push(x);
     logits = lmHead(c, w, x);
   } else logits = llamaForward(c, w, forwardInputs).logits;
-  const loss = maskedCrossEntropy(logits, targets, lossMask); // []
+  if (mode === 'logprobs') {
+    g.output(tokenLogProbs(logits, targets, grpo.temperature), TRAIN_IO.tokenLogProbs);
+    return g;
+  }
+  const loss = policy
+    ? grpoLoss(
+        {
+          logProbs: tokenLogProbs(logits, targets, grpo.temperature),
+          lossMask: lossMask!,
+          advantages: advantages!,
+          oldLogProbs: oldLogProbs!,
+          refLogProbs,
+        },
+        grpo,
+      )
+    : maskedCrossEntropy(logits, targets, lossMask!); // []
   g.output(loss, TRAIN_IO.loss);
   if (opts.outputLogits) g.output(logits, TRAIN_IO.logits);
   if (mode === 'loss') return g;
