@@ -58,7 +58,8 @@ it('opens in headless chromium with no console errors and no requests, and draws
       return { width: box.width, height: box.height, marks: s.querySelectorAll('path, line, rect').length };
     }),
   );
-  expect(charts).toHaveLength(6);
+  // Six charts of scores and the vote, five of label-free health (no agreement: no previous round given).
+  expect(charts).toHaveLength(11);
   for (const c of charts) {
     expect(c.width).toBeGreaterThan(300);
     expect(c.height).toBeGreaterThan(200);

@@ -148,7 +148,9 @@ describe('renderReportHtml', () => {
     expect(html).not.toMatch(/<script|<link|<iframe|@import|url\(/i);
     expect(html).toContain("default-src 'none'");
     const svgs = html.match(/<svg[\s>]/g) ?? [];
-    expect(svgs.length).toBe(6);
+    // Six charts of scores and the vote, and one per label-free health signal but the agreement with
+    // the previous round (these rounds were summarised without one).
+    expect(svgs.length).toBe(11);
     for (const id of [
       'accuracy',
       'accuracy-vs-k',
@@ -156,6 +158,11 @@ describe('renderReportHtml', () => {
       'training-loss',
       'kept-paths',
       'vote-confidence',
+      'health-majority-share',
+      'health-answer-entropy',
+      'health-abstention',
+      'health-path-length',
+      'health-distinct-rationales',
     ]) {
       expect(html).toMatch(new RegExp(`<figure id="${id}"><h3>[^<]+</h3><svg`));
     }
@@ -193,8 +200,9 @@ describe('renderReportHtml', () => {
       store: campaign.store,
     });
     const page = await renderReportHtml(r);
-    expect((page.match(/<svg[\s>]/g) ?? []).length).toBe(3);
-    expect((page.match(/No data in these rounds/g) ?? []).length).toBe(3);
+    // Round 0 has scores and its evaluated model's health, but no training, vote or previous round.
+    expect((page.match(/<svg[\s>]/g) ?? []).length).toBe(8);
+    expect((page.match(/No data in these rounds/g) ?? []).length).toBe(4);
   });
 });
 
