@@ -72,6 +72,26 @@ function newestSchemaVersion(kind: 'temporal' | 'visibility'): string {
   return versions[versions.length - 1];
 }
 
+describe('infra/temporal/cluster/install', () => {
+  it('skips when the pinned server is present and fails clearly when Go is missing', async () => {
+    const install = path.join(root, 'infra/temporal/cluster/install');
+    const { stdout } = await run('bash', [install], { timeout: 60_000 });
+    expect(stdout).toMatch(/Temporal server already installed: .*\(go:v1\.29\.1\), PostgreSQL in /);
+
+    const tools = await tempDir('tools');
+    const noGo = await run('bash', [install], {
+      env: { PATH: '/usr/bin:/bin', HOME: scratch, LMSI_TOOLS_DIR: tools },
+    }).then(
+      () => null,
+      (e: { code: number; stderr: string }) => e,
+    );
+    await fs.rm(tools, { recursive: true, force: true });
+    expect(noGo?.code).toBe(1);
+    expect(noGo?.stderr).toContain('error: Go is not installed');
+    expect(noGo?.stderr).toContain('https://go.dev/dl/');
+  });
+});
+
 describe('infra/temporal/cluster: Temporal on PostgreSQL', () => {
   it('starts once, says where, and a second start leaves the running cluster alone', async () => {
     expect(startOutput).toContain(`gRPC:       ${cluster.address}`);
