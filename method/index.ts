@@ -15,3 +15,4 @@ export * from './answers';
 export * from './load';
 export * from './replay';
 export * from './health';
+export * from './ttrl';
