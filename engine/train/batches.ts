@@ -7,6 +7,13 @@ import type { FineTuneExample } from './examples';
 export interface Sequence {
   ids: number[];
   promptLen: number;
+  /** Policy-gradient training: the path's advantage, on every one of its completion tokens. */
+  advantage?: number;
+  /**
+   * Policy-gradient training: log π_old of each completion token (EOS included), in order; the
+   * completion is never cut, so these stay aligned when the prompt is.
+   */
+  oldLogProbs?: Float32Array;
 }
 
 export interface Tokenized {
@@ -51,7 +58,11 @@ export function tokenizeExamples(
     const completion = completionIds(tok, prompt, e);
     const last = completion[completion.length - 1];
     const eos = tok.eosId === null || (last !== undefined && tok.specialIds.has(last)) ? [] : [tok.eosId];
-    sequences.push({ ids: [...prompt, ...completion, ...eos], promptLen: prompt.length });
+    sequences.push({
+      ids: [...prompt, ...completion, ...eos],
+      promptLen: prompt.length,
+      ...(e.advantage === undefined ? {} : { advantage: e.advantage }),
+    });
   }
   return fitToLength(sequences, seqLen);
 }
@@ -79,7 +90,7 @@ export function fitToLength(sequences: readonly Sequence[], seqLen: number): Tok
       continue;
     }
     out.truncated++;
-    out.sequences.push({ ids: s.ids.slice(excess), promptLen: s.promptLen - excess });
+    out.sequences.push({ ...s, ids: s.ids.slice(excess), promptLen: s.promptLen - excess });
   }
   return out;
 }
@@ -90,12 +101,16 @@ function completionIds(tok: LoadedTokenizer, prompt: readonly number[], e: FineT
   return continues ? joint.slice(prompt.length) : tok.encode(e.completion);
 }
 
-/** sha256 of tokenised data: a resumed run must see exactly the data it started with. */
+/**
+ * sha256 of tokenised data: a resumed run must see exactly the data it started with. An advantage
+ * is part of the data; sequences without one hash as they always did.
+ */
 export function fingerprint(...sets: readonly (readonly Sequence[])[]): string {
   const h = createHash('sha256');
   for (const set of sets) {
     h.update(`set ${set.length}\n`);
-    for (const s of set) h.update(`${s.promptLen}:${s.ids.join(',')}\n`);
+    for (const s of set)
+      h.update(`${s.promptLen}:${s.ids.join(',')}${s.advantage === undefined ? '' : `|${s.advantage}`}\n`);
   }
   return h.digest('hex');
 }
@@ -182,6 +197,9 @@ export interface MicroBatch {
   lossTokens: number;
   /** Positions holding real tokens. */
   tokens: number;
+  /** Policy-gradient training (sequences with advantages): A and log π_old per position, 0 off the completions. */
+  advantages?: Float32Array;
+  oldLogProbs?: Float32Array;
 }
 
 export function buildMicroBatch(
@@ -201,10 +219,15 @@ export function buildMicroBatch(
     lossTokens: 0,
     tokens: 0,
   };
+  const policy = rows.some((row) => row.some((ex) => seqs[ex].advantage !== undefined));
+  if (policy) {
+    mb.advantages = new Float32Array(n);
+    mb.oldLogProbs = new Float32Array(n);
+  }
   rows.forEach((row, r) => {
     let at = r * T;
     row.forEach((ex, k) => {
-      const { ids, promptLen } = seqs[ex];
+      const { ids, promptLen, advantage, oldLogProbs } = seqs[ex];
       for (let j = 0; j < ids.length - 1; j++, at++) {
         mb.inputIds[at] = BigInt(ids[j]);
         mb.targets[at] = BigInt(ids[j + 1]);
@@ -214,6 +237,10 @@ export function buildMicroBatch(
         if (j + 1 >= promptLen) {
           mb.lossMask[at] = 1;
           mb.lossTokens++;
+          if (policy) {
+            mb.advantages![at] = advantage ?? 0;
+            mb.oldLogProbs![at] = oldLogProbs?.[j + 1 - promptLen] ?? 0;
+          }
         }
         mb.tokens++;
       }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LoraConfig } from '../model/lora';
+import { GrpoConfig } from '../model/policy-loss';
 import { AdamWConfig } from '../model/training-graph';
 
 const adamw = AdamWConfig.shape;
@@ -59,11 +60,22 @@ export const FineTuneConfig = z
      * is measured in docs/training-memory.md.
      */
     recompute: z.boolean().default(false),
+    /**
+     * 'sft': cross-entropy on the completions (the paper's step 5). 'grpo': a policy-gradient
+     * update (TTRL): every example carries its path's advantage, the loss is the clipped surrogate
+     * against the starting model's log-probabilities (engine/model/policy-loss.ts), and each
+     * optimiser step takes one mini-batch of batchSize × gradientAccumulation rows.
+     */
+    loss: z.enum(['sft', 'grpo']).default('sft'),
+    /** ε, β and the sampling temperature of loss 'grpo' (defaults when absent). */
+    grpo: GrpoConfig.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
     if ((c.steps === undefined) === (c.epochs === undefined))
       ctx.addIssue({ code: 'custom', path: ['steps'], message: 'give exactly one of steps and epochs' });
+    if (c.grpo !== undefined && c.loss !== 'grpo')
+      ctx.addIssue({ code: 'custom', path: ['grpo'], message: "GRPO options need loss 'grpo'" });
     if (c.lora !== undefined && c.method !== 'lora')
       ctx.addIssue({ code: 'custom', path: ['lora'], message: "LoRA options need method 'lora'" });
     if (c.steps !== undefined && c.warmupSteps > c.steps)

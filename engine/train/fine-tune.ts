@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BadInputError } from '../../base/errors';
@@ -9,12 +10,22 @@ import {
   cudaUnavailableReason,
 } from '../generate/provider';
 import type { Params } from '../model/params';
+import { GrpoConfig } from '../model/policy-loss';
 import { loadTokenizer } from '../tokenizer/load';
-import { DataPlan, autoSeqLen, evalBatches, fingerprint, fitToLength, tokenizeExamples } from './batches';
+import {
+  DataPlan,
+  type Sequence,
+  autoSeqLen,
+  evalBatches,
+  fingerprint,
+  fitToLength,
+  tokenizeExamples,
+} from './batches';
 import { checkpointDirName, listCheckpoints, pruneCheckpoints, removeTemporaryDirs } from './checkpoints';
 import { type FineTuneConfigInput, FineTuneConfig } from './config';
 import { NonFiniteLossError, TrainingAbortedError } from './errors';
 import { type FineTuneExample, resolveExamples } from './examples';
+import { scoreCompletions } from './log-probs';
 import { checkResumable, newestResumable } from './resume';
 import { TrainingRunner } from './runner';
 import { LoraConfig, initLora, mergeLora } from '../model/lora';
@@ -42,8 +53,12 @@ export interface FineTuneOptions {
   from: string;
   /** Run folder: checkpoints go to outDir/checkpoint-<step>. */
   outDir: string;
-  /** JSONL file of {prompt, completion} lines, or the examples themselves. */
+  /**
+   * JSONL file of {prompt, completion} lines, or the examples themselves. With loss 'grpo' each
+   * also carries its `advantage`.
+   */
   examples: string | readonly FineTuneExample[];
+  /** Held-out examples whose cross-entropy is measured (loss 'sft' only). */
   evalExamples?: string | readonly FineTuneExample[];
   config: FineTuneConfigInput;
   /**
@@ -80,6 +95,49 @@ export interface TrainOutput {
   /** The provider the run trained on, and why it is not the one asked for (CPU fallback), if so. */
   provider: ExecutionProvider;
   providerFallbackReason: string | null;
+}
+
+/**
+ * A policy update's old log-probabilities, in a checkpoint it may resume from: float32
+ * little-endian, every completion token of every training sequence in the data's order. They are
+ * the starting model's and fixed for the whole update, so a resumed run reads them rather than
+ * scoring the paths again with weights that have moved.
+ */
+export const OLD_LOGPROBS_FILE = 'old_logprobs.f32';
+
+function readOldLogProbs(dir: string, seqs: readonly Sequence[]): Float32Array[] {
+  const file = path.join(dir, OLD_LOGPROBS_FILE);
+  if (!existsSync(file))
+    throw new BadInputError(
+      file,
+      null,
+      '(file)',
+      "not found: a checkpoint of a 'grpo' run keeps its old log-probs here",
+    );
+  const bytes = readFileSync(file);
+  const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const lengths = seqs.map((s) => s.ids.length - s.promptLen);
+  const total = lengths.reduce((a, b) => a + b, 0);
+  if (bytes.byteLength !== 4 * total)
+    throw new BadInputError(
+      file,
+      null,
+      '(file)',
+      `${bytes.byteLength} bytes, expected ${4 * total} (4 per completion token)`,
+    );
+  let at = 0;
+  return lengths.map((n) => all.slice(at, (at += n)));
+}
+
+function encodeOldLogProbs(seqs: readonly Sequence[]): Buffer {
+  const total = seqs.reduce((a, s) => a + s.oldLogProbs!.length, 0);
+  const all = new Float32Array(total);
+  let at = 0;
+  for (const s of seqs) {
+    all.set(s.oldLogProbs!, at);
+    at += s.oldLogProbs!.length;
+  }
+  return Buffer.from(all.buffer);
 }
 
 function parseConfig(input: FineTuneConfigInput): FineTuneConfig {
@@ -151,7 +209,15 @@ export async function fineTune(opts: FineTuneOptions): Promise<TrainOutput> {
   const model = ckpt.config;
   // Dynamic NTK rotary stretches past max_position_embeddings by design; other models stop there.
   const context = model.ropeScaling?.type === 'dynamic' ? Infinity : model.maxSeqLen;
-  const all = tokenizeExamples(resolveExamples(opts.examples, '(examples)'), tok);
+  const policy = cfg.loss === 'grpo';
+  if (policy && opts.evalExamples)
+    throw new BadInputError(
+      '(fine-tune config)',
+      null,
+      'loss',
+      "'grpo' measures no held-out loss: leave evalExamples out (evaluate the updated model by sampling)",
+    );
+  const all = tokenizeExamples(resolveExamples(opts.examples, '(examples)', policy ? 'policy' : 'sft'), tok);
   // The packing length: the config's, or the longest example's rounded up (batches.ts autoSeqLen).
   const T = cfg.seqLen ?? autoSeqLen(all.sequences, context);
   if (T > context)
@@ -176,13 +242,16 @@ export async function fineTune(opts: FineTuneOptions): Promise<TrainOutput> {
   const dataFingerprint = fingerprint(train.sequences, heldOut);
   const counts = { truncatedExamples: train.truncated, skippedExamples: train.skipped };
 
-  const plan = new DataPlan(train.sequences, {
+  const planOptions = {
     seed: cfg.seed,
     batchSize: cfg.batchSize,
     gradientAccumulation: cfg.gradientAccumulation,
     seqLen: T,
     packing: cfg.packing,
-  });
+  };
+  // The order depends on the sequences' lengths only: the plan made again with their old
+  // log-probabilities (below) takes the same rows.
+  let plan = new DataPlan(train.sequences, planOptions);
   let totalSteps = cfg.steps ?? 0;
   for (let e = 0; cfg.epochs !== undefined && e < cfg.epochs; e++) totalSteps += plan.stepsInEpoch(e);
   if (cfg.warmupSteps > totalSteps)
@@ -228,12 +297,30 @@ export async function fineTune(opts: FineTuneOptions): Promise<TrainOutput> {
       threads: opts.threads,
       provider: provider.provider,
       recompute: cfg.recompute,
+      loss: cfg.loss,
+      ...(policy ? { grpo: GrpoConfig.parse(cfg.grpo ?? {}), logProbs: !prior } : {}),
       ...(lora ? { lora, dropoutSeed: deriveSeed(String(cfg.seed), 'lora-dropout') } : {}),
     },
     trained,
     prior ? ckpt.optimizer! : { expAvg: zeros(trained), expAvgSq: zeros(trained) },
     lora ? ckpt.params : undefined,
   );
+
+  let oldLogProbs: Buffer | null = null;
+  if (policy) {
+    // π_old: the starting model's (full weights, or the base with adapters whose B is still zero),
+    // scored once before step 1 with the same graph the loss uses; a resumed run reads them back.
+    const scores = prior
+      ? readOldLogProbs(resumeDir!, train.sequences)
+      : await scoreCompletions(
+          train.sequences,
+          { batchSize: cfg.batchSize, seqLen: T, padId: tok.padId },
+          (mb) => runner.tokenLogProbs(mb),
+        );
+    const scored = train.sequences.map((s, i) => ({ ...s, oldLogProbs: scores[i] }));
+    plan = new DataPlan(scored, planOptions);
+    oldLogProbs = encodeOldLogProbs(scored);
+  }
 
   const state: TrainerState = prior
     ? structuredClone(prior)
@@ -260,12 +347,19 @@ export async function fineTune(opts: FineTuneOptions): Promise<TrainOutput> {
     state.finished = state.global_step === totalSteps;
     const dir = path.join(opts.outDir, checkpointDirName(state.global_step));
     const { params, optimizer } = runner.snapshot();
+    // A policy update's unfinished checkpoints carry its old log-probs; nothing else carries any
+    // (a model that came from a policy update does not pass its old ones on).
+    const extraFiles = Object.fromEntries(
+      Object.entries(ckpt.extraFiles ?? {}).filter(([name]) => name !== OLD_LOGPROBS_FILE),
+    );
+    if (oldLogProbs && !state.finished) extraFiles[OLD_LOGPROBS_FILE] = oldLogProbs;
     if (lora) {
       // The base stays as it came (its dtype holds it exactly) until the end, when the model is
       // the merge; the adapters are beside it in PEFT's layout either way.
       const weights = state.finished ? mergeLora(model, lora, ckpt.params, params) : ckpt.params;
       saveCheckpoint(dir, {
         ...ckpt,
+        extraFiles,
         params: weights,
         lora: { config: lora, adapters: params },
         optimizer,
@@ -276,7 +370,7 @@ export async function fineTune(opts: FineTuneOptions): Promise<TrainOutput> {
       // to that dtype, the others hold the exact weights a resumed run continues from.
       saveCheckpoint(
         dir,
-        { ...ckpt, lora: undefined, params, optimizer, trainerState: state },
+        { ...ckpt, extraFiles, lora: undefined, params, optimizer, trainerState: state },
         { exactWeights: !state.finished },
       );
     pruneCheckpoints(opts.outDir, cfg.keepCheckpoints, dir);

@@ -1,6 +1,20 @@
-export { fineTune, type FineTuneOptions, type FineTuneProgress, type TrainOutput } from './fine-tune';
+export {
+  fineTune,
+  OLD_LOGPROBS_FILE,
+  type FineTuneOptions,
+  type FineTuneProgress,
+  type TrainOutput,
+} from './fine-tune';
+export { policyUpdate, type PolicyUpdateOptions } from './policy-update';
+export {
+  completionLogProbs,
+  scoreCompletions,
+  type CompletionLogProbs,
+  type CompletionLogProbsOptions,
+  type ScoringLayout,
+} from './log-probs';
 export { FineTuneConfig, type FineTuneConfigInput } from './config';
-export { readExamples, FineTuneExample } from './examples';
+export { readExamples, FineTuneExample, PolicyExample } from './examples';
 export { TrainingAbortedError, NonFiniteLossError } from './errors';
 export { learningRateAt } from './schedule';
 export { listCheckpoints, checkpointDirName } from './checkpoints';

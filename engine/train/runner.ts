@@ -4,11 +4,13 @@ import type { ExecutionProvider } from '../generate/provider';
 import type { LlamaConfig } from '../model/config';
 import type { LoraConfig } from '../model/lora';
 import { type ParamSpec, type Params, paramSpecs } from '../model/params';
+import { GrpoConfig } from '../model/policy-loss';
 import {
   ADAMW_IO,
   type AdamWConfig,
   TRAIN_IO,
   type TrainingGraphMode,
+  type TrainingLoss,
   buildAdamWGraph,
   buildTrainingGraph,
   trainableSpecs,
@@ -41,6 +43,12 @@ export interface RunnerOptions {
    * so weights, moments and gradients live in host memory between runs (docs/design.md).
    */
   provider?: ExecutionProvider;
+  /** The training loss (default sft); grpo feeds each micro-batch's advantages and old log-probs. */
+  loss?: TrainingLoss;
+  /** Loss grpo's settings (ε, β, temperature). */
+  grpo?: GrpoConfig;
+  /** Also build the forward-only session that scores tokens (tokenLogProbs). */
+  logProbs?: boolean;
 }
 
 type Tensors = Map<string, ort.Tensor>;
@@ -101,6 +109,7 @@ export class TrainingRunner {
       throw new Error('TrainingRunner: LoRA needs the frozen base weights, and only LoRA');
     const modes: TrainingGraphMode[] = opts.accumulation ? ['accumulate', 'apply'] : ['step'];
     if (opts.evaluation) modes.push('loss');
+    if (opts.logProbs) modes.push('logprobs');
     // No memory arena and no memory pattern: an arena keeps the most a session ever held for as long
     // as the session lives, one per session (accumulate, apply, loss); a memory pattern allocates one
     // block for every planned tensor of a run, laid out with gaps (what that cost at the peak is in
@@ -123,6 +132,8 @@ export class TrainingRunner {
         packed: true,
         separateUpdate: true,
         recompute: opts.recompute ?? false,
+        loss: opts.loss ?? 'sft',
+        ...(opts.grpo ? { grpo: opts.grpo } : {}),
         ...(opts.lora ? { lora: opts.lora } : {}),
       });
       sessions[mode] = await ort.InferenceSession.create(toBytes(graph), sessionOptions);
@@ -147,14 +158,28 @@ export class TrainingRunner {
     );
   }
 
-  private data(mb: MicroBatch): Record<string, ort.Tensor> {
+  /** The tokens and their layout (every mode); `training` adds what the loss reads. */
+  private data(mb: MicroBatch, training = true): Record<string, ort.Tensor> {
     const dims = [this.opts.batchSize, this.opts.seqLen];
-    return {
+    const tokens = {
       [TRAIN_IO.inputIds]: new ort.Tensor('int64', mb.inputIds, dims),
       [TRAIN_IO.targets]: new ort.Tensor('int64', mb.targets, dims),
-      [TRAIN_IO.lossMask]: new ort.Tensor('float32', mb.lossMask, dims),
       [TRAIN_IO.positionIds]: new ort.Tensor('int64', mb.positionIds, dims),
       [TRAIN_IO.segmentIds]: new ort.Tensor('int64', mb.segmentIds, dims),
+    };
+    if (!training) return tokens;
+    const feeds = { ...tokens, [TRAIN_IO.lossMask]: new ort.Tensor('float32', mb.lossMask, dims) };
+    if (this.opts.loss !== 'grpo') return feeds;
+    if (!mb.advantages || !mb.oldLogProbs)
+      throw new Error('TrainingRunner: loss grpo needs micro-batches with advantages and old log-probs');
+    const old = new ort.Tensor('float32', mb.oldLogProbs, dims);
+    return {
+      ...feeds,
+      [TRAIN_IO.advantages]: new ort.Tensor('float32', mb.advantages, dims),
+      [TRAIN_IO.oldLogProbs]: old,
+      // The reference is the update's starting model, which is also the policy that drew the paths:
+      // its log-probabilities are the old ones (fine-tune.ts computes them once, before step 1).
+      ...((this.opts.grpo?.klBeta ?? 0) > 0 ? { [TRAIN_IO.refLogProbs]: old } : {}),
     };
   }
 
@@ -300,6 +325,16 @@ export class TrainingRunner {
       tokens += mb.lossTokens;
     }
     return tokens === 0 ? NaN : sum / tokens;
+  }
+
+  /**
+   * log π(target) at every position of a micro-batch ([B·T], row-major) under the current weights
+   * (base + adapters with LoRA), at the grpo temperature; positions off the completions hold
+   * whatever the model gives there.
+   */
+  async tokenLogProbs(mb: MicroBatch): Promise<Float32Array> {
+    const r = await this.sessions.logprobs!.run({ ...this.data(mb, false), ...this.weights() });
+    return r[TRAIN_IO.tokenLogProbs].data as Float32Array;
   }
 
   /**

@@ -56,7 +56,7 @@ function weights(lora: boolean): Weights {
   const r = new Rng(11);
   const specs = loraSpecs(C, LORA);
   const adapters = new Map(
-    specs.map((s) => [s.name, Float64Array.from({ length: s.shape[0] * s.shape[1] }, () => r.next() - 0.5)]),
+    specs.map((s) => [s.name, Float64Array.from({ length: s.shape[0] * s.shape[1]! }, () => r.next() - 0.5)]),
   );
   return { trained: adapters, frozen: full, specs };
 }
