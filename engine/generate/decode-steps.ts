@@ -10,6 +10,12 @@ import { type Params, paramSpecs, parameterCount } from '../model/params';
 import { type ExternalRef, externalRefsOf, inlineFloatsOf, serialize, toBytes } from '../onnx/serialize';
 import type { GenerationModel } from './load';
 import type { SampleOptions } from './options';
+import {
+  decoderLoopBytes,
+  decoderLoopSessionConfig,
+  decoderLoopUnavailable,
+  decoderWeightBytes,
+} from './decoder-loop';
 import { cachedSession, releaseSessions } from './session-cache';
 
 /**
@@ -32,17 +38,45 @@ export const DECODE_STEPS_MEMORY_FACTOR = 2;
 const builtFor = new Set<string>();
 
 /**
+ * Which graph runs several decode steps per session.run for a model: `engine`, the engine's k-step
+ * graph built from the folder's config.json and weights, where the decoder is the engine's own graph
+ * of them (our checkpoints' onnx/model.onnx, or the graph built for a Hugging Face folder without an
+ * ONNX export), so that it continues the prefill's cache; `decoder-loop`, the decoder's own graph in
+ * a Loop with the draw after its logits (decoder-loop.ts), for every other export (Optimum's,
+ * onnxruntime-genai's, any onnx/model.onnx a user brings).
+ */
+export type StepsGraph = 'engine' | 'decoder-loop';
+
+export function stepsGraphOf(model: GenerationModel): StepsGraph {
+  const inFolder = !path.relative(path.resolve(model.dir), path.resolve(model.modelFile)).startsWith('..');
+  return !inFolder || ownCheckpoint(model.dir) ? 'engine' : 'decoder-loop';
+}
+
+/** Ours carry their own fields beside Hugging Face's; their onnx/model.onnx is the engine's graph. */
+function ownCheckpoint(dir: string): boolean {
+  try {
+    const json = JSON.parse(readFileSync(path.join(dir, CHECKPOINT_FILES.config), 'utf8')) as object;
+    return 'dModel' in json;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Why `generatePaths` cannot run several steps per session.run for this model and these options, or
- * null when it can: every logits processor in use must have an in-graph twin, and the decoder the
- * sampler runs must be the engine's own graph of the folder's config.json and safetensors weights
- * (our checkpoints' onnx/model.onnx, or the graph built for a Hugging Face folder without an ONNX
- * export), so that the k-step graph built from the same weights continues the prefill's cache.
+ * null when it can: every logits processor in use must have an in-graph twin, and the graph of
+ * `stepsGraphOf` must be buildable (and fit in memory beside the decoder's session).
  */
 export function decodeStepsUnavailable(model: GenerationModel, o: SampleOptions): string | null {
   if (o.repetitionPenalty !== 1) return 'repetition penalty runs on the host only';
   if (o.topP !== 1) return 'top-p runs on the host only';
   if (o.minP !== 0) return 'min-p runs on the host only';
   if (o.mixLengths) return 'mixLengths pads rows; the decode-steps graph is used with equal lengths only';
+  if (stepsGraphOf(model) === 'decoder-loop')
+    return (
+      decoderLoopUnavailable(model) ??
+      memoryUnavailable(model, decoderWeightBytes(model.modelFile), 'bytes of weights')
+    );
   if (model.signature.cacheDType !== 'float32')
     return `${model.signature.cacheDType} caches: the decode-steps graph is float32`;
   return engineGraphUnavailable(model);
@@ -57,29 +91,24 @@ function engineGraphUnavailable(model: GenerationModel): string | null {
   if (!existsSync(path.join(dir, WEIGHTS_FILE)) && !existsSync(path.join(dir, WEIGHTS_INDEX_FILE)))
     return `no safetensors weights (${WEIGHTS_FILE}, ${WEIGHTS_INDEX_FILE}) to build the decode-steps graph from`;
   if (!existsSync(configFile)) return `no ${CHECKPOINT_FILES.config} to build the decode-steps graph from`;
-  let json: Record<string, unknown>;
   let weightBytes: number;
   try {
-    json = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+    const json = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
     const config = parseConfigJson(json, configFile);
     weightBytes = 4 * parameterCount(config);
   } catch (e) {
     return `the engine cannot build this model: ${(e as Error).message}`;
   }
-  // Ours carry their own fields beside Hugging Face's, and their onnx/model.onnx is the engine's
-  // inference graph of the same float32 weights; any other folder's export (Optimum's, ort-genai's)
-  // is not, so its one-step logits and the k-step graph's would disagree.
-  const own = 'dModel' in json;
-  const exported = [path.join(dir, 'onnx', 'model.onnx'), path.join(dir, 'model.onnx')].find((f) =>
-    existsSync(f),
-  );
-  if (!own && exported)
-    return `the folder's own ONNX export (${path.relative(dir, exported)}) samples the one-step loop; the decode-steps graph is the engine's, built from the safetensors weights`;
   if (weightBytes > DECODE_STEPS_MAX_WEIGHT_BYTES && sharedWeights(model) === null)
     return `${weightBytes} bytes of float32 weights: the decode-steps graph is built in memory, at most ${DECODE_STEPS_MAX_WEIGHT_BYTES}`;
+  return memoryUnavailable(model, weightBytes, 'float32 weights');
+}
+
+/** Why the decode-steps session's second copy of the weights would not fit, or null. */
+function memoryUnavailable(model: GenerationModel, weightBytes: number, what: string): string | null {
   const available = freemem();
   if (!builtFor.has(model.modelFile) && available < DECODE_STEPS_MEMORY_FACTOR * weightBytes)
-    return `the decode-steps session would hold a second copy of the ${gib(weightBytes)} GiB of float32 weights; ${gib(available)} GiB of memory is available, ${DECODE_STEPS_MEMORY_FACTOR}x that wanted`;
+    return `the decode-steps session would hold a second copy of the ${gib(weightBytes)} GiB of ${what}; ${gib(available)} GiB of memory is available, ${DECODE_STEPS_MEMORY_FACTOR}x that wanted`;
   return null;
 }
 
@@ -99,6 +128,21 @@ export function decodeStepsSession(
   steps: number,
   topK: boolean,
 ): Promise<ort.InferenceSession> {
+  if (stepsGraphOf(model) === 'decoder-loop') {
+    // One Loop serves every k (the run's length is the uniforms' second axis).
+    const key = {
+      graph: stepsGraph(0, topK),
+      file: model.modelFile,
+      provider: model.provider,
+      threads: model.threads,
+    };
+    return cachedSession(key, () => decoderLoopBytes(model, topK), decoderLoopSessionConfig(model)).then(
+      (x) => {
+        builtFor.add(model.modelFile);
+        return x;
+      },
+    );
+  }
   const key = {
     graph: stepsGraph(steps, topK),
     file: model.modelFile,
@@ -224,7 +268,6 @@ export async function runDecodeSteps(
   const feeds: Record<string, ort.Tensor> = {
     input_ids: int64(f.tokens, [rows, 1]),
     attention_mask: new ort.Tensor('int64', mask, [rows, width]),
-    position_ids: int64(f.positions, [rows, 1]),
     [DECODE_STEPS_IO.uniforms]: new ort.Tensor('float64', f.uniforms, [rows, steps]),
     [DECODE_STEPS_IO.inverseTemperature]: new ort.Tensor(
       'float64',
@@ -232,6 +275,8 @@ export async function runDecodeSteps(
       [],
     ),
   };
+  // The engine's decoders take positions; a wrapped export only where its decoder does.
+  if (sig.hasPositionIds) feeds.position_ids = int64(f.positions, [rows, 1]);
   if (f.topK > 0)
     // TopK's k is at most the vocabulary; a larger k keeps every token, as the host's top-k does.
     feeds[DECODE_STEPS_IO.topK] = int64([Math.min(f.topK, model.logitsSize)], [1]);

@@ -4,7 +4,14 @@ import { chooseToken } from './choose-token';
 import { type RunResult, decodeStep, prefill } from './decoder';
 import { decodeCompletion } from './detokenize';
 import { type Batch, arrangeBatches } from './batching';
-import { type StepsResult, decodeStepsSession, decodeStepsUnavailable, runDecodeSteps } from './decode-steps';
+import {
+  type StepsGraph,
+  type StepsResult,
+  decodeStepsSession,
+  decodeStepsUnavailable,
+  runDecodeSteps,
+  stepsGraphOf,
+} from './decode-steps';
 import type { CacheSlot } from './kv-cache';
 import type { GenerationModel } from './load';
 import { type Prompt, type SampleOptionsInput, parseSampleOptions } from './options';
@@ -84,6 +91,12 @@ export interface SampleTimings {
   stepsPerRun: number;
   /** Why stepsPerRun > 1 was asked for and the one-step loop ran, when that happened. */
   stepsFallbackReason: string | null;
+  /**
+   * Which graph ran the several steps per run: the engine's k-step graph, or the decoder's own graph
+   * in a Loop with the draw after its logits (an export the engine did not build); null in the
+   * one-step loop.
+   */
+  stepsGraph: StepsGraph | null;
 }
 
 export function emptyTimings(): SampleTimings {
@@ -98,6 +111,7 @@ export function emptyTimings(): SampleTimings {
     decodedRows: 0,
     stepsPerRun: 1,
     stepsFallbackReason: null,
+    stepsGraph: null,
   };
 }
 
@@ -222,6 +236,7 @@ export async function generatePaths(
   t.stepsFallbackReason = o.stepsPerRun > 1 ? decodeStepsUnavailable(model, o) : null;
   const steps = t.stepsFallbackReason === null ? o.stepsPerRun : 1;
   t.stepsPerRun = steps;
+  t.stepsGraph = steps > 1 ? stepsGraphOf(model) : null;
   const stepsSession = steps > 1 ? await decodeStepsSession(model, steps, o.topK > 0) : null;
   const maxBatchRows = o.maxBatchRows ?? (steps > 1 ? 256 : 64);
 

@@ -32,6 +32,7 @@ export interface SessionKey {
 export function cachedSession(
   key: SessionKey,
   build: (file: string) => string | Uint8Array = (file) => file,
+  extra?: Record<string, unknown>,
 ): Promise<ort.InferenceSession> {
   const file = realpathSync(key.file);
   const st = statSync(file);
@@ -42,6 +43,7 @@ export function cachedSession(
     executionProviders: [key.provider],
     graphOptimizationLevel: 'all',
     ...(key.threads === undefined ? {} : { intraOpNumThreads: key.threads, interOpNumThreads: 1 }),
+    ...(extra ? { extra } : {}),
   };
   const source = build(file);
   // Two calls because create's path and bytes overloads do not take the union.

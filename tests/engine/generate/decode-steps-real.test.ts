@@ -12,7 +12,7 @@ import {
   loadGenerationModel,
   generatePaths,
 } from '../../../engine/generate';
-import { decodeStepsSession } from '../../../engine/generate/decode-steps';
+import { decodeStepsSession, stepsGraphOf } from '../../../engine/generate/decode-steps';
 import { graphFromWeights } from '../../../engine/generate/graph-from-weights';
 import { parseSampleOptions } from '../../../engine/generate/options';
 import type { GeneratePathsRequest } from '../../../engine/generate/generate-paths';
@@ -39,7 +39,11 @@ async function sample(model: GenerationModel, request: GeneratePathsRequest, ste
 }
 
 /** The k-step samples against the one-step loop's: tokens, text and finish reason; sumLogprob to float32 rounding. */
-async function expectSameAsOneStep(model: GenerationModel, request: GeneratePathsRequest, stepsList: number[]) {
+async function expectSameAsOneStep(
+  model: GenerationModel,
+  request: GeneratePathsRequest,
+  stepsList: number[],
+) {
   const one = (await sample(model, request, 1)).flat();
   for (const steps of stepsList) {
     const many = (await sample(model, request, steps)).flat();
@@ -181,9 +185,10 @@ describe("a Hugging Face folder: the decode-steps graph shares the decoder's wei
 describe('what stays on the one-step loop, and why', () => {
   const options = parseSampleOptions({ prompts: ['Hi'], n: 1, temperature: 0.7, maxNewTokens: 4, seed: 1 });
 
-  it("a Hugging Face folder's own ONNX export", async () => {
+  it("a Hugging Face folder's own ONNX export: the export's Loop, not the engine's k-step graph", async () => {
     // The qwen2 fixture with an onnx/model.onnx beside its safetensors: the sampler runs that export,
-    // which the engine did not build (here it is the engine's graph, but nothing marks it so).
+    // which the engine did not build (here it is the engine's graph, but nothing marks it so), so
+    // its several steps per run are the export's own graph in a Loop (decoder-loop.ts).
     const dir = path.join(tmp, 'qwen2-with-export');
     cpSync(hfModelDir('qwen2'), dir, { recursive: true });
     const ckpt = loadCheckpoint(dir, { weightsOnly: true });
@@ -193,7 +198,8 @@ describe('what stays on the one-step loop, and why', () => {
       serialize(buildInferenceGraph(ckpt.config, ckpt.params)).model,
     );
     const model = await loadGenerationModel(dir, { threads: 2, graphCacheDir });
-    expect(decodeStepsUnavailable(model, options)).toMatch(/own ONNX export \(onnx\/model\.onnx\)/);
+    expect(decodeStepsUnavailable(model, options)).toBeNull();
+    expect(stepsGraphOf(model)).toBe('decoder-loop');
   });
 
   it('too little memory for a second copy of the weights', async () => {
@@ -215,8 +221,9 @@ describe('what stays on the one-step loop, and why', () => {
     }
   });
 
-  it('float16 caches (the ort-genai export)', async () => {
+  it('nothing for float16 caches (the ort-genai export): its own Loop keeps its dtype', async () => {
     const model = await loadGenerationModel(LLAMA_FP16, { threads: 2 });
-    expect(decodeStepsUnavailable(model, options)).toMatch(/float16 caches/);
+    expect(decodeStepsUnavailable(model, options)).toBeNull();
+    expect(stepsGraphOf(model)).toBe('decoder-loop');
   });
 });

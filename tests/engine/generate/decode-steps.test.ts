@@ -148,7 +148,7 @@ describe('generatePaths with several decode steps per run (our own checkpoint)',
     }
   });
 
-  it('falls back for a model it did not build (the fp16 fixture)', async () => {
+  it("runs a model it did not build (the fp16 fixture) in the decoder's own Loop (decoder-loop.test.ts)", async () => {
     const fixture = await loadGenerationModel(LLAMA_FP16, { threads: 2 });
     const timings = emptyTimings();
     const out = await generatePaths(fixture, {
@@ -160,7 +160,8 @@ describe('generatePaths with several decode steps per run (our own checkpoint)',
       timings,
     });
     expect(out[0]).toHaveLength(2);
-    expect(timings.stepsPerRun).toBe(1);
-    expect(timings.stepsFallbackReason).toMatch(/float16 caches/);
+    expect(timings.stepsPerRun).toBe(8);
+    expect(timings.stepsGraph).toBe('decoder-loop');
+    expect(timings.stepsFallbackReason).toBeNull();
   });
 });

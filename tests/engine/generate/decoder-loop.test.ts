@@ -1,0 +1,212 @@
+/** @jest-environment ./tests/engine/ort-environment.ts */
+jest.mock('onnxruntime-node', () => (globalThis as Record<string, unknown>).__onnxruntimeNode);
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import * as path from 'node:path';
+import { onnx } from 'onnx-proto';
+import {
+  type Completion,
+  type GenerationModel,
+  decodeStepsUnavailable,
+  emptyTimings,
+  generatePaths,
+  loadGenerationModel,
+} from '../../../engine/generate';
+import { stepsGraphOf } from '../../../engine/generate/decode-steps';
+import { decoderLoopBytes } from '../../../engine/generate/decoder-loop';
+import type { GeneratePathsRequest } from '../../../engine/generate/generate-paths';
+import { parseSampleOptions } from '../../../engine/generate/options';
+import { DECODE_STEPS_IO } from '../../../engine/model/decode-graph';
+import { hfModelDir } from '../hf/fixtures';
+import { LLAMA_FP16 } from './fixture';
+
+// The fast sampler on decoders the engine did not build: the export's own graph in a Loop with the
+// in-graph draw after its logits (engine/generate/decoder-loop.ts). Every step runs the export's
+// graph on the same past as the one-step loop, so the logits are the same; the draw keeps the
+// contract of README.md (same tokens except where a uniform lies within float64 rounding of a CDF
+// boundary, which random uniforms do not; log-probabilities to 1e-12 per token).
+const PROMPTS = ['Q: 3 + 4 = ?\nA:', { id: 'q-2', text: 'Tom has 12 pens and gives away 5.' }, 'Hello'];
+
+async function sample(model: GenerationModel, request: GeneratePathsRequest, steps: number) {
+  const timings = emptyTimings();
+  const out = await generatePaths(model, { ...request, stepsPerRun: steps, timings });
+  return { out: out.flat(), timings };
+}
+
+/** The Loop's samples at each k against the one-step loop's; returns the one-step loop's. */
+async function expectSameAsOneStep(
+  model: GenerationModel,
+  request: GeneratePathsRequest,
+  stepsList: number[],
+): Promise<Completion[]> {
+  const one = await sample(model, request, 1);
+  expect(one.timings.stepsGraph).toBeNull();
+  for (const steps of stepsList) {
+    const many = await sample(model, request, steps);
+    // The fast path was taken: the decoder's Loop, k steps per session.run.
+    expect(many.timings.stepsFallbackReason).toBeNull();
+    expect(many.timings.stepsGraph).toBe('decoder-loop');
+    expect(many.timings.stepsPerRun).toBe(steps);
+    expect(many.timings.decodeRuns).toBeLessThan(one.timings.decodeRuns);
+    expect(many.out.map((c) => c.tokenIds)).toEqual(one.out.map((c) => c.tokenIds));
+    many.out.forEach((c, i) => {
+      expect(c.text).toBe(one.out[i].text);
+      expect(c.finishReason).toBe(one.out[i].finishReason);
+      // At most ~1e-12 per token (onnxruntime's Exp against Math.exp), over ≤ 24 tokens.
+      expect(Math.abs(c.sumLogprob - one.out[i].sumLogprob)).toBeLessThan(
+        1e-9 * Math.abs(one.out[i].sumLogprob) + 1e-9,
+      );
+    });
+  }
+  return one.out;
+}
+
+describe.each([
+  ['the onnxruntime-genai fp16 export (32 000-token vocabulary, contrib ops, external data)', LLAMA_FP16],
+  [
+    'an fp32 torch.onnx export (opset 14, a Hugging Face folder without safetensors)',
+    hfModelDir('llama-onnx-export'),
+  ],
+])('%s', (_, dir) => {
+  let model: GenerationModel;
+  beforeAll(async () => {
+    model = await loadGenerationModel(dir, { threads: 2 });
+    expect(stepsGraphOf(model)).toBe('decoder-loop');
+  });
+
+  it('greedy: the same tokens at 3 and 8 steps per run as one step at a time', async () => {
+    await expectSameAsOneStep(
+      model,
+      { prompts: PROMPTS, n: 2, temperature: 0, maxNewTokens: 20, seed: 0 },
+      [3, 8],
+    );
+  });
+
+  it('temperature and top-k, rows stopping inside runs: the same samples', async () => {
+    // A stop string most tokens contain, so rows stop at many different steps of a run.
+    const request = {
+      prompts: PROMPTS,
+      n: 6,
+      temperature: 0.8,
+      topK: 40,
+      maxNewTokens: 24,
+      stop: ['e'],
+      seed: 's',
+    };
+    const one = await expectSameAsOneStep(model, request, [4, 8]);
+    expect(one.some((c) => c.finishReason === 'stop')).toBe(true);
+    expect(new Set(one.map((c) => c.tokenIds.length)).size).toBeGreaterThan(3);
+  });
+
+  it('temperature over the whole vocabulary (no top-k): the same samples', async () => {
+    await expectSameAsOneStep(
+      model,
+      { prompts: PROMPTS, n: 4, temperature: 1, maxNewTokens: 16, seed: 'full' },
+      [8],
+    );
+  });
+
+  it('the same samples whatever the batch and however the prompts are split over calls', async () => {
+    const request = {
+      prompts: PROMPTS,
+      n: 4,
+      temperature: 0.7,
+      topK: 20,
+      maxNewTokens: 12,
+      seed: 'b',
+      stepsPerRun: 4,
+    };
+    const whole = (await generatePaths(model, request)).flat();
+    const oneRow = (await generatePaths(model, { ...request, maxBatchRows: 1 })).flat();
+    const split = [
+      ...(await generatePaths(model, { ...request, prompts: PROMPTS.slice(0, 1) })),
+      ...(await generatePaths(model, { ...request, prompts: PROMPTS.slice(1) })),
+    ].flat();
+    expect(oneRow).toEqual(whole);
+    expect(split).toEqual(whole);
+  });
+
+  it('top-p has no in-graph twin: the one-step loop samples, and says why', async () => {
+    const { timings } = await sample(
+      model,
+      { prompts: PROMPTS.slice(0, 1), n: 2, temperature: 0.7, topP: 0.9, maxNewTokens: 4, seed: 1 },
+      8,
+    );
+    expect(timings.stepsPerRun).toBe(1);
+    expect(timings.stepsGraph).toBeNull();
+    expect(timings.stepsFallbackReason).toMatch(/top-p runs on the host only/);
+  });
+});
+
+describe('the Loop around an export', () => {
+  it("keeps the decoder's graph whole, its weights where they were, and its interface the engine's k-step graph's", async () => {
+    const model = await loadGenerationModel(LLAMA_FP16, { threads: 2 });
+    const decoder = onnx.ModelProto.decode(readFileSync(model.modelFile));
+    const loop = onnx.ModelProto.decode(decoderLoopBytes(model, true));
+    const outer = loop.graph as onnx.GraphProto;
+    expect(outer.node.map((n) => n.opType)).toContain('Loop');
+    const loopNode = outer.node.find((n) => n.opType === 'Loop');
+    const body = loopNode?.attribute?.find((a) => a.name === 'body')?.g as onnx.GraphProto;
+    // Every node of the decoder, and every weight as an external reference into its data file.
+    const ops = (g: onnx.IGraphProto) => (g.node ?? []).map((n) => `${n.domain ?? ''}:${n.opType}`);
+    for (const op of new Set(ops(decoder.graph!))) expect(ops(body)).toContain(op);
+    const external = (g: onnx.IGraphProto) =>
+      (g.initializer ?? [])
+        .filter((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL)
+        .map((t) => t.name);
+    expect(external(body).sort()).toEqual(external(decoder.graph!).sort());
+    expect(external(decoder.graph!).length).toBeGreaterThan(0);
+    expect(outer.input.map((i) => i.name)).toEqual([
+      'input_ids',
+      'attention_mask',
+      'position_ids',
+      ...model.signature.pastNames,
+      DECODE_STEPS_IO.uniforms,
+      DECODE_STEPS_IO.inverseTemperature,
+      DECODE_STEPS_IO.topK,
+    ]);
+    expect(outer.output.map((o) => o.name)).toEqual([
+      DECODE_STEPS_IO.tokens,
+      DECODE_STEPS_IO.chosenLogits,
+      DECODE_STEPS_IO.maxLogits,
+      DECODE_STEPS_IO.totals,
+      ...model.signature.presentNames,
+    ]);
+    // Opset 14: the draw's ReduceMax / ReduceMin carry their axes as an attribute.
+    for (const n of body.node.filter((x) => x.opType === 'ReduceMax' || x.opType === 'ReduceMin')) {
+      expect(n.input).toHaveLength(1);
+      expect((n.attribute ?? []).map((a) => a.name)).toContain('axes');
+    }
+  });
+
+  it('is refused, with the reason, for a decoder that takes an input the sampler does not feed', async () => {
+    const options = parseSampleOptions({ prompts: ['Hi'], n: 1, temperature: 0.7, maxNewTokens: 4, seed: 1 });
+    const source = hfModelDir('llama-onnx-export');
+    expect(decodeStepsUnavailable(await loadGenerationModel(source, { threads: 2 }), options)).toBeNull();
+    // The same export declaring one more input (BERT-style token_type_ids).
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'lmsi-decoder-loop-'));
+    try {
+      cpSync(source, dir, { recursive: true });
+      const file = path.join(dir, 'onnx', 'model.onnx');
+      const m = onnx.ModelProto.decode(readFileSync(file));
+      (m.graph as onnx.GraphProto).input.push(
+        onnx.ValueInfoProto.create({
+          name: 'token_type_ids',
+          type: {
+            tensorType: {
+              elemType: onnx.TensorProto.DataType.INT64,
+              shape: { dim: [{ dimParam: 'b' }, { dimParam: 's' }] },
+            },
+          },
+        }),
+      );
+      writeFileSync(file, onnx.ModelProto.encode(m).finish());
+      const model = await loadGenerationModel(dir, { threads: 2 });
+      expect(decodeStepsUnavailable(model, options)).toMatch(
+        /takes an input the sampler does not feed: token_type_ids/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
