@@ -1,4 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BadInputError } from '../../base/errors';
@@ -12,20 +11,12 @@ import {
 import type { Params } from '../model/params';
 import { GrpoConfig } from '../model/policy-loss';
 import { loadTokenizer } from '../tokenizer/load';
-import {
-  DataPlan,
-  type Sequence,
-  autoSeqLen,
-  evalBatches,
-  fingerprint,
-  fitToLength,
-  tokenizeExamples,
-} from './batches';
+import { DataPlan, autoSeqLen, evalBatches, fingerprint, fitToLength, tokenizeExamples } from './batches';
 import { checkpointDirName, listCheckpoints, pruneCheckpoints, removeTemporaryDirs } from './checkpoints';
 import { type FineTuneConfigInput, FineTuneConfig } from './config';
 import { NonFiniteLossError, TrainingAbortedError } from './errors';
 import { type FineTuneExample, resolveExamples } from './examples';
-import { scoreCompletions } from './log-probs';
+import { OLD_LOGPROBS_FILE, encodeOldLogProbs, readOldLogProbs, scoreCompletions } from './log-probs';
 import { checkResumable, newestResumable } from './resume';
 import { TrainingRunner } from './runner';
 import { LoraConfig, initLora, mergeLora } from '../model/lora';
@@ -67,6 +58,11 @@ export interface FineTuneOptions {
    * them holding trainer state, start afresh from `from`.
    */
   resume?: boolean;
+  /**
+   * Loss 'grpo': awaited after each micro-batch of the scoring pass before step 1 (π_old over every
+   * path: a forward pass over the data, long enough on a large model to need its own heartbeats).
+   */
+  onScoring?: (p: { scoredRows: number; totalRows: number }) => void | Promise<void>;
   /** Awaited after every step (a Temporal activity heartbeats here). */
   onProgress?: (p: FineTuneProgress) => void | Promise<void>;
   /** Checked after every step: when aborted, saves a checkpoint and throws TrainingAbortedError. */
@@ -95,49 +91,6 @@ export interface TrainOutput {
   /** The provider the run trained on, and why it is not the one asked for (CPU fallback), if so. */
   provider: ExecutionProvider;
   providerFallbackReason: string | null;
-}
-
-/**
- * A policy update's old log-probabilities, in a checkpoint it may resume from: float32
- * little-endian, every completion token of every training sequence in the data's order. They are
- * the starting model's and fixed for the whole update, so a resumed run reads them rather than
- * scoring the paths again with weights that have moved.
- */
-export const OLD_LOGPROBS_FILE = 'old_logprobs.f32';
-
-function readOldLogProbs(dir: string, seqs: readonly Sequence[]): Float32Array[] {
-  const file = path.join(dir, OLD_LOGPROBS_FILE);
-  if (!existsSync(file))
-    throw new BadInputError(
-      file,
-      null,
-      '(file)',
-      "not found: a checkpoint of a 'grpo' run keeps its old log-probs here",
-    );
-  const bytes = readFileSync(file);
-  const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  const lengths = seqs.map((s) => s.ids.length - s.promptLen);
-  const total = lengths.reduce((a, b) => a + b, 0);
-  if (bytes.byteLength !== 4 * total)
-    throw new BadInputError(
-      file,
-      null,
-      '(file)',
-      `${bytes.byteLength} bytes, expected ${4 * total} (4 per completion token)`,
-    );
-  let at = 0;
-  return lengths.map((n) => all.slice(at, (at += n)));
-}
-
-function encodeOldLogProbs(seqs: readonly Sequence[]): Buffer {
-  const total = seqs.reduce((a, s) => a + s.oldLogProbs!.length, 0);
-  const all = new Float32Array(total);
-  let at = 0;
-  for (const s of seqs) {
-    all.set(s.oldLogProbs!, at);
-    at += s.oldLogProbs!.length;
-  }
-  return Buffer.from(all.buffer);
 }
 
 function parseConfig(input: FineTuneConfigInput): FineTuneConfig {
@@ -307,20 +260,26 @@ export async function fineTune(opts: FineTuneOptions): Promise<TrainOutput> {
   );
 
   let oldLogProbs: Buffer | null = null;
-  if (policy) {
-    // π_old: the starting model's (full weights, or the base with adapters whose B is still zero),
-    // scored once before step 1 with the same graph the loss uses; a resumed run reads them back.
+  /**
+   * π_old: the starting model's (full weights, or the base with adapters whose B is still zero),
+   * scored once before step 1 with the graph the loss uses; a resumed run reads them back.
+   */
+  const scoreOldPolicy = async (): Promise<void> => {
     const scores = prior
-      ? readOldLogProbs(resumeDir!, train.sequences)
+      ? readOldLogProbs(path.join(resumeDir!, OLD_LOGPROBS_FILE), train.sequences)
       : await scoreCompletions(
           train.sequences,
           { batchSize: cfg.batchSize, seqLen: T, padId: tok.padId },
           (mb) => runner.tokenLogProbs(mb),
+          async (p) => {
+            if (opts.signal?.aborted) throw new TrainingAbortedError(0, null);
+            await opts.onScoring?.(p);
+          },
         );
     const scored = train.sequences.map((s, i) => ({ ...s, oldLogProbs: scores[i] }));
     plan = new DataPlan(scored, planOptions);
     oldLogProbs = encodeOldLogProbs(scored);
-  }
+  };
 
   const state: TrainerState = prior
     ? structuredClone(prior)
@@ -380,6 +339,7 @@ export async function fineTune(opts: FineTuneOptions): Promise<TrainOutput> {
 
   try {
     if (opts.signal?.aborted) throw new TrainingAbortedError(state.global_step, lastCheckpoint);
+    if (policy) await scoreOldPolicy();
     if (!prior && evalData.length > 0)
       state.eval_history.push({ step: 0, eval_loss: await runner.evalLoss(evalData) });
     while (state.global_step < totalSteps) {

@@ -1,14 +1,9 @@
-export {
-  fineTune,
-  OLD_LOGPROBS_FILE,
-  type FineTuneOptions,
-  type FineTuneProgress,
-  type TrainOutput,
-} from './fine-tune';
+export { fineTune, type FineTuneOptions, type FineTuneProgress, type TrainOutput } from './fine-tune';
 export { policyUpdate, type PolicyUpdateOptions } from './policy-update';
 export {
   completionLogProbs,
   scoreCompletions,
+  OLD_LOGPROBS_FILE,
   type CompletionLogProbs,
   type CompletionLogProbsOptions,
   type ScoringLayout,

@@ -1,10 +1,10 @@
+import { existsSync, readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { BadInputError } from '../../base/errors';
 import { loadCheckpoint } from '../checkpoint/checkpoint';
 import type { ExecutionProvider } from '../generate/provider';
-import type { LoraConfig } from '../model/lora';
+import { type LoraConfig, loraSpecs } from '../model/lora';
 import { type Params, paramSpecs } from '../model/params';
-import { loraSpecs } from '../model/lora';
 import { TRAIN_IO, buildTrainingGraph } from '../model/training-graph';
 import { toBytes } from '../onnx/serialize';
 import { loadTokenizer } from '../tokenizer/load';
@@ -30,11 +30,13 @@ export interface ScoringLayout {
  * packed next-fit in their own order, batchSize rows per `score` call, and each position's
  * log-probability is read back where buildMicroBatch laid it. Packing attends within an example
  * only, so a sequence scores the same whatever shares its row. Every sequence must fit a row.
+ * `onBatch` is awaited after each call (heartbeats; throwing from it stops the scoring).
  */
 export async function scoreCompletions(
   seqs: readonly Sequence[],
   layout: ScoringLayout,
   score: (mb: MicroBatch) => Promise<Float32Array>,
+  onBatch?: (p: { scoredRows: number; totalRows: number }) => void | Promise<void>,
 ): Promise<Float32Array[]> {
   const { batchSize: B, seqLen: T, padId } = layout;
   const out = seqs.map((s) => new Float32Array(s.ids.length - s.promptLen));
@@ -56,8 +58,53 @@ export async function scoreCompletions(
           if (j + 1 >= promptLen) out[ex][j + 1 - promptLen] = logProbs[at];
       }
     });
+    await onBatch?.({ scoredRows: first + chunk.length, totalRows: rows.length });
   }
   return out;
+}
+
+/**
+ * A policy update's old log-probabilities, in a checkpoint it may resume from: float32
+ * little-endian, every completion token of every training sequence in the data's order. They are
+ * the starting model's and fixed for the whole update, so a resumed run reads them rather than
+ * scoring the paths again with weights that have moved.
+ */
+export const OLD_LOGPROBS_FILE = 'old_logprobs.f32';
+
+/** The old log-probs of `seqs` from `file` (OLD_LOGPROBS_FILE of a checkpoint), checked against their token count. */
+export function readOldLogProbs(file: string, seqs: readonly Sequence[]): Float32Array[] {
+  if (!existsSync(file))
+    throw new BadInputError(
+      file,
+      null,
+      '(file)',
+      "not found: a checkpoint of a 'grpo' run keeps its old log-probs here",
+    );
+  const bytes = readFileSync(file);
+  const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const lengths = seqs.map((s) => s.ids.length - s.promptLen);
+  const total = lengths.reduce((a, b) => a + b, 0);
+  if (bytes.byteLength !== 4 * total)
+    throw new BadInputError(
+      file,
+      null,
+      '(file)',
+      `${bytes.byteLength} bytes, expected ${4 * total} (4 per completion token)`,
+    );
+  let at = 0;
+  return lengths.map((n) => all.slice(at, (at += n)));
+}
+
+/** OLD_LOGPROBS_FILE's bytes for sequences that carry their old log-probs. */
+export function encodeOldLogProbs(seqs: readonly Sequence[]): Buffer {
+  const total = seqs.reduce((a, s) => a + s.oldLogProbs!.length, 0);
+  const all = new Float32Array(total);
+  let at = 0;
+  for (const s of seqs) {
+    all.set(s.oldLogProbs!, at);
+    at += s.oldLogProbs!.length;
+  }
+  return Buffer.from(all.buffer);
 }
 
 export interface CompletionLogProbsOptions {

@@ -184,6 +184,25 @@ describe.each([
   });
 });
 
+test('the scoring pass before step 1 reports its progress and stops on the abort signal, saving nothing', async () => {
+  const seen: { scoredRows: number; totalRows: number }[] = [];
+  const outDir = fresh('scoring');
+  const controller = new AbortController();
+  const err = await run({
+    outDir,
+    signal: controller.signal,
+    onScoring: (p) => {
+      seen.push(p);
+      if (seen.length === 2) controller.abort();
+    },
+  }).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(TrainingAbortedError);
+  expect((err as TrainingAbortedError).step).toBe(0);
+  expect(seen.map((p) => p.scoredRows)).toEqual([2, 4]);
+  expect(seen[0].totalRows).toBeGreaterThan(4);
+  expect(existsSync(outDir) ? readdirSync(outDir) : []).toEqual([]);
+});
+
 test('a path without an advantage, held-out examples and a non-grpo option are refused, naming the field', async () => {
   const missing = PATHS.map((p, i) => (i === 2 ? { prompt: p.prompt, completion: p.completion } : p));
   const e = await run({ examples: missing as PolicyUpdateOptions['examples'] }).catch((x: unknown) => x);
