@@ -184,6 +184,20 @@ describe.each([
   });
 });
 
+test('gradient accumulation weighs micro-batches by their completion tokens: one step equals one step on all the rows', async () => {
+  const common = { ...CONFIG, steps: 1, epochs: undefined, packing: false, checkpointEvery: 1 };
+  const big = await run({ config: { ...common, batchSize: 16, gradientAccumulation: 1 } });
+  const small = await run({ config: { ...common, batchSize: 4, gradientAccumulation: 4 } });
+  expect(small.finalLoss).toBeCloseTo(big.finalLoss, 6);
+  // After one step exp_avg is (1 − β1) × the clipped gradient.
+  const a = loadCheckpoint(big.checkpointDir).optimizer!.expAvg;
+  const b = loadCheckpoint(small.checkpointDir).optimizer!.expAvg;
+  let scale = 0;
+  for (const x of a.values()) for (const v of x) scale = Math.max(scale, Math.abs(v));
+  expect(scale).toBeGreaterThan(1e-4);
+  expect(maxDiff(a, b) / scale).toBeLessThan(1e-5);
+});
+
 test('the scoring pass before step 1 reports its progress and stops on the abort signal, saving nothing', async () => {
   const seen: { scoredRows: number; totalRows: number }[] = [];
   const outDir = fresh('scoring');
