@@ -13,6 +13,15 @@
  * tokens as the one-step loop (sha256 over every path's token ids, recorded): the reproducibility
  * contract of engine/generate/README.md. The peak RSS after each setting's first call shows what its
  * session adds (the decode-steps graph holds a second copy of the weights in onnxruntime).
+ *   - ort-genai-fp16: the onnxruntime-genai export of a tiny random Llama (the 32 000-token fixture,
+ *     fp16 caches and logits, contrib ops): a decoder lmsi did not build, whose several steps per run
+ *     are its own graph in a Loop with the draw after its logits (engine/generate/decoder-loop.ts);
+ *     so is any --dir folder that holds its own ONNX export (e.g. an Optimum-convention export of
+ *     SmolLM2-135M made by tests/fixtures/hf-models/make_onnx_export.py).
+ * `--models=llama-32000,ort-genai-fp16` picks the built-in ones (default both). With `--chain`, each
+ * export's decoder is also timed per decode step four ways at a batch of `--chain-rows` rows (64):
+ * the one-step loop (logits into JS, the host's draw), the decoder then a separate draw session fed
+ * its logits (the chained alternative to the Loop), the Loop at 1 step per run, and at 8.
  * Writes bench/results/sample-large-vocab.json.
  *
  *   npm run bench:sample-large-vocab -- --dir=tmp/real-models/smollm2-135m --reps=2
@@ -23,7 +32,22 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createBaseModel } from '../engine/checkpoint';
-import { type GenerationModel, emptyTimings, loadGenerationModel, generatePaths } from '../engine/generate';
+import * as ort from 'onnxruntime-node';
+import { Rng } from '../base/rng';
+import {
+  type GenerationModel,
+  chooseToken,
+  emptyTimings,
+  loadGenerationModel,
+  generatePaths,
+} from '../engine/generate';
+import { decodeStepsSession, runDecodeSteps, stepsGraphOf } from '../engine/generate/decode-steps';
+import { decodeStep } from '../engine/generate/decoder';
+import { DECODE_STEPS_IO } from '../engine/model/decode-graph';
+import { drawConstants, drawToken } from '../engine/model/draw-in-graph';
+import { onnx } from 'onnx-proto';
+import { Graph, ops as o } from '../engine/onnx';
+import { toModelProto } from '../engine/onnx/serialize';
 import { parameterCount } from '../engine/model';
 import { parseConfigJson } from '../engine/checkpoint/model-config';
 import { machine, median } from './machine';
@@ -49,7 +73,10 @@ const OUT = arg('out', path.join(__dirname, 'results', 'sample-large-vocab.json'
 const N = 16;
 const NEW_TOKENS = 32;
 const TEMPERATURE = 0.7;
-const TOP_KS = [0, 40];
+const TOP_KS = arg('top-ks', '0,40').split(',').map(Number);
+const MODELS = arg('models', 'llama-32000,ort-genai-fp16').split(',').filter(Boolean);
+const CHAIN = process.argv.includes('--chain');
+const CHAIN_ROWS = Number(arg('chain-rows', '64'));
 
 const round = (x: number, digits = 0) => +x.toFixed(digits);
 const load1 = () => round(os.loadavg()[0], 2);
@@ -74,6 +101,8 @@ interface Setting {
   lastTimings: Record<string, number | string | null>;
   tokenSha256: string;
   sameTokensAsOneStep: boolean;
+  /** Which graph ran several steps per run (engine/generate SampleTimings.stepsGraph). */
+  stepsGraph: string | null;
 }
 
 function llama32000(dir: string): string {
@@ -88,8 +117,11 @@ function llama32000(dir: string): string {
 }
 
 async function benchModel(name: string, dir: string, graphCacheDir: string) {
+  // The ort-genai fixture has no config.json (its genai_config.json says what the sampler needs).
   const configFile = path.join(dir, 'config.json');
-  const config = parseConfigJson(JSON.parse(readFileSync(configFile, 'utf8')), configFile);
+  const config = existsSync(configFile)
+    ? parseConfigJson(JSON.parse(readFileSync(configFile, 'utf8')), configFile)
+    : null;
   const tLoad = performance.now();
   const model: GenerationModel = await loadGenerationModel(dir, { threads: THREADS, graphCacheDir });
   const loadSeconds = (performance.now() - tLoad) / 1000;
@@ -124,6 +156,7 @@ async function benchModel(name: string, dir: string, graphCacheDir: string) {
         lastTimings: {},
         tokenSha256: '',
         sameTokensAsOneStep: false,
+        stepsGraph: timings.stepsGraph,
       });
     }
     for (let rep = 0; rep < REPS; rep++)
@@ -155,10 +188,11 @@ async function benchModel(name: string, dir: string, graphCacheDir: string) {
   return {
     name,
     dir: path.relative(ROOT, dir) || dir,
-    params: parameterCount(config),
-    vocabSize: config.vocabSize,
+    params: config ? parameterCount(config) : null,
+    vocabSize: model.logitsSize,
     tokenizerVocabSize: model.tokenizer.vocabSize,
-    config: {
+    cacheDType: model.signature.cacheDType,
+    config: config && {
       dModel: config.dModel,
       nLayers: config.nLayers,
       nHeads: config.nHeads,
@@ -168,7 +202,135 @@ async function benchModel(name: string, dir: string, graphCacheDir: string) {
     },
     loadSeconds: round(loadSeconds, 1),
     byTopK,
+    ...(CHAIN && stepsGraphOf(model) === 'decoder-loop' ? { perStep: await chainVsLoop(model) } : {}),
   };
+}
+
+/**
+ * Milliseconds per decode step of CHAIN_ROWS rows (T = 0.7, no top-k, after a prompt of 24 tokens),
+ * the best of 5 runs of 8 steps each way (README.md, "decoders lmsi did not build").
+ */
+async function chainVsLoop(model: GenerationModel) {
+  const sig = model.signature;
+  const rows = CHAIN_ROWS;
+  const promptLength = 24;
+  const vocab = model.logitsSize;
+  const ids = Array.from({ length: rows * promptLength }, (_, i) => 100 + ((i * 7919) % 1000));
+  const int64 = (v: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(v, BigInt), dims);
+  const prefill: Record<string, ort.Tensor> = {
+    input_ids: int64(ids, [rows, promptLength]),
+    attention_mask: int64(new Array<number>(rows * promptLength).fill(1), [rows, promptLength]),
+  };
+  if (sig.hasPositionIds)
+    prefill.position_ids = int64(
+      ids.map((_, i) => i % promptLength),
+      [rows, promptLength],
+    );
+  const empty = sig.cacheDType === 'float16' ? new Uint16Array(0) : new Float32Array(0);
+  sig.pastNames.forEach(
+    (n) => (prefill[n] = new ort.Tensor(sig.cacheDType, empty, [rows, sig.kvHeads, 0, sig.headDim])),
+  );
+  const start = await model.session.run(prefill);
+  const past0 = sig.presentNames.map((n) => start[n]);
+  const rng = new Rng(7);
+  const STEPS = 8;
+
+  // The chained draw: its own session, fed the decoder's logits as they come out ([rows, 1, V]; a
+  // float16 model's are cast in the graph, which the builder cannot declare, so the input is patched).
+  const g = new Graph('draw');
+  const logitsIn = g.input('logits32', 'float32', ['batch', 1, vocab]);
+  const u = g.input('u', 'float64', ['batch', 1]);
+  const invT = g.input(DECODE_STEPS_IO.inverseTemperature, 'float64', []);
+  const tokV = Math.min(vocab, model.tokenizer.vocabSize);
+  const d = drawToken(drawConstants(g, vocab, tokV), o.reshape(logitsIn, [0, vocab]), u, invT, null);
+  g.output(d.token, 'token');
+  g.output(d.chosenLogit, 'chosen');
+  g.output(d.maxLogit, 'max');
+  g.output(d.total, 'total');
+  const { proto } = toModelProto(g);
+  const fp16 = sig.logitsDType === 'float16';
+  const graph = proto.graph as onnx.GraphProto;
+  graph.input[0] = onnx.ValueInfoProto.create({
+    name: 'logits',
+    type: {
+      tensorType: { elemType: fp16 ? onnx.TensorProto.DataType.FLOAT16 : onnx.TensorProto.DataType.FLOAT },
+    },
+  });
+  const to = { name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: onnx.TensorProto.DataType.FLOAT };
+  graph.node.unshift(
+    onnx.NodeProto.create(
+      fp16
+        ? { opType: 'Cast', input: ['logits'], output: ['logits32'], attribute: [to] }
+        : { opType: 'Identity', input: ['logits'], output: ['logits32'] },
+    ),
+  );
+  const drawSession = await ort.InferenceSession.create(onnx.ModelProto.encode(proto).finish(), {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: THREADS,
+    interOpNumThreads: 1,
+  });
+  const loop = await decodeStepsSession(model, STEPS, false);
+  const host = new Float32Array(vocab);
+  const inv = new ort.Tensor('float64', Float64Array.of(1 / TEMPERATURE), []);
+
+  const oneStep = async (chained: boolean) => {
+    let past = past0;
+    let tokens = new Array<number>(rows).fill(5);
+    for (let j = 0; j < STEPS; j++) {
+      const width = promptLength + j;
+      const run = await decodeStep(model, past, width, tokens, new Array<number>(rows).fill(width));
+      past = run.present;
+      const us = Float64Array.from({ length: rows }, () => rng.next());
+      if (chained) {
+        const out = await drawSession.run({
+          logits: run.logits.tensor,
+          u: new ort.Tensor('float64', us, [rows, 1]),
+          [invT.name]: inv,
+        });
+        tokens = Array.from(out.token.data as Float32Array);
+      } else
+        tokens = tokens.map((_, r) => {
+          run.logits.read(r, host);
+          for (let i = 0; i < vocab; i++) host[i] *= 1 / TEMPERATURE;
+          return chooseToken(host, us[r]).tokenId;
+        });
+    }
+  };
+  const inLoop = async (k: number) => {
+    let past = past0;
+    for (let j = 0; j < STEPS; j += k) {
+      const width = promptLength + j;
+      const us = Float64Array.from({ length: rows * k }, () => rng.next());
+      const run = await runDecodeSteps(model, loop, k, {
+        past,
+        width,
+        tokens: new Array<number>(rows).fill(5),
+        lengths: new Array<number>(rows).fill(width),
+        positions: new Array<number>(rows).fill(width),
+        uniforms: us,
+        temperature: TEMPERATURE,
+        topK: 0,
+      });
+      past = run.present;
+    }
+  };
+  const ways: [string, () => Promise<void>][] = [
+    ['oneStepHostDraw', () => oneStep(false)],
+    ['oneStepChainedDrawSession', () => oneStep(true)],
+    ['loop1StepPerRun', () => inLoop(1)],
+    [`loop${STEPS}StepsPerRun`, () => inLoop(STEPS)],
+  ];
+  const best: Record<string, number[]> = Object.fromEntries(ways.map(([w]) => [w, []]));
+  for (let rep = 0; rep < 6; rep++)
+    for (const [way, fn] of ways) {
+      const t = performance.now();
+      await fn();
+      if (rep > 0) best[way].push((performance.now() - t) / STEPS); // rep 0 warms up
+    }
+  await drawSession.release();
+  const msPerStep = Object.fromEntries(Object.entries(best).map(([w, xs]) => [w, round(Math.min(...xs), 2)]));
+  console.log(`${model.dir}: ms per decode step of ${rows} rows`, msPerStep);
+  return { rows, promptLength, temperature: TEMPERATURE, loadAverage1m: load1(), msPerStep };
 }
 
 async function main(): Promise<void> {
@@ -176,9 +338,12 @@ async function main(): Promise<void> {
   try {
     const before = machine();
     const models = [];
-    models.push(
-      await benchModel('llama-32000', llama32000(path.join(tmp, 'llama-32000')), path.join(tmp, 'graphs')),
-    );
+    if (MODELS.includes('llama-32000'))
+      models.push(
+        await benchModel('llama-32000', llama32000(path.join(tmp, 'llama-32000')), path.join(tmp, 'graphs')),
+      );
+    if (MODELS.includes('ort-genai-fp16'))
+      models.push(await benchModel('ort-genai-fp16', LLAMA_TOKENIZER, path.join(tmp, 'graphs')));
     for (const dir of DIRS) {
       if (!existsSync(dir)) throw new Error(`--dir ${dir} does not exist`);
       models.push(await benchModel(path.basename(dir), dir, path.join(tmp, 'graphs')));
@@ -229,6 +394,7 @@ async function main(): Promise<void> {
             'tok/s best': s.bestTokPerSec,
             'tok/s median': s.medianTokPerSec,
             'same tokens': s.sameTokensAsOneStep,
+            graph: s.stepsGraph ?? '-',
             load: s.loadAverage1m.join(' '),
           })),
         ),

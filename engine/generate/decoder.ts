@@ -7,7 +7,7 @@ import type { GenerationModel } from './load';
 export class LogitsRows {
   readonly size: number;
   private readonly positions: number;
-  constructor(private readonly tensor: ort.Tensor) {
+  constructor(readonly tensor: ort.Tensor) {
     const dims = tensor.dims;
     this.size = dims[dims.length - 1];
     // [batch, seq, vocab] from most exports; [batch, vocab] from graphs that keep only the last position.
