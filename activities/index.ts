@@ -3,7 +3,8 @@ import type { ActivityDeps } from './deps';
 import { makeBuildTrainingSet, makeSnapshotReplayExamples } from './build-training-set';
 import { makeSummarizeEvaluation } from './evaluation';
 import { makeGenerateExemplars, makeSnapshotExemplars } from './exemplars';
-import { makeFineTune } from './fine-tune';
+import { makeBuildPolicySet } from './build-policy-set';
+import { makeFineTune, makePolicyUpdate } from './fine-tune';
 import { makeGenerateQuestions } from './generate-questions';
 import { keepingAlive } from './keep-alive';
 import { makeImportModel } from './model-cache';
@@ -29,6 +30,7 @@ export function createLightActivities(deps: ActivityDeps): LightActivities {
     importModel: keepingAlive(makeImportModel(deps)),
     voteAndFilter: keepingAlive(makeVoteAndFilter(deps)),
     buildTrainingSet: keepingAlive(makeBuildTrainingSet(deps)),
+    buildPolicySet: keepingAlive(makeBuildPolicySet(deps)),
     summarizeEvaluation: keepingAlive(makeSummarizeEvaluation(deps)),
     recordRound: keepingAlive(makeRecordRound(deps)),
     recordFailure: keepingAlive(makeRecordFailure(deps)),
@@ -44,6 +46,7 @@ export function createAcceleratorActivities(deps: ActivityDeps): AcceleratorActi
     generateExemplars: makeGenerateExemplars(deps),
     generateQuestions: makeGenerateQuestions(deps),
     fineTune: makeFineTune(deps),
+    policyUpdate: makePolicyUpdate(deps),
   };
 }
 

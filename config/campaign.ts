@@ -212,6 +212,21 @@ export const SelfGenerationConfig = z.strictObject({
 });
 
 /**
+ * strategy 'ttrl' (Zuo et al. 2025): each round rewards every trained path 1 when its answer is the
+ * majority answer of all sampling.m paths (0 otherwise) and updates the model by GRPO on those
+ * rewards, instead of fine-tuning on the agreeing paths. The optimiser's settings (learning rate,
+ * steps or epochs, batch size: the mini-batches of the update) are training's.
+ */
+export const TtrlConfig = z.strictObject({
+  /** Paths per question trained on: the first this many of the sampling.m that vote (TTRL: 64 vote, 16 train). */
+  trainedPaths: positiveInt.default(16),
+  /** The clip range ε of the importance ratio against the sampling policy. */
+  clipEpsilon: z.number().gt(0).lt(1).default(0.2),
+  /** β of the KL penalty to the round's starting model (k3 estimator); 0: none, as TTRL trains. */
+  klBeta: z.number().min(0).default(0),
+});
+
+/**
  * The collapse rule (method/health.ts): stops the campaign when the round's model shows the collapse
  * intrinsic-reward training heads for, read from its sampled paths alone (on the evaluation questions;
  * their labels are not read for it). The round is not promoted, the campaign ends after it, and the
@@ -279,42 +294,64 @@ export const TemporalConfig = z.strictObject({
     .default({ light: 'lmsi-light', accelerator: 'lmsi-accelerator' }),
 });
 
-export const CampaignConfig = z.strictObject({
-  /** Lets editors validate the file: "./lmsi.config.schema.json". */
-  $schema: z.string().optional(),
-  /** Campaign id (workflow id prefix); letters, digits, '.', '_' and '-'. */
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-"'),
-  seed: z.int().min(0).default(0),
-  model: ModelConfig,
-  /** Distillation: fine-tune this student on each round's self-training set and evaluate it too. */
-  student: StudentConfig.optional(),
-  task: TaskConfig,
-  data: DataConfig,
-  sampling: SamplingConfig.default(SamplingConfig.parse({})),
-  prompting: PromptingConfig.default(PromptingConfig.parse({})),
-  voting: VotingConfig.default(VotingConfig.parse({})),
-  filtering: FilteringConfig.default(FilteringConfig.parse({})),
-  /** Which of the paper's four mixed formats to train on (all four by default). */
-  formats: z
-    .array(z.enum(FORMATS))
-    .min(1)
-    .refine((f) => new Set(f).size === f.length, 'formats must not repeat')
-    .default([...FORMATS]),
-  training: TrainingConfig,
-  evaluation: EvaluationConfig.default(EvaluationConfig.parse({})),
-  selfGeneration: SelfGenerationConfig.default(SelfGenerationConfig.parse({})),
-  rounds: z.int().min(1).max(100).default(3),
-  gate: GateConfig.default(GateConfig.parse({})),
-  temporal: TemporalConfig.default(TemporalConfig.parse({})),
-  artifacts: z
-    .strictObject({
-      /** The store's folder, shared by every worker; with `s3`, this machine's read-through cache. */
-      dir: z.string().min(1).default('.state/artifacts'),
-      /** An S3-compatible bucket instead of a shared folder (credentials from the AWS chain, not here). */
-      s3: S3StoreConfig.optional(),
-    })
-    .default({ dir: '.state/artifacts' }),
-});
+export const CampaignConfig = z
+  .strictObject({
+    /** Lets editors validate the file: "./lmsi.config.schema.json". */
+    $schema: z.string().optional(),
+    /** Campaign id (workflow id prefix); letters, digits, '.', '_' and '-'. */
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-"'),
+    seed: z.int().min(0).default(0),
+    model: ModelConfig,
+    /** Distillation: fine-tune this student on each round's self-training set and evaluate it too. */
+    student: StudentConfig.optional(),
+    task: TaskConfig,
+    data: DataConfig,
+    sampling: SamplingConfig.default(SamplingConfig.parse({})),
+    prompting: PromptingConfig.default(PromptingConfig.parse({})),
+    voting: VotingConfig.default(VotingConfig.parse({})),
+    filtering: FilteringConfig.default(FilteringConfig.parse({})),
+    /** Which of the paper's four mixed formats to train on (all four by default). */
+    formats: z
+      .array(z.enum(FORMATS))
+      .min(1)
+      .refine((f) => new Set(f).size === f.length, 'formats must not repeat')
+      .default([...FORMATS]),
+    training: TrainingConfig,
+    /**
+     * How a round improves the model. 'lmsi' (the paper): fine-tune on the paths that agree with the
+     * majority, in the mixed formats. 'ttrl': a GRPO update rewarding agreement with the majority.
+     */
+    strategy: z.enum(['lmsi', 'ttrl']).default('lmsi'),
+    ttrl: TtrlConfig.default(TtrlConfig.parse({})),
+    evaluation: EvaluationConfig.default(EvaluationConfig.parse({})),
+    selfGeneration: SelfGenerationConfig.default(SelfGenerationConfig.parse({})),
+    rounds: z.int().min(1).max(100).default(3),
+    gate: GateConfig.default(GateConfig.parse({})),
+    temporal: TemporalConfig.default(TemporalConfig.parse({})),
+    artifacts: z
+      .strictObject({
+        /** The store's folder, shared by every worker; with `s3`, this machine's read-through cache. */
+        dir: z.string().min(1).default('.state/artifacts'),
+        /** An S3-compatible bucket instead of a shared folder (credentials from the AWS chain, not here). */
+        s3: S3StoreConfig.optional(),
+      })
+      .default({ dir: '.state/artifacts' }),
+  })
+  .superRefine((c, ctx) => {
+    if (c.strategy === 'ttrl' && c.ttrl.trainedPaths > c.sampling.m)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ttrl', 'trainedPaths'],
+        message: `${c.ttrl.trainedPaths} trained paths per question, but only sampling.m = ${c.sampling.m} are sampled: at most sampling.m`,
+      });
+    if (c.strategy === 'ttrl' && c.student)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['student'],
+        message:
+          "distillation trains the student on the round's self-training set, which strategy 'ttrl' does not build",
+      });
+  });
 
 export type CampaignConfig = z.output<typeof CampaignConfig>;
 export type CampaignConfigInput = z.input<typeof CampaignConfig>;

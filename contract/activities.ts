@@ -6,6 +6,7 @@ import type {
   ReportArtifacts,
   WriteReportInput,
 } from './report';
+import type { BuildPolicySetInput, PolicySetResult, PolicyUpdateInput } from './policy';
 import type { EvaluationShardInput, ShardInput, ShardResult } from './sampling';
 import type {
   GeneratedQuestionsResult,
@@ -35,6 +36,7 @@ export interface LightActivities {
   importModel(input: ImportModelInput): Promise<ModelArtifact>;
   voteAndFilter(input: VoteAndFilterInput): Promise<VoteAndFilterResult>;
   buildTrainingSet(input: BuildTrainingSetInput): Promise<TrainingSetResult>;
+  buildPolicySet(input: BuildPolicySetInput): Promise<PolicySetResult>;
   summarizeEvaluation(input: SummarizeEvaluationInput): Promise<EvaluationSummary>;
   recordRound(input: RecordRoundInput): Promise<RecordRoundResult>;
   recordFailure(input: RecordFailureInput): Promise<void>;
@@ -48,6 +50,7 @@ export interface AcceleratorActivities {
   generateExemplars(input: GenerateExemplarsInput): Promise<ExemplarSetsResult>;
   generateQuestions(input: GenerateQuestionsInput): Promise<GeneratedQuestionsResult>;
   fineTune(input: FineTuneInput): Promise<FineTuneResult>;
+  policyUpdate(input: PolicyUpdateInput): Promise<FineTuneResult>;
 }
 
 /** Every lmsi activity (a worker polling both queues registers all of them). */

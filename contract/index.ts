@@ -8,6 +8,7 @@ export * from './config';
 export * from './context-limits';
 export * from './evaluation';
 export * from './failures';
+export * from './policy';
 export * from './records';
 export * from './report';
 export * from './round';

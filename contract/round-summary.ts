@@ -12,10 +12,11 @@ export function summarizeRound(r: RoundResult, workflowId: string): RoundSummary
     scAccuracy: r.evaluation.summary.scAccuracy,
     promoted: r.gate.promoted,
     modelRef: r.modelOut,
-    selfTrainingSetRef: r.trainingSet?.ref ?? null,
+    // strategy 'ttrl': its self-training set is the rewarded paths of its policy set.
+    selfTrainingSetRef: r.trainingSet?.ref ?? r.policySet?.ref ?? null,
     keptPaths: r.vote?.stats.kept ?? null,
     meanKeptConfidence: r.vote?.meanKeptConfidence ?? null,
-    trainingExamples: r.trainingSet?.examples ?? null,
+    trainingExamples: r.trainingSet?.examples ?? r.policySet?.examples ?? null,
     finalLoss: r.training?.finalLoss ?? null,
     wallSeconds: (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000,
     votesRef: r.vote?.votesRef ?? null,

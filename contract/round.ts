@@ -1,6 +1,7 @@
 import type { CampaignConfig } from '../config/campaign';
 import type { LabelFreeHealth } from '../method/health';
 import type { EvaluationSummary } from './evaluation';
+import type { PolicySetResult } from './policy';
 import type { ShardResult } from './sampling';
 import type { GeneratedQuestionsResult } from './self-generation';
 import type { TaskRef } from './task';
@@ -15,6 +16,7 @@ export type RoundStep =
   | 'sample'
   | 'vote'
   | 'format'
+  | 'reward'
   | 'train'
   | 'distill'
   | 'evaluate'
@@ -91,6 +93,9 @@ export interface RoundResult {
   } | null;
   vote: VoteAndFilterResult | null;
   trainingSet: TrainingSetResult | null;
+  /** strategy 'ttrl': the rewarded paths the round's GRPO update trained on (absent otherwise). */
+  policySet?: PolicySetResult | null;
+  /** Fine-tuning (strategy 'lmsi') or the GRPO update (strategy 'ttrl'). */
   training: FineTuneResult | null;
   evaluation: ModelEvaluation;
   /** Distillation: the student fine-tuned on this round's self-training set, and its scores. */

@@ -30,6 +30,7 @@ export function formatRoundAudit(a: RoundAudit): string {
       `votes         ${orDash(l.votesRef)}`,
       `kept paths    ${orDash(l.keptRef)}`,
       `training set  ${orDash(l.trainingSetRef)}`,
+      ...(l.policySetRef ? [`policy set    ${l.policySetRef}`] : []),
       `loss curve    ${orDash(l.lossCurveRef)}`,
       ...l.evaluationShards.map(
         (s, i) => `eval shard ${i}:   ${s.ref} (${s.questions} questions, ${s.paths} paths)`,
@@ -102,6 +103,14 @@ export function formatRoundAudit(a: RoundAudit): string {
       ]),
     );
   }
+  if (a.policySet) {
+    const p = a.policySet;
+    out.push(
+      section('policy set (ttrl)', [
+        `${p.examples} trained paths of ${p.questions - p.questionsWithoutSignal} questions; ${p.questionsWithoutSignal} of ${p.questions} left out without signal (every trained path earned the same reward); mean reward ${p.meanReward.toFixed(3)}`,
+      ]),
+    );
+  }
   if (a.training) {
     const t = a.training;
     const curve = t.lossCurve;
@@ -150,8 +159,17 @@ export function formatRoundAudit(a: RoundAudit): string {
   return `${out.join('\n\n')}\n`;
 }
 
-function pathLine(p: AuditedPath): string {
-  const fate = p.kept === null ? '' : p.kept ? ' kept' : ` dropped (${p.dropReason})`;
+/** One path; in a TTRL round (`ttrl`) its reward and advantage, or that it voted without being trained. */
+function pathLine(p: AuditedPath, ttrl = false): string {
+  const fate = p.policy
+    ? `, reward ${p.policy.reward} advantage ${p.policy.advantage.toFixed(3)}`
+    : ttrl
+      ? ', voted (not trained)'
+      : p.kept === null
+        ? ''
+        : p.kept
+          ? ' kept'
+          : ` dropped (${p.dropReason})`;
   const text = p.text.replace(/\s+/g, ' ').trim();
   return `#${p.pathIndex} answer ${orDash(p.answer)} (stated ${JSON.stringify(p.stated)}), ${p.finishReason}, ${p.tokens} tokens, logprob ${p.sumLogprob.toFixed(2)}${fate}\n      ${text}`;
 }
@@ -170,7 +188,12 @@ export function formatQuestionAudit(a: QuestionAudit): string {
         s.consistent
           ? 're-extracted answers give the same vote'
           : `MISMATCH: re-extracted answers vote ${orDash(s.revotedAnswer)}, the record says ${orDash(s.vote.answer)}`,
-        ...s.paths.map(pathLine),
+        ...(s.policy
+          ? [
+              `ttrl: ${s.policy.trainedPaths} trained paths, ${s.policy.inSet ? 'in the update' : 'left out (no signal: they all earned the same reward)'}; ${s.policy.rewardsConsistent ? 'recorded rewards match the re-extracted answers' : 'MISMATCH: a recorded reward differs from the re-extracted answer'}`,
+            ]
+          : []),
+        ...s.paths.map((p) => pathLine(p, Boolean(s.policy))),
       ]),
     );
   }
@@ -185,7 +208,7 @@ export function formatQuestionAudit(a: QuestionAudit): string {
         e.vote
           ? `vote: ${orDash(e.vote.answer)}, confidence ${pct(e.vote.confidence)}, ${e.vote.correct ? 'correct' : 'wrong'}`
           : 'vote: not in the evaluation details',
-        ...e.paths.map(pathLine),
+        ...e.paths.map((p) => pathLine(p)),
       ]),
     );
   }

@@ -4,9 +4,11 @@ import { FilterOptions, type DropReason } from '../method/filter';
 import type { ScoredVote } from '../method/metrics';
 import { getTask } from '../method/tasks';
 import type { Question, Task } from '../method/types';
+import { majorityReward, trainedSubset } from '../method/ttrl';
 import { answerPaths, majorityVote, type VoteWeighting } from '../method/vote';
 import type { ArtifactStore } from '../store';
 import type {
+  PolicyRecord,
   QuestionEvaluation,
   QuestionSamples,
   RoundResult,
@@ -64,6 +66,7 @@ export interface RoundAudit {
     votesRef: string | null;
     keptRef: string | null;
     trainingSetRef: string | null;
+    policySetRef: string | null;
     lossCurveRef: string | null;
     evaluationShards: { ref: string; questions: number; paths: number }[];
     evaluationDetailsRef: string;
@@ -84,6 +87,7 @@ export interface RoundAudit {
   } | null;
   filter: RoundReport['filtering'];
   trainingSet: RoundReport['trainingSet'];
+  policySet: RoundReport['policySet'];
   training: RoundReport['training'];
   metrics: ModelScores;
   /** Label-free health of the sampled paths and of the evaluated model's paths (method/health.ts). */
@@ -128,6 +132,7 @@ export async function auditRound(result: AuditedRound, ctx: AuditContext): Promi
       votesRef: result.vote?.votesRef ?? null,
       keptRef: result.vote?.keptRef ?? null,
       trainingSetRef: result.trainingSet?.ref ?? null,
+      policySetRef: result.policySet?.ref ?? null,
       lossCurveRef: result.training?.lossCurveRef ?? null,
       evaluationShards: result.evaluation.shards.map(shard),
       evaluationDetailsRef: result.evaluation.summary.detailsRef,
@@ -138,6 +143,7 @@ export async function auditRound(result: AuditedRound, ctx: AuditContext): Promi
     vote: result.vote ? await voteStats(ctx.store, result.vote.votesRef, report) : null,
     filter: report.filtering,
     trainingSet: report.trainingSet,
+    policySet: report.policySet,
     training: report.training,
     metrics: report.scores,
     health: report.health,
@@ -190,6 +196,11 @@ export interface AuditedPath {
   kept: boolean | null;
   /** Why the filter dropped it: a DropReason, or "filtered" when the filter options are unknown. */
   dropReason: DropReason | 'filtered' | null;
+  /**
+   * strategy 'ttrl', a trained path: its reward (agreement with the majority) and GRPO advantage, as
+   * the policy set recorded them (advantage 0 for a question left out without signal); else null.
+   */
+  policy?: { reward: number; advantage: number } | null;
 }
 
 export interface QuestionAudit {
@@ -209,6 +220,12 @@ export interface QuestionAudit {
     /** The majority answer voted again from the re-extracted answers; it must equal the record's. */
     revotedAnswer: string | null;
     consistent: boolean;
+    /**
+     * strategy 'ttrl': whether the question's trained paths went into the update (false: they all
+     * earned the same reward) and whether the rewards recomputed from the re-extracted answers are
+     * the recorded ones.
+     */
+    policy?: { inSet: boolean; trainedPaths: number; rewardsConsistent: boolean } | null;
   } | null;
   /** The question among the evaluation questions (after this round's fine-tuning). */
   evaluated: {
@@ -274,6 +291,38 @@ function filteredReason(
   const key = (t: string) => splitRationale(t).rationale.replace(/\s+/g, ' ');
   if (opts.dedupe && keptBefore.some((k) => key(k.text) === key(path.text))) return 'duplicate';
   return 'overCap';
+}
+
+/**
+ * A TTRL round's rewards for one question: from its policy set's records when the question went into
+ * the update, else recomputed for its first `trainedPaths` paths (advantage 0: no signal). Fills in
+ * each audited path's `policy` and checks the recorded rewards against the re-extracted answers.
+ */
+async function auditRewards(
+  store: ArtifactStore,
+  policySetRef: string,
+  questionId: string,
+  paths: AuditedPath[],
+  majority: string | null,
+  trainedPaths: number | undefined,
+): Promise<NonNullable<NonNullable<QuestionAudit['sampled']>['policy']>> {
+  const recorded = new Map<number, PolicyRecord>();
+  for await (const r of store.readJsonl<PolicyRecord>(policySetRef))
+    if (r.questionId === questionId) recorded.set(r.pathIndex, r);
+  const inSet = recorded.size > 0;
+  const trained = inSet
+    ? paths.filter((p) => recorded.has(p.pathIndex))
+    : trainedPaths === undefined
+      ? []
+      : trainedSubset(paths, trainedPaths);
+  let rewardsConsistent = true;
+  for (const p of trained) {
+    const reward = majorityReward(p, majority);
+    const record = recorded.get(p.pathIndex);
+    if (record && record.reward !== reward) rewardsConsistent = false;
+    p.policy = { reward: record?.reward ?? reward, advantage: record?.advantage ?? 0 };
+  }
+  return { inSet, trainedPaths: trained.length, rewardsConsistent };
 }
 
 export async function auditQuestion(
@@ -354,6 +403,18 @@ export async function auditQuestion(
       vote: recorded,
       revotedAnswer: revote.answer,
       consistent: revote.answer === recorded.answer && revote.votes === recorded.votes,
+      ...(result.policySet
+        ? {
+            policy: await auditRewards(
+              ctx.store,
+              result.policySet.ref,
+              questionId,
+              audited,
+              recorded.answer,
+              config?.ttrl.trainedPaths,
+            ),
+          }
+        : {}),
     };
   }
 

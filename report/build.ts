@@ -104,6 +104,14 @@ async function roundReport(r: RoundResult, store: ArtifactStore): Promise<RoundR
           replayed: r.trainingSet.replayed,
         }
       : null,
+    policySet: r.policySet
+      ? {
+          examples: r.policySet.examples,
+          questions: r.policySet.questions,
+          questionsWithoutSignal: r.policySet.questionsWithoutSignal,
+          meanReward: r.policySet.meanReward,
+        }
+      : null,
     training: r.training ? await trainingReport(r.training, store) : null,
     health: { sampled: r.vote?.health ?? null, evaluated: r.evaluation.summary.health ?? null },
     student: r.student
@@ -121,6 +129,7 @@ async function roundReport(r: RoundResult, store: ArtifactStore): Promise<RoundR
       keptPaths: r.vote?.keptRef ?? null,
       votes: r.vote?.votesRef ?? null,
       trainingSet: r.trainingSet?.ref ?? null,
+      policySet: r.policySet?.ref ?? null,
       lossCurve: r.training?.lossCurveRef ?? null,
       evaluationShards: r.evaluation.shards.map((s) => s.ref),
       evaluationDetails: r.evaluation.summary.detailsRef,

@@ -80,7 +80,7 @@ function summaryTable(report: CampaignReport): string {
     `${pct(r.scores.scAccuracy)} <small>(k=${r.scores.scK})</small>`,
     ...(hasStudent ? [pct(r.student?.scores.greedyAccuracy), pct(r.student?.scores.scAccuracy)] : []),
     r.filtering ? `${r.filtering.keptPaths} / ${r.filtering.paths}` : '—',
-    num(r.trainingSet?.examples),
+    num(r.trainingSet?.examples ?? r.policySet?.examples),
     num(r.training?.finalLoss, 4),
     `<span class="${r.gate.promoted ? 'yes' : 'no'}">${r.gate.promoted ? 'promoted' : 'not promoted'}</span><br><small>${escapeHtml(r.gate.reason)}</small>`,
     seconds(r.wallSeconds),
@@ -148,6 +148,12 @@ function roundDetails(r: RoundReport): string {
       .join(', ');
     parts.push(
       `<p>Self-training set: ${r.trainingSet.examples} examples (${formats}; ${r.trainingSet.replayed} replayed).</p>`,
+    );
+  }
+  if (r.policySet) {
+    const p = r.policySet;
+    parts.push(
+      `<p>TTRL policy set: ${p.examples} trained paths rewarded by agreement with the majority answer (mean reward ${num(p.meanReward, 3)}); ${p.questionsWithoutSignal} of ${p.questions} questions left out without signal.</p>`,
     );
   }
   if (r.training) {

@@ -66,6 +66,13 @@ export interface RoundReport {
     confidenceHistogram: ConfidenceHistogramBin[];
   } | null;
   trainingSet: { examples: number; perFormat: Record<string, number>; replayed: number } | null;
+  /** strategy 'ttrl': the rewarded paths of the GRPO update (null otherwise). */
+  policySet: {
+    examples: number;
+    questions: number;
+    questionsWithoutSignal: number;
+    meanReward: number;
+  } | null;
   training: TrainingReport | null;
   /**
    * Label-free health (method/health.ts) of the round's sampled paths and of its evaluated model's
@@ -82,6 +89,8 @@ export interface RoundReport {
     keptPaths: string | null;
     votes: string | null;
     trainingSet: string | null;
+    /** strategy 'ttrl': every trained path with its reward and advantage. */
+    policySet: string | null;
     lossCurve: string | null;
     evaluationShards: string[];
     evaluationDetails: string;

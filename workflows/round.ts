@@ -22,6 +22,8 @@ import { runShards } from './shard-lanes';
  * One round of self-improvement, the paper's steps in order (round 0 only evaluates the base model):
  *   (exemplars, questions) -> 1. sample -> 2-3. vote & filter -> 4. mixed formats -> 5. fine-tune
  *   -> 6. evaluate -> gate -> record.
+ * strategy 'ttrl' (Zuo et al. 2025) replaces 4-5: reward each trained path by its agreement with the
+ * majority answer, then a GRPO update on those rewards.
  * Every step is an activity whose result is refs + small stats, so the history has a bounded number
  * of events per shard whatever the number of questions. The round waits at its pause gate
  * (pause-gate.ts) before each activity and reports each step (round-progress.ts); shards run in
@@ -75,6 +77,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
   let samplingResult: RoundResult['sampling'] = null;
   let vote: RoundResult['vote'] = null;
   let trainingSet: RoundResult['trainingSet'] = null;
+  let policySet: RoundResult['policySet'] = null;
   let training: RoundResult['training'] = null;
   let modelOut = input.modelRef;
 
@@ -173,32 +176,61 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
       });
     }
 
-    // 4. Each kept path in the paper's mixed formats.
-    await begin('format');
-    trainingSet = await light.buildTrainingSet({
-      keptRef: vote.keptRef,
-      datasetRef: pool.ref,
-      exemplarsRef,
-      formats: config.formats,
-      task,
-      seed: seed('format'),
-      replayRef: inputs.replayRef,
-      replayRatio: roundTraining.replayRatio,
-    });
+    if (config.strategy === 'ttrl') {
+      // TTRL: each trained path's reward is its agreement with the majority answer; GRPO
+      // normalises the rewards within each question's group.
+      await begin('reward');
+      policySet = await light.buildPolicySet({
+        datasetRef: pool.ref,
+        shardRefs: sampled.map((s) => s.ref),
+        votesRef: vote.votesRef,
+        task,
+        trainedPaths: config.ttrl.trainedPaths,
+      });
+      // A GRPO update against the sampling policy (the round's model at the sampling temperature).
+      await begin('train');
+      training = await model.policyUpdate({
+        campaignId,
+        round,
+        modelRef: input.modelRef,
+        policySetRef: policySet.ref,
+        training: roundTraining,
+        grpo: {
+          clipEpsilon: config.ttrl.clipEpsilon,
+          klBeta: config.ttrl.klBeta,
+          temperature: config.sampling.temperature,
+        },
+        seed: seed('train'),
+        ...provider,
+      });
+    } else {
+      // 4. Each kept path in the paper's mixed formats.
+      await begin('format');
+      trainingSet = await light.buildTrainingSet({
+        keptRef: vote.keptRef,
+        datasetRef: pool.ref,
+        exemplarsRef,
+        formats: config.formats,
+        task,
+        seed: seed('format'),
+        replayRef: inputs.replayRef,
+        replayRatio: roundTraining.replayRatio,
+      });
 
-    // 5. Fine-tune the model on them.
-    await begin('train');
-    training = await model.fineTune({
-      campaignId,
-      round,
-      modelRef: input.modelRef,
-      trainingSetRef: trainingSet.ref,
-      training: roundTraining,
-      seed: seed('train'),
-      role: 'teacher',
-      chatTemplate: sampling.chatTemplate,
-      ...provider,
-    });
+      // 5. Fine-tune the model on them.
+      await begin('train');
+      training = await model.fineTune({
+        campaignId,
+        round,
+        modelRef: input.modelRef,
+        trainingSetRef: trainingSet.ref,
+        training: roundTraining,
+        seed: seed('train'),
+        role: 'teacher',
+        chatTemplate: sampling.chatTemplate,
+        ...provider,
+      });
+    }
     modelOut = training.modelRef;
   }
 
@@ -305,6 +337,7 @@ export async function selfImprovementRound(input: RoundInput): Promise<RoundResu
     sampling: samplingResult,
     vote,
     trainingSet,
+    ...(policySet ? { policySet } : {}),
     training,
     evaluation,
     student,

@@ -91,6 +91,23 @@ describe('committed workflow histories replay', () => {
     }
   });
 
+  it("replays a TTRL round (strategy 'ttrl'): reward and GRPO update in place of format and fine-tune", () => {
+    type Event = { activityTaskScheduledEventAttributes?: { activityType: { name: string } } };
+    const events: Event[] = load('round-1-ttrl.json').events;
+    const activities = [
+      ...new Set(events.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType.name ?? [])),
+    ];
+    expect(activities).toEqual([
+      'samplePaths',
+      'voteAndFilter',
+      'buildPolicySet',
+      'policyUpdate',
+      'evaluateShard',
+      'summarizeEvaluation',
+      'recordRound',
+    ]);
+  });
+
   it('detects a history the code would not produce', async () => {
     const history = load('snapshot-dataset.json');
     const scheduled = history.events.find(
