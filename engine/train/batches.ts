@@ -14,6 +14,8 @@ export interface Sequence {
    * completion is never cut, so these stay aligned when the prompt is.
    */
   oldLogProbs?: Float32Array;
+  /** log π_ref of each completion token, when the KL reference is not the starting model. */
+  refLogProbs?: Float32Array;
 }
 
 export interface Tokenized {
@@ -200,6 +202,8 @@ export interface MicroBatch {
   /** Policy-gradient training (sequences with advantages): A and log π_old per position, 0 off the completions. */
   advantages?: Float32Array;
   oldLogProbs?: Float32Array;
+  /** Present when the sequences carry reference log-probs (else π_ref is π_old). */
+  refLogProbs?: Float32Array;
 }
 
 export function buildMicroBatch(
@@ -223,11 +227,13 @@ export function buildMicroBatch(
   if (policy) {
     mb.advantages = new Float32Array(n);
     mb.oldLogProbs = new Float32Array(n);
+    if (rows.some((row) => row.some((ex) => seqs[ex].refLogProbs !== undefined)))
+      mb.refLogProbs = new Float32Array(n);
   }
   rows.forEach((row, r) => {
     let at = r * T;
     row.forEach((ex, k) => {
-      const { ids, promptLen, advantage, oldLogProbs } = seqs[ex];
+      const { ids, promptLen, advantage, oldLogProbs, refLogProbs } = seqs[ex];
       for (let j = 0; j < ids.length - 1; j++, at++) {
         mb.inputIds[at] = BigInt(ids[j]);
         mb.targets[at] = BigInt(ids[j + 1]);
@@ -240,6 +246,7 @@ export function buildMicroBatch(
           if (policy) {
             mb.advantages![at] = advantage ?? 0;
             mb.oldLogProbs![at] = oldLogProbs?.[j + 1 - promptLen] ?? 0;
+            if (mb.refLogProbs) mb.refLogProbs[at] = refLogProbs?.[j + 1 - promptLen] ?? 0;
           }
         }
         mb.tokens++;

@@ -16,7 +16,7 @@ import { checkpointDirName, listCheckpoints, pruneCheckpoints, removeTemporaryDi
 import { type FineTuneConfigInput, FineTuneConfig } from './config';
 import { NonFiniteLossError, TrainingAbortedError } from './errors';
 import { type FineTuneExample, resolveExamples } from './examples';
-import { OLD_LOGPROBS_FILE, encodeOldLogProbs, readOldLogProbs, scoreCompletions } from './log-probs';
+import { POLICY_FILES, policyScores } from './policy-scores';
 import { checkResumable, newestResumable } from './resume';
 import { TrainingRunner } from './runner';
 import { LoraConfig, initLora, mergeLora } from '../model/lora';
@@ -58,6 +58,12 @@ export interface FineTuneOptions {
    * them holding trainer state, start afresh from `from`.
    */
   resume?: boolean;
+  /**
+   * Loss 'grpo' with klBeta > 0: the KL reference, a checkpoint folder of the same architecture
+   * (e.g. the campaign's base model), scored once before step 1. Default: the starting model
+   * `from`, which drew the paths (π_ref = π_old).
+   */
+  reference?: string;
   /**
    * Loss 'grpo': awaited after each micro-batch of the scoring pass before step 1 (π_old over every
    * path: a forward pass over the data, long enough on a large model to need its own heartbeats).
@@ -170,6 +176,13 @@ export async function fineTune(opts: FineTuneOptions): Promise<TrainOutput> {
       'loss',
       "'grpo' measures no held-out loss: leave evalExamples out (evaluate the updated model by sampling)",
     );
+  if (opts.reference && !(policy && (cfg.grpo?.klBeta ?? 0) > 0))
+    throw new BadInputError(
+      '(fine-tune config)',
+      null,
+      'reference',
+      "a KL reference model needs loss 'grpo' with grpo.klBeta > 0",
+    );
   const all = tokenizeExamples(resolveExamples(opts.examples, '(examples)', policy ? 'policy' : 'sft'), tok);
   // The packing length: the config's, or the longest example's rounded up (batches.ts autoSeqLen).
   const T = cfg.seqLen ?? autoSeqLen(all.sequences, context);
@@ -259,26 +272,21 @@ export async function fineTune(opts: FineTuneOptions): Promise<TrainOutput> {
     lora ? ckpt.params : undefined,
   );
 
-  let oldLogProbs: Buffer | null = null;
-  /**
-   * π_old: the starting model's (full weights, or the base with adapters whose B is still zero),
-   * scored once before step 1 with the graph the loss uses; a resumed run reads them back.
-   */
-  const scoreOldPolicy = async (): Promise<void> => {
-    const scores = prior
-      ? readOldLogProbs(path.join(resumeDir!, OLD_LOGPROBS_FILE), train.sequences)
-      : await scoreCompletions(
-          train.sequences,
-          { batchSize: cfg.batchSize, seqLen: T, padId: tok.padId },
-          (mb) => runner.tokenLogProbs(mb),
-          async (p) => {
-            if (opts.signal?.aborted) throw new TrainingAbortedError(0, null);
-            await opts.onScoring?.(p);
-          },
-        );
-    const scored = train.sequences.map((s, i) => ({ ...s, oldLogProbs: scores[i] }));
-    plan = new DataPlan(scored, planOptions);
-    oldLogProbs = encodeOldLogProbs(scored);
+  /** Loss grpo: the files with π_old (and π_ref) that unfinished checkpoints carry. */
+  let policyFiles: Record<string, Buffer> = {};
+  const scorePolicy = async (): Promise<void> => {
+    const scored = await policyScores({
+      sequences: train.sequences,
+      layout: { batchSize: cfg.batchSize, seqLen: T, padId: tok.padId },
+      runner,
+      config: model,
+      resumeDir: prior ? resumeDir : null,
+      ...(opts.reference ? { reference: opts.reference } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onScoring ? { onScoring: opts.onScoring } : {}),
+    });
+    plan = new DataPlan(scored.sequences, planOptions);
+    policyFiles = scored.files;
   };
 
   const state: TrainerState = prior
@@ -306,12 +314,14 @@ export async function fineTune(opts: FineTuneOptions): Promise<TrainOutput> {
     state.finished = state.global_step === totalSteps;
     const dir = path.join(opts.outDir, checkpointDirName(state.global_step));
     const { params, optimizer } = runner.snapshot();
-    // A policy update's unfinished checkpoints carry its old log-probs; nothing else carries any
-    // (a model that came from a policy update does not pass its old ones on).
-    const extraFiles = Object.fromEntries(
-      Object.entries(ckpt.extraFiles ?? {}).filter(([name]) => name !== OLD_LOGPROBS_FILE),
-    );
-    if (oldLogProbs && !state.finished) extraFiles[OLD_LOGPROBS_FILE] = oldLogProbs;
+    // A policy update's unfinished checkpoints carry its log-probs; nothing else carries any (a
+    // model that came from a policy update does not pass its own on).
+    const extraFiles = {
+      ...Object.fromEntries(
+        Object.entries(ckpt.extraFiles ?? {}).filter(([name]) => !POLICY_FILES.includes(name)),
+      ),
+      ...(state.finished ? {} : policyFiles),
+    };
     if (lora) {
       // The base stays as it came (its dtype holds it exactly) until the end, when the model is
       // the merge; the adapters are beside it in PEFT's layout either way.
@@ -339,7 +349,7 @@ export async function fineTune(opts: FineTuneOptions): Promise<TrainOutput> {
 
   try {
     if (opts.signal?.aborted) throw new TrainingAbortedError(state.global_step, lastCheckpoint);
-    if (policy) await scoreOldPolicy();
+    if (policy) await scorePolicy();
     if (!prior && evalData.length > 0)
       state.eval_history.push({ step: 0, eval_loss: await runner.evalLoss(evalData) });
     while (state.global_step < totalSteps) {

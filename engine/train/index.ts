@@ -4,6 +4,7 @@ export {
   completionLogProbs,
   scoreCompletions,
   OLD_LOGPROBS_FILE,
+  REF_LOGPROBS_FILE,
   type CompletionLogProbs,
   type CompletionLogProbsOptions,
   type ScoringLayout,

@@ -64,22 +64,19 @@ export async function scoreCompletions(
 }
 
 /**
- * A policy update's old log-probabilities, in a checkpoint it may resume from: float32
- * little-endian, every completion token of every training sequence in the data's order. They are
- * the starting model's and fixed for the whole update, so a resumed run reads them rather than
- * scoring the paths again with weights that have moved.
+ * A policy update's per-token scores, in the checkpoints it may resume from: float32 little-endian,
+ * every completion token of every training sequence in the data's order. π_old is the starting
+ * model's and π_ref a fixed model's, both constant for the whole update, so a resumed run reads them
+ * rather than scoring the paths again with weights that have moved. The reference's file exists
+ * only when a reference other than the starting model was given.
  */
 export const OLD_LOGPROBS_FILE = 'old_logprobs.f32';
+export const REF_LOGPROBS_FILE = 'ref_logprobs.f32';
 
-/** The old log-probs of `seqs` from `file` (OLD_LOGPROBS_FILE of a checkpoint), checked against their token count. */
-export function readOldLogProbs(file: string, seqs: readonly Sequence[]): Float32Array[] {
+/** Per-sequence scores of `seqs` from `file` (one of the files above), checked against their token count. */
+export function readCompletionScores(file: string, seqs: readonly Sequence[]): Float32Array[] {
   if (!existsSync(file))
-    throw new BadInputError(
-      file,
-      null,
-      '(file)',
-      "not found: a checkpoint of a 'grpo' run keeps its old log-probs here",
-    );
+    throw new BadInputError(file, null, '(file)', "not found: a checkpoint of this 'grpo' run keeps it");
   const bytes = readFileSync(file);
   const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   const lengths = seqs.map((s) => s.ids.length - s.promptLen);
@@ -95,14 +92,13 @@ export function readOldLogProbs(file: string, seqs: readonly Sequence[]): Float3
   return lengths.map((n) => all.slice(at, (at += n)));
 }
 
-/** OLD_LOGPROBS_FILE's bytes for sequences that carry their old log-probs. */
-export function encodeOldLogProbs(seqs: readonly Sequence[]): Buffer {
-  const total = seqs.reduce((a, s) => a + s.oldLogProbs!.length, 0);
-  const all = new Float32Array(total);
+/** The bytes of one of the files above. */
+export function encodeCompletionScores(scores: readonly Float32Array[]): Buffer {
+  const all = new Float32Array(scores.reduce((a, s) => a + s.length, 0));
   let at = 0;
-  for (const s of seqs) {
-    all.set(s.oldLogProbs!, at);
-    at += s.oldLogProbs!.length;
+  for (const s of scores) {
+    all.set(s, at);
+    at += s.length;
   }
   return Buffer.from(all.buffer);
 }

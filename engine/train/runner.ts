@@ -173,13 +173,15 @@ export class TrainingRunner {
     if (!mb.advantages || !mb.oldLogProbs)
       throw new Error('TrainingRunner: loss grpo needs micro-batches with advantages and old log-probs');
     const old = new ort.Tensor('float32', mb.oldLogProbs, dims);
+    // Without a reference of its own the reference is the update's starting model, which is also
+    // the policy that drew the paths: its log-probabilities are the old ones (fine-tune.ts scores
+    // them once, before step 1).
+    const ref = mb.refLogProbs ? new ort.Tensor('float32', mb.refLogProbs, dims) : old;
     return {
       ...feeds,
       [TRAIN_IO.advantages]: new ort.Tensor('float32', mb.advantages, dims),
       [TRAIN_IO.oldLogProbs]: old,
-      // The reference is the update's starting model, which is also the policy that drew the paths:
-      // its log-probabilities are the old ones (fine-tune.ts computes them once, before step 1).
-      ...((this.opts.grpo?.klBeta ?? 0) > 0 ? { [TRAIN_IO.refLogProbs]: old } : {}),
+      ...((this.opts.grpo?.klBeta ?? 0) > 0 ? { [TRAIN_IO.refLogProbs]: ref } : {}),
     };
   }
 
@@ -329,11 +331,25 @@ export class TrainingRunner {
 
   /**
    * log π(target) at every position of a micro-batch ([B·T], row-major) under the current weights
-   * (base + adapters with LoRA), at the grpo temperature; positions off the completions hold
-   * whatever the model gives there.
+   * (base + adapters with LoRA), or under `model` (full weights of the same shape, e.g. a KL
+   * reference; with LoRA fed as the base with zero adapters, whose update is exactly 0), at the grpo
+   * temperature. Positions off the completions hold whatever the model gives there.
    */
-  async tokenLogProbs(mb: MicroBatch): Promise<Float32Array> {
-    const r = await this.sessions.logprobs!.run({ ...this.data(mb, false), ...this.weights() });
+  async tokenLogProbs(mb: MicroBatch, model?: Params): Promise<Float32Array> {
+    let weights = this.weights();
+    if (model) {
+      const zeros: Params = new Map(
+        this.specs.map((s) => [
+          s.name,
+          new Float32Array((this.params.get(s.name)!.data as Float32Array).length),
+        ]),
+      );
+      weights = {
+        ...Object.fromEntries(wrap(paramSpecs(this.opts.config), model)),
+        ...(this.opts.lora ? Object.fromEntries(wrap(this.specs, zeros)) : {}),
+      };
+    }
+    const r = await this.sessions.logprobs!.run({ ...this.data(mb, false), ...weights });
     return r[TRAIN_IO.tokenLogProbs].data as Float32Array;
   }
 

@@ -49,13 +49,13 @@ const CONFIG: PolicyUpdateOptions['config'] = {
   grpo: { clipEpsilon: 0.2, klBeta: 0.02, temperature: 0.8 },
 };
 
+const MODEL = { vocabSize: 96, dModel: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, dFF: 64, maxSeqLen: 64 };
 let base: string;
+/** Another model of the same shape: a KL reference other than the starting model. */
+let other: string;
 beforeAll(() => {
-  base = createBaseModel({
-    dir: fresh('base'),
-    config: { vocabSize: 96, dModel: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, dFF: 64, maxSeqLen: 64 },
-    seed: 5,
-  });
+  base = createBaseModel({ dir: fresh('base'), config: MODEL, seed: 5 });
+  other = createBaseModel({ dir: fresh('other'), config: MODEL, seed: 6 });
 });
 
 const run = (over: Partial<PolicyUpdateOptions> = {}) =>
@@ -141,6 +141,51 @@ describe.each([
     expect(mean(rewarded)).toBeGreaterThan(0.1);
     expect(mean(others)).toBeLessThan(-0.1);
     expect(straight.steps).toBeGreaterThan(4);
+  });
+
+  test('a KL reference other than the starting model: step 1 costs −A + β·k3(ref − old) per token; resumes only with it', async () => {
+    const beta = 2;
+    const grpo = { ...CONFIG.grpo, klBeta: beta };
+    const one = await run({
+      reference: other,
+      config: { ...config, grpo, epochs: 1, batchSize: 16, gradientAccumulation: 1 },
+    });
+    const old = await completionLogProbs({ model: base, examples: PATHS, temperature: 0.8, threads: 2 });
+    const ref = await completionLogProbs({ model: other, examples: PATHS, temperature: 0.8, threads: 2 });
+    let sum = 0;
+    let kl = 0;
+    let count = 0;
+    old.forEach((o, i) =>
+      o.logProbs.forEach((lp, k) => {
+        const d = ref[i].logProbs[k] - lp;
+        kl += Math.exp(d) - d - 1;
+        sum += -PATHS[i].advantage + beta * (Math.exp(d) - d - 1);
+        count++;
+      }),
+    );
+    expect((beta * kl) / count).toBeGreaterThan(0.01); // the KL term is not negligible here
+    expect(one.lossCurve[0].loss).toBeCloseTo(sum / count, 4);
+
+    const four = { ...config, grpo, epochs: undefined, steps: 4, checkpointEvery: 1 };
+    const straightRef = await run({ reference: other, config: four });
+    const outDir = fresh('stopped-ref');
+    const controller = new AbortController();
+    await expect(
+      run({
+        outDir,
+        reference: other,
+        config: four,
+        signal: controller.signal,
+        onProgress: (p) => void (p.step === 2 && controller.abort()),
+      }),
+    ).rejects.toBeInstanceOf(TrainingAbortedError);
+    await expect(run({ outDir, config: four, resume: true })).rejects.toThrow(
+      /ref_logprobs.f32: \(file\): the run was started with a reference model/,
+    );
+    const resumed = await run({ outDir, reference: other, config: four, resume: true });
+    expect(resumed.lossCurve).toEqual(straightRef.lossCurve);
+    const a = loadCheckpoint(straightRef.checkpointDir).params;
+    expect(maxDiff(a, loadCheckpoint(resumed.checkpointDir).params)).toBe(0);
   });
 
   test('unfinished checkpoints keep the old log-probs; the final model carries none', () => {
@@ -233,4 +278,11 @@ test('a path without an advantage, held-out examples and a non-grpo option are r
   await expect(run({ config: { ...CONFIG, grpo: { clipEpsilon: 1.5 } } })).rejects.toThrow(
     /grpo.clipEpsilon/,
   );
+  await expect(run({ reference: other, config: { ...CONFIG, grpo: { klBeta: 0 } } })).rejects.toThrow(
+    /reference: a KL reference model needs loss 'grpo' with grpo.klBeta > 0/,
+  );
+  const wide = createBaseModel({ dir: fresh('wide'), config: { ...MODEL, dFF: 96 }, seed: 1 });
+  await expect(
+    run({ reference: wide, config: { ...CONFIG, grpo: { klBeta: 0.1 }, epochs: 1 } }),
+  ).rejects.toThrow(/config.json: \(config\): differs from the trained model's/);
 });
