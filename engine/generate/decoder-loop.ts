@@ -1,4 +1,4 @@
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 import { drawConstants, drawToken } from '../model/draw-in-graph';
@@ -31,47 +31,71 @@ const T = onnx.TensorProto.DataType;
 const decoderOpset = (m: onnx.IModelProto): number =>
   Number(m.opsetImport?.find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 0);
 
+/** What the sampler checks of an export before wrapping it, per file version (a real export is large). */
+interface Inspection {
+  opset: number;
+  /** Inputs that are not initializers (old IR versions list the weights among the inputs), with their element types. */
+  inputs: { name: string; elemType: number }[];
+  /** Bytes of the weights, inline and external: what a second session holds again. */
+  weightBytes: number;
+}
+const inspected = new Map<string, Inspection | Error>();
+
+function inspect(modelFile: string): Inspection | Error {
+  const real = realpathSync(modelFile);
+  const st = statSync(real);
+  const key = `${real}|${st.size}|${st.mtimeMs}`;
+  let hit = inspected.get(key);
+  if (hit === undefined) {
+    try {
+      const m = onnx.ModelProto.decode(readFileSync(real));
+      const initializers = m.graph?.initializer ?? [];
+      const weights = new Set(initializers.map((t) => t.name));
+      let weightBytes = 0;
+      for (const t of initializers)
+        weightBytes +=
+          t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL
+            ? Number(t.externalData?.find((e) => e.key === 'length')?.value ?? 0)
+            : (t.rawData?.byteLength ?? 0);
+      hit = {
+        opset: decoderOpset(m),
+        inputs: (m.graph?.input ?? [])
+          .filter((i) => !weights.has(i.name))
+          .map((i) => ({ name: i.name ?? '', elemType: i.type?.tensorType?.elemType ?? 0 })),
+        weightBytes,
+      };
+    } catch (e) {
+      hit = e as Error;
+    }
+    inspected.set(key, hit);
+  }
+  return hit;
+}
+
 /** Why the decoder's graph cannot be wrapped in the decode-steps Loop, or null when it can. */
 export function decoderLoopUnavailable(model: GenerationModel): string | null {
-  let m: onnx.ModelProto;
-  try {
-    m = onnx.ModelProto.decode(readFileSync(model.modelFile));
-  } catch (e) {
-    return `${model.modelFile} could not be read as an ONNX model: ${(e as Error).message}`;
-  }
-  const opset = decoderOpset(m);
-  if (opset < 13) return `the decoder's opset is ${opset}; the in-graph draw needs 13 or later`;
-  const sig = model.signature;
-  const known = new Set([
+  const d = inspect(model.modelFile);
+  if (d instanceof Error) return `${model.modelFile} could not be read as an ONNX model: ${d.message}`;
+  if (d.opset < 13) return `the decoder's opset is ${d.opset}; the in-graph draw needs 13 or later`;
+  const fed = new Set([
     'input_ids',
     'attention_mask',
     'position_ids',
     'use_cache_branch',
-    ...sig.pastNames,
+    ...model.signature.pastNames,
   ]);
-  for (const i of m.graph?.input ?? []) {
-    const name = i.name ?? '';
-    if (!known.has(name)) return `the decoder takes an input the sampler does not feed: ${name}`;
-    const type = i.type?.tensorType?.elemType;
-    if (['input_ids', 'attention_mask', 'position_ids'].includes(name) && type !== T.INT64)
+  for (const { name, elemType } of d.inputs) {
+    if (!fed.has(name)) return `the decoder takes an input the sampler does not feed: ${name}`;
+    if (['input_ids', 'attention_mask', 'position_ids'].includes(name) && elemType !== Number(T.INT64))
       return `the decoder's ${name} is not int64`;
   }
-  const initializerNames = new Set((m.graph?.initializer ?? []).map((t) => t.name));
-  if ([...known].some((n) => initializerNames.has(n)))
-    return 'the decoder declares an initializer under an input name';
   return null;
 }
 
 /** Bytes of the decoder's weights (inline and external): what a second session holds again. */
 export function decoderWeightBytes(modelFile: string): number {
-  const m = onnx.ModelProto.decode(readFileSync(modelFile));
-  let bytes = 0;
-  for (const t of m.graph?.initializer ?? []) {
-    if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL)
-      bytes += Number(t.externalData?.find((e) => e.key === 'length')?.value ?? 0);
-    else bytes += t.rawData?.byteLength ?? 0;
-  }
-  return bytes;
+  const d = inspect(modelFile);
+  return d instanceof Error ? 0 : d.weightBytes;
 }
 
 export interface DecoderLoopOptions {
