@@ -15,9 +15,10 @@ export interface PolicyUpdateOptions extends Omit<FineTuneOptions, 'examples' | 
 
 /**
  * A GRPO policy update (TTRL's round update): fineTune with loss 'grpo'. Before step 1 the starting
- * model scores every completion token (π_old, also the KL reference); then AdamW steps over
+ * model scores every completion token (π_old; also the KL reference unless `reference` names
+ * another model, which is scored then too); then AdamW steps over
  * mini-batches minimise the clipped surrogate of engine/model/policy-loss.ts. Checkpoints carry the
- * old log-probs, so a run resumed from any of them ends with the same weights as an uninterrupted one.
+ * log-probs, so a run resumed from any of them ends with the same weights as an uninterrupted one.
  */
 export function policyUpdate(opts: PolicyUpdateOptions): Promise<TrainOutput> {
   return fineTune({ ...opts, config: { ...opts.config, loss: 'grpo' } });
