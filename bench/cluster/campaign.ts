@@ -4,7 +4,9 @@ import { temporal as proto } from '@temporalio/proto';
 import { finishedRounds, runningActivities, startCampaign, type StartedActivityDetails } from '../../client';
 import { CampaignConfig } from '../../config/campaign';
 import { roundWorkflowId, type RoundResult } from '../../contract';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { createArtifactStore } from '../../store/factory';
+import type { S3ArtifactStore } from '../../store/s3';
 import { faultCampaignConfig } from '../../testing/fault-campaign';
 import { reconnect, cut, type Host } from './netns';
 import type { S3Service, TemporalService } from './services';
@@ -41,7 +43,7 @@ export interface FaultRecord {
   /** The round's started activities at that moment (type, worker identity, heartbeat). */
   running: RunningActivity[];
   host?: string;
-  /** The activity on the host that was cut. */
+  /** The activity the fault hit: the one on the host that was cut, or the evaluation S3 went away under. */
   victim?: RunningActivity;
   /** From the cut until Temporal gave up on the victim's attempt (its heartbeat timeout) and scheduled the next. */
   serverMovedItAfterSeconds?: number;
@@ -62,6 +64,11 @@ export interface CampaignRun {
   wallSeconds: number;
   faults: FaultRecord[];
   tally: CampaignTally;
+  /**
+   * Draft parts still in the bucket once the campaign is done. A sealed shard removes its draft; a
+   * part here is one a zombie attempt appended after that (harmless: nothing reads a sealed draft).
+   */
+  leftoverDraftObjects: number;
   /** Per worker identity, the activities it completed (each activity's completing attempt). */
   completedBy: Record<string, Record<string, number>>;
   resumed: { samplingShards: number; evaluationShards: number; trainingFromStep: number[] };
@@ -76,7 +83,7 @@ const State = proto.api.enums.v1.PendingActivityState;
  * triggered by what Temporal shows running (never by a timer): an accelerator host cut off while it
  * samples (its worker SIGKILLed once Temporal has moved its shard; the host then comes back with a
  * new worker), the host that fine-tunes cut off (SIGKILLed; it stays away, so the campaign finishes on
- * the remaining hosts), and the S3 server SIGKILLed and started again while the round evaluates.
+ * the remaining hosts), and the S3 server SIGKILLed and started again as the round's evaluation starts.
  */
 export async function runCampaign(
   cluster: Cluster,
@@ -167,22 +174,26 @@ export async function runCampaign(
     faults.push(await cutHost(cluster, roundOne, training, 'cut-host-mid-training', since));
     faults[1].restartedAs = null;
 
-    // 3. The S3 server killed and started again while the round evaluates (a shard has persisted).
-    await waitUntil(
+    // 3. The S3 server killed and started again once the round's evaluation has started: the shard
+    // still has to fetch the fine-tuned model (unless its host trained it), append its questions and
+    // seal them, all through S3 (a shard of this size can finish between two throttled heartbeats,
+    // so the trigger is the start, not a persisted question).
+    const evaluating = await waitUntil(
       () => runningActivities(client, roundOne),
-      (list) => list.find((a) => a.type === 'evaluateShard' && done_(a) >= 1),
-      'the round-1 evaluation to persist a question',
+      (list) => list.find((a) => a.type === 'evaluateShard'),
+      'the round-1 evaluation to start',
       () => done,
     );
-    const runningThen = (await runningActivities(client, roundOne)).map(running);
     const at = Date.now();
     await s3.kill();
     cluster.log(`${label}: S3 server killed at ${since(at)} s`);
+    const runningThen = (await runningActivities(client, roundOne)).map(running);
     await s3.start();
     faults.push({
       fault: 'restart-s3-mid-round',
       atSeconds: since(at),
       running: runningThen,
+      victim: running(evaluating),
       s3DownSeconds: Math.round((Date.now() - at) / 100) / 10,
     });
     cluster.log(`${label}: S3 server back after ${faults[2].s3DownSeconds} s`);
@@ -211,6 +222,7 @@ export async function runCampaign(
     wallSeconds,
     faults,
     tally: await tallyCampaign(store, rounds, config.sampling.m),
+    leftoverDraftObjects: await draftObjects(store as S3ArtifactStore),
     completedBy: await completedBy(client, [config.name, ...roundIds]),
     resumed: resumedWork(rounds),
   };
@@ -322,4 +334,21 @@ async function waitUntil<T, R>(
     if (finished()) throw new Error(`the campaign finished before ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+async function draftObjects(store: S3ArtifactStore): Promise<number> {
+  let count = 0;
+  let token: string | undefined;
+  do {
+    const page = await store.client.send(
+      new ListObjectsV2Command({
+        Bucket: store.config.bucket,
+        Prefix: `${store.config.prefix}/drafts/`,
+        ContinuationToken: token,
+      }),
+    );
+    count += page.KeyCount ?? 0;
+    token = page.NextContinuationToken;
+  } while (token);
+  return count;
 }

@@ -90,6 +90,8 @@ async function main(): Promise<void> {
   }, DEADLINE_MIN * 60_000).unref();
 
   const t0 = Date.now();
+  // The machine is shared: the load when the bench starts, beside machine()'s at its end.
+  const loadAtStart = os.loadavg().map((l) => Math.round(l * 100) / 100);
   const seconds = (from: number) => Math.round((Date.now() - from) / 100) / 10;
   const root = mkdtempSync(path.join(os.tmpdir(), 'lmsi-cluster-bench-'));
   let ok = false;
@@ -175,7 +177,7 @@ async function main(): Promise<void> {
       r.tally.evaluation.missingQuestions ===
     0;
   const report = {
-    machine: machine(),
+    machine: { ...machine(), loadAverageAtStart: loadAtStart },
     date: new Date().toISOString(),
     temporal: { kind: temporal.kind, address: temporal.address, namespace: temporal.namespace },
     s3: { server: 'SeaweedFS (infra/s3)', endpoint: s3.endpoint, bucket: s3.bucket },
@@ -212,6 +214,7 @@ async function main(): Promise<void> {
       paths: r.tally.sampling.paths,
       dup: r.tally.sampling.duplicateQuestions + r.tally.evaluation.duplicateQuestions,
       lost: r.tally.sampling.missingQuestions + r.tally.evaluation.missingQuestions,
+      'stray drafts': r.leftoverDraftObjects,
       kept: r.tally.keptPaths,
       examples: r.tally.trainingExamples,
       'training set': short(r.tally.sha256.trainingSet),
@@ -222,10 +225,8 @@ async function main(): Promise<void> {
     faulted.faults.map((f) => ({
       fault: f.fault,
       'at s': f.atSeconds,
-      host: f.host ?? '(host)',
-      running: f.victim
-        ? `${f.victim.type} ${JSON.stringify(f.victim.progress)}`
-        : f.running.map((a) => a.type).join(', '),
+      host: f.host ?? 'S3 server',
+      hit: f.victim ? `${f.victim.type} on ${f.victim.identity} ${JSON.stringify(f.victim.progress)}` : '',
       'moved after s': f.serverMovedItAfterSeconds ?? '',
       'finished by': f.finishedBy ? `${f.finishedBy.identity} (attempt ${f.finishedBy.attempt})` : '',
       'S3 down s': f.s3DownSeconds ?? '',
