@@ -129,6 +129,11 @@ async function train(
     provider: run.executionProvider ?? 'cpu',
     allowCpuFallback: run.allowCpuFallback ?? false,
     signal: cancellationSignal(),
+    // A policy update first scores every path under the starting model: a long pass on a large
+    // model, heartbeated as step 0 (nothing to resume yet).
+    onScoring: () => {
+      heartbeat({ ...latest, progress: { step: 0, totalSteps: 0, loss: 0 } } satisfies FineTuneHeartbeat);
+    },
     onProgress: async (p) => {
       // Every heartbeat repeats the newest stored checkpoint: the server keeps only the last
       // details, so a heartbeat without it would make a retry start over.

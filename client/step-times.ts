@@ -13,7 +13,10 @@ const STEP_OF: Record<string, RoundStepName> = {
   samplePaths: 'sample',
   voteAndFilter: 'vote',
   buildTrainingSet: 'format',
+  // strategy 'ttrl': rewarding the paths stands where formatting them does, the GRPO update where fine-tuning does.
+  buildPolicySet: 'format',
   fineTune: 'train',
+  policyUpdate: 'train',
   evaluateShard: 'evaluate',
   summarizeEvaluation: 'evaluate',
   recordRound: 'record',

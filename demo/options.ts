@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { CampaignConfig, PackingMode } from '../config/campaign';
+import { CampaignConfig, LabelFreeGate, PackingMode } from '../config/campaign';
 import { FORMAT_NAMES, type FormatName } from '../method/types';
 import type { ArithBaseModel } from '../embedded';
 
@@ -39,12 +39,19 @@ export const DemoOptions = z.strictObject({
   out: z.string().min(1),
   /** Keep the dev server and its Web UI up after the run, until Ctrl-C. */
   hold: z.boolean(),
+  /** 'lmsi' (the paper: fine-tune on the agreeing paths) or 'ttrl' (GRPO on majority-vote rewards). */
+  strategy: z.enum(['lmsi', 'ttrl']),
+  /** ttrl: paths per question trained on (the first of the m that vote). */
+  trainedPaths: z.int().min(1),
+  /** gate.labelFree for the campaign (off when absent). */
+  labelFree: LabelFreeGate.optional(),
 });
 export type DemoOptions = z.infer<typeof DemoOptions>;
 
 const USAGE =
   'usage: npm run demo -- [--quick] [--hold] [--seed N | --seeds N,N,..] [--m N] [--rounds N] [--temperature T] ' +
-  '[--formats f1,f2] [--min-confidence C] [--max-per-question N|all] [--epochs N] [--later-epochs N] [--learning-rate LR] [--later-learning-rate LR] [--pool N] [--workers N] [--packing best-fit|next-fit|none] [--ui-port N] [--out FILE]';
+  '[--formats f1,f2] [--min-confidence C] [--max-per-question N|all] [--epochs N] [--later-epochs N] [--learning-rate LR] [--later-learning-rate LR] [--pool N] [--workers N] [--packing best-fit|next-fit|none] [--ui-port N] [--out FILE] ' +
+  "[--strategy lmsi|ttrl] [--trained-paths N] [--label-free '{\"maxMedianLengthFactor\":1.5}']";
 
 /**
  * The demo's unlabeled pool: large enough that keeping only questions whose majority has ≥ 70 % of
@@ -63,6 +70,13 @@ export const DEMO_MAX_PER_QUESTION: number | null = 8;
 export const DEMO_EPOCHS = 3;
 export const DEMO_LATER_EPOCHS = 1;
 export const DEMO_LEARNING_RATE = 1e-3;
+/**
+ * strategy 'ttrl' on the demo model: 8 of the m = 16 voting paths trained per question (TTRL trains
+ * a quarter of its 64), one epoch over them per round at a peak learning rate of 1e-4.
+ */
+export const DEMO_TTRL_TRAINED_PATHS = 8;
+export const DEMO_TTRL_LEARNING_RATE = 1e-4;
+export const DEMO_TTRL_EPOCHS = 1;
 
 /**
  * The paper's four mixed formats: a few-shot prompt with one seed-set exemplar fits the embedded
@@ -89,6 +103,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
     packing: 'best-fit',
     uiPort: 8233,
     out: 'bench/results/demo-last.json',
+    strategy: 'lmsi',
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -118,14 +133,19 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions {
     else if (flag === '--later-learning-rate') raw.laterLearningRate = Number(value());
     else if (flag === '--ui-port') raw.uiPort = Number(value());
     else if (flag === '--out') raw.out = value();
+    else if (flag === '--strategy') raw.strategy = value();
+    else if (flag === '--trained-paths') raw.trainedPaths = Number(value());
+    else if (flag === '--label-free') raw.labelFree = JSON.parse(value()) as unknown;
     else throw new Error(`unknown option ${flag}\n${USAGE}`);
   }
   raw.m ??= raw.quick ? 4 : 16;
   raw.formats ??= raw.quick ? QUICK_FORMATS : DEMO_FORMATS;
   raw.workers ??= Math.max(1, os.cpus().length);
-  raw.epochs ??= DEMO_EPOCHS;
-  raw.laterEpochs ??= DEMO_LATER_EPOCHS;
-  raw.learningRate ??= DEMO_LEARNING_RATE;
+  const ttrl = raw.strategy === 'ttrl';
+  raw.trainedPaths ??= Math.min(DEMO_TTRL_TRAINED_PATHS, raw.m as number);
+  raw.epochs ??= ttrl ? DEMO_TTRL_EPOCHS : DEMO_EPOCHS;
+  raw.laterEpochs ??= ttrl ? DEMO_TTRL_EPOCHS : DEMO_LATER_EPOCHS;
+  raw.learningRate ??= ttrl ? DEMO_TTRL_LEARNING_RATE : DEMO_LEARNING_RATE;
   raw.laterLearningRate ??= raw.learningRate;
   if (!raw.quick) raw.pool ??= DEMO_POOL_SIZE;
   // --quick's tiny model is rarely 70 % sure of anything: it keeps the looser filter, to exercise every step.
@@ -217,6 +237,11 @@ export function demoCampaignConfig(
           ...laterTraining(options),
         },
     evaluation: { scK: [options.m], shardSize: options.quick ? 8 : 100 },
+    // TTRL trains the rewarded paths as sampled (no formats, no replay, no filter).
+    ...(options.strategy === 'ttrl'
+      ? { strategy: 'ttrl', ttrl: { trainedPaths: options.trainedPaths } }
+      : {}),
+    ...(options.labelFree ? { gate: { tolerance: 0.01, labelFree: options.labelFree } } : {}),
     rounds: options.rounds,
     temporal: { taskQueues: { light: `${queue}-light`, accelerator: `${queue}-accel` } },
     artifacts: { dir: path.resolve(artifactsDir) },

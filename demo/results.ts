@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { machine } from '../testing/machine';
 import type { RoundStepName } from '../client';
+import type { CampaignStop, RoundSummary } from '../contract';
 import type { ArithBaseModel, ArithRecipe } from '../embedded';
 import { demoCampaignConfig, type DemoOptions } from './options';
 
@@ -20,6 +21,8 @@ export interface DemoRound {
   trainingSteps?: number | null;
   /** The evaluation's calibration: questions binned by the confidence of their majority answer. */
   calibration: { lo: number; hi: number; questions: number; accuracy: number }[];
+  /** Label-free health of the round's samples and of its evaluated model's (absent in older results). */
+  health?: RoundSummary['health'];
 }
 
 /** Bins with fewer questions than this are left out of the monotonicity check (too noisy to rank). */
@@ -60,6 +63,8 @@ export interface DemoSeedResult {
   /** The campaign's report.html, materialized from the artifact store (null: the report failed). */
   reportHtml: string | null;
   rounds: DemoRound[];
+  /** gate.labelFree stopped the campaign early: where and why. */
+  stopped?: CampaignStop;
 }
 
 const pp = (x: number) => Math.round(x * 1000) / 10;

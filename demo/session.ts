@@ -143,12 +143,14 @@ export async function runSeed(
   );
   const running = workers.map((w) => w.run());
   let reportHtml: string | null = null;
+  let stopped: DemoSeedResult['stopped'];
   try {
     const handle = await startCampaign(env.client, config);
     process.stdout.write(`campaign ${handle.workflowId} started (seed ${seed})\n`);
     const final = await watchCampaign(env.client, handle.workflowId);
     process.stdout.write(`${statusTable(final)}\n`);
     if (final.state !== 'completed') throw new Error(`campaign ${handle.workflowId} ended ${final.state}`);
+    stopped = final.stopped;
     if (final.report) {
       // The report the campaign stored, as files a browser opens (report.html: every chart and table).
       const store = new LocalArtifactStore(config.artifacts.dir);
@@ -181,8 +183,10 @@ export async function runSeed(
         calibration: result.evaluation.summary.calibration.bins.flatMap((b) =>
           b.accuracy === null ? [] : [{ lo: b.lo, hi: b.hi, questions: b.count, accuracy: b.accuracy }],
         ),
+        ...(summary.health ? { health: summary.health } : {}),
       })),
     ),
+    ...(stopped ? { stopped } : {}),
   };
 }
 
