@@ -15,7 +15,7 @@ import { loadCampaignConfig } from '../config';
 import { runPreflight } from './config-commands';
 import { createArtifactStore } from '../store/factory';
 import { campaignSource, withCampaignSourceOptions, type CampaignSourceOptions } from './report-commands';
-import { fromTemporalOrStore, storeLocation } from './offline';
+import { fromTemporalOrStore } from './offline';
 import { statusJson, statusTable, stepProgress, watchCampaign } from './status-view';
 import { withClient, withTemporalOptions, type TemporalOptions } from './temporal-options';
 import { DEFAULT_OUTAGE_SECONDS, EXIT_GAVE_UP, exitCodeOf, GaveUpWaiting, throughOutages } from './wait';
@@ -142,7 +142,7 @@ export function registerCampaignCommands(program: Command): void {
         ).catch((e: unknown) => {
           if (!(e instanceof WorkflowNotFoundError)) throw e;
           throw new Error(
-            `campaign ${campaignId} not found: Temporal has no such workflow and the artifact store ${storeLocation(store)} has no index of it (--config or --artifacts names the store)`,
+            `campaign ${campaignId} not found: Temporal has no such workflow and the artifact store ${store.location} has no index of it (--config or --artifacts names the store)`,
           );
         });
         const shown = opts.watch ? s : { ...s, progress: (await stepProgress(client, s)).progress };

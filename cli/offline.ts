@@ -12,10 +12,6 @@ type StoredCampaign = NonNullable<Awaited<ReturnType<typeof finishedCampaignFrom
  * is audited without a server. A running campaign still needs Temporal (its live state is there).
  */
 /** The store's folder, or its bucket and prefix, for messages. */
-export function storeLocation(store: ArtifactStore): string {
-  const s = store as { root?: string; config?: { bucket: string; prefix: string } };
-  return s.root ?? (s.config ? `s3://${s.config.bucket}/${s.config.prefix}` : 'configured');
-}
 
 export async function fromTemporalOrStore<T>(
   target: TemporalOptions,
@@ -32,11 +28,11 @@ export async function fromTemporalOrStore<T>(
     const stored = await finishedCampaignFromStore(store, campaignId);
     if (!stored) {
       throw new Error(
-        `Temporal unreachable (${why}), and the artifact store ${storeLocation(store)} holds no finished campaign ${campaignId} to read instead (--config or --artifacts names the store)`,
+        `Temporal unreachable (${why}), and the artifact store ${store.location} holds no finished campaign ${campaignId} to read instead (--config or --artifacts names the store)`,
       );
     }
     process.stderr.write(
-      `lmsi: Temporal unreachable (${why}): campaign ${campaignId} read from the artifact store ${storeLocation(store)}\n`,
+      `lmsi: Temporal unreachable (${why}): campaign ${campaignId} read from the artifact store ${store.location}\n`,
     );
     return offline(stored);
   }

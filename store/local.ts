@@ -25,6 +25,10 @@ export class LocalArtifactStore implements ArtifactStore {
     this.root = path.resolve(root);
   }
 
+  get location(): string {
+    return this.root;
+  }
+
   /** Where an artifact lives; throws InvalidRefError for anything but a well-formed ref. */
   objectPath(ref: ArtifactRef): string {
     const m = REF.exec(ref);

@@ -66,6 +66,10 @@ export class S3ArtifactStore implements ArtifactStore {
   private readonly cacheMinBytes: number;
   private readonly queueSize: number;
 
+  get location(): string {
+    return `s3://${this.config.bucket}/${this.config.prefix}`;
+  }
+
   constructor(config: S3StoreConfigInput, options: S3StoreOptions = {}) {
     this.config = S3StoreConfig.parse(config);
     this.keyPrefix = this.config.prefix === '' ? '' : `${this.config.prefix}/`;

@@ -22,6 +22,8 @@ export interface TreeManifest {
 }
 
 export interface ArtifactStore {
+  /** Where the store is, for messages: its folder, or s3://bucket/prefix. */
+  readonly location: string;
   /** Stores bytes (atomically) and returns their ref. Idempotent. */
   put(data: Uint8Array | string): Promise<PutResult>;
   /** Stores a file's bytes, streamed. */
