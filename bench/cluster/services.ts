@@ -73,11 +73,11 @@ export async function startTemporal(
   stateDir: string,
   log: string,
 ): Promise<TemporalService> {
-  // Both servers' own services reach the frontend on 127.0.0.1 (its membership address): bound to
-  // the bridge's address alone it never becomes ready, so it listens on every address (0.0.0.0),
-  // and the namespaces reach it on the bridge's.
-  const port = await freePort('0.0.0.0');
   if (kind === 'dev') {
+    // The dev server's own services reach its frontend on 127.0.0.1: bound to the bridge's address
+    // alone it never becomes ready, so it listens on every address (`start-dev --ip 0.0.0.0`), and
+    // the namespaces reach it on the bridge's.
+    const port = await freePort('0.0.0.0');
     const env = {
       ...process.env,
       LMSI_STATE_DIR: stateDir,
@@ -102,10 +102,13 @@ export async function startTemporal(
   // PostgreSQL runs as the `postgres` OS user, which must reach its data folder under ours.
   await fs.chmod(path.dirname(stateDir), 0o711);
   await fs.chmod(stateDir, 0o755);
+  // The production server's services all listen on, and tell each other, the address given: the
+  // bridge's alone, so nothing of it is reachable from outside this machine.
+  const port = await freePort();
   const env = {
     ...process.env,
     LMSI_CLUSTER_STATE_DIR: stateDir,
-    LMSI_CLUSTER_TEMPORAL_IP: '0.0.0.0',
+    LMSI_CLUSTER_TEMPORAL_IP: HOST_IP,
     LMSI_CLUSTER_TEMPORAL_PORT: String(port),
   };
   await script('infra/temporal/cluster/start', [], env, log);
