@@ -165,6 +165,7 @@ describe('SIGKILL of the worker process during a TTRL round', () => {
     const killedUpdate = killed[1].details as FineTuneHeartbeat;
     expect(r1.training!.resumedFromStep).toBeGreaterThan(0);
     expect(r1.training!.resumedFromStep).toBeGreaterThanOrEqual(killedUpdate.step!);
+    expect(r1.training!.resumedFromStep).toBeLessThan(r1.training!.steps);
     expect(r1.sampling!.shards.some((s) => s.resumedQuestions > 0)).toBe(true);
     const done = await completedActivities(temporal.client, roundId());
     for (const k of killed) {
