@@ -75,7 +75,7 @@ export function decodeStepsUnavailable(model: GenerationModel, o: SampleOptions)
   if (stepsGraphOf(model) === 'decoder-loop')
     return (
       decoderLoopUnavailable(model) ??
-      memoryUnavailable(model, decoderWeightBytes(model.modelFile), 'bytes of weights')
+      memoryUnavailable(model, decoderWeightBytes(model.modelFile), 'weights')
     );
   if (model.signature.cacheDType !== 'float32')
     return `${model.signature.cacheDType} caches: the decode-steps graph is float32`;
