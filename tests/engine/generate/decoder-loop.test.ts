@@ -138,6 +138,24 @@ describe.each([
   });
 });
 
+describe('the context limit (the fp32 export: max_position_embeddings 128)', () => {
+  it('rows stop at the last position, and the Loop decodes past it harmlessly: the same samples', async () => {
+    const model = await loadGenerationModel(hfModelDir('llama-onnx-export'), { threads: 2 });
+    expect(model.maxPositions).toBe(128);
+    let text = 'Q:';
+    while (model.tokenizer.encode(text, { bos: true }).length < 121) text += ' 7 +';
+    const promptTokens = model.tokenizer.encode(text, { bos: true }).length;
+    // 8 steps per run from 121-odd positions: each row's last run reaches past position 127, where
+    // the rows have stopped (length) and their tokens are discarded.
+    const request = { prompts: [text], n: 3, temperature: 0.9, maxNewTokens: 32, seed: 'end' };
+    const one = await expectSameAsOneStep(model, request, [8]);
+    for (const c of one) {
+      expect(c.finishReason).toBe('length');
+      expect(promptTokens + c.tokenIds.length).toBe(128);
+    }
+  });
+});
+
 describe('the Loop around an export', () => {
   it("keeps the decoder's graph whole, its weights where they were, and its interface the engine's k-step graph's", async () => {
     const model = await loadGenerationModel(LLAMA_FP16, { threads: 2 });
