@@ -144,7 +144,8 @@ export async function runCampaign(
     // 1. An accelerator host cut off in the middle of a sampling shard (it has persisted a question).
     const sampling = await waitUntil(
       () => runningActivities(client, roundOne),
-      (list) => list.find((a) => a.type === 'samplePaths' && done_(a) >= 1 && onAccelerator(cluster, a)),
+      (list) =>
+        list.find((a) => a.type === 'samplePaths' && questionsDone(a) >= 1 && onAccelerator(cluster, a)),
       'a sampling shard on an accelerator host to persist a question',
       () => done,
     );
@@ -153,8 +154,7 @@ export async function runCampaign(
     const host = hostOf(cluster, sampling.identity);
     // The host comes back (a rebooted machine rejoining): with two accelerator hosts, the second cut
     // would otherwise leave none, and the campaign would wait for a host forever.
-    await reconnect(host, cluster.temporal.port);
-    await reconnect(host, s3.port);
+    await reconnect(host, [cluster.temporal.port, s3.port]);
     first.restartedAs = `${host.name}#2`;
     workers.push(await start(host, 'accelerator', first.restartedAs));
 
@@ -237,7 +237,7 @@ function resumedWork(rounds: RoundResult[]): CampaignRun['resumed'] {
   };
 }
 
-const done_ = (a: StartedActivityDetails) => (a.details as { done?: number } | undefined)?.done ?? 0;
+const questionsDone = (a: StartedActivityDetails) => (a.details as { done?: number } | undefined)?.done ?? 0;
 
 function running(a: StartedActivityDetails): RunningActivity {
   const d = a.details as { done?: number; step?: number; progress?: { step: number } } | undefined;

@@ -65,14 +65,16 @@ export function cut(host: Host): void {
   ip('link', 'set', host.hostVeth, 'down');
 }
 
-/** Plugs the cable back in and waits until the host reaches `port` on the host's address again. */
-export async function reconnect(host: Host, port: number, timeoutMs = 30_000): Promise<void> {
+/** Plugs the cable back in and waits until the host reaches each of `ports` on the host's address. */
+export async function reconnect(host: Host, ports: number[], timeoutMs = 30_000): Promise<void> {
   ip('link', 'set', host.hostVeth, 'up');
   const end = Date.now() + timeoutMs;
-  while (!(await reaches(host, port))) {
-    if (Date.now() > end)
-      throw new Error(`${host.name} does not reach ${HOST_IP}:${port} after reconnecting`);
-    await new Promise((r) => setTimeout(r, 250));
+  for (const port of ports) {
+    while (!(await reaches(host, port))) {
+      if (Date.now() > end)
+        throw new Error(`${host.name} does not reach ${HOST_IP}:${port} after reconnecting`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 }
 
