@@ -13,7 +13,7 @@ import {
   sha256OfArtifact,
   smallSplits,
 } from '../../testing/fault-campaign';
-import { completedActivities, waitForActivity } from './probe';
+import { completedActivities, runningActivities, type StartedActivityDetails } from './probe';
 import { startWorkerProcess, writeWorkflowBundle, type WorkerProcess } from '../../testing/worker-process';
 
 /**
@@ -42,16 +42,35 @@ function ttrlConfig(dataDir: string, modelDir: string, name: string, artifactsDi
   return CampaignConfig.parse({
     ...base,
     strategy: 'ttrl',
-    // Two sampling shards of 8: one killed after its first question still has 7 to go.
-    sampling: { ...base.sampling, m: M, shardSize: 8 },
+    // Two shards of 16: the sampler persists a shard's questions 8 prompts per call, so a shard
+    // killed at its first persisted question still has its second call to go.
+    sampling: { ...base.sampling, m: M, shardSize: 16 },
     evaluation: { ...base.evaluation, shardSize: 8 },
     ttrl: { trainedPaths: TRAINED_PATHS, clipEpsilon: 0.2, klBeta: 0.01 },
-    // Several GRPO steps per checkpoint, enough of them that training outlasts probe + kill under load.
-    training: { ...base.training, steps: 40, batchSize: 4, checkpointEvery: 4, learningRate: 1e-4 },
+    // Enough steps after the first checkpoint that the probe sees it and kills before the end, even
+    // on an idle machine where the tiny model trains fast.
+    training: { ...base.training, steps: 64, batchSize: 4, checkpointEvery: 4, learningRate: 1e-4 },
   });
 }
 
 const roundId = () => `${config.name}/round-1`;
+/**
+ * Waits until the round's running activity of `type` has heartbeated details satisfying `ok`. Polls
+ * more often than probe.ts's waitFor: when the machine is idle the tiny model's shard or update
+ * lasts about a second after its first heartbeat, and a slower poll can miss every window.
+ */
+async function heartbeatOf(type: string, ok: (details: unknown) => boolean): Promise<StartedActivityDetails> {
+  const end = Date.now() + 180_000;
+  for (;;) {
+    const found = (await runningActivities(temporal.client, roundId())).find(
+      (a) => a.type === type && ok(a.details),
+    );
+    if (found) return found;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${type}'s heartbeat in ${roundId()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 const startWorker = async () => {
   const w = await startWorkerProcess({
     address: testServerAddress(),
@@ -85,7 +104,7 @@ beforeAll(async () => {
   const tiny = await pretrainedTinyModel();
   root = await tempDir('ttrl-faults');
   bundlePath = await writeWorkflowBundle(root);
-  const dataDir = await smallSplits(tiny, path.join(root, 'data'), { unlabeled: 16, eval: 8 });
+  const dataDir = await smallSplits(tiny, path.join(root, 'data'), { unlabeled: 32, eval: 8 });
   referenceDir = path.join(root, 'reference-artifacts');
   const refConfig = ttrlConfig(dataDir, tiny.modelDir, 'ttrl-reference', referenceDir);
   await withWorkers(await campaignWorkers(temporal, refConfig), async () =>
@@ -107,9 +126,7 @@ describe('SIGKILL of the worker process during a TTRL round', () => {
     await startWorker();
     campaign = startCampaign(temporal.client, config).then((h) => h.result());
     campaign.catch(() => undefined);
-    const victim = await waitForActivity(
-      temporal.client,
-      roundId(),
+    const victim = await heartbeatOf(
       'samplePaths',
       (d) => ((d as { done?: number } | undefined)?.done ?? 0) >= 1,
     );
@@ -118,9 +135,7 @@ describe('SIGKILL of the worker process during a TTRL round', () => {
   }, 200_000);
 
   it('killed in the policy update after its first heartbeated checkpoint: a new worker resumes it', async () => {
-    const victim = await waitForActivity(
-      temporal.client,
-      roundId(),
+    const victim = await heartbeatOf(
       'policyUpdate',
       (d) => typeof (d as FineTuneHeartbeat | undefined)?.checkpointRef === 'string',
     );
