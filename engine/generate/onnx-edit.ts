@@ -51,11 +51,13 @@ function renameGraph(g: onnx.IGraphProto, rename: Map<string, string>): void {
  * The nodes in an order where each comes after the nodes whose outputs it reads (the original order
  * where it already is). Exports are not always sorted (onnxruntime-genai's is not); onnxruntime
  * sorts a main graph itself but requires a Loop body to be sorted. Values no node here produces
- * (inputs, initializers, the enclosing scope's) count as ready.
+ * (inputs, initializers, the enclosing scope's) count as ready. A node with subgraphs (If, Loop,
+ * Scan: Optimum's merged decoders) also waits for the values its subgraphs read from this scope.
  */
 export function topologicalOrder(nodes: readonly onnx.INodeProto[]): onnx.INodeProto[] {
   const producer = new Map<string, number>();
   nodes.forEach((n, i) => (n.output ?? []).forEach((o) => o && producer.set(o, i)));
+  const reads = nodes.map((n) => [...(n.input ?? []), ...subgraphReads(n)]);
   const placed = new Array<boolean>(nodes.length).fill(false);
   const out: onnx.INodeProto[] = [];
   const visit = (i: number) => {
@@ -64,7 +66,7 @@ export function topologicalOrder(nodes: readonly onnx.INodeProto[]): onnx.INodeP
     const onStack = new Set<number>([i]);
     while (stack.length > 0) {
       const top = stack[stack.length - 1];
-      const inputs = nodes[top[0]].input ?? [];
+      const inputs = reads[top[0]];
       if (top[1] < inputs.length) {
         const dep = producer.get(inputs[top[1]++]);
         if (dep === undefined || placed[dep]) continue;
@@ -80,5 +82,17 @@ export function topologicalOrder(nodes: readonly onnx.INodeProto[]): onnx.INodeP
     }
   };
   nodes.forEach((_, i) => placed[i] || visit(i));
+  return out;
+}
+
+/** Every value name a node's subgraphs read (their own values included; only this scope's matter). */
+function subgraphReads(n: onnx.INodeProto): string[] {
+  const out: string[] = [];
+  for (const a of n.attribute ?? [])
+    for (const g of [a.g, ...(a.graphs ?? [])])
+      if (g) {
+        for (const inner of g.node ?? []) out.push(...(inner.input ?? []), ...subgraphReads(inner));
+        for (const o of g.output ?? []) out.push(o.name ?? '');
+      }
   return out;
 }

@@ -138,6 +138,81 @@ describe.each([
   });
 });
 
+/**
+ * The fp32 export as Optimum's merged decoders are laid out: a use_cache_branch input and an If node
+ * whose branches each hold the whole decoder, reading the inputs and weights from the main graph.
+ */
+function mergedDecoder(source: string, dir: string): void {
+  cpSync(source, dir, { recursive: true });
+  const file = path.join(dir, 'onnx', 'model.onnx');
+  const m = onnx.ModelProto.decode(readFileSync(file));
+  const g = m.graph as onnx.GraphProto;
+  const nodes = g.node as onnx.NodeProto[];
+  const valueInfos = g.output as onnx.ValueInfoProto[];
+  const branch = (prefix: string): onnx.IGraphProto => {
+    const own = new Set(nodes.flatMap((n) => n.output));
+    const name = (v: string) => (own.has(v) ? `${prefix}/${v}` : v);
+    return {
+      name: prefix,
+      node: nodes.map((n) => ({
+        ...onnx.NodeProto.toObject(n),
+        name: `${prefix}/${n.name}`,
+        input: n.input.map(name),
+        output: n.output.map(name),
+      })),
+      output: valueInfos.map((o) => ({ ...onnx.ValueInfoProto.toObject(o), name: name(o.name) })),
+    };
+  };
+  const graph = onnx.GraphProto.create({
+    name: 'merged',
+    input: [
+      ...g.input,
+      {
+        name: 'use_cache_branch',
+        type: { tensorType: { elemType: onnx.TensorProto.DataType.BOOL, shape: { dim: [{ dimValue: 1 }] } } },
+      },
+    ],
+    output: g.output,
+    initializer: g.initializer,
+    node: [
+      {
+        opType: 'If',
+        name: 'optimum::if',
+        input: ['use_cache_branch'],
+        output: valueInfos.map((o) => o.name),
+        attribute: [
+          { name: 'then_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: branch('with_past') },
+          { name: 'else_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: branch('no_past') },
+        ],
+      },
+    ],
+  });
+  writeFileSync(file, onnx.ModelProto.encode({ ...m, graph }).finish());
+}
+
+describe('an Optimum-style merged decoder (use_cache_branch and an If node)', () => {
+  it('runs in the Loop with use_cache_branch set: the same samples as the one-step loop', async () => {
+    const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'lmsi-merged-')), 'merged');
+    try {
+      mergedDecoder(hfModelDir('llama-onnx-export'), dir);
+      const model = await loadGenerationModel(dir, { threads: 2 });
+      expect(model.signature.hasUseCacheBranch).toBe(true);
+      await expectSameAsOneStep(
+        model,
+        { prompts: PROMPTS, n: 2, temperature: 0, maxNewTokens: 12, seed: 0 },
+        [4],
+      );
+      await expectSameAsOneStep(
+        model,
+        { prompts: PROMPTS, n: 4, temperature: 0.9, topK: 30, maxNewTokens: 16, stop: [' '], seed: 'merged' },
+        [8],
+      );
+    } finally {
+      rmSync(path.dirname(dir), { recursive: true, force: true });
+    }
+  });
+});
+
 describe('the context limit (the fp32 export: max_position_embeddings 128)', () => {
   it('rows stop at the last position, and the Loop decodes past it harmlessly: the same samples', async () => {
     const model = await loadGenerationModel(hfModelDir('llama-onnx-export'), { threads: 2 });
