@@ -73,10 +73,7 @@ export function decodeStepsUnavailable(model: GenerationModel, o: SampleOptions)
   if (o.minP !== 0) return 'min-p runs on the host only';
   if (o.mixLengths) return 'mixLengths pads rows; the decode-steps graph is used with equal lengths only';
   if (stepsGraphOf(model) === 'decoder-loop')
-    return (
-      decoderLoopUnavailable(model) ??
-      memoryUnavailable(model, decoderWeightBytes(model.modelFile), 'weights')
-    );
+    return decoderLoopUnavailable(model) ?? loopMemoryUnavailable(model);
   if (model.signature.cacheDType !== 'float32')
     return `${model.signature.cacheDType} caches: the decode-steps graph is float32`;
   return engineGraphUnavailable(model);
@@ -104,12 +101,29 @@ function engineGraphUnavailable(model: GenerationModel): string | null {
   return memoryUnavailable(model, weightBytes, 'float32 weights');
 }
 
-/** Why the decode-steps session's second copy of the weights would not fit, or null. */
-function memoryUnavailable(model: GenerationModel, weightBytes: number, what: string): string | null {
+/**
+ * Why the decode-steps session's second copy of the weights would not fit, or null. `buildBytes`:
+ * what building the graph holds for a moment beyond that (an export's inline weights, twice).
+ */
+function memoryUnavailable(
+  model: GenerationModel,
+  weightBytes: number,
+  what: string,
+  buildBytes = 0,
+): string | null {
   const available = freemem();
-  if (!builtFor.has(model.modelFile) && available < DECODE_STEPS_MEMORY_FACTOR * weightBytes)
-    return `the decode-steps session would hold a second copy of the ${gib(weightBytes)} GiB of ${what}; ${gib(available)} GiB of memory is available, ${DECODE_STEPS_MEMORY_FACTOR}x that wanted`;
+  if (!builtFor.has(model.modelFile) && available < DECODE_STEPS_MEMORY_FACTOR * weightBytes + buildBytes)
+    return (
+      `the decode-steps session would hold a second copy of the ${gib(weightBytes)} GiB of ${what}; ` +
+      `${gib(available)} GiB of memory is available, ${DECODE_STEPS_MEMORY_FACTOR}x that wanted` +
+      (buildBytes > 0 ? ` plus ${gib(buildBytes)} GiB to re-encode the export's inline weights` : '')
+    );
   return null;
+}
+
+function loopMemoryUnavailable(model: GenerationModel): string | null {
+  const bytes = decoderWeightBytes(model.modelFile);
+  return memoryUnavailable(model, bytes.weights, 'weights', 2 * bytes.inline);
 }
 
 /** The decode-steps graphs' names in the session cache: one graph per (k, with top-k or not). */

@@ -39,6 +39,8 @@ interface Inspection {
   inputs: { name: string; elemType: number }[];
   /** Bytes of the weights, inline and external: what a second session holds again. */
   weightBytes: number;
+  /** Of those, the bytes inside the model file, which building the Loop decodes and re-encodes. */
+  inlineBytes: number;
 }
 const inspected = new Map<string, Inspection | Error>();
 
@@ -53,17 +55,21 @@ function inspect(modelFile: string): Inspection | Error {
       const initializers = m.graph?.initializer ?? [];
       const weights = new Set(initializers.map((t) => t.name));
       let weightBytes = 0;
+      let inlineBytes = 0;
       for (const t of initializers)
-        weightBytes +=
-          t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL
-            ? Number(t.externalData?.find((e) => e.key === 'length')?.value ?? 0)
-            : (t.rawData?.byteLength ?? 0);
+        if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL)
+          weightBytes += Number(t.externalData?.find((e) => e.key === 'length')?.value ?? 0);
+        else {
+          weightBytes += t.rawData?.byteLength ?? 0;
+          inlineBytes += t.rawData?.byteLength ?? 0;
+        }
       hit = {
         opset: decoderOpset(m),
         inputs: (m.graph?.input ?? [])
           .filter((i) => !weights.has(i.name))
           .map((i) => ({ name: i.name ?? '', elemType: i.type?.tensorType?.elemType ?? 0 })),
         weightBytes,
+        inlineBytes,
       };
     } catch (e) {
       hit = e as Error;
@@ -93,10 +99,14 @@ export function decoderLoopUnavailable(model: GenerationModel): string | null {
   return null;
 }
 
-/** Bytes of the decoder's weights (inline and external): what a second session holds again. */
-export function decoderWeightBytes(modelFile: string): number {
+/**
+ * Bytes of the decoder's weights (inline and external), what a second session holds again, and of
+ * the inline ones, which building the Loop holds twice more for a moment (the file read, and the
+ * Loop encoded from it).
+ */
+export function decoderWeightBytes(modelFile: string): { weights: number; inline: number } {
   const d = inspect(modelFile);
-  return d instanceof Error ? 0 : d.weightBytes;
+  return d instanceof Error ? { weights: 0, inline: 0 } : { weights: d.weightBytes, inline: d.inlineBytes };
 }
 
 export interface DecoderLoopOptions {

@@ -11,9 +11,10 @@ import {
   emptyTimings,
   generatePaths,
   loadGenerationModel,
+  releaseDecodeStepsSessions,
 } from '../../../engine/generate';
 import { stepsGraphOf } from '../../../engine/generate/decode-steps';
-import { decoderLoopBytes } from '../../../engine/generate/decoder-loop';
+import { decoderLoopBytes, decoderWeightBytes } from '../../../engine/generate/decoder-loop';
 import type { GeneratePathsRequest } from '../../../engine/generate/generate-paths';
 import { parseSampleOptions } from '../../../engine/generate/options';
 import { DECODE_STEPS_IO } from '../../../engine/model/decode-graph';
@@ -269,6 +270,26 @@ describe('the Loop around an export', () => {
     for (const n of body.node.filter((x) => x.opType === 'ReduceMax' || x.opType === 'ReduceMin')) {
       expect(n.input).toHaveLength(1);
       expect((n.attribute ?? []).map((a) => a.name)).toContain('axes');
+    }
+  });
+
+  it('asks for memory for the second copy of the weights, and for re-encoding inline ones', async () => {
+    // The fp32 export keeps its weights inline: building its Loop holds them twice more for a moment.
+    await releaseDecodeStepsSessions();
+    const model = await loadGenerationModel(hfModelDir('llama-onnx-export'), { threads: 2 });
+    const options = parseSampleOptions({ prompts: ['Hi'], n: 1, temperature: 0.7, maxNewTokens: 4, seed: 1 });
+    const { weights, inline } = decoderWeightBytes(model.modelFile);
+    expect(inline).toBe(weights);
+    expect(weights).toBeGreaterThan(100_000);
+    try {
+      jest.spyOn(os, 'freemem').mockReturnValue(3 * weights);
+      expect(decodeStepsUnavailable(model, options)).toMatch(
+        /2x that wanted plus 0\.0 GiB to re-encode the export's inline weights/,
+      );
+      jest.spyOn(os, 'freemem').mockReturnValue(4 * weights + 1);
+      expect(decodeStepsUnavailable(model, options)).toBeNull();
+    } finally {
+      jest.restoreAllMocks();
     }
   });
 
