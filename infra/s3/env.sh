@@ -17,14 +17,4 @@ S3_LOG=$S3_STATE_DIR/server.log
 S3_ENV_FILE=$S3_STATE_DIR/s3.env
 S3_CONFIG=$S3_STATE_DIR/s3-identities.json
 
-# True when the process lives and is not a zombie (see infra/temporal/env.sh).
-s3_alive() {
-  local pid=$1 state
-  kill -0 "$pid" 2>/dev/null || return 1
-  if [ -r "/proc/$pid/stat" ]; then
-    state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)
-  else
-    state=$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1 || true)
-  fi
-  [ "$state" != "Z" ]
-}
+source "$LMSI_ROOT/infra/lib/process.sh"

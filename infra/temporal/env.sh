@@ -15,15 +15,4 @@ TEMPORAL_DB=${LMSI_TEMPORAL_DB:-$TEMPORAL_STATE_DIR/temporal.db}
 TEMPORAL_PID=$TEMPORAL_STATE_DIR/server.pid
 TEMPORAL_LOG=$TEMPORAL_STATE_DIR/server.log
 
-# True when the process lives and is not a zombie: a server killed with SIGKILL whose parent has not
-# reaped it yet still answers `kill -0`, and must not stop a restart.
-temporal_alive() {
-  local pid=$1 state
-  kill -0 "$pid" 2>/dev/null || return 1
-  if [ -r "/proc/$pid/stat" ]; then
-    state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)
-  else
-    state=$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1 || true)
-  fi
-  [ "$state" != "Z" ]
-}
+source "$LMSI_ROOT/infra/lib/process.sh"

@@ -55,14 +55,4 @@ as_pg() {
   fi
 }
 
-# True when the process lives and is not a zombie (see infra/temporal/env.sh).
-cluster_alive() {
-  local pid=$1 state
-  kill -0 "$pid" 2>/dev/null || return 1
-  if [ -r "/proc/$pid/stat" ]; then
-    state=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)
-  else
-    state=$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1 || true)
-  fi
-  [ "$state" != "Z" ]
-}
+source "$LMSI_ROOT/infra/lib/process.sh"
