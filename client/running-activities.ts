@@ -26,7 +26,10 @@ export async function decodePayloads(
 }
 
 /** Activities of `workflowId` that a worker has started and not finished; none if it is gone. */
-export async function runningActivities(client: Client, workflowId: string): Promise<StartedActivityDetails[]> {
+export async function runningActivities(
+  client: Client,
+  workflowId: string,
+): Promise<StartedActivityDetails[]> {
   let described;
   try {
     described = await client.workflow.getHandle(workflowId).describe();
@@ -49,9 +52,9 @@ export async function runningActivities(client: Client, workflowId: string): Pro
 }
 
 /**
- * Where a round's fine-tuning is, from the fineTune activity's last heartbeat: the round workflow
- * reports its train step as one unit, and the trainer's steps are the only progress inside it.
- * null while no fineTune attempt has heartbeated.
+ * Where a round's fine-tuning (or TTRL's policy update) is, from its activity's last heartbeat: the
+ * round workflow reports its train step as one unit, and the trainer's steps are the only progress
+ * inside it. null while no attempt has heartbeated.
  */
 export async function trainingProgress(
   client: Client,
@@ -59,6 +62,7 @@ export async function trainingProgress(
   round: number,
 ): Promise<FineTuneHeartbeat['progress'] | null> {
   const running = await runningActivities(client, roundWorkflowId(campaignId, round));
-  const details = running.find((a) => a.type === 'fineTune')?.details as FineTuneHeartbeat | undefined;
+  const details = running.find((a) => a.type === 'fineTune' || a.type === 'policyUpdate')?.details as
+    FineTuneHeartbeat | undefined;
   return details?.progress ?? null;
 }
