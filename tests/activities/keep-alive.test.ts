@@ -6,15 +6,21 @@ describe('keepingAlive', () => {
   it('heartbeats at once and then on its timer while the activity runs, and stops when it ends', async () => {
     const env = new MockActivityEnvironment();
     let beats = 0;
-    env.on('heartbeat', () => beats++);
-    const slow = keepingAlive(async (ms: number) => {
-      await new Promise((r) => setTimeout(r, ms));
-      return 'done';
-    }, 50);
-    expect(await env.run(slow, 320)).toBe('done');
-    // One at the start, then one per 50 ms for 320 ms (timers may slip on a loaded machine).
-    expect(beats).toBeGreaterThanOrEqual(4);
-    expect(beats).toBeLessThanOrEqual(8);
+    let threeTimerBeats!: () => void;
+    const timerBeats = new Promise<void>((resolve) => (threeTimerBeats = resolve));
+    env.on('heartbeat', () => {
+      beats++;
+      if (beats === 4) threeTimerBeats();
+    });
+    // The activity runs until its timer has beaten three times (no wall-clock bound: a loaded
+    // machine only makes it slower); a timer that never beats leaves it running into jest's timeout.
+    const slow = keepingAlive(async () => {
+      const atStart = beats;
+      await timerBeats;
+      return atStart;
+    }, 20);
+    // One heartbeat at once, before the activity's own work starts.
+    expect(await env.run(slow)).toBe(1);
     const after = beats;
     await new Promise((r) => setTimeout(r, 200));
     expect(beats).toBe(after);
