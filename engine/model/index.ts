@@ -26,4 +26,5 @@ export {
   fromPeftName,
 } from './lora';
 export { trainableSpecs } from './training-graph';
+export { HEAD_CHUNK_BYTES, headChunkRows } from './chunked-head';
 export { ropeParameters } from './rope';

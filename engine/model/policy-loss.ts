@@ -61,6 +61,14 @@ export interface GrpoInputs {
  * unbiased under samples from π_θ.
  */
 export function grpoLoss(x: GrpoInputs, cfg: GrpoConfig): Tensor {
+  return o.div(o.reduceSum(o.mul(grpoPerToken(x, cfg), x.lossMask)), o.max(o.reduceSum(x.lossMask), 1)); // []
+}
+
+/**
+ * l of grpoLoss for each token, before the mask and the mean (any shape, the inputs' own): the
+ * training graph's chunked LM head computes it a slice of tokens at a time.
+ */
+export function grpoPerToken(x: Omit<GrpoInputs, 'lossMask'>, cfg: GrpoConfig): Tensor {
   const eps = cfg.clipEpsilon;
   const ratio = o.exp(clamp(o.sub(x.logProbs, x.oldLogProbs), -LOG_RATIO_LIMIT, LOG_RATIO_LIMIT));
   const surrogate = o.mul(ratio, x.advantages);
@@ -71,5 +79,5 @@ export function grpoLoss(x: GrpoInputs, cfg: GrpoConfig): Tensor {
     const d = clamp(o.sub(x.refLogProbs, x.logProbs), -LOG_RATIO_LIMIT, LOG_RATIO_LIMIT);
     perToken = o.add(perToken, o.mul(o.sub(o.sub(o.exp(d), d), 1), cfg.klBeta));
   }
-  return o.div(o.reduceSum(o.mul(perToken, x.lossMask)), o.max(o.reduceSum(x.lossMask), 1)); // []
+  return perToken;
 }

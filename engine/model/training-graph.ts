@@ -12,8 +12,9 @@ import {
   lmHead,
   maskedCrossEntropy,
 } from './llama';
+import { type ChunkLoss, chunkedHead, headChunkRows } from './chunked-head';
 import { type LoraConfig, loraHook, loraSpecs } from './lora';
-import { GrpoConfig, type GrpoConfigInput, grpoLoss, tokenLogProbs } from './policy-loss';
+import { GrpoConfig, type GrpoConfigInput, grpoLoss, grpoPerToken, tokenLogProbs } from './policy-loss';
 import { type ParamSpec, paramSpecs } from './params';
 
 /** AdamW and clipping hyperparameters, fixed when the graph is built (the learning rate is fed per step). */
@@ -126,6 +127,12 @@ export interface TrainingGraphOptions {
   loss?: TrainingLoss;
   /** ε, β and the sampling temperature of loss `grpo` (the temperature also of mode `logprobs`). */
   grpo?: GrpoConfigInput;
+  /**
+   * Tokens per chunk of the LM head and loss (chunked-head.ts). Default: chunks of at most
+   * HEAD_CHUNK_BYTES per [rows, V] value, i.e. none for small vocabularies; 0 = never chunk.
+   * Ignored with `outputLogits` (the logits are then wanted whole).
+   */
+  headChunkRows?: number;
 }
 
 /** The parameters a training graph updates: the adapters' with LoRA, else the whole model's. */
@@ -197,40 +204,77 @@ export function buildTrainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): 
   }
   const forwardInputs = { inputIds, positionIds, allowed, ...(lora ? { lora } : {}) };
   const recompute = opts.recompute && mode !== 'loss' && mode !== 'logprobs';
+  const rows =
+    opts.outputLogits || opts.headChunkRows === 0 ? 0 : headChunkRows(c, B * T, dtype, opts.headChunkRows);
   const layerInputs: Tensor[] = [];
-  let logits: Tensor;
+  let logits: Tensor | null = null;
+  let top: Tensor | null = null; // the last layer's output, when the head is chunked
   let ctx: LayerContext | null = null;
-  if (recompute) {
+  if (recompute || rows) {
     let x = o.gather(w['model.embed_tokens.weight'], inputIds);
-    ctx = layerContext(c, w, forwardInputs);
+    const layers = layerContext(c, w, forwardInputs);
+    if (recompute) ctx = layers;
     for (let i = 0; i < c.nLayers; i++) {
       layerInputs.push(x);
-      x = decoderLayer(c, w, i, x, ctx).x;
+      x = decoderLayer(c, w, i, x, layers).x;
     }
     layerInputs.push(x);
-    logits = lmHead(c, w, x);
+    if (rows) top = x;
+    else logits = lmHead(c, w, x);
   } else logits = llamaForward(c, w, forwardInputs).logits;
+  const temperature = mode === 'logprobs' || policy ? grpo.temperature : 1;
   if (mode === 'logprobs') {
-    g.output(tokenLogProbs(logits, targets, grpo.temperature), TRAIN_IO.tokenLogProbs);
+    const logProbs = top
+      ? chunkedHead({ c, w, top, targets, rows, temperature }, null, false).loss
+      : tokenLogProbs(logits!, targets, temperature);
+    g.output(logProbs, TRAIN_IO.tokenLogProbs);
     return g;
   }
-  const loss = policy
-    ? grpoLoss(
-        {
-          logProbs: tokenLogProbs(logits, targets, grpo.temperature),
-          lossMask: lossMask!,
-          advantages: advantages!,
-          oldLogProbs: oldLogProbs!,
-          refLogProbs,
-        },
-        grpo,
-      )
-    : maskedCrossEntropy(logits, targets, lossMask!); // []
-  g.output(loss, TRAIN_IO.loss);
-  if (opts.outputLogits) g.output(logits, TRAIN_IO.logits);
-  if (mode === 'loss') return g;
+  const trains = mode !== 'loss';
+  let loss: Tensor;
+  let grads: Tensor[] = [];
+  if (top) {
+    // Each chunk's share of the masked mean: its tokens' terms over the whole batch's mask sum.
+    const denom = o.max(o.reduceSum(lossMask!), 1);
+    const perToken = (logp: Tensor, rowsOf: (t: Tensor) => Tensor): Tensor =>
+      policy
+        ? grpoPerToken(
+            {
+              logProbs: logp,
+              advantages: rowsOf(advantages!),
+              oldLogProbs: rowsOf(oldLogProbs!),
+              refLogProbs: refLogProbs ? rowsOf(refLogProbs) : null,
+            },
+            grpo,
+          )
+        : o.neg(logp);
+    const share: ChunkLoss = (logp, rowsOf) =>
+      o.div(o.reduceSum(o.mul(perToken(logp, rowsOf), rowsOf(lossMask!))), denom);
+    const head = params.filter((p) => headUses(c, p.name));
+    const out = chunkedHead({ c, w, top, targets, rows, temperature }, share, trains, head);
+    loss = out.loss;
+    g.output(loss, TRAIN_IO.loss);
+    if (!trains) return g;
+    grads = bodyGradients(c, w, ctx, out.upstream!, layerInputs, params, head, out.grads);
+  } else {
+    loss = policy
+      ? grpoLoss(
+          {
+            logProbs: tokenLogProbs(logits!, targets, grpo.temperature),
+            lossMask: lossMask!,
+            advantages: advantages!,
+            oldLogProbs: oldLogProbs!,
+            refLogProbs,
+          },
+          grpo,
+        )
+      : maskedCrossEntropy(logits!, targets, lossMask!); // []
+    g.output(loss, TRAIN_IO.loss);
+    if (opts.outputLogits) g.output(logits!, TRAIN_IO.logits);
+    if (!trains) return g;
+    grads = ctx ? recomputedGradients(c, w, ctx, loss, layerInputs, params) : grad(loss, params);
+  }
 
-  let grads = ctx ? recomputedGradients(c, w, ctx, loss, layerInputs, params) : grad(loss, params);
   if (gradScale) grads = grads.map((gr, i) => o.add(gradAcc[i], o.mul(gr, gradScale)));
   if (mode === 'accumulate') {
     specs.forEach((s, i) => g.output(grads[i], TRAIN_IO.updated(TRAIN_IO.gradAcc(s.name))));
@@ -279,16 +323,40 @@ function recomputedGradients(
   layerInputs: readonly Tensor[],
   params: readonly Tensor[],
 ): Tensor[] {
+  const top = layerInputs[layerInputs.length - 1];
+  const head = params.filter((p) => headUses(c, p.name));
+  const [upstream, ...headGrads] = grad(loss, [top, ...head], { stopAt: [top] });
+  return bodyGradients(c, w, ctx, upstream, layerInputs, params, head, headGrads);
+}
+
+/**
+ * d loss / d params from the head's part: `upstream` (d loss / d the last layer's output) and the
+ * head parameters' gradients. With `ctx`, each layer is recomputed from its input (above); without,
+ * one backward pass from the last layer's output, seeded with `upstream`.
+ */
+function bodyGradients(
+  c: LlamaConfig,
+  w: Readonly<Record<string, Tensor>>,
+  ctx: LayerContext | null,
+  upstream: Tensor,
+  layerInputs: readonly Tensor[],
+  params: readonly Tensor[],
+  head: readonly Tensor[],
+  headGrads: readonly Tensor[],
+): Tensor[] {
   const total = new Map<string, Tensor>();
   const addTo = (p: Tensor, gr: Tensor) => {
     const prev = total.get(p.name);
     total.set(p.name, prev ? o.add(prev, gr) : gr);
   };
-  const top = layerInputs[layerInputs.length - 1];
-  const head = params.filter((p) => headUses(c, p.name));
-  const headGrads = grad(loss, [top, ...head], { stopAt: [top] });
-  head.forEach((p, k) => addTo(p, headGrads[k + 1]));
-  let upstream = headGrads[0];
+  head.forEach((p, k) => addTo(p, headGrads[k]));
+  if (!ctx) {
+    const top = layerInputs[layerInputs.length - 1];
+    const body = params.filter((p) => !headUses(c, p.name) || p.name === 'model.embed_tokens.weight');
+    const bodyGrads = grad(top, body, { seed: upstream });
+    body.forEach((p, k) => addTo(p, bodyGrads[k]));
+    return params.map((p) => total.get(p.name)!);
+  }
   for (let i = c.nLayers - 1; i >= 0; i--) {
     const first = o.slice(o.reshape(upstream, [-1]), [0], [1], [0]);
     const x = o.add(layerInputs[i], o.sub(first, first));
