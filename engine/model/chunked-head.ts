@@ -13,8 +13,8 @@ import { tokenLogProbs } from './policy-loss';
  * three more of the same size, all alive together in the backward pass. Here each chunk of rows goes
  * through the final norm, the head, the log-softmax and its share of the loss, and is differentiated
  * at once, down to its rows of the last layer's output; the next chunk starts only once that gradient
- * exists (a data dependency, the `x + (g₀ − g₀)` of training-graph.ts's recomputation), so only one
- * chunk's [rows, V] values are ever alive. The loss terms are per token (the cross-entropy's and
+ * and the chunk's share of the loss exist (`after`, ops.ts), so only one chunk's [rows, V] values
+ * are ever alive. The loss terms are per token (the cross-entropy's and
  * GRPO's, both a masked mean with the mask's sum known up front), so a chunk's share of the loss and
  * of the gradient needs nothing from the other chunks; nothing is computed twice.
  */
@@ -77,7 +77,8 @@ export function chunkedHead(
   const N = B * T;
   const flat = o.reshape(x.top, [N, C]); // [N, C]
   const targets = o.reshape(x.targets, [N]); // [N]
-  let after: Tensor | null = null; // a one-element value of the previous chunk, computed last in it
+  // What the next chunk waits for: everything the last one computed that nothing else waits for.
+  let previous: Tensor[] = [];
   let total: Tensor | null = null;
   const logProbs: Tensor[] = [];
   const upstream: Tensor[] = [];
@@ -85,29 +86,30 @@ export function chunkedHead(
   for (let start = 0; start < N; start += x.rows) {
     const end = Math.min(N, start + x.rows);
     const rows = (t: Tensor) => o.slice(t, [start], [end], [0]);
-    let h = rows(flat); // [n, C]
-    if (after) h = o.add(h, o.sub(after, after)); // h itself, but only once the previous chunk is done
+    const h = o.after(rows(flat), previous); // [n, C]
     const logp = tokenLogProbs(lmHead(x.c, x.w, h), rows(targets), x.temperature); // [n]
     if (!loss) {
       logProbs.push(logp);
-      after = o.slice(logp, [0], [1], [0]);
+      previous = [logp];
       continue;
     }
     const part = loss(logp, (perToken) => rows(o.reshape(perToken, [N]))); // []
     total = total ? o.add(total, part) : part;
     if (!differentiate) {
-      after = o.reshape(part, [1]);
+      previous = [part];
       continue;
     }
     const [dh, ...dw] = grad(part, [h, ...wrt], { stopAt: [h] });
     upstream.push(dh);
     grads = grads.length ? grads.map((g, i) => o.add(g, dw[i])) : dw;
-    after = o.slice(o.reshape(dh, [-1]), [0], [1], [0]);
+    // The chunk's share of the loss reads its log-softmax: without it here, onnxruntime would
+    // compute every share at the end, each chunk's [n, V] log-softmax alive until then.
+    previous = [dh, part, ...grads];
   }
   if (!loss) return { loss: o.reshape(o.concat(logProbs, 0), [B, T]), upstream: null, grads: [] };
   return {
     loss: total!,
-    upstream: differentiate ? o.reshape(o.concat(upstream, 0), [B, T, C]) : null,
+    upstream: differentiate ? o.after(o.reshape(o.concat(upstream, 0), [B, T, C]), previous) : null,
     grads,
   };
 }

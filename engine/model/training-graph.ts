@@ -148,6 +148,14 @@ export function trainableSpecs(c: LlamaConfig, lora?: LoraConfig): ParamSpec[] {
  * pads every batch to [B, T]. `mode` and `packed` select the variants the trainer needs.
  */
 export function buildTrainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): Graph {
+  const g = trainingGraph(c, opts);
+  // What only a gradient's seed names (a recomputed layer's own output, the forward of the layers
+  // when only log-probabilities are asked for) is computed by nothing that is output.
+  g.prune();
+  return g;
+}
+
+function trainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): Graph {
   const hp = AdamWConfig.parse(opts.adamw ?? {});
   const dtype = opts.dtype ?? 'float32';
   const mode = opts.mode ?? 'step';
@@ -309,11 +317,11 @@ export function buildTrainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): 
  * d loss / d params, the decoder layers recomputed: the head's gradient down to the last layer's
  * output, then for each layer from the last, its forward built again from its input and
  * differentiated with the gradient of its output as the seed, down to the embedding. The copy's
- * input is its layer's input plus (g₀ − g₀), g₀ an element of the incoming gradient: x itself (a
- * −0 becomes +0; a non-finite gradient fails the step anyway), but onnxruntime can neither run the
- * copy before the backward pass reaches it nor merge it with the forward pass (it did both with
- * Where(c, x, x), which it reduces to x). Contributions to a parameter are summed in the order a
- * single backward pass sums them.
+ * input is its layer's input `after` (ops.ts) the layer above's gradients: x itself (a −0 becomes
+ * +0; a non-finite gradient fails the step anyway), but onnxruntime can neither run the copy before
+ * the backward pass reaches it nor merge it with the forward pass (it did both with Where(c, x, x),
+ * which it reduces to x). Contributions to a parameter are summed in the order a single backward
+ * pass sums them.
  */
 function recomputedGradients(
   c: LlamaConfig,
@@ -331,8 +339,8 @@ function recomputedGradients(
 
 /**
  * d loss / d params from the head's part: `upstream` (d loss / d the last layer's output) and the
- * head parameters' gradients. With `ctx`, each layer is recomputed from its input (above); without,
- * one backward pass from the last layer's output, seeded with `upstream`.
+ * head parameters' gradients, one layer at a time from the last: with `ctx` each layer recomputed
+ * from its input (above), without it differentiated on the forward pass's own values.
  */
 function bodyGradients(
   c: LlamaConfig,
@@ -350,21 +358,20 @@ function bodyGradients(
     total.set(p.name, prev ? o.add(prev, gr) : gr);
   };
   head.forEach((p, k) => addTo(p, headGrads[k]));
-  if (!ctx) {
-    const top = layerInputs[layerInputs.length - 1];
-    const body = params.filter((p) => !headUses(c, p.name) || p.name === 'model.embed_tokens.weight');
-    const bodyGrads = grad(top, body, { seed: upstream });
-    body.forEach((p, k) => addTo(p, bodyGrads[k]));
-    return params.map((p) => total.get(p.name)!);
-  }
+  // Each layer is recomputed only once the layer above is done, its weights' gradients included:
+  // onnxruntime would otherwise leave every weight gradient to the end (nothing but an output
+  // waits for one), keeping each layer's recomputed activations alive until then.
+  // Without recomputation the same order frees each layer's activations once its backward is done.
+  let previous = [upstream, ...headGrads];
   for (let i = c.nLayers - 1; i >= 0; i--) {
-    const first = o.slice(o.reshape(upstream, [-1]), [0], [1], [0]);
-    const x = o.add(layerInputs[i], o.sub(first, first));
-    const out = decoderLayer(c, w, i, x, ctx).x;
+    const x = ctx ? o.after(layerInputs[i], previous) : layerInputs[i];
+    const out = ctx ? decoderLayer(c, w, i, x, ctx).x : layerInputs[i + 1];
     const mine = params.filter((p) => p.name.startsWith(`model.layers.${i}.`));
-    const layerGrads = grad(out, [x, ...mine], { seed: upstream, stopAt: [x] });
+    const seed = ctx ? upstream : o.after(upstream, previous.slice(1));
+    const layerGrads = grad(out, [x, ...mine], { seed, stopAt: [x] });
     mine.forEach((p, k) => addTo(p, layerGrads[k + 1]));
     upstream = layerGrads[0];
+    previous = layerGrads;
   }
   const embed = params.find((p) => p.name === 'model.embed_tokens.weight');
   if (embed) addTo(embed, grad(layerInputs[0], [embed], { seed: upstream })[0]);

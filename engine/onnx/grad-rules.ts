@@ -176,11 +176,21 @@ export const GRAD_RULES: Readonly<Record<string, GradRule>> = {
   },
   // Each gathered position receives its gradient, every other one 0; 'add' sums the gradients of a
   // position gathered more than once. One zero tensor the size of the data, scattered into: the
-  // cross-entropy's pick of the target's log-probability costs that instead of a one-hot.
+  // cross-entropy's pick of the target's log-probability costs that instead of a one-hot. The zeros
+  // are g's first element minus itself, expanded: a constant there would be folded by onnxruntime
+  // into an initializer the session holds for its whole life (the size of the logits) rather than
+  // allocated when the backward pass gets there (a non-finite g fails the step either way).
   GatherElements: ({ node, x, g }) => {
     const axis = normAxis(intAttr(node.attrs, 'axis', 0), x[0].rank, node.op);
     const idx = x[1].dtype === 'int64' ? x[1] : o.cast(x[1], 'int64');
-    return [() => o.scatterElements(o.full(x[0], shapeLike(x[0]), 0), idx, g, axis, 'add'), null];
+    return [
+      () => {
+        const first = o.slice(o.reshape(g, [-1]), [0], [1], [0]); // [1]
+        const zeros = o.expand(o.reshape(o.sub(first, first), []), shapeLike(x[0]));
+        return o.scatterElements(zeros, idx, g, axis, 'add');
+      },
+      null,
+    ];
   },
   Reshape: ({ x, g }) => [() => o.reshapeTo(g, shapeLike(x[0])), null],
   Transpose: ({ node, x, g }) => {

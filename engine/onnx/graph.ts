@@ -158,6 +158,36 @@ export class Graph {
     return outputs;
   }
 
+  /**
+   * Removes the nodes no output depends on (and the constants only they read), and returns how many
+   * nodes. onnxruntime runs such nodes
+   * anyway, late (nothing waits for them), so whatever they read stays allocated until then: the
+   * forward part of a recomputed layer that only its gradient's seed names, for one.
+   */
+  prune(): number {
+    const needed = new Set(this.outputs.map((t) => t.name));
+    const keep = new Array<boolean>(this.nodes.length).fill(false);
+    for (let k = this.nodes.length - 1; k >= 0; k--) {
+      const node = this.nodes[k];
+      if (!node.outputs.some((t) => needed.has(t.name))) continue;
+      keep[k] = true;
+      for (const t of node.inputs) if (t) needed.add(t.name);
+    }
+    const kept = this.nodes.filter((_, k) => keep[k]);
+    const removed = this.nodes.length - kept.length;
+    for (const [k, node] of this.nodes.entries())
+      if (!keep[k]) for (const t of node.outputs) this.producer.delete(t.name);
+    this.nodes.length = 0;
+    for (const node of kept) this.nodes.push(node);
+    // The constants only removed nodes read (their axes, shapes, scalars) go with them.
+    const unread = new Set(this.initializers.map((i) => i.tensor.name).filter((n) => !needed.has(n)));
+    const initializers = this.initializers.filter((i) => !unread.has(i.tensor.name));
+    this.initializers.length = 0;
+    for (const i of initializers) this.initializers.push(i);
+    for (const [key, t] of [...this.scalarCache]) if (unread.has(t.name)) this.scalarCache.delete(key);
+    return removed;
+  }
+
   private own(t: Tensor, what: string): void {
     if (t.graph !== this)
       throw new Error(`${what}: tensor ${t.name} belongs to graph ${t.graph.name}, not ${this.name}`);

@@ -111,6 +111,23 @@ export function slice(
   ]);
 }
 
+/**
+ * x, but available only once every one of `deps` has been computed: x + Σ (d₀ − d₀), d₀ each
+ * dependency's first element (x itself for finite values; a non-finite dependency makes it NaN).
+ * onnxruntime runs a node as soon as it may and a value nothing waits for as late as it may, keeping
+ * what that value reads alive meanwhile; this orders the graph where that matters (training-graph.ts).
+ */
+export function after(x: Tensor, deps: readonly Tensor[]): Tensor {
+  if (deps.length === 0) return x;
+  const zero = deps
+    .map((d) => {
+      const first = slice(reshape(d, [-1]), [0], [1], [0]); // [1]
+      return sub(first, first);
+    })
+    .reduce((a, b) => add(a, b));
+  return add(x, zero);
+}
+
 export const concat = (xs: readonly Tensor[], axis: number): Tensor =>
   one(xs[0], 'Concat', [...xs], { axis: attr.int(axis) });
 

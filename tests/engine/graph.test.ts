@@ -6,6 +6,55 @@ import { onnx } from 'onnx-proto';
 import { Graph, OPSET, createSession, ortTensor, ops as o, serialize } from '../../engine/onnx';
 
 describe('graph builder', () => {
+  test('prune removes what no output depends on, with the constants only it read', async () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', [2, 3]);
+    const used = o.mul(x, 3);
+    const dead = o.add(o.reshape(o.exp(x), [3, 2]), 7); // read by nothing that is output
+    g.output(o.reduceSum(used), 'y');
+    expect(g.prune()).toBe(3); // Exp, Reshape, Add
+    expect(g.nodes.map((n) => n.op)).not.toContain('Exp');
+    expect(g.producer.has(dead.name)).toBe(false);
+    const constants = g.initializers.map((i) => Array.from(i.data as ArrayLike<number | bigint>, Number));
+    expect(constants).not.toContainEqual([3, 2]); // the Reshape's shape
+    expect(constants).not.toContainEqual([7]);
+    expect(g.scalar(7, 'float32').name).not.toBe(dead.name); // a pruned scalar is made anew when asked again
+    const out = await (await createSession(g)).run({ x: ortTensor('float32', [1, 2, 3, 4, 5, 6], [2, 3]) });
+    expect(Number(out.y.data[0])).toBe(63);
+  });
+
+  test('after(x, deps) is x, computed once deps are', async () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', [2, 2]);
+    const d = o.exp(g.input('d', 'float32', [3]));
+    const y = o.after(x, [d, o.mul(d, 2)]);
+    expect(y.shape).toEqual([2, 2]);
+    expect(o.after(x, [])).toBe(x);
+    // y reads d through the graph: d's producer is among y's ancestors.
+    const ancestors = new Set<string>();
+    const visit = (name: string) => {
+      const n = g.producer.get(name);
+      if (!n) return;
+      for (const t of n.inputs) {
+        if (!t || ancestors.has(t.name)) continue;
+        ancestors.add(t.name);
+        visit(t.name);
+      }
+    };
+    visit(y.name);
+    expect(ancestors.has(d.name)).toBe(true);
+    g.output(y, 'y');
+    const run = (dv: number) =>
+      createSession(g).then((s) =>
+        s.run({
+          x: ortTensor('float32', [1, -2, 0.5, -0], [2, 2]),
+          d: ortTensor('float32', [dv, 0, 0], [3]),
+        }),
+      );
+    expect(Array.from((await run(1)).y.data as Float32Array)).toEqual([1, -2, 0.5, 0]);
+    expect(Number.isNaN((await run(Infinity)).y.data[0])).toBe(true); // a non-finite dependency shows
+  });
+
   test('tracks dtypes and shapes, including symbolic dims through Shape/Gather/Concat', () => {
     const g = new Graph();
     const x = g.input('x', 'float32', ['batch', 'seq', 8]);
