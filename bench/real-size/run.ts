@@ -18,6 +18,7 @@
  *   finetune-lmsi-lora / finetune-peft     LoRA (rank 8, alpha 16, every projection), AdamW
  *   finetune-lmsi-lora-recompute           lmsi's LoRA with activation recomputation per layer
  *   finetune-lmsi-full / finetune-torch-full  every parameter, AdamW
+ *   finetune-lmsi-full-recompute           lmsi's full fine-tuning with recomputation
  *                    — each: batch 4 × 256 tokens of GSM8K train prompt + completion, 4 steps; the
  *                    first step (session creation, allocation) is reported apart, lmsi's last
  *                    (it writes the checkpoint) is left out
@@ -57,6 +58,7 @@ const CASES = [
   'finetune-lmsi-lora-recompute',
   'finetune-peft',
   'finetune-lmsi-full',
+  'finetune-lmsi-full-recompute',
   'finetune-torch-full',
 ] as const;
 type Case = (typeof CASES)[number];
@@ -201,6 +203,7 @@ async function runCase(model: string, c: Case, data: ReturnType<typeof prepareDa
     case 'finetune-lmsi-lora':
     case 'finetune-lmsi-lora-recompute':
     case 'finetune-lmsi-full':
+    case 'finetune-lmsi-full-recompute':
       run = await runChild(
         [
           phase,
@@ -209,8 +212,8 @@ async function runCase(model: string, c: Case, data: ReturnType<typeof prepareDa
             ...train,
             model: dir,
             outDir: path.join(WORK, `${model}-finetune`),
-            method: c === 'finetune-lmsi-full' ? 'full' : 'lora',
-            recompute: c === 'finetune-lmsi-lora-recompute',
+            method: c.startsWith('finetune-lmsi-full') ? 'full' : 'lora',
+            recompute: c.endsWith('-recompute'),
             provider: PROVIDER,
           }),
           outFile,
@@ -283,6 +286,7 @@ function summarize(m: Record<string, CaseRecord>, parameters?: number) {
     },
     fullStepSeconds: {
       lmsi: stepSeconds(m['finetune-lmsi-full']),
+      lmsiRecompute: stepSeconds(m['finetune-lmsi-full-recompute']),
       torch: stepSeconds(m['finetune-torch-full']),
     },
     peakRssGB: Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.peakRssGB])),
@@ -295,7 +299,9 @@ function summarize(m: Record<string, CaseRecord>, parameters?: number) {
     samplerVsTorchGenerate: ratio(s.sampleTokPerSec.lmsi, s.sampleTokPerSec.torch),
     // > 1: lmsi's step is faster.
     loraStepVsPeft: ratio(s.loraStepSeconds.peft, s.loraStepSeconds.lmsi),
+    loraRecomputeStepVsPeft: ratio(s.loraStepSeconds.peft, s.loraStepSeconds.lmsiRecompute),
     fullStepVsTorch: ratio(s.fullStepSeconds.torch, s.fullStepSeconds.lmsi),
+    fullRecomputeStepVsTorch: ratio(s.fullStepSeconds.torch, s.fullStepSeconds.lmsiRecompute),
   };
 }
 
@@ -328,9 +334,12 @@ function table(results: Record<string, Record<string, CaseRecord>>): string {
   rows.push(['LoRA step s: lmsi, recompute', ...cell((s) => v(s.loraStepSeconds.lmsiRecompute))]);
   rows.push(['LoRA step s: PyTorch + PEFT', ...cell((s) => v(s.loraStepSeconds.peft))]);
   rows.push(['LoRA speed lmsi ÷ PEFT (goal ≥ 1)', ...cell((s) => v(s.loraStepVsPeft, '×'))]);
+  rows.push(['LoRA speed lmsi, recompute ÷ PEFT', ...cell((s) => v(s.loraRecomputeStepVsPeft, '×'))]);
   rows.push(['full step s: lmsi', ...cell((s) => v(s.fullStepSeconds.lmsi))]);
+  rows.push(['full step s: lmsi, recompute', ...cell((s) => v(s.fullStepSeconds.lmsiRecompute))]);
   rows.push(['full step s: PyTorch', ...cell((s) => v(s.fullStepSeconds.torch))]);
   rows.push(['full speed lmsi ÷ PyTorch', ...cell((s) => v(s.fullStepVsTorch, '×'))]);
+  rows.push(['full speed lmsi, recompute ÷ PyTorch', ...cell((s) => v(s.fullRecomputeStepVsTorch, '×'))]);
   for (const c of CASES) rows.push([`peak RSS ${c}`, ...cell((_, m) => mem(m, c))]);
   return rows
     .map((r) => `| ${r.join(' | ')} |`)

@@ -154,7 +154,10 @@ export const GRAD_RULES: Readonly<Record<string, GradRule>> = {
   // one-hot(idx)ᵀ · g. Not ScatterND(reduction 'add'): onnxruntime's multithreaded CPU kernel sums
   // repeated rows in a different order run to run (the demo's first step's gradient norm varied
   // between identical runs on 2 threads, not on 1: docs/demo-history.md, run B). A MatMul gives
-  // every output element to one thread in a fixed order: reproducible. Costs N·V·W multiply-adds, small for our vocabularies.
+  // every output element to one thread in a fixed order: reproducible. The one-hot is over the
+  // table's rows when they are no more than the ids (N·V·W multiply-adds); over a real vocabulary
+  // (V ≫ N) it is over the batch's distinct ids (Unique), whose summed rows are then written into
+  // the zero table once each (ScatterND with distinct indices: no order to vary), at most N·N·W.
   Gather: ({ node, x, g }) => {
     if (normAxis(intAttr(node.attrs, 'axis', 0), x[0].rank, node.op) !== 0)
       unsupported(node, 'only axis 0 (embedding lookup)');
@@ -165,11 +168,23 @@ export const GRAD_RULES: Readonly<Record<string, GradRule>> = {
       () => {
         const [rows, ...rest] = table as number[];
         const width = rest.reduce((a, b) => a * b, 1);
-        const flat = o.unsqueeze(o.reshape(idx, [-1]), [-1]); // [N, 1]
-        const ids = x[0].graph.ints(Array.from({ length: rows }, (_, i) => i)); // [V]
-        const oneHot = o.cast(o.equal(flat, ids), x[0].dtype); // [N, V]
-        const dTable = o.matmul(o.transpose(oneHot, [1, 0]), o.reshape(g, [-1, width])); // [V, W]
-        return o.reshape(dTable, table);
+        const ids = o.reshape(idx, [-1]); // [N]
+        const gRows = o.reshape(g, [-1, width]); // [N, W]
+        const n = ids.shape[0];
+        if (typeof n !== 'number' || rows <= n) {
+          const all = x[0].graph.ints(Array.from({ length: rows }, (_, i) => i)); // [V]
+          const oneHot = o.cast(o.equal(o.unsqueeze(ids, [-1]), all), x[0].dtype); // [N, V]
+          return o.reshape(o.matmul(o.transpose(oneHot, [1, 0]), gRows), table); // [V, W]
+        }
+        const [distinct, , position] = o.unique(ids); // [u], [N]
+        const graph = x[0].graph;
+        const u = o.reshape(o.shapeOf(distinct), []);
+        const slots = o.range(graph.scalar(0, 'int64'), u, graph.scalar(1, 'int64')); // [u]
+        const oneHot = o.cast(o.equal(o.unsqueeze(position, [-1]), slots), x[0].dtype); // [N, u]
+        const summed = o.matmul(o.transpose(oneHot, [1, 0]), gRows); // [u, W]
+        const first = o.slice(o.reshape(g, [-1]), [0], [1], [0]);
+        const zeros = o.expand(o.reshape(o.sub(first, first), []), graph.ints([rows, width])); // [V, W]
+        return o.reshape(o.scatterND(zeros, o.unsqueeze(distinct, [-1]), summed), table);
       },
       null,
     ];

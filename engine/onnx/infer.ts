@@ -333,6 +333,17 @@ const RULES: Record<string, Rule> = {
     return [{ dtype: sameType(c, ts), shape: [len] }];
   },
   ScatterND: unary,
+  Unique: (c) => {
+    const x = arg(c, 0);
+    if (x.rank !== 1 || c.attrs.axis) throw new Error('only a 1-D input without an axis');
+    const u = c.unknown();
+    return [
+      { dtype: x.dtype, shape: [u] },
+      { dtype: 'int64', shape: [u] },
+      { dtype: 'int64', shape: [...x.shape] },
+      { dtype: 'int64', shape: [u] },
+    ];
+  },
   ScatterElements: unary,
   Pad: (c) => {
     const x = arg(c, 0);

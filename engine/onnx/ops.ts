@@ -236,6 +236,17 @@ export const scatterElements = (
     reduction: attr.string(reduction),
   });
 
+/** A copy of `data` with the slices `indices` [..., k] name replaced by `updates` (ScatterND, no reduction). */
+export const scatterND = (data: Tensor, indices: Tensor, updates: Tensor): Tensor =>
+  one(data, 'ScatterND', [data, indices, updates]);
+
+/**
+ * The distinct values of a 1-D tensor, sorted (Unique): [values [u], first index of each [u], the
+ * position of each input element among the values [N], counts [u]]; u is known only at run time.
+ */
+export const unique = (x: Tensor): Tensor[] =>
+  x.graph.op('Unique', [x], { sorted: attr.int(1) }, { outputs: 4 });
+
 /** Running sum along `axis` (CumSum: inclusive, first to last, one element after another). */
 export const cumSum = (x: Tensor, axis: number): Tensor =>
   one(x, 'CumSum', [x, x.graph.scalar(axis, 'int64')]);
