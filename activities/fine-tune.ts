@@ -9,6 +9,7 @@ import type {
   PolicyUpdateInput,
   TrainingRecord,
 } from '../contract';
+import { engineTrainingConfig } from '../config/engine-training';
 import { loadTokenizer } from '../engine/tokenizer/load';
 import { fineTune as runFineTune, type FineTuneExample, type PolicyExample } from '../engine/train';
 import type { ActivityDeps } from './deps';
@@ -102,29 +103,12 @@ async function train(
     await store.materializeTree(cursor.checkpointRef, from);
     resume = true;
   }
-  const t = run.training;
   const result = await runFineTune({
     from,
     resume,
     outDir: path.join(work, 'out'),
     examples,
-    config: {
-      steps: t.steps,
-      epochs: t.epochs,
-      learningRate: t.learningRate,
-      batchSize: t.batchSize,
-      gradientAccumulation: t.gradientAccumulation,
-      warmupSteps: t.warmupSteps,
-      weightDecay: t.weightDecay,
-      checkpointEvery: t.checkpointEvery,
-      ...(t.packing === undefined ? {} : { packing: t.packing === 'none' ? false : t.packing }),
-      ...(t.maxSeqLen === undefined ? {} : { seqLen: t.maxSeqLen }),
-      ...(t.method === undefined ? {} : { method: t.method }),
-      ...(t.lora === undefined ? {} : { lora: t.lora }),
-      ...(t.recompute === undefined ? {} : { recompute: t.recompute }),
-      ...(grpo === undefined ? {} : { loss: 'grpo' as const, grpo }),
-      seed: run.seed,
-    },
+    config: engineTrainingConfig(run.training, { seed: run.seed, grpo }),
     threads: deps.threads,
     provider: run.executionProvider ?? 'cpu',
     allowCpuFallback: run.allowCpuFallback ?? false,

@@ -104,6 +104,7 @@ export function registerFinetuneCommand(program: Command): void {
     .action(async (opts: FinetuneOptions, command: Command) => {
       const { TrainingConfig } = await import('../config/campaign');
       const { loadTrainingSection } = await import('../config/load');
+      const { engineTrainingConfig, withTrainingFlags } = await import('../config/engine-training');
       const { checkModel } = await import('../engine/checkpoint/check');
       const { fineTune, readExamples } = await import('../engine/train');
       const { loadTokenizer } = await import('../engine/tokenizer/load');
@@ -111,7 +112,7 @@ export function registerFinetuneCommand(program: Command): void {
       const usage = (message: string): never => command.error(`error: ${message}`, { exitCode: 2 });
 
       const base = opts.config ? loadTrainingSection(path.resolve(opts.config)) : {};
-      const flags = {
+      const merged = withTrainingFlags(base, {
         epochs: opts.epochs,
         steps: opts.steps,
         learningRate: opts.learningRate,
@@ -123,24 +124,13 @@ export function registerFinetuneCommand(program: Command): void {
         packing: opts.packing,
         method: opts.method,
         recompute: opts.recompute,
-      };
-      const loraFlags = Object.fromEntries(
-        Object.entries({
+        lora: {
           rank: opts.loraRank,
           alpha: opts.loraAlpha,
           dropout: opts.loraDropout,
           targetModules: opts.loraTargets,
-        }).filter(([, v]) => v !== undefined),
-      );
-      const merged: Record<string, unknown> = { ...base };
-      // --epochs replaces the config's steps and vice versa, as training.fromRound does.
-      if (flags.epochs !== undefined) delete merged.steps;
-      if (flags.steps !== undefined) delete merged.epochs;
-      for (const [k, v] of Object.entries(flags)) if (v !== undefined) merged[k] = v;
-      if (merged.epochs === undefined && merged.steps === undefined) merged.epochs = 1;
-      if (Object.keys(loraFlags).length > 0) merged.lora = { ...(merged.lora ?? {}), ...loraFlags };
-      delete merged.fromRound;
-      delete merged.replayRatio;
+        },
+      });
       const parsed = TrainingConfig.safeParse(merged);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
@@ -166,21 +156,7 @@ export function registerFinetuneCommand(program: Command): void {
         resume: opts.resume ?? false,
         examples: asTrained(opts.data),
         ...(opts.evalData ? { evalExamples: asTrained(opts.evalData) } : {}),
-        config: {
-          ...(t.epochs === undefined ? { steps: t.steps } : { epochs: t.epochs }),
-          learningRate: t.learningRate,
-          batchSize: t.batchSize,
-          gradientAccumulation: t.gradientAccumulation,
-          warmupSteps: t.warmupSteps,
-          weightDecay: t.weightDecay,
-          checkpointEvery: t.checkpointEvery,
-          packing: t.packing === 'none' ? false : t.packing,
-          ...(t.method === undefined ? {} : { method: t.method }),
-          ...(t.lora === undefined ? {} : { lora: t.lora }),
-          ...(t.recompute === undefined ? {} : { recompute: t.recompute }),
-          ...(opts.seqLen === undefined ? {} : { seqLen: opts.seqLen }),
-          seed: opts.seed,
-        },
+        config: engineTrainingConfig(t, { seed: opts.seed, seqLen: opts.seqLen }),
         threads: opts.threads,
         provider: opts.executionProvider,
         allowCpuFallback: opts.allowCpuFallback ?? false,
