@@ -26,10 +26,15 @@ export function makeFineTune(deps: ActivityDeps) {
       for await (const e of deps.store.readJsonl<TrainingRecord>(input.trainingSetRef)) {
         examples.push({ prompt: e.prompt, completion: e.completion });
       }
-      return train(deps, input, input.role ?? 'teacher', (from) => {
-        // As chat turns when the model is prompted with its chat template: trained as it is sampled.
-        const prompting = promptingFor(from, loadTokenizer(from), input.chatTemplate);
-        return examples.map((e) => prompting.example(e));
+      // As chat turns when the model is prompted with its chat template: trained as it is sampled.
+      // Only then do the examples need the model's folder (its template); raw text does not.
+      if (input.chatTemplate !== 'auto') return train(deps, input, input.role ?? 'teacher', examples);
+      return train(deps, input, input.role ?? 'teacher', {
+        length: examples.length,
+        inModel: (from) => {
+          const prompting = promptingFor(from, loadTokenizer(from), input.chatTemplate);
+          return examples.map((e) => prompting.example(e));
+        },
       });
     });
   };
@@ -49,10 +54,16 @@ export function makePolicyUpdate(deps: ActivityDeps) {
         if (r.completion.length > 0)
           examples.push({ prompt: r.prompt, completion: r.completion, advantage: r.advantage });
       }
-      return train(deps, input, 'teacher', () => examples, input.grpo);
+      return train(deps, input, 'teacher', examples, input.grpo);
     });
   };
 }
+
+/**
+ * The examples to train on: ready, or (chat turns) made from the model's folder once it is local,
+ * one per record, so their number is known before the model is fetched.
+ */
+type Examples = FineTuneExample[] | { length: number; inModel: (modelDir: string) => FineTuneExample[] };
 
 type TrainingRun = Pick<
   FineTuneInput,
@@ -60,15 +71,16 @@ type TrainingRun = Pick<
 >;
 
 /**
- * Trains `run.modelRef` on examples (made once the model is local: prompting reads its folder) and
- * stores the result. Every `checkpointEvery` steps the checkpoint is stored and heartbeated; a retry
- * on any machine unpacks the last one and resumes, reproducing the uninterrupted run.
+ * Trains `run.modelRef` on examples and stores the result; with none, returns the model untrained
+ * before fetching it from the store. Every `checkpointEvery` steps the checkpoint is stored and
+ * heartbeated; a retry on any machine unpacks the last one and resumes, reproducing the
+ * uninterrupted run.
  */
 async function train(
   deps: ActivityDeps,
   run: TrainingRun,
   role: 'teacher' | 'student',
-  makeExamples: (modelDir: string) => FineTuneExample[],
+  source: Examples,
   grpo?: PolicyUpdateInput['grpo'],
 ): Promise<FineTuneResult> {
   const { store } = deps;
@@ -79,9 +91,7 @@ async function train(
     beat?.checkpointRef === undefined || beat.step === undefined
       ? undefined
       : { checkpointRef: beat.checkpointRef, step: beat.step };
-  let from = await localModelDir(store, deps.cacheDir, run.modelRef);
-  const examples = makeExamples(from);
-  if (examples.length === 0) {
+  if (source.length === 0) {
     return {
       modelRef: run.modelRef,
       trained: false,
@@ -94,6 +104,8 @@ async function train(
       resumedFromStep: 0,
     };
   }
+  let from = await localModelDir(store, deps.cacheDir, run.modelRef);
+  const examples = Array.isArray(source) ? source : source.inModel(from);
   await fs.rm(work, { recursive: true, force: true });
   await fs.mkdir(work, { recursive: true });
   let resume = false;

@@ -1,0 +1,129 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { makeFineTune, makePolicyUpdate } from '../../activities/fine-tune';
+import type { FineTuneInput, FineTuneResult, PolicyRecord, PolicyUpdateInput } from '../../contract';
+import { LocalArtifactStore } from '../../store';
+
+/**
+ * A round with nothing to train on returns its model untrained without fetching it from the store
+ * (a real model can be gigabytes): the store's folder holds the training set and no model, and
+ * the store counts the trees it is asked to unpack.
+ */
+
+class CountingStore extends LocalArtifactStore {
+  treesMaterialized = 0;
+  override async materializeTree(ref: string, dest: string): Promise<void> {
+    this.treesMaterialized++;
+    return super.materializeTree(ref, dest);
+  }
+}
+
+// A tree ref this store has never held: fetching it would fail.
+const absentModel = `sha256:${'0'.repeat(64)}`;
+const training = {
+  steps: 1,
+  learningRate: 1e-3,
+  batchSize: 2,
+  gradientAccumulation: 1,
+  warmupSteps: 0,
+  weightDecay: 0,
+  checkpointEvery: 10,
+};
+const untrained: FineTuneResult = {
+  modelRef: absentModel,
+  trained: false,
+  steps: 0,
+  examples: 0,
+  finalLoss: null,
+  lossCurve: [],
+  lossCurveRef: null,
+  tokensSeen: 0,
+  resumedFromStep: 0,
+};
+
+describe('training with no examples', () => {
+  let dir: string;
+  let store: CountingStore;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'lmsi-fine-tune-empty-'));
+    store = new CountingStore(path.join(dir, 'artifacts'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each(['auto', 'none', undefined] as const)(
+    'fineTune (chatTemplate %s) returns the model untrained without fetching it',
+    async (chatTemplate) => {
+      const cacheDir = path.join(dir, 'cache');
+      const fineTune = makeFineTune({ store, cacheDir, threads: 1 });
+      const input: FineTuneInput = {
+        campaignId: 'empty',
+        round: 1,
+        modelRef: absentModel,
+        trainingSetRef: (await store.putJsonl([])).ref,
+        training,
+        seed: 'empty/round-1/train',
+        ...(chatTemplate === undefined ? {} : { chatTemplate }),
+      };
+      const result = await new MockActivityEnvironment().run<
+        [FineTuneInput],
+        FineTuneResult,
+        typeof fineTune
+      >(fineTune, input);
+      expect(result).toEqual(untrained);
+      expect(store.treesMaterialized).toBe(0);
+      expect(existsSync(path.join(cacheDir, 'models'))).toBe(false);
+    },
+  );
+
+  it('policyUpdate with only paths that ended at once returns the model untrained without fetching it', async () => {
+    const cacheDir = path.join(dir, 'cache');
+    const policyUpdate = makePolicyUpdate({ store, cacheDir, threads: 1 });
+    const records: PolicyRecord[] = [
+      {
+        questionId: 'q1',
+        pathIndex: 0,
+        prompt: 'Q: 1 + 1?\nA:',
+        completion: '',
+        answer: null,
+        majority: '2',
+        reward: 0,
+        advantage: 0,
+      },
+    ];
+    const input: PolicyUpdateInput = {
+      campaignId: 'empty',
+      round: 1,
+      modelRef: absentModel,
+      policySetRef: (await store.putJsonl(records)).ref,
+      training,
+      grpo: { clipEpsilon: 0.2, klBeta: 0, temperature: 1 },
+      seed: 'empty/round-1/policy',
+    };
+    const result = await new MockActivityEnvironment().run<
+      [PolicyUpdateInput],
+      FineTuneResult,
+      typeof policyUpdate
+    >(policyUpdate, input);
+    expect(result).toEqual(untrained);
+    expect(store.treesMaterialized).toBe(0);
+    expect(existsSync(path.join(cacheDir, 'models'))).toBe(false);
+  });
+
+  it('still fetches (and fails on) a model it needs: one example against an absent model', async () => {
+    const fineTune = makeFineTune({ store, cacheDir: path.join(dir, 'cache'), threads: 1 });
+    const input: FineTuneInput = {
+      campaignId: 'empty',
+      round: 1,
+      modelRef: absentModel,
+      trainingSetRef: (await store.putJsonl([{ prompt: 'Q: 1 + 1?\nA:', completion: ' 2' }])).ref,
+      training,
+      seed: 'empty/round-1/train',
+    };
+    await expect(
+      new MockActivityEnvironment().run<[FineTuneInput], FineTuneResult, typeof fineTune>(fineTune, input),
+    ).rejects.toThrow();
+    expect(store.treesMaterialized).toBe(1);
+  });
+});
