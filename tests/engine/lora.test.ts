@@ -16,6 +16,7 @@ import {
 } from '../../engine/model';
 import { loraHook } from '../../engine/model/lora';
 import { createSession, ortTensor } from '../../engine/onnx';
+import { randomAdapters, tinyLlamaConfig } from '../../testing/tiny-lora';
 import { type CheckInput, expectClose, gradCheck } from './gradcheck';
 
 /**
@@ -24,17 +25,7 @@ import { type CheckInput, expectClose, gradCheck } from './gradcheck';
  * model's gradients with every family switch on (biases, q/k norm, explicit head_dim, rope scaling).
  */
 
-const config = (over: Partial<LlamaConfig> = {}): LlamaConfig =>
-  LlamaConfig.parse({
-    vocabSize: 7,
-    dModel: 8,
-    nLayers: 1,
-    nHeads: 2,
-    nKvHeads: 1,
-    dFF: 12,
-    maxSeqLen: 16,
-    ...over,
-  });
+const config = tinyLlamaConfig;
 
 const ids = (seed: number, n: number, vocab: number) => {
   const rng = new Rng(seed);
@@ -106,16 +97,6 @@ test('LoRA gradients (A and B of every target, base frozen) agree with finite di
   expectClose(r);
 });
 
-function randomAdapters(c: LlamaConfig, lora: ReturnType<typeof LoraConfig.parse>): Params {
-  const rng = new Rng(9);
-  return new Map(
-    loraSpecs(c, lora).map((s) => [
-      s.name,
-      Float32Array.from({ length: s.shape[0] * s.shape[1]! }, () => rng.next() - 0.5),
-    ]),
-  );
-}
-
 function trainFeeds(
   c: LlamaConfig,
   base: Params,
@@ -137,7 +118,7 @@ test('merge equals unmerged: the adapted training graph and the merged inference
   const c = config({ dModel: 16, nHeads: 4, nKvHeads: 2, dFF: 24, vocabSize: 11, qkvBias: true });
   const lora = LoraConfig.parse({ rank: 4, alpha: 8, targetModules: ['q', 'v', 'o', 'down'] });
   const base = initParams(c, 5, 0.2);
-  const adapters = randomAdapters(c, lora);
+  const adapters = randomAdapters(c, lora, 9, 'float32');
   const inputIds = ids(7, B * T, c.vocabSize);
   const train = await createSession(
     buildTrainingGraph(c, { batchSize: B, seqLen: T, mode: 'loss', outputLogits: true, lora }),
@@ -193,7 +174,7 @@ test('LoRA dropout: the same seed draws the same masks, another seed others, and
   const c = config({ dModel: 16, nHeads: 4, nKvHeads: 2, dFF: 24, vocabSize: 11 });
   const lora = LoraConfig.parse({ rank: 4, alpha: 8, dropout: 0.5 });
   const base = initParams(c, 5, 0.2);
-  const adapters = randomAdapters(c, lora);
+  const adapters = randomAdapters(c, lora, 9, 'float32');
   const inputIds = ids(8, B * T, c.vocabSize);
   const g = buildTrainingGraph(c, { batchSize: B, seqLen: T, mode: 'step', lora });
   const session = await createSession(g);

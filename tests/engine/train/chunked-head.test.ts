@@ -8,13 +8,13 @@ import {
   type TrainingGraphOptions,
   buildTrainingGraph,
   headChunkRows,
-  initParams,
   loraSpecs,
   paramSpecs,
   type ParamSpec,
 } from '../../../engine/model';
 import { createSession, ortTensor } from '../../../engine/onnx';
 import { numel } from '../../../engine/onnx/shape';
+import { float64Params, randomAdapters } from '../../../testing/tiny-lora';
 
 /**
  * The LM head and loss computed a chunk of tokens at a time (chunked-head.ts) against the same graph
@@ -43,18 +43,10 @@ const OLD = Array.from({ length: B * T }, (_, i) => -3.2 + 0.15 * (i % 7));
 const REF = OLD.map((v, i) => v - 0.3 + 0.1 * (i % 5));
 
 function tensors(c: LlamaConfig, lora: boolean): { specs: ParamSpec[]; values: Map<string, Float64Array> } {
-  const f64 = (a: Float32Array) => Float64Array.from(a);
-  const full = initParams(c, 5, 0.4);
-  const values = new Map(paramSpecs(c).map((s) => [s.name, f64(full.get(s.name)!)]));
+  const values = float64Params(c);
   if (!lora) return { specs: paramSpecs(c), values };
-  const r = new Rng(11);
-  const specs = loraSpecs(c, LORA);
-  for (const s of specs)
-    values.set(
-      s.name,
-      Float64Array.from({ length: s.shape[0] * s.shape[1]! }, () => r.next() - 0.5),
-    );
-  return { specs, values };
+  for (const [name, v] of randomAdapters(c, LORA, 11, 'float64')) values.set(name, v);
+  return { specs: loraSpecs(c, LORA), values };
 }
 
 type Options = Omit<TrainingGraphOptions, 'batchSize' | 'seqLen'>;

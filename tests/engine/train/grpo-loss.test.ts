@@ -2,32 +2,23 @@ import type * as ort from 'onnxruntime-node';
 import { Rng } from '../../../base/rng';
 import {
   type GrpoConfigInput,
-  LlamaConfig,
   LoraConfig,
   TRAIN_IO,
   type TrainingGraphOptions,
   buildTrainingGraph,
-  initParams,
   loraSpecs,
   paramSpecs,
   type ParamSpec,
 } from '../../../engine/model';
 import { createSession, ortTensor } from '../../../engine/onnx';
+import { float64Params, randomAdapters, tinyLlamaConfig } from '../../../testing/tiny-lora';
 
 /**
  * The GRPO loss in the training graph itself (float64, packed rows, LoRA and full): its gradients
  * against finite differences of the same graph's loss, and the identities the objective must keep.
  */
 
-const C = LlamaConfig.parse({
-  vocabSize: 7,
-  dModel: 8,
-  nLayers: 1,
-  nHeads: 2,
-  nKvHeads: 1,
-  dFF: 12,
-  maxSeqLen: 16,
-});
+const C = tinyLlamaConfig();
 const [B, T] = [2, 6];
 const LORA = LoraConfig.parse({ rank: 2, alpha: 4, targetModules: ['q', 'v', 'down'] });
 
@@ -48,17 +39,9 @@ interface Weights {
 }
 
 function weights(lora: boolean): Weights {
-  const base = initParams(C, 5, 0.4);
-  const f64 = (a: Float32Array) => Float64Array.from(a);
-  const full = new Map(paramSpecs(C).map((s) => [s.name, f64(base.get(s.name)!)]));
+  const full = float64Params(C);
   if (!lora) return { trained: full, frozen: new Map(), specs: paramSpecs(C) };
-  // Random A and B (a fresh B is zero, which would leave A without a gradient).
-  const r = new Rng(11);
-  const specs = loraSpecs(C, LORA);
-  const adapters = new Map(
-    specs.map((s) => [s.name, Float64Array.from({ length: s.shape[0] * s.shape[1]! }, () => r.next() - 0.5)]),
-  );
-  return { trained: adapters, frozen: full, specs };
+  return { trained: randomAdapters(C, LORA, 11, 'float64'), frozen: full, specs: loraSpecs(C, LORA) };
 }
 
 // onnxruntime's level-'all' fusions (QuickGelu from x·sigmoid(x)) have float32 kernels only.
