@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -51,8 +51,25 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  if (worker && worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
-});
+  // A run filtered with -t skips the SIGTERM test below: the worker is stopped here the same way,
+  // while the dev server is still up. tsx runs the worker as its child and passes SIGTERM on; a
+  // SIGKILL would end tsx alone and leave the worker running, holding the output pipes (jest
+  // never exits) and polling the task queues.
+  if (!worker || worker.exitCode !== null || worker.signalCode !== null) return;
+  worker.kill('SIGTERM');
+  const stopped = await Promise.race([
+    workerExit.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<false>((resolve) => setTimeout(() => resolve(false), 60_000).unref()),
+  ]);
+  if (!stopped) {
+    // Still running (an activity that will not finish): tsx's children first, then tsx.
+    spawnSync('pkill', ['-KILL', '-P', String(worker.pid)]);
+    worker.kill('SIGKILL');
+  }
+}, 90_000);
 
 describe('lmsi as processes (real dev server, a worker process)', () => {
   it('run --wait completes a campaign and prints its table with the report refs', async () => {
