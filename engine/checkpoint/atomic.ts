@@ -16,7 +16,7 @@ let counter = 0;
  * Writes a file (its bytes, or pieces of them one after another) and flushes it to disk before
  * returning.
  */
-export function writeDurable(file: string, data: Uint8Array | string | readonly Uint8Array[]): void {
+export function writeDurable(file: string, data: Uint8Array | string | Iterable<Uint8Array>): void {
   const fd = openSync(file, 'w');
   try {
     const pieces =

@@ -12,7 +12,7 @@ import type { TokenizerFiles } from '../tokenizer/char-tokenizer';
 import { loadTokenizer } from '../tokenizer/load';
 import { replaceDirAtomically, writeDurable } from './atomic';
 import { parseConfigJson, toConfigJson } from './model-config';
-import { type NamedTensor, encodeSafetensors, readSafetensors } from './safetensors';
+import { type DeferredTensor, type NamedTensor, readSafetensors, safetensorsPieces } from './safetensors';
 import {
   WEIGHTS_INDEX_FILE,
   type WeightsDtype,
@@ -86,12 +86,15 @@ function tensorsOf(
   name: (p: string) => string,
   dtype: WeightsDtype,
   specs: readonly ParamSpec[] = paramSpecs(c),
-): Record<string, NamedTensor> {
-  const out: Record<string, NamedTensor> = {};
+): Record<string, NamedTensor | DeferredTensor> {
+  const out: Record<string, NamedTensor | DeferredTensor> = {};
   for (const s of specs) {
     const data = params.get(s.name);
     if (!data) throw new Error(`saveCheckpoint: missing tensor ${s.name}`);
-    out[name(s.name)] = { dtype, shape: [...s.shape], data: fromFloat32(data, dtype) };
+    // float32 is written from the array itself; another dtype is converted as the writer reaches it.
+    const shape = [...s.shape];
+    out[name(s.name)] =
+      dtype === 'F32' ? { dtype, shape, data } : { dtype, shape, data: () => fromFloat32(data, dtype) };
   }
   return out;
 }
@@ -186,7 +189,7 @@ export function saveCheckpoint(dir: string, ckpt: Checkpoint, opts: SaveOptions 
         ...tensorsOf(c, ckpt.optimizer.expAvg, optimizerName.expAvg, 'F32', trained),
         ...tensorsOf(c, ckpt.optimizer.expAvgSq, optimizerName.expAvgSq, 'F32', trained),
       };
-      writeDurable(path.join(tmp, CHECKPOINT_FILES.optimizer), encodeSafetensors(moments));
+      writeDurable(path.join(tmp, CHECKPOINT_FILES.optimizer), safetensorsPieces(moments));
       writeDurable(
         path.join(tmp, CHECKPOINT_FILES.trainerState),
         json(TrainerState.parse(ckpt.trainerState)),

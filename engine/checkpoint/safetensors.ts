@@ -27,6 +27,21 @@ export interface NamedTensor {
   data: TensorData;
 }
 
+/**
+ * A tensor whose data is made only when the writer reaches it (a float32 weight converted to BF16,
+ * say), so a checkpoint's writer holds one converted tensor at a time, not the whole file's.
+ */
+export interface DeferredTensor {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  data: () => TensorData;
+}
+
+/** Bytes of a tensor's data, from its dtype and shape. */
+export function tensorBytes(t: NamedTensor | DeferredTensor): number {
+  return t.shape.reduce((a, b) => a * b, 1) * DTYPES[t.dtype].bytes;
+}
+
 const DTYPES: Record<SafetensorsDtype, { bytes: number; make: (buf: ArrayBuffer, n: number) => TensorData }> =
   {
     F64: { bytes: 8, make: (b, n) => new Float64Array(b, 0, n) },
@@ -47,6 +62,19 @@ export function encodeSafetensors(
   tensors: Record<string, NamedTensor>,
   metadata?: Record<string, string>,
 ): Buffer {
+  return Buffer.concat([...safetensorsPieces(tensors, metadata)]);
+}
+
+/**
+ * The safetensors file as pieces to write one after another: the length and header, then each
+ * tensor's own bytes (views of its data, not copies; a deferred tensor's made as it is reached). A
+ * checkpoint's writer uses them so that a model's weights and moments are never held a second time
+ * as one file-sized buffer.
+ */
+export function safetensorsPieces(
+  tensors: Record<string, NamedTensor | DeferredTensor>,
+  metadata?: Record<string, string>,
+): Iterable<Uint8Array> {
   // Same order as the reference writer: larger alignment first, then by name; offsets contiguous.
   const names = Object.keys(tensors).sort(
     (a, b) => DTYPES[tensors[b].dtype].bytes - DTYPES[tensors[a].dtype].bytes || (a < b ? -1 : a > b ? 1 : 0),
@@ -54,32 +82,36 @@ export function encodeSafetensors(
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
-  for (const name of names) {
+  const check = (name: string, data: TensorData) => {
     const t = tensors[name];
     const n = t.shape.reduce((a, b) => a * b, 1);
-    if (t.data.length !== n) {
+    if (data.length !== n)
       throw new Error(
-        `safetensors: tensor ${name} has ${t.data.length} elements, its shape [${t.shape}] needs ${n}`,
+        `safetensors: tensor ${name} has ${data.length} elements, its shape [${t.shape}] needs ${n}`,
       );
-    }
-    const size = n * DTYPES[t.dtype].bytes;
+    return data;
+  };
+  for (const name of names) {
+    const t = tensors[name];
+    if (typeof t.data !== 'function') check(name, t.data);
+    const size = tensorBytes(t);
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + size] };
     offset += size;
   }
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
   const headerBytes = Buffer.from(json, 'utf8');
-  const out = Buffer.alloc(8 + headerBytes.length + offset);
-  out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
-  headerBytes.copy(out, 8);
-  let at = 8 + headerBytes.length;
-  for (const name of names) {
-    const { data } = tensors[name];
-    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    bytes.copy(out, at);
-    at += bytes.length;
-  }
-  return out;
+  const head = Buffer.alloc(8 + headerBytes.length);
+  head.writeBigUInt64LE(BigInt(headerBytes.length), 0);
+  headerBytes.copy(head, 8);
+  return (function* () {
+    yield head;
+    for (const name of names) {
+      const t = tensors[name];
+      const data = check(name, typeof t.data === 'function' ? t.data() : t.data);
+      yield new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    }
+  })();
 }
 
 export function decodeSafetensors(

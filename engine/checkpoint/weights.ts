@@ -2,7 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { BadInputError } from '../../base/errors';
 import { halvesToFloats } from '../generate/fp16';
-import { type NamedTensor, type SafetensorsDtype, encodeSafetensors, readSafetensors } from './safetensors';
+import {
+  type DeferredTensor,
+  type NamedTensor,
+  type SafetensorsDtype,
+  readSafetensors,
+  safetensorsPieces,
+  tensorBytes,
+} from './safetensors';
 
 /**
  * A checkpoint's weights as Hugging Face stores them: one model.safetensors, or shards listed in
@@ -152,17 +159,21 @@ export const DEFAULT_MAX_SHARD_BYTES = 5 * 1000 ** 3;
 /**
  * The weights as Hugging Face writes them: one model.safetensors, or, past `maxShardBytes`, shards
  * `model-0000i-of-0000n.safetensors` (tensors in name order, filled up to the limit) and their index.
- * Returns file name → bytes.
+ * Returns file name → its bytes, as pieces to write in order (safetensorsPieces: the tensors' own
+ * bytes, not a copy) or the index's text.
  */
 export function encodeWeights(
-  tensors: Record<string, NamedTensor>,
+  tensors: Record<string, NamedTensor | DeferredTensor>,
   maxShardBytes = DEFAULT_MAX_SHARD_BYTES,
-): Map<string, Buffer | string> {
-  const size = (t: NamedTensor) => t.data.byteLength;
+): Map<string, Iterable<Uint8Array> | string> {
+  const size = tensorBytes;
   const total = Object.values(tensors).reduce((a, t) => a + size(t), 0);
-  if (total <= maxShardBytes) return new Map([[WEIGHTS_FILE, encodeSafetensors(tensors, { format: 'pt' })]]);
-  const shards: Record<string, NamedTensor>[] = [];
-  let current: Record<string, NamedTensor> = {};
+  if (total <= maxShardBytes)
+    return new Map<string, Iterable<Uint8Array> | string>([
+      [WEIGHTS_FILE, safetensorsPieces(tensors, { format: 'pt' })],
+    ]);
+  const shards: Record<string, NamedTensor | DeferredTensor>[] = [];
+  let current: Record<string, NamedTensor | DeferredTensor> = {};
   let bytes = 0;
   for (const name of Object.keys(tensors).sort()) {
     const t = tensors[name];
@@ -176,11 +187,11 @@ export function encodeWeights(
   }
   shards.push(current);
   const pad = (i: number) => String(i).padStart(5, '0');
-  const out = new Map<string, Buffer | string>();
+  const out = new Map<string, Iterable<Uint8Array> | string>();
   const weightMap: Record<string, string> = {};
   shards.forEach((shard, i) => {
     const file = `model-${pad(i + 1)}-of-${pad(shards.length)}.safetensors`;
-    out.set(file, encodeSafetensors(shard, { format: 'pt' }));
+    out.set(file, safetensorsPieces(shard, { format: 'pt' }));
     for (const name of Object.keys(shard)) weightMap[name] = file;
   });
   out.set(

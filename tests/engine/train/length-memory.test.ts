@@ -13,8 +13,11 @@ import { numel } from '../../../engine/onnx/shape';
  */
 
 // No model dimension equals a T or B·T used below, so a dimension equal to T is the sequence axis.
+// The vocabulary is below every B·T, so the embedding's gradient is its one-hot over the table, of
+// known size (grad-rules.ts); over a real vocabulary it is over the batch's distinct ids, a number
+// known only at run time and at most B·T.
 const CONFIG: LlamaConfig = LlamaConfig.parse({
-  vocabSize: 96,
+  vocabSize: 24,
   dModel: 32,
   nLayers: 2,
   nHeads: 4,
