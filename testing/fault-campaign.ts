@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { finishedRounds, startCampaign } from '../client';
 import type { CampaignConfig } from '../config/campaign';
 import type { RoundResult } from '../contract';
 import { testCampaignConfig, uniqueTaskQueue } from './campaign-config';
 import type { ArithBaseModel } from '../embedded';
 import { LocalArtifactStore } from '../store';
+import { pretrainedTinyModel } from './tiny-model';
 
 /**
  * The campaign every fault-injection case runs: round 0 (evaluate the base) and one round of
@@ -102,4 +105,40 @@ export async function datasetIds(artifactsDir: string, ref: string): Promise<str
   const ids: string[] = [];
   for await (const q of new LocalArtifactStore(artifactsDir).readJsonl<{ id: string }>(ref)) ids.push(q.id);
   return ids;
+}
+
+/** A fault case's uninterrupted run: the campaign that every faulted run must reproduce. */
+export interface ReferenceRun {
+  /** The cached tiny pretrained model both runs start from. */
+  base: ArithBaseModel;
+  /** The small splits both runs read (smallSplits). */
+  dataDir: string;
+  /** The reference run's store and its finished rounds (round 0 first). */
+  referenceDir: string;
+  reference: RoundResult[];
+}
+
+/**
+ * Runs the reference campaign of a fault suite to its end, without faults: small splits of the
+ * tiny model's data under `root`, the config `makeConfig` builds for them (named `name`, its store
+ * under root/reference-artifacts), on the workers `withWorkers` runs it with (in-process workers
+ * are a test's, so the suite passes them in).
+ */
+export async function referenceRun(opts: {
+  client: Client;
+  root: string;
+  sizes: { unlabeled: number; eval: number };
+  name: string;
+  makeConfig: (dataDir: string, modelDir: string, name: string, artifactsDir: string) => CampaignConfig;
+  withWorkers: (config: CampaignConfig, run: () => Promise<unknown>) => Promise<unknown>;
+}): Promise<ReferenceRun> {
+  const base = await pretrainedTinyModel();
+  const dataDir = await smallSplits(base, path.join(opts.root, 'data'), opts.sizes);
+  const referenceDir = path.join(opts.root, 'reference-artifacts');
+  const config = opts.makeConfig(dataDir, base.modelDir, opts.name, referenceDir);
+  await opts.withWorkers(config, async () => (await startCampaign(opts.client, config)).result());
+  const rounds = await finishedRounds(opts.client, config.name, {
+    store: new LocalArtifactStore(referenceDir),
+  });
+  return { base, dataDir, referenceDir, reference: rounds.map((r) => r.result) };
 }

@@ -7,14 +7,13 @@ import type { RoundResult } from '../../contract';
 import { LocalArtifactStore } from '../../store';
 import { campaignWorkers, withWorkers } from '../helpers/campaign';
 import { connectTestTemporal, tempDir, testServerAddress, type TestTemporal } from '../helpers/temporal';
-import { pretrainedTinyModel } from '../../testing/tiny-model';
 import {
   datasetIds,
   faultCampaignConfig,
   outcome,
+  referenceRun,
   sampledQuestionIds,
   sha256OfArtifact,
-  smallSplits,
 } from '../../testing/fault-campaign';
 import { completedActivities, runningActivities, waitFor, waitForActivity } from './probe';
 import { devServer } from '../../testing/dev-server';
@@ -60,20 +59,19 @@ const killRunner = async (a: { identity: string; activityId: string; type: strin
 
 beforeAll(async () => {
   temporal = await connectTestTemporal();
-  const base = await pretrainedTinyModel();
   root = await tempDir('worker-kill');
   bundlePath = await writeWorkflowBundle(root);
-  referenceDir = path.join(root, 'reference-artifacts');
-  baseModelDir = base.modelDir;
-  dataDir = await smallSplits(base, path.join(root, 'data'), { unlabeled: 32, eval: 12 });
-  const refConfig = faultCampaignConfig(dataDir, base.modelDir, 'reference', referenceDir);
-  await withWorkers(await campaignWorkers(temporal, refConfig), async () =>
-    (await startCampaign(temporal.client, refConfig)).result(),
-  );
-  reference = (
-    await finishedRounds(temporal.client, refConfig.name, { store: new LocalArtifactStore(referenceDir) })
-  ).map((r) => r.result);
-  config = faultCampaignConfig(dataDir, base.modelDir, 'worker-kill', path.join(root, 'artifacts'));
+  const run = await referenceRun({
+    client: temporal.client,
+    root,
+    sizes: { unlabeled: 32, eval: 12 },
+    name: 'reference',
+    makeConfig: faultCampaignConfig,
+    withWorkers: async (c, go) => withWorkers(await campaignWorkers(temporal, c), go),
+  });
+  ({ dataDir, referenceDir, reference } = run);
+  baseModelDir = run.base.modelDir;
+  config = faultCampaignConfig(dataDir, baseModelDir, 'worker-kill', path.join(root, 'artifacts'));
 }, 300_000);
 
 afterAll(async () => {

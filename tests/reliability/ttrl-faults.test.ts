@@ -5,13 +5,12 @@ import type { FineTuneHeartbeat, PolicyRecord, QuestionSamples, RoundResult } fr
 import { LocalArtifactStore } from '../../store';
 import { campaignWorkers, withWorkers } from '../helpers/campaign';
 import { connectTestTemporal, tempDir, testServerAddress, type TestTemporal } from '../helpers/temporal';
-import { pretrainedTinyModel } from '../../testing/tiny-model';
 import {
   datasetIds,
   faultCampaignConfig,
   outcome,
+  referenceRun,
   sha256OfArtifact,
-  smallSplits,
 } from '../../testing/fault-campaign';
 import { completedActivities, runningActivities, type StartedActivityDetails } from './probe';
 import { startWorkerProcess, writeWorkflowBundle, type WorkerProcess } from '../../testing/worker-process';
@@ -101,19 +100,18 @@ async function samplesOf(artifactsDir: string, r: RoundResult): Promise<Question
 
 beforeAll(async () => {
   temporal = await connectTestTemporal();
-  const tiny = await pretrainedTinyModel();
   root = await tempDir('ttrl-faults');
   bundlePath = await writeWorkflowBundle(root);
-  const dataDir = await smallSplits(tiny, path.join(root, 'data'), { unlabeled: 32, eval: 8 });
-  referenceDir = path.join(root, 'reference-artifacts');
-  const refConfig = ttrlConfig(dataDir, tiny.modelDir, 'ttrl-reference', referenceDir);
-  await withWorkers(await campaignWorkers(temporal, refConfig), async () =>
-    (await startCampaign(temporal.client, refConfig)).result(),
-  );
-  reference = (
-    await finishedRounds(temporal.client, refConfig.name, { store: new LocalArtifactStore(referenceDir) })
-  ).map((r) => r.result);
-  config = ttrlConfig(dataDir, tiny.modelDir, 'ttrl-kill', path.join(root, 'artifacts'));
+  const run = await referenceRun({
+    client: temporal.client,
+    root,
+    sizes: { unlabeled: 32, eval: 8 },
+    name: 'ttrl-reference',
+    makeConfig: ttrlConfig,
+    withWorkers: async (c, go) => withWorkers(await campaignWorkers(temporal, c), go),
+  });
+  ({ referenceDir, reference } = run);
+  config = ttrlConfig(run.dataDir, run.base.modelDir, 'ttrl-kill', path.join(root, 'artifacts'));
 }, 300_000);
 
 afterAll(async () => {
