@@ -35,6 +35,16 @@ function shapeLike(t: Tensor): Tensor {
   return isConcrete(t.shape) ? t.graph.ints(t.shape) : o.shapeOf(t);
 }
 
+/**
+ * Zeros of `shape`, made only once g exists (`after`): a constant there would be folded by
+ * onnxruntime into an initializer the session holds for its whole life (the size of the logits, or
+ * of the embedding) rather than allocated when the backward pass gets there (a non-finite g fails
+ * the step either way).
+ */
+function zerosAfter(g: Tensor, shape: Tensor): Tensor {
+  return o.expand(o.after(g.graph.scalar(0, g.dtype), [g]), shape);
+}
+
 /** Swaps the last two axes. */
 function mT(t: Tensor): Tensor {
   const perm = t.shape.map((_, i) => i);
@@ -182,8 +192,7 @@ export const GRAD_RULES: Readonly<Record<string, GradRule>> = {
         const slots = o.range(graph.scalar(0, 'int64'), u, graph.scalar(1, 'int64')); // [u]
         const oneHot = o.cast(o.equal(o.unsqueeze(position, [-1]), slots), x[0].dtype); // [N, u]
         const summed = o.matmul(o.transpose(oneHot, [1, 0]), gRows); // [u, W]
-        const first = o.slice(o.reshape(g, [-1]), [0], [1], [0]);
-        const zeros = o.expand(o.reshape(o.sub(first, first), []), graph.ints([rows, width])); // [V, W]
+        const zeros = zerosAfter(g, graph.ints([rows, width])); // [V, W]
         return o.reshape(o.scatterND(zeros, o.unsqueeze(distinct, [-1]), summed), table);
       },
       null,
@@ -191,21 +200,11 @@ export const GRAD_RULES: Readonly<Record<string, GradRule>> = {
   },
   // Each gathered position receives its gradient, every other one 0; 'add' sums the gradients of a
   // position gathered more than once. One zero tensor the size of the data, scattered into: the
-  // cross-entropy's pick of the target's log-probability costs that instead of a one-hot. The zeros
-  // are g's first element minus itself, expanded: a constant there would be folded by onnxruntime
-  // into an initializer the session holds for its whole life (the size of the logits) rather than
-  // allocated when the backward pass gets there (a non-finite g fails the step either way).
+  // cross-entropy's pick of the target's log-probability costs that instead of a one-hot (zerosAfter).
   GatherElements: ({ node, x, g }) => {
     const axis = normAxis(intAttr(node.attrs, 'axis', 0), x[0].rank, node.op);
     const idx = x[1].dtype === 'int64' ? x[1] : o.cast(x[1], 'int64');
-    return [
-      () => {
-        const first = o.slice(o.reshape(g, [-1]), [0], [1], [0]); // [1]
-        const zeros = o.expand(o.reshape(o.sub(first, first), []), shapeLike(x[0]));
-        return o.scatterElements(zeros, idx, g, axis, 'add');
-      },
-      null,
-    ];
+    return [() => o.scatterElements(zerosAfter(g, shapeLike(x[0])), idx, g, axis, 'add'), null];
   },
   Reshape: ({ x, g }) => [() => o.reshapeTo(g, shapeLike(x[0])), null],
   Transpose: ({ node, x, g }) => {
