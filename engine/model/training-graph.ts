@@ -108,6 +108,12 @@ export interface TrainingGraphOptions {
    */
   lora?: LoraConfig;
   /**
+   * LoRA's base weights as the graph's own constants (initializers) instead of inputs: a session on
+   * a device then holds them there from its creation, where inputs cross to it on every run
+   * (serializeForSession keeps them out of the protobuf). The arrays are read, never changed.
+   */
+  frozenWeights?: ReadonlyMap<string, Float32Array>;
+  /**
    * Modes `step` and `apply` stop before the update: they output `grad.p` (the gradients, not yet
    * clipped) and `grad_clip`, and AdamW runs in the graph of buildAdamWGraph. The trainer does so to
    * update the weights and moments in place (docs/training-memory.md); the update is the same ops.
@@ -174,7 +180,14 @@ function trainingGraph(c: LlamaConfig, opts: TrainingGraphOptions): Graph {
   const step = updates ? g.input(TRAIN_IO.step, dtype, []) : null;
   const specs = trainableSpecs(c, opts.lora);
   const params = specs.map((s) => g.input(s.name, dtype, s.shape));
-  const frozen = opts.lora ? paramSpecs(c).map((s) => g.input(s.name, dtype, s.shape)) : [];
+  const frozenWeight = (s: ParamSpec): Tensor => {
+    if (!opts.frozenWeights) return g.input(s.name, dtype, s.shape);
+    const data = opts.frozenWeights.get(s.name);
+    if (!data || dtype !== 'float32')
+      throw new Error(`buildTrainingGraph: frozenWeights lacks ${s.name} or the graph is not float32`);
+    return g.initializer(s.name, dtype, s.shape, data);
+  };
+  const frozen = opts.lora ? paramSpecs(c).map(frozenWeight) : [];
   const dropoutSeed =
     opts.lora && opts.lora.dropout > 0 && mode !== 'loss' && mode !== 'logprobs'
       ? g.input(TRAIN_IO.loraDropoutSeed, 'int64', [])

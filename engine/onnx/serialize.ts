@@ -163,6 +163,34 @@ export function serialize(graph: Graph, opts: SerializeOptions = {}): Serialized
   return { model: onnx.ModelProto.encode(proto).finish(), externalData };
 }
 
+/** An initializer's bytes handed to onnxruntime beside the model (SessionOptions.externalData). */
+export interface MemoryExternalData {
+  path: string;
+  data: Uint8Array;
+}
+
+/**
+ * The model bytes with the initializers `outside` names left out, each referring to an in-memory
+ * "file" of its own that onnxruntime reads through SessionOptions.externalData: a graph holding a
+ * model's weights as constants serializes without copying them and past protobuf's 2 GiB, and each
+ * file is a view of the initializer's own array.
+ */
+export function serializeForSession(
+  graph: Graph,
+  outside: { has(name: string): boolean },
+): { model: Uint8Array; externalData: MemoryExternalData[] } {
+  const externalRefs = new Map<string, ExternalRef>();
+  const externalData: MemoryExternalData[] = [];
+  for (const { tensor, data } of graph.initializers) {
+    if (!outside.has(tensor.name)) continue;
+    const bytes = rawBytes(tensor.dtype, data);
+    const location = `initializer-${externalData.length}.bin`;
+    externalRefs.set(tensor.name, { location, offset: 0, length: bytes.byteLength });
+    externalData.push({ path: location, data: bytes });
+  }
+  return { model: serialize(graph, { externalRefs }).model, externalData };
+}
+
 /** The model bytes of a graph whose initializers all fit inline (tests, small models). */
 export function toBytes(graph: Graph): Uint8Array {
   return serialize(graph).model;

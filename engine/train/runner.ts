@@ -15,7 +15,7 @@ import {
   buildTrainingGraph,
   trainableSpecs,
 } from '../model/training-graph';
-import { toBytes } from '../onnx/serialize';
+import { serializeForSession, toBytes } from '../onnx/serialize';
 import type { MicroBatch } from './batches';
 import { collectGarbage } from './gc';
 
@@ -43,6 +43,14 @@ export interface RunnerOptions {
    * so weights, moments and gradients live in host memory between runs (docs/design.md).
    */
   provider?: ExecutionProvider;
+  /**
+   * LoRA's frozen base inside the sessions (their initializers) rather than fed to every run. Off
+   * the CPU the base then crosses to the device once per session instead of once per run; on the
+   * CPU feeding is zero-copy, and as initializers onnxruntime keeps its own (prepacked) copies per
+   * session without a faster step (docs/training-memory.md). Default: on for every provider but cpu.
+   * The log-probability session keeps it as inputs: it is also fed other models (a KL reference).
+   */
+  frozenResident?: boolean;
   /** The training loss (default sft); grpo feeds each micro-batch's advantages and old log-probs. */
   loss?: TrainingLoss;
   /** Loss grpo's settings (ε, β, temperature). */
@@ -89,6 +97,8 @@ export class TrainingRunner {
     private readonly grads: Tensors,
     /** LoRA's base weights: fed to every run, never updated. */
     private readonly frozen: Tensors,
+    /** The sessions that hold the frozen base themselves (frozenResident). */
+    private readonly resident: ReadonlySet<TrainingGraphMode>,
   ) {}
 
   private get specs(): ParamSpec[] {
@@ -123,6 +133,11 @@ export class TrainingRunner {
       ...(opts.threads === undefined ? {} : { intraOpNumThreads: opts.threads, interOpNumThreads: 1 }),
     };
     const sessions: Partial<Record<TrainingGraphMode, ort.InferenceSession>> = {};
+    const resident = new Set<TrainingGraphMode>(
+      frozen && (opts.frozenResident ?? (opts.provider ?? 'cpu') !== 'cpu')
+        ? modes.filter((m) => m !== 'logprobs')
+        : [],
+    );
     for (const mode of modes) {
       const graph = buildTrainingGraph(opts.config, {
         batchSize: opts.batchSize,
@@ -135,8 +150,13 @@ export class TrainingRunner {
         loss: opts.loss ?? 'sft',
         ...(opts.grpo ? { grpo: opts.grpo } : {}),
         ...(opts.lora ? { lora: opts.lora } : {}),
+        ...(resident.has(mode) ? { frozenWeights: frozen } : {}),
       });
-      sessions[mode] = await ort.InferenceSession.create(toBytes(graph), sessionOptions);
+      const { model, externalData } = serializeForSession(graph, resident.has(mode) ? frozen! : new Set());
+      sessions[mode] = await ort.InferenceSession.create(model, {
+        ...sessionOptions,
+        ...(externalData.length ? { externalData } : {}),
+      });
     }
     // The AdamW graph's arena holds one piece's temporaries, reused run after run.
     const adamwOptions = { ...sessionOptions, enableCpuMemArena: true, enableMemPattern: true };
@@ -155,6 +175,7 @@ export class TrainingRunner {
       wrap(specs, optimizer.expAvgSq),
       wrap(specs, grads),
       frozen ? wrap(paramSpecs(opts.config), frozen) : new Map(),
+      resident,
     );
   }
 
@@ -185,8 +206,10 @@ export class TrainingRunner {
     };
   }
 
-  private weights(): Record<string, ort.Tensor> {
-    return { ...Object.fromEntries(this.frozen), ...Object.fromEntries(this.params) };
+  /** The weights a run of `mode` is fed: the trained ones, and the frozen base unless it holds it. */
+  private weights(mode: TrainingGraphMode): Record<string, ort.Tensor> {
+    const frozen = this.resident.has(mode) ? {} : Object.fromEntries(this.frozen);
+    return { ...frozen, ...Object.fromEntries(this.params) };
   }
 
   /** LoRA dropout's seed for micro-batch i of a step, when the graphs take one. */
@@ -238,7 +261,7 @@ export class TrainingRunner {
     });
     if (!this.opts.accumulation) {
       const out = await this.sessions.step!.run(
-        { ...this.data(micro[0]), ...this.weights(), ...this.dropout(step, 0) },
+        { ...this.data(micro[0]), ...this.weights('step'), ...this.dropout(step, 0) },
         fetches,
       );
       return result(out, Number(out[TRAIN_IO.loss].data[0]));
@@ -252,7 +275,7 @@ export class TrainingRunner {
       const r = await this.sessions.accumulate!.run(
         {
           ...this.data(mb),
-          ...this.weights(),
+          ...this.weights('accumulate'),
           ...this.dropout(step, i),
           ...this.gradients(TRAIN_IO.gradAcc),
           [TRAIN_IO.gradScale]: scalar(share(mb)),
@@ -265,7 +288,7 @@ export class TrainingRunner {
     const out = await this.sessions.apply!.run(
       {
         ...this.data(last),
-        ...this.weights(),
+        ...this.weights('apply'),
         ...this.dropout(step, micro.length - 1),
         ...this.gradients(TRAIN_IO.gradAcc),
         [TRAIN_IO.gradScale]: scalar(share(last)),
@@ -322,7 +345,7 @@ export class TrainingRunner {
     let tokens = 0;
     for (const mb of batches) {
       if (mb.lossTokens === 0) continue;
-      const r = await this.sessions.loss!.run({ ...this.data(mb), ...this.weights() });
+      const r = await this.sessions.loss!.run({ ...this.data(mb), ...this.weights('loss') });
       sum += Number(r[TRAIN_IO.loss].data[0]) * mb.lossTokens;
       tokens += mb.lossTokens;
     }
@@ -336,7 +359,7 @@ export class TrainingRunner {
    * temperature. Positions off the completions hold whatever the model gives there.
    */
   async tokenLogProbs(mb: MicroBatch, model?: Params): Promise<Float32Array> {
-    let weights = this.weights();
+    let weights = this.weights('logprobs');
     if (model) {
       const zeros: Params = new Map(
         this.specs.map((s) => [

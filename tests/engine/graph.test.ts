@@ -4,8 +4,28 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { onnx } from 'onnx-proto';
 import { Graph, OPSET, createSession, ortTensor, ops as o, serialize } from '../../engine/onnx';
+import { externalRefsOf, serializeForSession } from '../../engine/onnx/serialize';
 
 describe('graph builder', () => {
+  test('serializeForSession: the named initializers reach onnxruntime from memory, not the protobuf', async () => {
+    const g = new Graph();
+    const x = g.input('x', 'float32', [1, 3]);
+    const weight = Float32Array.from({ length: 3 * 200_000 }, (_, i) => Math.cos(i));
+    const w = g.initializer('w', 'float32', [3, 200_000], weight);
+    g.output(o.reduceSum(o.matmul(x, w)), 'y');
+    const { model, externalData } = serializeForSession(g, new Set(['w']));
+    expect(model.byteLength).toBeLessThan(1000); // the weight's 2.4 MB are not in it
+    expect([...externalRefsOf(model).keys()]).toEqual(['w']);
+    expect(externalData).toHaveLength(1);
+    expect(externalData[0].data.buffer).toBe(weight.buffer); // a view, no copy
+    const session = await ort.InferenceSession.create(model, { externalData });
+    const inline = await createSession(g);
+    const feeds = { x: ortTensor('float32', [0.5, -1, 2], [1, 3]) };
+    const [got, want] = [await session.run(feeds), await inline.run(feeds)];
+    expect(got.y.data).toEqual(want.y.data);
+    expect(Number(want.y.data[0])).not.toBe(0);
+  });
+
   test('prune removes what no output depends on, with the constants only it read', async () => {
     const g = new Graph();
     const x = g.input('x', 'float32', [2, 3]);

@@ -300,3 +300,56 @@ describe('activation recomputation per layer', () => {
     }
   });
 });
+
+test('LoRA with the base held by the sessions (as on a device): the same steps, evaluation and log-probs as fed', async () => {
+  // On the CPU onnxruntime may pack constant weights for its matrix products: the same products,
+  // so the same bits are expected; a difference would show here first.
+  const loraConfig: LoraConfig = { rank: 4, alpha: 8, dropout: 0, targetModules: ['q', 'k', 'v', 'o', 'up'] };
+  const frozen = initParams(config, 21, 0.2);
+  const adapters = initLora(config, loraConfig, 22);
+  for (const [name, w] of adapters)
+    if (name.endsWith('lora_B.weight')) w.forEach((_, i) => (w[i] = Math.sin(2 * i + 1) * 0.1));
+  const micro = [
+    [microBatch(30), microBatch(31)],
+    [microBatch(32), microBatch(33)],
+  ];
+  const run = async (frozenResident: boolean) => {
+    const params = copy(adapters);
+    const runner = await TrainingRunner.create(
+      {
+        config,
+        batchSize: B,
+        seqLen: T,
+        adamw,
+        accumulation: true,
+        evaluation: true,
+        logProbs: true,
+        frozenResident,
+        lora: loraConfig,
+      },
+      params,
+      { expAvg: zeros(adapters), expAvgSq: zeros(adapters) },
+      frozen,
+    );
+    const losses: number[] = [];
+    for (const [k, batches] of micro.entries()) losses.push((await runner.step(batches, 1e-2, k + 1)).loss);
+    const evalLoss = await runner.evalLoss([microBatch(34)]);
+    const logProbs = await runner.tokenLogProbs(microBatch(35));
+    const reference = await runner.tokenLogProbs(microBatch(35), initParams(config, 23, 0.2));
+    const snap = runner.snapshot();
+    await runner.release();
+    return { losses, evalLoss, logProbs, reference, params: snap.params, expAvgSq: snap.optimizer.expAvgSq };
+  };
+  const fed = await run(false);
+  const held = await run(true);
+  expect(held.losses).toEqual(fed.losses);
+  expect(held.evalLoss).toEqual(fed.evalLoss);
+  expect(held.logProbs).toEqual(fed.logProbs);
+  expect(held.reference).toEqual(fed.reference);
+  expect(held.reference).not.toEqual(held.logProbs);
+  expectSameBits(held.params, fed.params);
+  expectSameBits(held.expAvgSq, fed.expAvgSq);
+  expect(held.params.get('model.layers.0.self_attn.q_proj.lora_A.weight')).not.toEqual(
+    adapters.get('model.layers.0.self_attn.q_proj.lora_A.weight'),
+  );
+});
