@@ -81,4 +81,19 @@ if (cudaReason !== null) {
     expect(gpu.providerFallbackReason).toBeNull();
     gpu.lossCurve.forEach((p, i) => expect(p.loss).toBeCloseTo(cpu.lossCurve[i].loss, 3));
   });
+
+  test('cuda that loads, LoRA (the frozen base held by the sessions on the device): the CPU run’s losses', async () => {
+    const config = { ...CONFIG, method: 'lora' as const, lora: { rank: 4, alpha: 8 } };
+    const cpu = await fineTune({ from: base, outDir: fresh('cpu-lora'), examples: EXAMPLES, config });
+    const gpu = await fineTune({
+      from: base,
+      outDir: fresh('cuda-lora'),
+      examples: EXAMPLES,
+      config,
+      provider: 'cuda',
+    });
+    expect(gpu.provider).toBe('cuda');
+    gpu.lossCurve.forEach((p, i) => expect(p.loss).toBeCloseTo(cpu.lossCurve[i].loss, 3));
+    expect(gpu.lossCurve.at(-1)!.loss).not.toBe(gpu.lossCurve[0].loss);
+  });
 }
