@@ -6,12 +6,6 @@ import { Rng } from '../base/rng';
 // The machine a result was measured on: shared with the demo's results (testing/machine.ts).
 export { machine } from '../testing/machine';
 
-/** A `--name=N` command-line value, or `fallback` when absent (the benchmarks' numeric flags). */
-export function numberArg(name: string, fallback: number): number {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return hit ? Number(hit.split('=')[1]) : fallback;
-}
-
 export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;

@@ -27,6 +27,7 @@ import { createLmsiWorker } from '../workers';
 import { lmsiSearchAttributeKeys } from '../workflows/search-attributes';
 import { createBaseModel } from '../engine/checkpoint';
 import type { RoundResult } from '../contract';
+import { numberArg, stringArg } from './args';
 import { machine } from './machine';
 
 /** The first n lines of a JSONL file, copied under dir (the bench's slice of a model's data split). */
@@ -41,15 +42,14 @@ function firstLines(file: string, n: number, dir: string): string {
 }
 
 async function main(): Promise<void> {
-  const modelArg = process.argv.indexOf('--model');
+  const modelArg = stringArg('model');
+  const maxNewTokens = numberArg('max-new-tokens', 64);
   const root = path.resolve(__dirname, '..');
   const work = path.join(root, 'tmp', `bench-orchestration-${process.pid}`);
   const modelDir =
-    modelArg > 0
-      ? path.resolve(process.argv[modelArg + 1])
+    modelArg !== undefined
+      ? path.resolve(modelArg)
       : createBaseModel({ config: {}, seed: 1, dir: path.join(work, 'model') });
-  const maxNewTokensArg = process.argv.indexOf('--max-new-tokens');
-  const maxNewTokens = maxNewTokensArg > 0 ? Number.parseInt(process.argv[maxNewTokensArg + 1], 10) : 64;
   const sizes = { unlabeled: 64, eval: 32 };
   const modelData = path.join(path.dirname(modelDir), 'data');
   const files = existsSync(path.join(modelData, 'unlabeled.jsonl'))
@@ -127,7 +127,10 @@ async function main(): Promise<void> {
   const roundWallSeconds = (time(events[events.length - 1]) - time(events[0])) / 1000;
   const result = {
     machine: machine(),
-    model: modelArg > 0 ? path.relative(root, modelDir) : 'random weights, embedded size (createBaseModel)',
+    model:
+      modelArg !== undefined
+        ? path.relative(root, modelDir)
+        : 'random weights, embedded size (createBaseModel)',
     data: existsSync(path.join(modelData, 'unlabeled.jsonl'))
       ? path.relative(root, modelData)
       : 'generated arith splits',

@@ -7,8 +7,9 @@
  *   - every Hugging Face folder given with --dir=PATH (repeatable), e.g. the random-weight SmolLM2-135M
  *     of bench/real-models/make-checkpoints.sh (tmp/real-models/smollm2-135m), sampled through the
  *     engine's graph built from its safetensors.
- * Workload: 4 word problems × n = 16 paths × ≤ 32 new tokens at T = 0.7, once without top-k and once
- * with top-k 40. Each repetition times every steps-per-run setting back to back, so all see the same
+ * Workload: 4 word problems × n = 16 paths × ≤ 32 new tokens at T = 0.7, once without top-k, once
+ * with top-k 40 and once with top-p 0.9 (`--top-ks=`, `--top-ps=`; top-p ranks the first 1 024
+ * tokens in the graph and sorts the vocabulary only when a row's nucleus is larger). Each repetition times every steps-per-run setting back to back, so all see the same
  * load on a shared machine; the load average is recorded with each. Every setting must draw the same
  * tokens as the one-step loop (sha256 over every path's token ids, recorded): the reproducibility
  * contract of engine/generate/README.md. The peak RSS after each setting's first call shows what its
@@ -44,12 +45,13 @@ import {
 import { decodeStepsSession, runDecodeSteps, stepsGraphOf } from '../engine/generate/decode-steps';
 import { decodeStep } from '../engine/generate/decoder';
 import { DECODE_STEPS_IO } from '../engine/model/decode-graph';
-import { drawConstants, drawToken } from '../engine/model/draw-in-graph';
+import { drawConstants, drawToken, NO_TRUNCATIONS } from '../engine/model/draw-in-graph';
 import { onnx } from 'onnx-proto';
 import { Graph, ops as o } from '../engine/onnx';
 import { toModelProto } from '../engine/onnx/serialize';
 import { parameterCount } from '../engine/model';
 import { parseConfigJson } from '../engine/checkpoint/model-config';
+import { allArgs, flagArg, listArg, numberArg, numberListArg, stringArg } from './args';
 import { machine, median } from './machine';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -61,22 +63,19 @@ const LLAMA_TOKENIZER = path.join(
   'onnx',
   'ort-genai-tiny-random-LlamaForCausalLM-fp16',
 );
-const arg = (name: string, fallback: string): string => {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return hit ? hit.slice(name.length + 3) : fallback;
-};
-const DIRS = process.argv.filter((a) => a.startsWith('--dir=')).map((a) => path.resolve(a.slice(6)));
-const THREADS = Number(arg('threads', String(os.cpus().length)));
-const REPS = Number(arg('reps', '3'));
-const STEPS = arg('steps', '1,4,8').split(',').map(Number);
-const OUT = arg('out', path.join(__dirname, 'results', 'sample-large-vocab.json'));
+const DIRS = allArgs('dir').map((d) => path.resolve(d));
+const THREADS = numberArg('threads', os.cpus().length);
+const REPS = numberArg('reps', 3);
+const STEPS = numberListArg('steps', [1, 4, 8]);
+const OUT = stringArg('out', path.join(__dirname, 'results', 'sample-large-vocab.json'));
 const N = 16;
 const NEW_TOKENS = 32;
 const TEMPERATURE = 0.7;
-const TOP_KS = arg('top-ks', '0,40').split(',').map(Number);
-const MODELS = arg('models', 'llama-32000,ort-genai-fp16').split(',').filter(Boolean);
-const CHAIN = process.argv.includes('--chain');
-const CHAIN_ROWS = Number(arg('chain-rows', '64'));
+const TOP_KS = numberListArg('top-ks', [0, 40]);
+const TOP_PS = numberListArg('top-ps', [0.9]);
+const MODELS = listArg('models', ['llama-32000', 'ort-genai-fp16']).filter(Boolean);
+const CHAIN = flagArg('chain');
+const CHAIN_ROWS = numberArg('chain-rows', 64);
 
 const round = (x: number, digits = 0) => +x.toFixed(digits);
 const load1 = () => round(os.loadavg()[0], 2);
@@ -126,12 +125,17 @@ async function benchModel(name: string, dir: string, graphCacheDir: string) {
   const model: GenerationModel = await loadGenerationModel(dir, { threads: THREADS, graphCacheDir });
   const loadSeconds = (performance.now() - tLoad) / 1000;
   const byTopK: Record<string, Setting[]> = {};
-  for (const topK of TOP_KS) {
+  const cases = [
+    ...TOP_KS.map((topK) => ({ key: `topK${topK}`, topK, topP: 1 })),
+    ...TOP_PS.map((topP) => ({ key: `topP${topP}`, topK: 0, topP })),
+  ];
+  for (const { key, topK, topP } of cases) {
     const request = {
       prompts: PROMPTS,
       n: N,
       temperature: TEMPERATURE,
       topK,
+      topP,
       maxNewTokens: NEW_TOKENS,
       seed: 'b',
     };
@@ -174,7 +178,7 @@ async function benchModel(name: string, dir: string, graphCacheDir: string) {
           Object.entries(timings).map(([k, v]) => [k, typeof v === 'number' ? round(v) : v]),
         );
         console.log(
-          `${name} top-k ${topK} steps ${s.stepsPerRun} rep ${rep + 1}: ${s.tokens} tokens in ${s.seconds[rep]} s (load ${s.loadAverage1m[rep]})`,
+          `${name} ${key} steps ${s.stepsPerRun} rep ${rep + 1}: ${s.tokens} tokens in ${s.seconds[rep]} s (load ${s.loadAverage1m[rep]})`,
         );
       }
     const one = settings.find((s) => s.stepsPerRun === 1);
@@ -183,7 +187,7 @@ async function benchModel(name: string, dir: string, graphCacheDir: string) {
       s.medianTokPerSec = round(s.tokens / median(s.seconds));
       s.sameTokensAsOneStep = one ? s.tokenSha256 === one.tokenSha256 : false;
     }
-    byTopK[`topK${topK}`] = settings.map((s) => ({ ...s, firstCallSeconds: buildSeconds[s.stepsPerRun] }));
+    byTopK[key] = settings.map((s) => ({ ...s, firstCallSeconds: buildSeconds[s.stepsPerRun] }));
   }
   return {
     name,
@@ -242,7 +246,11 @@ async function chainVsLoop(model: GenerationModel) {
   const u = g.input('u', 'float64', ['batch', 1]);
   const invT = g.input(DECODE_STEPS_IO.inverseTemperature, 'float64', []);
   const tokV = Math.min(vocab, model.tokenizer.vocabSize);
-  const d = drawToken(drawConstants(g, vocab, tokV), o.reshape(logitsIn, [0, vocab]), u, invT, null);
+  const d = drawToken(drawConstants(g, vocab, tokV), o.reshape(logitsIn, [0, vocab]), u, invT, {
+    topK: null,
+    topP: null,
+    logMinP: null,
+  });
   g.output(d.token, 'token');
   g.output(d.chosenLogit, 'chosen');
   g.output(d.maxLogit, 'max');
@@ -269,7 +277,7 @@ async function chainVsLoop(model: GenerationModel) {
     intraOpNumThreads: THREADS,
     interOpNumThreads: 1,
   });
-  const loop = await decodeStepsSession(model, STEPS, false);
+  const loop = await decodeStepsSession(model, STEPS, NO_TRUNCATIONS);
   const host = new Float32Array(vocab);
   const inv = new ort.Tensor('float64', Float64Array.of(1 / TEMPERATURE), []);
 
@@ -310,6 +318,8 @@ async function chainVsLoop(model: GenerationModel) {
         uniforms: us,
         temperature: TEMPERATURE,
         topK: 0,
+        topP: 1,
+        minP: 0,
       });
       past = run.present;
     }
@@ -357,6 +367,7 @@ async function main(): Promise<void> {
         maxNewTokens: NEW_TOKENS,
         temperature: TEMPERATURE,
         topKs: TOP_KS,
+        topPs: TOP_PS,
         threads: THREADS,
         reps: REPS,
         note: 'each repetition runs every steps-per-run setting back to back; tok/s = the real tokens (eos and the length end a path) / wall seconds of a generatePaths call, prefill included',
@@ -389,7 +400,7 @@ async function main(): Promise<void> {
         Object.entries(m.byTopK).flatMap(([k, settings]) =>
           settings.map((s) => ({
             model: m.name,
-            topK: k,
+            truncation: k,
             steps: s.stepsPerRun,
             'tok/s best': s.bestTokPerSec,
             'tok/s median': s.medianTokPerSec,

@@ -22,7 +22,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { machine, numberArg } from './machine';
+import { flagArg, numberArg } from './args';
+import { machine } from './machine';
 import { DEMO_RECIPE } from '../embedded';
 import { baseModel, ROOT } from '../demo/session';
 import { loadGenerationModel, releaseSessions, generatePaths } from '../engine/generate';
@@ -116,7 +117,7 @@ async function child(): Promise<void> {
   await new Promise((resolve) => process.stdin.once('data', resolve));
   const t0 = performance.now();
   const perCall = numberArg('per-call', mine.length);
-  const ids = await sampleCalls(model, mine, perCall, process.argv.includes('--sorted'));
+  const ids = await sampleCalls(model, mine, perCall, flagArg('sorted'));
   const seconds = (performance.now() - t0) / 1000;
   const line = `${JSON.stringify({ seconds, ids })}\n`;
   // A pipe is written asynchronously: exit only once the line is out.
@@ -174,7 +175,7 @@ async function twoProcesses(perCall?: number, sorted = false): Promise<Run> {
 }
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--child')) return child();
+  if (flagArg('child')) return child();
   const { modelDir, prompts: ps } = await prompts();
   const rows: { way: string; threads: number; processes: number; promptsPerCall: number; run: Run }[] = [];
   const add = async (way: string, threads: number, perCall: number, sorted = false) => {

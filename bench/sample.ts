@@ -33,28 +33,25 @@ import {
 } from '../engine/generate';
 import { LlamaConfig, parameterCount } from '../engine/model';
 import { Rng, deriveSeed } from '../base/rng';
+import { numberArg, numberListArg, stringArg } from './args';
 import { MATMUL_N, machine, matmulGflops, median } from './machine';
 
-const arg = (name: string, fallback: string): string => {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return hit ? hit.slice(name.length + 3) : fallback;
-};
-const THREADS = Number(arg('threads', String(os.cpus().length)));
+const THREADS = numberArg('threads', os.cpus().length);
 /** `cuda` (bench/gpu) runs the sampler, the naive loop, transformers.js and the MatMul on the GPU. */
-const PROVIDER_ARG = arg('provider', 'cpu');
+const PROVIDER_ARG = stringArg('provider', 'cpu');
 if (PROVIDER_ARG !== 'cpu' && PROVIDER_ARG !== 'cuda') {
   throw new Error(`--provider must be cpu or cuda, got ${PROVIDER_ARG}`);
 }
 const PROVIDER: 'cpu' | 'cuda' = PROVIDER_ARG;
-const OUT = arg(
+const OUT = stringArg(
   'out',
   path.join(__dirname, 'results', PROVIDER === 'cuda' ? 'sample-cuda.json' : 'sample.json'),
 );
-const REPS = Number(arg('reps', '3'));
-const STEPS = arg('steps', '1,4,8,16').split(',').map(Number);
-const NAIVE_PROMPTS = Number(arg('naive-prompts', '8'));
+const REPS = numberArg('reps', 3);
+const STEPS = numberListArg('steps', [1, 4, 8, 16]);
+const NAIVE_PROMPTS = numberArg('naive-prompts', 8);
 /** Rounds of (lmsi, transformers.js) back to back, so both see the same load on a shared machine. */
-const ROUNDS = Number(arg('rounds', '3'));
+const ROUNDS = numberArg('rounds', 3);
 const N = 32;
 const NEW_TOKENS = 64;
 const TEMPERATURE = 0.7;

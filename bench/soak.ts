@@ -20,18 +20,10 @@ import { LocalArtifactStore } from '../store';
 import { deriveSeed, Rng } from '../base/rng';
 import { pretrainedTinyModel } from '../testing/tiny-model';
 import { devServer } from '../testing/dev-server';
-import {
-  datasetIds,
-  faultCampaignConfig,
-  sampledQuestionIds,
-  smallSplits,
-} from '../testing/fault-campaign';
-import {
-  startWorkerProcess,
-  writeWorkflowBundle,
-  type WorkerProcess,
-} from '../testing/worker-process';
-import { machine, numberArg } from './machine';
+import { datasetIds, faultCampaignConfig, sampledQuestionIds, smallSplits } from '../testing/fault-campaign';
+import { startWorkerProcess, writeWorkflowBundle, type WorkerProcess } from '../testing/worker-process';
+import { numberArg, stringArg } from './args';
+import { machine } from './machine';
 
 const ROUNDS = numberArg('rounds', 10);
 const SEED = numberArg('seed', 1);
@@ -45,8 +37,7 @@ const HEARTBEATING = new Set([
   'generateExemplars',
   'generateQuestions',
 ]);
-const outArg = process.argv.find((a) => a.startsWith('--out='));
-const OUT = path.resolve(outArg ? outArg.slice('--out='.length) : 'bench/results/soak.json');
+const OUT = path.resolve(stringArg('out', 'bench/results/soak.json'));
 
 async function main(): Promise<void> {
   const started = Date.now();

@@ -29,16 +29,12 @@ import type { Params } from '../engine/model/params';
 import { buildCharTokenizerFiles } from '../engine/tokenizer/char-tokenizer';
 import { fineTune } from '../engine/train';
 import { Rng } from '../base/rng';
+import { flagArg, listArg, numberArg, stringArg } from './args';
 import { machine } from './machine';
 import { availableBytes, runChild } from './real-models/child';
 
 const ROOT = path.resolve(__dirname, '..');
 const WORK = path.join(ROOT, 'tmp', 'train-memory');
-
-const arg = (name: string, fallback: string): string => {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return hit ? hit.slice(name.length + 3) : fallback;
-};
 
 /** SmolLM2-135M's config.json, in the engine's names. */
 const smollm2 = (vocabSize: number): Partial<LlamaConfig> => ({
@@ -160,14 +156,17 @@ async function child(c: Case, steps: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const childCase = arg('case', '');
-  const steps = Number(arg('steps', '4'));
+  const childCase = stringArg('case', '');
+  const steps = numberArg('steps', 4);
   if (childCase) return child(JSON.parse(childCase) as Case, steps);
 
-  const names = arg('cases', CASES.map((c) => c.name).join(',')).split(',');
-  const limit = Number(arg('rss-limit-gb', '16')) * 1e9;
-  const out = arg('out', path.join(ROOT, 'bench', 'results', 'train-memory.json'));
-  const mmapThreshold = arg('malloc-mmap-threshold', '');
+  const names = listArg(
+    'cases',
+    CASES.map((c) => c.name),
+  );
+  const limit = numberArg('rss-limit-gb', 16) * 1e9;
+  const out = stringArg('out', path.join(ROOT, 'bench', 'results', 'train-memory.json'));
+  const mmapThreshold = stringArg('malloc-mmap-threshold', '');
   const env = mmapThreshold ? { ...process.env, MALLOC_MMAP_THRESHOLD_: mmapThreshold } : process.env;
   mkdirSync(WORK, { recursive: true });
   // Cases run again replace their own records; the others of the file stay.
@@ -269,7 +268,7 @@ function printTable(rows: Record<string, unknown>[]): void {
   for (const l of lines) console.log(fmt(l));
 }
 
-if (process.argv.includes('--make')) makeModel((JSON.parse(arg('case', '{}')) as Case).vocab);
+if (flagArg('make')) makeModel((JSON.parse(stringArg('case', '{}')) as Case).vocab);
 else
   main().catch((e) => {
     console.error(e);

@@ -14,7 +14,8 @@ import { createBaseModel } from '../engine/checkpoint';
 import { LlamaConfig, parameterCount } from '../engine/model';
 import { fineTune } from '../engine/train';
 import { Rng } from '../base/rng';
-import { MATMUL_N, machine, matmulGflops, median, numberArg } from './machine';
+import { numberArg } from './args';
+import { MATMUL_N, machine, matmulGflops, median } from './machine';
 
 const STEPS = numberArg('steps', 40);
 const WARMUP_STEPS = 3; // not timed: the first runs allocate the arena and page in the graph

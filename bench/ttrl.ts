@@ -14,23 +14,20 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { machine, numberArg } from './machine';
+import { flagArg, numberArg, numberListArg, stringArg } from './args';
+import { machine } from './machine';
 import { parseDemoArgs, type DemoOptions } from '../demo/options';
 import type { DemoSeedResult } from '../demo/results';
 import { DEMO_RECIPE } from '../embedded';
 import { demoBase, ensureTemporalCli, ROOT, runSeed, startDemoServer } from '../demo/session';
 
-const arg = (name: string): string | undefined => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-};
-const SEEDS = (arg('seeds') ?? '1,2,3').split(',').map(Number);
+const SEEDS = numberListArg('seeds', [1, 2, 3]);
 const ROUNDS = numberArg('rounds', 2);
 const POOL = numberArg('pool', 150);
 const TRAINED_PATHS = numberArg('trained-paths', 8);
 const TTRL_LR = numberArg('ttrl-learning-rate', 1e-4);
-const COLLAPSE = !process.argv.includes('--no-collapse');
-const OUT = path.resolve(ROOT, arg('out') ?? 'bench/results/ttrl.json');
+const COLLAPSE = !flagArg('no-collapse');
+const OUT = path.resolve(ROOT, stringArg('out', 'bench/results/ttrl.json'));
 /** The forced collapse: a learning rate far beyond what the model takes, two rounds, the rule on. */
 const COLLAPSE_LR = 0.05;
 const COLLAPSE_RULE = { saturatedMajorityShare: 0.9, minAnswerEntropy: 0.2, maxMedianLengthFactor: 1.5 };

@@ -27,14 +27,13 @@ import { machine } from '../../testing/machine';
 import { TINY_RECIPE } from '../../embedded';
 import { writeArithSplits } from '../../method/tasks/arith';
 import { pretrainedTinyModel } from '../../testing/tiny-model';
-import { numberArg } from '../machine';
+import { flagArg, numberArg, stringArg } from '../args';
 import { runCampaign, type CampaignRun, type Cluster } from './campaign';
 import { createHosts, hostsNamed, removeHosts } from './netns';
 import { startS3, startTemporal, stopS3Sync, stopTemporalSync, type TemporalKind } from './services';
 import type { HostWorker } from './workers';
 
-const flag = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-const TEMPORAL = (flag('temporal') ?? 'cluster') as TemporalKind;
+const TEMPORAL = stringArg('temporal', 'cluster') as TemporalKind;
 // Questions of the tiny model's own kind (its recipe's knobs), enough that a sampling shard and the
 // evaluation outlast a few of a worker's throttled heartbeats: the faults are triggered by progress.
 const UNLABELED = numberArg('unlabeled', 320);
@@ -42,8 +41,8 @@ const EVAL = numberArg('eval', 120);
 const M = numberArg('m', 8);
 const STEPS = numberArg('steps', 300);
 const DEADLINE_MIN = numberArg('deadline-min', 30);
-const KEEP = process.argv.includes('--keep');
-const OUT = path.resolve(flag('out') ?? 'bench/results/cluster.json');
+const KEEP = flagArg('keep');
+const OUT = path.resolve(stringArg('out', 'bench/results/cluster.json'));
 
 /** Undone in reverse order on every way out: success, failure, the deadline, a signal. */
 const cleanups: { what: string; run: () => void }[] = [];

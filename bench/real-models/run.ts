@@ -37,16 +37,12 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { ensureTemporalCli, retryServerStartup } from '../../demo/session';
 import { lmsiSearchAttributeKeys } from '../../workflows/search-attributes';
 import { machine } from '../machine';
+import { flagArg, listArg, numberArg, stringArg } from '../args';
 import { availableBytes, type ChildRun, runChild } from './child';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const MODELS_DIR = path.join(ROOT, 'tmp', 'real-models');
 const GSM8K = path.resolve(ROOT, '..', 'shared', 'data', 'gsm8k');
-
-const arg = (name: string, fallback: string): string => {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return hit ? hit.slice(name.length + 3) : fallback;
-};
 
 const ALL_MODELS = ['smollm2-135m', 'qwen2.5-0.5b', 'llama-3.2-1b'];
 const PHASES = [
@@ -72,17 +68,17 @@ const TIMEOUT_S: Record<Phase, number> = {
   campaign: 1500,
 };
 
-const models = arg('models', ALL_MODELS.join(',')).split(',');
-const phases = arg('phases', DEFAULT_PHASES.join(',')).split(',') as Phase[];
+const models = listArg('models', ALL_MODELS);
+const phases = listArg('phases', DEFAULT_PHASES) as Phase[];
 for (const p of phases)
   if (!PHASES.includes(p)) throw new Error(`unknown phase ${p}; phases: ${PHASES.join(',')}`);
-const RSS_LIMIT = Number(arg('rss-limit-gb', '18')) * 1e9;
+const RSS_LIMIT = numberArg('rss-limit-gb', 18) * 1e9;
 /** Below this much available memory on the machine a phase is stopped, whatever its own size. */
-const MIN_AVAILABLE = Number(arg('min-available-gb', '1.5')) * 1e9;
-const BUDGET_MS = Number(arg('budget-minutes', '55')) * 60_000;
+const MIN_AVAILABLE = numberArg('min-available-gb', 1.5) * 1e9;
+const BUDGET_MS = numberArg('budget-minutes', 55) * 60_000;
 /** Keep the results file's other models and phases: rerun some phases without redoing the rest. */
-const MERGE = process.argv.includes('--merge');
-const OUT = path.resolve(arg('out', path.join(ROOT, 'bench', 'results', 'real-models.json')));
+const MERGE = flagArg('merge');
+const OUT = path.resolve(stringArg('out', path.join(ROOT, 'bench', 'results', 'real-models.json')));
 const THREADS = cpus().length;
 
 const gb = (bytes: number) => Math.round((bytes / 1e9) * 100) / 100;
@@ -553,7 +549,7 @@ function tableOnly() {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
 if (require.main === module)
-  (process.argv.includes('--table-only') ? Promise.resolve().then(tableOnly) : main()).catch((e: unknown) => {
+  (flagArg('table-only') ? Promise.resolve().then(tableOnly) : main()).catch((e: unknown) => {
     console.error(e);
     process.exit(1);
   });

@@ -13,11 +13,11 @@ import * as path from 'node:path';
 import { saveCheckpoint } from '../../engine/checkpoint';
 import { parseConfigJson } from '../../engine/checkpoint/model-config';
 import { initParams, parameterCount } from '../../engine/model';
+import { positionalArgs, stringArg } from '../args';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CONFIGS = path.join(__dirname, 'configs');
-const outArg = process.argv.find((a) => a.startsWith('--out='));
-const OUT = outArg ? path.resolve(outArg.slice(6)) : path.join(ROOT, 'tmp', 'real-models');
+const OUT = path.resolve(stringArg('out', path.join(ROOT, 'tmp', 'real-models')));
 const TOKENIZER = path.join(
   ROOT,
   '..',
@@ -28,7 +28,7 @@ const TOKENIZER = path.join(
 );
 
 const all = readdirSync(CONFIGS).map((f) => path.basename(f, '.json'));
-const named = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const named = positionalArgs(['out']);
 const models = named.length > 0 ? named : all;
 for (const m of models)
   if (!all.includes(m)) throw new Error(`no bench/real-size/configs/${m}.json; models: ${all.join(', ')}`);

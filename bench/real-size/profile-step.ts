@@ -23,17 +23,14 @@ import {
   trainableSpecs,
 } from '../../engine/model';
 import { toBytes } from '../../engine/onnx/serialize';
+import { flagArg, numberArg, stringArg } from '../args';
 
-const arg = (name: string, fallback: string): string => {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return hit ? hit.slice(name.length + 3) : fallback;
-};
-const model = arg('model', 'qwen2.5-0.5b');
-const method = arg('method', 'lora');
-const recompute = process.argv.includes('--recompute');
-const steps = Number(arg('steps', '2'));
+const model = stringArg('model', 'qwen2.5-0.5b');
+const method = stringArg('method', 'lora');
+const recompute = flagArg('recompute');
+const steps = numberArg('steps', 2);
 /** --no-profile: time and peak memory alone (the profiler holds its events in memory). */
-const profile = !process.argv.includes('--no-profile');
+const profile = !flagArg('no-profile');
 const [B, T] = [4, 256];
 
 const configFile = path.join(__dirname, 'configs', `${model}.json`);
@@ -46,9 +43,7 @@ const lora =
         targetModules: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'],
       })
     : undefined;
-const requested = process.argv.some((a) => a.startsWith('--head-chunk-rows='))
-  ? Number(arg('head-chunk-rows', '0'))
-  : undefined;
+const requested = numberArg('head-chunk-rows');
 const rows = requested ?? headChunkRows(config, B * T, 'float32');
 
 async function main() {
@@ -63,6 +58,7 @@ async function main() {
     ...(lora ? { lora } : {}),
   });
   const prefix = path.join(tmpdir(), `lmsi-profile-${process.pid}`);
+  const saveOptimized = stringArg('save-optimized', '');
   const session = await ort.InferenceSession.create(toBytes(graph), {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
@@ -73,7 +69,7 @@ async function main() {
     enableProfiling: profile,
     profileFilePrefix: prefix,
     // --save-optimized=FILE: the graph onnxruntime runs, after its fusions (for a liveness analysis).
-    ...(arg('save-optimized', '') ? { optimizedModelFilePath: arg('save-optimized', '') } : {}),
+    ...(saveOptimized ? { optimizedModelFilePath: saveOptimized } : {}),
   });
   const rng = new Rng(1);
   const feeds: Record<string, ort.Tensor> = {};
@@ -117,7 +113,9 @@ async function main() {
     console.log(`after run ${s + 1}: resident ${rss()}`);
   }
   if (!profile) {
-    console.log(`wall per step ${wall.map((w) => w.toFixed(2)).join(' ')} s; load ${loadavg()[0].toFixed(2)}`);
+    console.log(
+      `wall per step ${wall.map((w) => w.toFixed(2)).join(' ')} s; load ${loadavg()[0].toFixed(2)}`,
+    );
     return;
   }
   session.endProfiling();
@@ -129,7 +127,7 @@ async function main() {
   const file = path.join(path.dirname(prefix), found);
   type Event = { cat: string; name: string; dur: number; args?: { op_name?: string } };
   const events = JSON.parse(readFileSync(file, 'utf8')) as Event[];
-  if (process.argv.includes('--keep-profile')) console.log(`profile kept: ${file}`);
+  if (flagArg('keep-profile')) console.log(`profile kept: ${file}`);
   else rmSync(file, { force: true });
   // Node events come as "<node>_kernel_time"; runs as "model_run". The first run is left out.
   const runs = events.filter((e) => e.name === 'model_run');
@@ -153,7 +151,7 @@ async function main() {
     console.log(
       `  ${r.op.padEnd(24)} ${r.seconds.toFixed(2).padStart(7)} s  ${r.share.toFixed(1).padStart(5)} %`,
     );
-  const out = arg('out', '');
+  const out = stringArg('out', '');
   if (out)
     writeFileSync(
       out,

@@ -33,6 +33,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import * as path from 'node:path';
+import { flagArg, listArg, numberArg, stringArg } from '../args';
 import { gemvBandwidthGBps, machine } from '../machine';
 import { availableBytes, type ChildRun, runChild, runProcess } from '../real-models/child';
 
@@ -41,12 +42,6 @@ const MODELS_DIR = path.join(ROOT, 'tmp', 'real-models');
 const WORK = path.join(ROOT, 'tmp', 'real-size');
 const PYTHON = path.join(ROOT, 'tmp', 'venv-hf', 'bin', 'python');
 const GSM8K = path.resolve(ROOT, '..', 'shared', 'data', 'gsm8k');
-
-const arg = (name: string, fallback: string): string => {
-  const hit = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return hit ? hit.slice(name.length + 3) : fallback;
-};
-const flag = (name: string) => process.argv.includes(`--${name}`);
 
 const MODELS = ['smollm2-135m', 'qwen2.5-0.5b'];
 const CASES = [
@@ -63,15 +58,15 @@ const CASES = [
 ] as const;
 type Case = (typeof CASES)[number];
 
-const models = arg('models', MODELS.join(',')).split(',');
-const cases = arg('cases', CASES.join(',')).split(',') as Case[];
+const models = listArg('models', MODELS);
+const cases = listArg('cases', CASES) as Case[];
 for (const c of cases)
   if (!CASES.includes(c)) throw new Error(`unknown case ${c}; cases: ${CASES.join(',')}`);
-const OUT = path.resolve(arg('out', path.join(ROOT, 'bench', 'results', 'real-size.json')));
-const RSS_LIMIT = Number(arg('rss-limit-gb', '16')) * 1e9;
-const THREADS = Number(arg('threads', '2'));
+const OUT = path.resolve(stringArg('out', path.join(ROOT, 'bench', 'results', 'real-size.json')));
+const RSS_LIMIT = numberArg('rss-limit-gb', 16) * 1e9;
+const THREADS = numberArg('threads', 2);
 /** cuda (bench/gpu) runs lmsi's cases on the GPU; the peers' cases are CPU-only, leave them out there. */
-const PROVIDER = arg('provider', 'cpu') as 'cpu' | 'cuda';
+const PROVIDER = stringArg('provider', 'cpu') as 'cpu' | 'cuda';
 
 const SAMPLE = { n: 16, maxNewTokens: 32, temperature: 0.7, warmup: 1 };
 /** Batch 1 (one path of one prompt), against the memory-bound decode rate. */
@@ -387,12 +382,12 @@ async function main() {
         models: Record<string, { cases: Record<string, CaseRecord> }>;
       })
     : null;
-  if (previous && (flag('merge') || flag('table-only')))
+  if (previous && (flagArg('merge') || flagArg('table-only')))
     BANDWIDTH = previous.machine.gemvBandwidthGBps ?? null;
   const results: Record<string, Record<string, CaseRecord>> = {};
-  if (previous && (flag('merge') || flag('table-only')))
+  if (previous && (flagArg('merge') || flagArg('table-only')))
     for (const [k, m] of Object.entries(previous.models)) results[k] = { ...m.cases };
-  if (flag('table-only')) {
+  if (flagArg('table-only')) {
     console.log(table(results));
     return;
   }
