@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { CampaignConfig, type CampaignConfigInput } from '../config/campaign';
+import type { FineTuneInput } from '../contract';
 
 // What tests and benchmarks share (not part of the built package): campaign configs, the cached tiny
 // model, and the fault-injection kit (a dev server and worker processes to SIGKILL).
@@ -48,3 +49,17 @@ export function testCampaignConfig(overrides: {
     ...overrides.extra,
   });
 }
+
+/**
+ * A fineTune / policyUpdate activity's training section for one step on a tiny set: every field
+ * given, as a round's settings reach the activity.
+ */
+export const oneStepTraining: FineTuneInput['training'] = {
+  steps: 1,
+  learningRate: 1e-3,
+  batchSize: 2,
+  gradientAccumulation: 1,
+  warmupSteps: 0,
+  weightDecay: 0,
+  checkpointEvery: 10,
+};

@@ -11,6 +11,7 @@ import { zeroShotCotPrompt } from '../../method/formats';
 import { getTask } from '../../method/tasks';
 import type { Question } from '../../method/types';
 import { LocalArtifactStore } from '../../store';
+import { oneStepTraining } from '../../testing/campaign-config';
 
 /**
  * prompting.chatTemplate through the model activities, on a tiny Qwen2 checkpoint with a ChatML
@@ -99,15 +100,7 @@ describe('model activities in chat turns', () => {
       round: 1,
       modelRef,
       trainingSetRef: (await store.putJsonl(examples)).ref,
-      training: {
-        steps: 1,
-        learningRate: 1e-3,
-        batchSize: 2,
-        gradientAccumulation: 1,
-        warmupSteps: 0,
-        weightDecay: 0,
-        checkpointEvery: 10,
-      },
+      training: oneStepTraining,
       seed: 'chat/round-1/train',
       chatTemplate: 'auto',
     };
@@ -133,15 +126,7 @@ describe('model activities in chat turns', () => {
       round: 1,
       modelRef,
       trainingSetRef: (await store.putJsonl([{ prompt: 'Q: 1 + 1?\nA:', completion: ' 2.' }])).ref,
-      training: {
-        steps: 1,
-        learningRate: 1e-3,
-        batchSize: 1,
-        gradientAccumulation: 1,
-        warmupSteps: 0,
-        weightDecay: 0,
-        checkpointEvery: 10,
-      },
+      training: { ...oneStepTraining, batchSize: 1 },
       seed: 'provider/round-1/train',
       executionProvider: 'cuda',
       allowCpuFallback: false,

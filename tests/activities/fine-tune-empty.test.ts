@@ -5,6 +5,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { makeFineTune, makePolicyUpdate } from '../../activities/fine-tune';
 import type { FineTuneInput, FineTuneResult, PolicyRecord, PolicyUpdateInput } from '../../contract';
 import { LocalArtifactStore } from '../../store';
+import { oneStepTraining } from '../../testing/campaign-config';
 
 /**
  * A round with nothing to train on returns its model untrained without fetching it from the store
@@ -22,15 +23,6 @@ class CountingStore extends LocalArtifactStore {
 
 // A tree ref this store has never held: fetching it would fail.
 const absentModel = `sha256:${'0'.repeat(64)}`;
-const training = {
-  steps: 1,
-  learningRate: 1e-3,
-  batchSize: 2,
-  gradientAccumulation: 1,
-  warmupSteps: 0,
-  weightDecay: 0,
-  checkpointEvery: 10,
-};
 const untrained: FineTuneResult = {
   modelRef: absentModel,
   trained: false,
@@ -62,7 +54,7 @@ describe('training with no examples', () => {
         round: 1,
         modelRef: absentModel,
         trainingSetRef: (await store.putJsonl([])).ref,
-        training,
+        training: oneStepTraining,
         seed: 'empty/round-1/train',
         ...(chatTemplate === undefined ? {} : { chatTemplate }),
       };
@@ -97,7 +89,7 @@ describe('training with no examples', () => {
       round: 1,
       modelRef: absentModel,
       policySetRef: (await store.putJsonl(records)).ref,
-      training,
+      training: oneStepTraining,
       grpo: { clipEpsilon: 0.2, klBeta: 0, temperature: 1 },
       seed: 'empty/round-1/policy',
     };
@@ -118,7 +110,7 @@ describe('training with no examples', () => {
       round: 1,
       modelRef: absentModel,
       trainingSetRef: (await store.putJsonl([{ prompt: 'Q: 1 + 1?\nA:', completion: ' 2' }])).ref,
-      training,
+      training: oneStepTraining,
       seed: 'empty/round-1/train',
     };
     await expect(
