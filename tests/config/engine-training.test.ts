@@ -88,22 +88,8 @@ describe('engineTrainingConfig', () => {
 
   it("lets lmsi finetune's flags override the config's section", () => {
     const base = TrainingConfig.parse(section);
-    const t = TrainingConfig.parse(
-      withTrainingFlags(base, {
-        epochs: 3,
-        learningRate: 1e-3,
-        batchSize: 8,
-        gradientAccumulation: 1,
-        warmupSteps: 0,
-        weightDecay: 0,
-        checkpointEvery: 50,
-        packing: 'none',
-        recompute: false,
-        lora: { rank: 16, targetModules: ['k', 'q'] },
-      }),
-    );
-    const engine = FineTuneConfig.parse(engineTrainingConfig(t, { seed: 'finetune', seqLen: 64 }));
-    expect(engine).toMatchObject({
+    // The flags the engine takes under the same name and value.
+    const same = {
       epochs: 3,
       learningRate: 1e-3,
       batchSize: 8,
@@ -111,8 +97,19 @@ describe('engineTrainingConfig', () => {
       warmupSteps: 0,
       weightDecay: 0,
       checkpointEvery: 50,
-      packing: false,
       recompute: false,
+    };
+    const t = TrainingConfig.parse(
+      withTrainingFlags(base, {
+        ...same,
+        packing: 'none',
+        lora: { rank: 16, targetModules: ['k', 'q'] },
+      }),
+    );
+    const engine = FineTuneConfig.parse(engineTrainingConfig(t, { seed: 'finetune', seqLen: 64 }));
+    expect(engine).toMatchObject({
+      ...same,
+      packing: false,
       seqLen: 64,
       method: 'lora',
       // The section's alpha and dropout stay; the flags' rank and modules replace its own.
