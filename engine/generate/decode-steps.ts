@@ -6,6 +6,7 @@ import { CHECKPOINT_FILES, loadCheckpoint } from '../checkpoint/checkpoint';
 import { parseConfigJson } from '../checkpoint/model-config';
 import { WEIGHTS_FILE, WEIGHTS_INDEX_FILE } from '../checkpoint/weights';
 import { DECODE_STEPS_IO, buildDecodeStepsGraph } from '../model/decode-graph';
+import type { TruncationFlags } from '../model/draw-in-graph';
 import { type Params, paramSpecs, parameterCount } from '../model/params';
 import { type ExternalRef, externalRefsOf, inlineFloatsOf, serialize, toBytes } from '../onnx/serialize';
 import type { GenerationModel } from './load';
@@ -69,8 +70,6 @@ function ownCheckpoint(dir: string): boolean {
  */
 export function decodeStepsUnavailable(model: GenerationModel, o: SampleOptions): string | null {
   if (o.repetitionPenalty !== 1) return 'repetition penalty runs on the host only';
-  if (o.topP !== 1) return 'top-p runs on the host only';
-  if (o.minP !== 0) return 'min-p runs on the host only';
   if (o.mixLengths) return 'mixLengths pads rows; the decode-steps graph is used with equal lengths only';
   if (stepsGraphOf(model) === 'decoder-loop')
     return decoderLoopUnavailable(model) ?? loopMemoryUnavailable(model);
@@ -126,50 +125,60 @@ function loopMemoryUnavailable(model: GenerationModel): string | null {
   return memoryUnavailable(model, bytes.weights, 'weights', 2 * bytes.inline);
 }
 
-/** The decode-steps graphs' names in the session cache: one graph per (k, with top-k or not). */
+/** The truncations a sampling's options turn on (processors/index.ts's conditions). */
+export function truncationsOf(o: Pick<SampleOptions, 'topK' | 'topP' | 'minP'>): TruncationFlags {
+  return { topK: o.topK > 0, topP: o.topP !== 1, minP: o.minP !== 0 };
+}
+
+/** The decode-steps graphs' names in the session cache: one graph per (k, truncations). */
 const STEPS_GRAPH = 'decode-steps|';
-const stepsGraph = (steps: number, topK: boolean) => `${STEPS_GRAPH}${steps}|${topK}`;
+const truncationNames = (t: TruncationFlags): string[] =>
+  (['top-k', 'top-p', 'min-p'] as const).filter((_, i) => [t.topK, t.topP, t.minP][i]);
+const stepsGraph = (steps: number, t: TruncationFlags) =>
+  `${STEPS_GRAPH}${steps}|${truncationNames(t).join('+')}`;
 
 /**
  * The decode-steps session of a model whose decoder is the engine's graph (see
  * `decodeStepsUnavailable`), built from the same config.json and weights. It shares the one session
  * cache with the decoder, keyed on the decoder's file (rewritten with the weights: our checkpoints
  * are replaced as a whole, and a graph built from a Hugging Face folder is named after its weights'
- * sizes and mtimes), `steps`, `topK`, provider and threads.
+ * sizes and mtimes), `steps`, the truncations, provider and threads.
  */
 export function decodeStepsSession(
   model: GenerationModel,
   steps: number,
-  topK: boolean,
+  truncations: TruncationFlags,
 ): Promise<ort.InferenceSession> {
   if (stepsGraphOf(model) === 'decoder-loop') {
     // One Loop serves every k (the run's length is the uniforms' second axis).
     const key = {
-      graph: stepsGraph(0, topK),
+      graph: stepsGraph(0, truncations),
       file: model.modelFile,
       provider: model.provider,
       threads: model.threads,
     };
-    return cachedSession(key, () => decoderLoopBytes(model, topK), decoderLoopSessionConfig(model)).then(
-      (x) => {
-        builtFor.add(model.modelFile);
-        return x;
-      },
-    );
+    return cachedSession(
+      key,
+      () => decoderLoopBytes(model, truncations),
+      decoderLoopSessionConfig(model),
+    ).then((x) => {
+      builtFor.add(model.modelFile);
+      return x;
+    });
   }
   const key = {
-    graph: stepsGraph(steps, topK),
+    graph: stepsGraph(steps, truncations),
     file: model.modelFile,
     provider: model.provider,
     threads: model.threads,
   };
   const session = cachedSession(key, (decoderFile) => {
     const shared = sharedWeights(model);
-    if (shared) return writeBesideDecoder(model, decoderFile, shared, steps, topK);
+    if (shared) return writeBesideDecoder(model, decoderFile, shared, steps, truncations);
     const ckpt = loadCheckpoint(model.dir, { weightsOnly: true });
     const graph = buildDecodeStepsGraph(ckpt.config, ckpt.params, {
       steps,
-      topK,
+      truncations,
       tokenizerVocabSize: Math.min(model.tokenizer.vocabSize, ckpt.config.vocabSize),
     });
     return toBytes(graph);
@@ -205,7 +214,7 @@ function writeBesideDecoder(
   decoderFile: string,
   refs: Map<string, ExternalRef>,
   steps: number,
-  topK: boolean,
+  truncations: TruncationFlags,
 ): string {
   const configFile = path.join(model.dir, CHECKPOINT_FILES.config);
   const config = parseConfigJson(JSON.parse(readFileSync(configFile, 'utf8')), configFile);
@@ -220,10 +229,11 @@ function writeBesideDecoder(
   }
   const graph = buildDecodeStepsGraph(config, params, {
     steps,
-    topK,
+    truncations,
     tokenizerVocabSize: Math.min(model.tokenizer.vocabSize, config.vocabSize),
   });
-  const out = path.join(path.dirname(decoderFile), `decode-steps-${steps}${topK ? '-top-k' : ''}.onnx`);
+  const name = ['decode-steps', steps, ...truncationNames(truncations)].join('-');
+  const out = path.join(path.dirname(decoderFile), `${name}.onnx`);
   const tmp = `${out}.${process.pid}.tmp`;
   writeFileSync(tmp, serialize(graph, { externalRefs: refs }).model);
   renameSync(tmp, out);
@@ -257,6 +267,10 @@ export interface StepsFeeds {
   temperature: number;
   /** 0 = off (a graph built without top-k); above the vocabulary it keeps every token. */
   topK: number;
+  /** 1 = off (a graph built without top-p). */
+  topP: number;
+  /** 0 = off (a graph built without min-p). */
+  minP: number;
 }
 
 const int64 = (values: ArrayLike<number>, dims: number[]) =>
@@ -294,6 +308,10 @@ export async function runDecodeSteps(
   if (f.topK > 0)
     // TopK's k is at most the vocabulary; a larger k keeps every token, as the host's top-k does.
     feeds[DECODE_STEPS_IO.topK] = int64([Math.min(f.topK, model.logitsSize)], [1]);
+  if (f.topP !== 1) feeds[DECODE_STEPS_IO.topP] = new ort.Tensor('float64', Float64Array.of(f.topP), []);
+  // ln(min_p) as min-p's processor computes it, so the graph's cut is the host's.
+  if (f.minP !== 0)
+    feeds[DECODE_STEPS_IO.logMinP] = new ort.Tensor('float64', Float64Array.of(Math.log(f.minP)), []);
   f.past.forEach((t, i) => (feeds[sig.pastNames[i]] = t));
   const out = await session.run(feeds);
   return {

@@ -1,8 +1,8 @@
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
-import { drawConstants, drawToken } from '../model/draw-in-graph';
-import { DECODE_STEPS_IO } from '../model/decode-graph';
+import { type TruncationFlags, drawConstants, drawToken } from '../model/draw-in-graph';
+import { DECODE_STEPS_IO, truncationInputs } from '../model/decode-graph';
 import { Graph } from '../onnx/graph';
 import { toModelProto } from '../onnx/serialize';
 import type { GenerationModel } from './load';
@@ -20,7 +20,7 @@ import { int64s, node, renameValues, topologicalOrder, valueInfo } from './onnx-
  * Inputs and outputs are the engine's decode-steps graph's (engine/model/decode-graph.ts): input_ids
  * [B, 1], attention_mask [B, P] (the past only), position_ids [B, 1] (when the decoder takes them),
  * past_key_values.*, DECODE_STEPS_IO's uniforms [B, steps] (the run's length is their second axis:
- * one graph serves every k), inverse_temperature and top_k; out come DECODE_STEPS_IO's per-step
+ * one graph serves every k), inverse_temperature and the truncations' (top_k, top_p, log_min_p); out come DECODE_STEPS_IO's per-step
  * tensors and present.* after the run.
  */
 
@@ -110,7 +110,8 @@ export function decoderWeightBytes(modelFile: string): { weights: number; inline
 }
 
 export interface DecoderLoopOptions {
-  topK: boolean;
+  /** Which truncations the draw applies (each then an input of the Loop). */
+  truncations: TruncationFlags;
   /** Ids at or above it are never chosen (a vocabulary padded past the tokenizer's). */
   tokenizerVocabSize: number;
   /** The logits' last axis. */
@@ -133,11 +134,11 @@ export interface DecoderLoopOptions {
  * second copy of the weights. Building it only re-encodes the graph (the weights stay where they
  * are unless the export keeps them inline), so it is not cached on disk.
  */
-export function decoderLoopBytes(model: GenerationModel, topK: boolean): Uint8Array {
+export function decoderLoopBytes(model: GenerationModel, truncations: TruncationFlags): Uint8Array {
   const decoder = onnx.ModelProto.decode(readFileSync(model.modelFile));
   return onnx.ModelProto.encode(
     buildDecoderLoop(decoder, {
-      topK,
+      truncations,
       tokenizerVocabSize: Math.min(model.tokenizer.vocabSize, model.logitsSize),
       vocab: model.logitsSize,
       maxPosition: model.maxPositions === null ? null : model.maxPositions - 1,
@@ -171,18 +172,18 @@ function drawNodes(
   const logits = g.input('logits', 'float32', ['batch', opts.vocab]);
   const u = g.input('u', 'float64', ['batch', 1]);
   const invT = g.input(DECODE_STEPS_IO.inverseTemperature, 'float64', []);
-  const topK = opts.topK ? g.input(DECODE_STEPS_IO.topK, 'int64', [1]) : null;
-  const d = drawToken(drawConstants(g, opts.vocab, opts.tokenizerVocabSize), logits, u, invT, topK);
+  const truncations = truncationInputs(g, opts.truncations);
+  const d = drawToken(drawConstants(g, opts.vocab, opts.tokenizerVocabSize), logits, u, invT, truncations);
   const { proto } = toModelProto(g);
   const graph = proto.graph!;
-  // Graph inputs map to the body's values; inverse_temperature and top_k are the outer graph's
-  // inputs, which the body reads from the enclosing scope. Everything else is the draw's own.
+  // Graph inputs map to the body's values; inverse_temperature and the truncations' are the outer
+  // graph's inputs, which the body reads from the enclosing scope. Everything else is the draw's own.
   const rename = new Map<string, string>([
     ['logits', inputs.logits],
     ['u', inputs.u],
   ]);
-  const own = (n: string) =>
-    rename.has(n) || n === invT.name || n === topK?.name || n === '' ? n : `draw/${n}`;
+  const outer = new Set([invT.name, ...Object.values(truncations).flatMap((t) => (t ? [t.name] : []))]);
+  const own = (n: string) => (rename.has(n) || outer.has(n) || n === '' ? n : `draw/${n}`);
   for (const t of graph.initializer ?? []) rename.set(t.name!, own(t.name!));
   for (const n of graph.node ?? []) for (const o of n.output ?? []) rename.set(o, own(o));
   let initializers = (graph.initializer ?? []).map((t) => ({ ...t, name: rename.get(t.name!) }));
@@ -455,7 +456,9 @@ export function buildDecoderLoop(decoder: onnx.IModelProto, opts: DecoderLoopOpt
       ...opts.pastNames.map((n) => valueInfo(n, pastType)),
       valueInfo(DECODE_STEPS_IO.uniforms, T.DOUBLE, ['batch', 'steps']),
       valueInfo(DECODE_STEPS_IO.inverseTemperature, T.DOUBLE, []),
-      ...(opts.topK ? [valueInfo(DECODE_STEPS_IO.topK, T.INT64, [1])] : []),
+      ...(opts.truncations.topK ? [valueInfo(DECODE_STEPS_IO.topK, T.INT64, [1])] : []),
+      ...(opts.truncations.topP ? [valueInfo(DECODE_STEPS_IO.topP, T.DOUBLE, [])] : []),
+      ...(opts.truncations.minP ? [valueInfo(DECODE_STEPS_IO.logMinP, T.DOUBLE, [])] : []),
     ],
     output: [
       valueInfo(DECODE_STEPS_IO.tokens, T.INT64),

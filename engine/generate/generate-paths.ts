@@ -10,6 +10,7 @@ import {
   decodeStepsSession,
   decodeStepsUnavailable,
   runDecodeSteps,
+  truncationsOf,
   stepsGraphOf,
 } from './decode-steps';
 import type { CacheSlot } from './kv-cache';
@@ -237,7 +238,7 @@ export async function generatePaths(
   const steps = t.stepsFallbackReason === null ? o.stepsPerRun : 1;
   t.stepsPerRun = steps;
   t.stepsGraph = steps > 1 ? stepsGraphOf(model) : null;
-  const stepsSession = steps > 1 ? await decodeStepsSession(model, steps, o.topK > 0) : null;
+  const stepsSession = steps > 1 ? await decodeStepsSession(model, steps, truncationsOf(o)) : null;
   const maxBatchRows = o.maxBatchRows ?? (steps > 1 ? 256 : 64);
 
   // Prompts are admitted shortest first (stable): rows join a batch only with rows whose caches
@@ -316,6 +317,8 @@ export async function generatePaths(
           uniforms,
           temperature: o.temperature,
           topK: o.topK,
+          topP: o.topP,
+          minP: o.minP,
         });
         t.decodeRunMs += performance.now() - t1;
         advance(b, run.present, steps);

@@ -4,7 +4,7 @@ import { type LlamaConfig, headDim } from './config';
 import { DIMS } from './inference-graph';
 import { type KeyValue, type Weights, attentionInputs, linear, mlp, proj, rmsNorm } from './llama';
 import { rotaryAngles } from './rope';
-import { drawConstants, drawToken } from './draw-in-graph';
+import { type TruncationFlags, type Truncations, drawConstants, drawToken } from './draw-in-graph';
 import { type Params, paramSpecs } from './params';
 
 /** Inputs and outputs of the decode-steps graph beyond the Optimum decoder's own. */
@@ -18,6 +18,10 @@ export const DECODE_STEPS_IO = {
    * most the vocabulary size (TopK's k).
    */
   topK: 'top_k',
+  /** [] float64: top_p in (0, 1) (graphs built with topP). */
+  topP: 'top_p',
+  /** [] float64: Math.log(min_p), computed on the host as min-p's processor does (graphs built with minP). */
+  logMinP: 'log_min_p',
   /** [batch, steps] int64: the token chosen at each step. */
   tokens: 'tokens',
   /** [batch, steps] float32: its processed logit. */
@@ -33,8 +37,17 @@ export interface DecodeStepsOptions {
   steps: number;
   /** Ids at or above it are never chosen (a vocabulary padded past the tokenizer's). */
   tokenizerVocabSize: number;
-  /** Whether the graph applies top-k (an input then says k); without it, top_k is not an input. */
-  topK: boolean;
+  /** Which truncations the graph applies; each has an input (top_k, top_p, log_min_p) only when on. */
+  truncations: TruncationFlags;
+}
+
+/** The graph inputs of the truncations in `flags`, named as DECODE_STEPS_IO names them. */
+export function truncationInputs(g: Graph, flags: TruncationFlags): Truncations {
+  return {
+    topK: flags.topK ? g.input(DECODE_STEPS_IO.topK, 'int64', [1]) : null,
+    topP: flags.topP ? g.input(DECODE_STEPS_IO.topP, 'float64', []) : null,
+    logMinP: flags.minP ? g.input(DECODE_STEPS_IO.logMinP, 'float64', []) : null,
+  };
 }
 
 /**
@@ -98,12 +111,13 @@ function decodeForward(
  * `steps` decode steps in one graph, so the KV cache stays inside onnxruntime between them (and is
  * copied once per run, not once per step). Each step is the decoder for one token per row, then the
  * sampler's processors and draw (draw-in-graph.ts) with the row's host-supplied uniform; its token
- * is the next step's input. The draw is linear in the vocabulary (TopK, CumSum), so the logits of a
- * 152K-token vocabulary never leave onnxruntime either.
+ * is the next step's input. The draw is linear in the vocabulary (TopK, CumSum; top-p ranks the
+ * first 1 024 tokens, see draw-in-graph.ts), so the logits of a 152K-token vocabulary never leave
+ * onnxruntime either.
  *
  * Inputs: input_ids [B, 1], attention_mask [B, P] (the past only), position_ids [B, 1],
- * past_key_values.*, and DECODE_STEPS_IO's uniforms, inverse_temperature and top_k. Outputs: DECODE_STEPS_IO's per-step
- * tensors and present.* after all steps ([B, KV, P + steps, D]: the last chosen token is not in it,
+ * past_key_values.*, and DECODE_STEPS_IO's uniforms, inverse_temperature and, where the graph is
+ * built with them, top_k, top_p and log_min_p. Outputs: DECODE_STEPS_IO's per-step tensors and present.* after all steps ([B, KV, P + steps, D]: the last chosen token is not in it,
  * it is the next run's input).
  */
 export function buildDecodeStepsGraph(c: LlamaConfig, params: Params, opts: DecodeStepsOptions): Graph {
@@ -126,7 +140,7 @@ export function buildDecodeStepsGraph(c: LlamaConfig, params: Params, opts: Deco
   }
   const uniforms = g.input(DECODE_STEPS_IO.uniforms, 'float64', [DIMS.batch, steps]);
   const invT = g.input(DECODE_STEPS_IO.inverseTemperature, 'float64', []);
-  const topK = opts.topK ? g.input(DECODE_STEPS_IO.topK, 'int64', [1]) : null;
+  const truncations = truncationInputs(g, opts.truncations);
   const w: Record<string, Tensor> = {};
   for (const s of paramSpecs(c)) {
     const data = params.get(s.name);
@@ -169,7 +183,7 @@ export function buildDecodeStepsGraph(c: LlamaConfig, params: Params, opts: Deco
     const forward = decodeForward(c, w, token, positionIds, stepPastBias, past, chunk, chunkBias);
     const l = o.reshape(forward, [0, V]); // [B, V]
     const u = o.slice(uniforms, [j], [j + 1], [1]); // [B, 1]
-    const chosen = drawToken(draw, l, u, invT, topK);
+    const chosen = drawToken(draw, l, u, invT, truncations);
     per.chosen.push(chosen.chosenLogit);
     per.max.push(chosen.maxLogit);
     per.total.push(chosen.total);

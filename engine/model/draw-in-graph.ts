@@ -34,36 +34,55 @@ export interface Draw {
 }
 
 /**
- * The sampler's processors and draw (engine/generate's untokenizable, temperature, top-k and
- * chooseToken) with the host's arithmetic, so the same logits and uniform choose the same token:
- * untokenizable ids to -inf; logits × (1/T) in float64 rounded to float32; top-k keeps a token when
+ * The truncations the draw applies after temperature, each a graph input or null when the graph is
+ * built without it: topK int64 [1] (at most V; the caller clamps it), topP [] float64 in (0, 1),
+ * logMinP [] float64, Math.log(min_p) computed on the host (so the cut is the host's to the bit).
+ */
+export interface Truncations {
+  topK: Tensor | null;
+  topP: Tensor | null;
+  logMinP: Tensor | null;
+}
+
+/** Which truncations a draw graph applies (each then has its input; see `Truncations`). */
+export interface TruncationFlags {
+  topK: boolean;
+  topP: boolean;
+  minP: boolean;
+}
+
+export const NO_TRUNCATIONS: TruncationFlags = { topK: false, topP: false, minP: false };
+
+/**
+ * How many tokens top-p ranks first (TopK): a nucleus within them needs no sort of the vocabulary.
+ * TopK with k = 1 024 costs a small part of a decode step at 32 rows of 152K tokens; a full sort costs
+ * more than the step (engine/generate/README.md), so it runs only when some row's nucleus is larger.
+ */
+export const TOP_P_FIRST = 1024;
+
+/**
+ * The sampler's processors and draw (engine/generate's untokenizable, temperature, top-k, top-p,
+ * min-p and chooseToken) with the host's arithmetic, so the same logits and uniform choose the
+ * same token: untokenizable ids to -inf; logits × (1/T) in float64 rounded to float32; top-k keeps a token when
  * its logit is at least the k-th largest (the least of TopK's values), i.e. when fewer than k logits are
- * strictly larger (ties with the k-th kept); then the first token whose running sum of exp(l - max)
+ * strictly larger (ties with the k-th kept); top-p and min-p as `topPInGraph` and `minPInGraph`; then
+ * the first token whose running sum of exp(l - max)
  * (float64, id order, CumSum adds one element after another as the host's loop does) exceeds
  * u · total (kept a rounding below the total, so one always does); a negative u takes the first
- * argmax (greedy). Every step is linear in the vocabulary: no [V, V] product, so it serves 152K-token
- * vocabularies as well as character-level ones.
+ * argmax (greedy). Every step but top-p's is linear in the vocabulary: no [V, V] product, so it
+ * serves 152K-token vocabularies as well as character-level ones; top-p ranks the top 1 024 tokens
+ * and sorts the vocabulary only for a batch where some row's nucleus is larger.
  *
- * logits [B, V] float32, u [B, 1] float64, inverseTemperature [] float64, topK int64 [1] (at most
- * V; the caller clamps it) or null.
+ * logits [B, V] float32, u [B, 1] float64, inverseTemperature [] float64.
  */
 export function drawToken(
   k: DrawConstants,
   logits: Tensor,
   u: Tensor,
   inverseTemperature: Tensor,
-  topK: Tensor | null,
+  truncations: Truncations,
 ): Draw {
-  let l = k.removed ? o.add(logits, k.removed) : logits;
-  l = o.cast(o.mul(o.cast(l, 'float64'), inverseTemperature), 'float32');
-  if (topK) {
-    // The k-th largest logit; -inf when fewer than k are finite, which then keeps them all as the
-    // host does.
-    const [values] = o.topK(l, topK, 1); // [B, k], largest first
-    const kth = o.reduceMin(values, [1], true); // [B, 1]
-    l = o.where(o.less(l, kth), -Infinity, l); // [B, V]
-  }
-  const max = o.reduceMax(l, [1], true); // [B, 1]
+  const { l, max } = processLogits(k, logits, inverseTemperature, truncations);
   const argmax = o.cast(o.argMax(l, 1), 'float32'); // [B, 1]: the first largest, as on the host
   const weights = o.exp(o.sub(o.cast(l, 'float64'), o.cast(max, 'float64'))); // [B, V]
   const cum = o.cumSum(weights, 1); // [B, V]
@@ -81,4 +100,98 @@ export function drawToken(
   const token = o.where(o.less(u, 0), argmax, below); // [B, 1]
   const chosenLogit = o.gatherElements(l, o.cast(token, 'int64'), 1); // [B, 1]
   return { token, chosenLogit, maxLogit: max, total };
+}
+
+/**
+ * The processors of `drawToken` (untokenizable, temperature, top-k, top-p, min-p): the processed
+ * logits [B, V] float32 (removed tokens -inf) and their largest [B, 1].
+ */
+export function processLogits(
+  k: DrawConstants,
+  logits: Tensor,
+  inverseTemperature: Tensor,
+  truncations: Truncations,
+): { l: Tensor; max: Tensor } {
+  const { topK, topP, logMinP } = truncations;
+  let l = k.removed ? o.add(logits, k.removed) : logits;
+  l = o.cast(o.mul(o.cast(l, 'float64'), inverseTemperature), 'float32');
+  if (topK) {
+    // The k-th largest logit; -inf when fewer than k are finite, which then keeps them all as the
+    // host does.
+    const [values] = o.topK(l, topK, 1); // [B, k], largest first
+    const kth = o.reduceMin(values, [1], true); // [B, 1]
+    l = o.where(o.less(l, kth), -Infinity, l); // [B, V]
+  }
+  const max = o.reduceMax(l, [1], true); // [B, 1]; top-p and min-p keep the largest logit
+  if (topP) l = topPInGraph(k, l, max, topP);
+  if (logMinP) l = minPInGraph(l, max, logMinP);
+  return { l, max };
+}
+
+/**
+ * min-p (processors/min-p.ts): a token stays when its logit is at least max + ln(min_p), the cut
+ * in float64 as the host's doubles compute it. l [B, V] float32, max [B, 1] its largest logit.
+ */
+export function minPInGraph(l: Tensor, max: Tensor, logMinP: Tensor): Tensor {
+  const cut = o.add(o.cast(max, 'float64'), logMinP); // [B, 1]
+  return o.where(o.less(o.cast(l, 'float64'), cut), -Infinity, l);
+}
+
+/**
+ * top-p (processors/top-p.ts): keeps the smallest set of top-ranked tokens (higher logit, ties to
+ * the lower id: TopK's order) whose mass reaches need = p · total, where total is the sum of
+ * exp(l - max) in float64 in id order (CumSum, as the host's loop adds) and the mass is the
+ * running sum in rank order.
+ *
+ * Without sorting the vocabulary: TopK ranks the first min(V, 1 024) tokens of every row; a row
+ * whose running sum reaches need within them has its nucleus there. Only when some row's does not
+ * (a flat distribution) does a second TopK rank all V tokens, its k a runtime value (1 otherwise, a
+ * pass like ReduceMax), so no `If` is needed. The nucleus is then the tokens ranked at or before the
+ * boundary: kept = 1 + the number of running sums below need, and the boundary's (logit, id) at
+ * rank kept - 1; a token stays iff its logit is larger, or equal with an id at most the boundary's.
+ * The first ranks of both TopKs are the same tokens in the same order, so their running sums agree.
+ *
+ * The host adds the nucleus's mass in quickselect's partition order, this in rank order, and
+ * onnxruntime's Exp may differ from Math.exp in the last place: the nuclei can differ only where a
+ * running sum lies within float64 rounding of need (a boundary the contract allows, like a uniform
+ * on the running sum's boundary in the draw). A weight that underflows to 0 adds nothing to a running
+ * sum of at least 1 (the top token's weight), so it is never the boundary.
+ */
+export function topPInGraph(k: DrawConstants, l: Tensor, max: Tensor, p: Tensor): Tensor {
+  const V = k.vocab;
+  const g = l.graph;
+  const first = Math.min(V, TOP_P_FIRST);
+  const maxD = o.cast(max, 'float64'); // [B, 1]
+  const weight = (x: Tensor) => o.exp(o.sub(o.cast(x, 'float64'), maxD));
+  const total = o.slice(o.cumSum(weight(l), 1), [V - 1], [V], [1]); // [B, 1]
+  const need = o.mul(p, total); // [B, 1]
+  // n: TopK's k (int64 [1]); last: n - 1 as float32.
+  const ranked = (n: Tensor, last: Tensor) => {
+    const [values, ids] = o.topK(l, n, 1); // [B, n], largest first, ties to the lower id
+    const running = o.cumSum(weight(values), 1); // [B, n]
+    // The number of running sums below need: kept - 1, or n when the mass never reaches it.
+    // Counts up to 2^24 are exact in float32.
+    const below = o.reduceSum(o.cast(o.less(running, need), 'float32'), [1], true); // [B, 1]
+    // The boundary's rank. Where the mass never reaches need (float64 rounding with p near 1) it is
+    // the last rank, which keeps every finite token, as the host then keeps them all.
+    const at = o.cast(o.min(below, last), 'int64');
+    // [B, 1] (the builder cannot tell that GatherElements' output has its indices' shape when k is
+    // a runtime value).
+    const pick = (x: Tensor) => o.reshape(o.gatherElements(x, at, 1), [0, 1]);
+    return { below, value: pick(values), id: pick(ids) };
+  };
+  const top = ranked(g.ints([first]), g.scalar(first - 1, 'float32'));
+  let { value, id } = top;
+  if (first < V) {
+    const enough = o.less(top.below, first); // [B, 1]: the row's nucleus lies in its first ranks
+    // TopK's k is one value for the batch: V when some row needs more, else 1 (a cheap pass).
+    const short = o.greater(o.reduceMax(o.cast(o.not(enough), 'float32'), [0, 1], false), 0); // []
+    const n = o.where(short, g.ints([V]), g.ints([1])); // [1]
+    const all = ranked(n, o.sub(o.cast(n, 'float32'), 1));
+    value = o.where(enough, value, all.value);
+    id = o.where(enough, id, all.id);
+  }
+  const ids = o.reshape(o.range(g.scalar(0, 'float32'), g.scalar(V, 'float32'), g.scalar(1, 'float32')), [V]);
+  const after = o.and(o.equal(l, value), o.greater(ids, o.cast(id, 'float32'))); // ties ranked after it
+  return o.where(o.less(l, value), -Infinity, o.where(after, -Infinity, l));
 }

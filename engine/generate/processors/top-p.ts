@@ -6,8 +6,9 @@ const { exp } = Math;
 
 /**
  * Nucleus sampling (Holtzman et al. 2020): keeps the smallest set of most likely tokens whose
- * probability mass reaches p. Tokens are ranked by probability, ties by lower id, so the nucleus is
- * unique. The set is found by quickselect-style partitioning on mass, expected O(vocabulary), because
+ * probability mass reaches p. Tokens are ranked by logit, ties by lower id, so the nucleus is
+ * unique: the order of probability, except that logits whose exp(l - max) rounds to one float64 keep
+ * their logits' order, as TopK ranks them in the decode-steps graph's twin (draw-in-graph.ts). The set is found by quickselect-style partitioning on mass, expected O(vocabulary), because
  * a full sort of a 32K-150K vocabulary per row per token would cost more than the model.
  */
 export function topP(p: number): LogitsProcessor {
@@ -34,7 +35,7 @@ export function topP(p: number): LogitsProcessor {
         total += w;
         ids[n++] = i;
       }
-      const kept = nucleusSize(ids, n, prob, p * total);
+      const kept = nucleusSize(ids, n, logits, prob, p * total);
       if (kept >= n) return;
       // ids[0..kept) is the nucleus; everything after it is removed.
       for (let j = kept; j < n; j++) logits[ids[j]] = NEG_INF;
@@ -42,16 +43,22 @@ export function topP(p: number): LogitsProcessor {
   };
 }
 
-/** Ranks before: higher weight, then lower id. */
-function before(a: number, b: number, w: Float64Array): boolean {
-  return w[a] > w[b] || (w[a] === w[b] && a < b);
+/** Ranks before: higher logit, then lower id. */
+function before(a: number, b: number, l: Float32Array): boolean {
+  return l[a] > l[b] || (l[a] === l[b] && a < b);
 }
 
 /**
- * Reorders ids[0..n) so that ids[0..k) are the k top-ranked tokens, for the smallest k whose weight
- * reaches `need`, and returns k.
+ * Reorders ids[0..n) so that ids[0..k) are the k top-ranked tokens (by logit), for the smallest k
+ * whose weight w reaches `need`, and returns k.
  */
-export function nucleusSize(ids: Int32Array, n: number, w: Float64Array, need: number): number {
+export function nucleusSize(
+  ids: Int32Array,
+  n: number,
+  logits: Float32Array,
+  w: Float64Array,
+  need: number,
+): number {
   let lo = 0;
   let hi = n;
   while (hi - lo > 1) {
@@ -64,7 +71,7 @@ export function nucleusSize(ids: Int32Array, n: number, w: Float64Array, need: n
     let mass = 0;
     for (let j = lo; j < hi - 1; j++) {
       const id = ids[j];
-      if (before(id, pivot, w)) {
+      if (before(id, pivot, logits)) {
         ids[j] = ids[store];
         ids[store] = id;
         store++;

@@ -17,6 +17,7 @@ import { graphFromWeights } from '../../../engine/generate/graph-from-weights';
 import { parseSampleOptions } from '../../../engine/generate/options';
 import type { GeneratePathsRequest } from '../../../engine/generate/generate-paths';
 import { buildInferenceGraph } from '../../../engine/model/inference-graph';
+import { NO_TRUNCATIONS } from '../../../engine/model/draw-in-graph';
 import { externalRefsOf, serialize } from '../../../engine/onnx/serialize';
 import { hfModelDir } from '../hf/fixtures';
 import { LLAMA_FP16 } from './fixture';
@@ -99,6 +100,14 @@ describe('a random model with the 32 000-token Llama tokenizer', () => {
     const one = await expectSameAsOneStep(model, request, [3, 8]);
     expect(one.some((c) => c.finishReason === 'stop')).toBe(true);
     expect(new Set(one.map((c) => c.tokenIds.length)).size).toBeGreaterThan(3);
+  });
+
+  it('sampled with top-p and min-p (nuclei past the first 1 024 ranks too): the same samples', async () => {
+    for (const [extra, seed] of [
+      [{ temperature: 1, topP: 0.95, minP: 0.001 }, 'wide'],
+      [{ temperature: 0.7, topK: 200, topP: 0.5 }, 'narrow'],
+    ] as const)
+      await expectSameAsOneStep(model, { prompts: PROMPTS, n: 4, maxNewTokens: 12, seed, ...extra }, [8]);
   });
 
   it('sampled from the whole vocabulary (no top-k): the same samples', async () => {
@@ -213,7 +222,7 @@ describe('what stays on the one-step loop, and why', () => {
       );
       // Once its session is built the check is not repeated (the session is the memory it asked for).
       freemem.mockRestore();
-      await decodeStepsSession(model, 4, false);
+      await decodeStepsSession(model, 4, NO_TRUNCATIONS);
       jest.spyOn(os, 'freemem').mockReturnValue(1024);
       expect(decodeStepsUnavailable(model, options)).toBeNull();
     } finally {

@@ -133,10 +133,32 @@ describe('generatePaths with several decode steps per run (our own checkpoint)',
     }
   });
 
+  it('top-p and min-p (in the graph): the same tokens as the one-step loop for a fixed seed', async () => {
+    for (const extra of [
+      { topP: 0.9, minP: 0.05 },
+      { topK: 30, topP: 0.6 },
+      { temperature: 0, topP: 0.5, minP: 0.2 },
+    ]) {
+      const options = {
+        prompts: PROMPTS,
+        n: 6,
+        temperature: 1.2,
+        maxNewTokens: 24,
+        seed: 'nucleus',
+        ...extra,
+      };
+      const one = await sample({ ...options, stepsPerRun: 1 }, 1);
+      const many = await sample({ ...options, stepsPerRun: 8 }, 8);
+      expect(tokens(many)).toEqual(tokens(one));
+      many.flat().forEach((c, i) => {
+        expect(c.finishReason).toBe(one.flat()[i].finishReason);
+        expect(c.sumLogprob).toBeCloseTo(one.flat()[i].sumLogprob, 4);
+      });
+    }
+  });
+
   it('falls back to the one-step loop for processors the graph lacks, and says why', async () => {
     for (const [extra, reason] of [
-      [{ topP: 0.9 }, /top-p/],
-      [{ minP: 0.1 }, /min-p/],
       [{ repetitionPenalty: 1.2 }, /repetition penalty/],
       [{ mixLengths: true }, /mixLengths/],
     ] as const) {

@@ -127,15 +127,30 @@ describe.each([
     expect(split).toEqual(whole);
   });
 
-  it('top-p has no in-graph twin: the one-step loop samples, and says why', async () => {
+  it("top-p and min-p (in the draw after the Loop's logits): the same samples", async () => {
+    await expectSameAsOneStep(
+      model,
+      { prompts: PROMPTS, n: 4, temperature: 0.9, topP: 0.9, minP: 0.02, maxNewTokens: 12, seed: 'nucleus' },
+      [8],
+    );
+  });
+
+  it('repetition penalty has no in-graph twin: the one-step loop samples, and says why', async () => {
     const { timings } = await sample(
       model,
-      { prompts: PROMPTS.slice(0, 1), n: 2, temperature: 0.7, topP: 0.9, maxNewTokens: 4, seed: 1 },
+      {
+        prompts: PROMPTS.slice(0, 1),
+        n: 2,
+        temperature: 0.7,
+        repetitionPenalty: 1.2,
+        maxNewTokens: 4,
+        seed: 1,
+      },
       8,
     );
     expect(timings.stepsPerRun).toBe(1);
     expect(timings.stepsGraph).toBeNull();
-    expect(timings.stepsFallbackReason).toMatch(/top-p runs on the host only/);
+    expect(timings.stepsFallbackReason).toMatch(/repetition penalty runs on the host only/);
   });
 });
 
@@ -236,7 +251,7 @@ describe('the Loop around an export', () => {
   it("keeps the decoder's graph whole, its weights where they were, and its interface the engine's k-step graph's", async () => {
     const model = await loadGenerationModel(LLAMA_FP16, { threads: 2 });
     const decoder = onnx.ModelProto.decode(readFileSync(model.modelFile));
-    const loop = onnx.ModelProto.decode(decoderLoopBytes(model, true));
+    const loop = onnx.ModelProto.decode(decoderLoopBytes(model, { topK: true, topP: true, minP: true }));
     const outer = loop.graph as onnx.GraphProto;
     expect(outer.node.map((n) => n.opType)).toContain('Loop');
     const loopNode = outer.node.find((n) => n.opType === 'Loop');
@@ -258,6 +273,8 @@ describe('the Loop around an export', () => {
       DECODE_STEPS_IO.uniforms,
       DECODE_STEPS_IO.inverseTemperature,
       DECODE_STEPS_IO.topK,
+      DECODE_STEPS_IO.topP,
+      DECODE_STEPS_IO.logMinP,
     ]);
     expect(outer.output.map((o) => o.name)).toEqual([
       DECODE_STEPS_IO.tokens,

@@ -22,7 +22,11 @@ async function drawSession(topK: boolean) {
   const u = g.input('u', 'float64', ['rows', 1]);
   const invT = g.input('inverse_temperature', 'float64', []);
   const k = topK ? g.input('top_k', 'int64', [1]) : null;
-  const d = drawToken(drawConstants(g, V, TOKENIZER_VOCAB), logits, u, invT, k);
+  const d = drawToken(drawConstants(g, V, TOKENIZER_VOCAB), logits, u, invT, {
+    topK: k,
+    topP: null,
+    logMinP: null,
+  });
   g.output(d.token, 'token');
   g.output(d.chosenLogit, 'chosen');
   g.output(d.maxLogit, 'max');

@@ -7,6 +7,7 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { createBaseModel } from '../../../engine/checkpoint';
 import { loadGenerationModel, releaseDecodeStepsSessions, releaseSessions } from '../../../engine/generate';
 import { decodeStepsSession } from '../../../engine/generate/decode-steps';
+import { NO_TRUNCATIONS } from '../../../engine/model/draw-in-graph';
 
 // The one-step decoder and the k-step decode graphs share one session cache: loading again reuses a
 // session, and releasing frees the sessions of both graphs.
@@ -28,16 +29,16 @@ describe('the session cache', () => {
     expect((await loadGenerationModel(dir, { threads: 1 })).session).toBe(model.session);
     expect((await loadGenerationModel(dir, { threads: 2 })).session).not.toBe(model.session);
 
-    const steps4 = await decodeStepsSession(model, 4, false);
-    expect(await decodeStepsSession(model, 4, false)).toBe(steps4);
+    const steps4 = await decodeStepsSession(model, 4, NO_TRUNCATIONS);
+    expect(await decodeStepsSession(model, 4, NO_TRUNCATIONS)).toBe(steps4);
     expect(steps4).not.toBe(model.session);
-    expect(await decodeStepsSession(model, 8, false)).not.toBe(steps4);
-    expect(await decodeStepsSession(model, 4, true)).not.toBe(steps4);
+    expect(await decodeStepsSession(model, 8, NO_TRUNCATIONS)).not.toBe(steps4);
+    expect(await decodeStepsSession(model, 4, { ...NO_TRUNCATIONS, topK: true })).not.toBe(steps4);
   });
 
   it('releaseDecodeStepsSessions frees the k-step graphs only; releaseSessions frees both', async () => {
     const model = await loadGenerationModel(dir, { threads: 1 });
-    const steps = await decodeStepsSession(model, 4, false);
+    const steps = await decodeStepsSession(model, 4, NO_TRUNCATIONS);
     const decoderRelease = spyRelease(model.session);
     const stepsRelease = spyRelease(steps);
 
@@ -45,7 +46,7 @@ describe('the session cache', () => {
     expect(stepsRelease).toHaveBeenCalledTimes(1);
     expect(decoderRelease).not.toHaveBeenCalled();
     expect((await loadGenerationModel(dir, { threads: 1 })).session).toBe(model.session);
-    const stepsAgain = await decodeStepsSession(model, 4, false);
+    const stepsAgain = await decodeStepsSession(model, 4, NO_TRUNCATIONS);
     expect(stepsAgain).not.toBe(steps);
 
     const againRelease = spyRelease(stepsAgain);
