@@ -44,11 +44,14 @@ export interface RunnerOptions {
    */
   provider?: ExecutionProvider;
   /**
-   * LoRA's frozen base inside the sessions (their initializers) rather than fed to every run. Off
-   * the CPU the base then crosses to the device once per session instead of once per run; on the
-   * CPU feeding is zero-copy, and as initializers onnxruntime keeps its own (prepacked) copies per
-   * session without a faster step (docs/training-memory.md). Default: on for every provider but cpu.
-   * The log-probability session keeps it as inputs: it is also fed other models (a KL reference).
+   * LoRA's frozen base inside the session that runs every micro-batch (its initializers) rather
+   * than fed to every run. Off the CPU the base then crosses to the device once, when the session is
+   * made, instead of on every run, and the device holds one copy of it: with accumulation that
+   * session (`apply`) also runs the micro-batches `accumulate` would, and the evaluation and
+   * log-probability sessions, run far less often (the latter also fed other models, a KL
+   * reference), are still fed it. On the CPU feeding is zero-copy, and as initializers onnxruntime
+   * keeps its own (prepacked) copy without a faster step (docs/training-memory.md). Default: on for
+   * every provider but cpu.
    */
   frozenResident?: boolean;
   /** The training loss (default sft); grpo feeds each micro-batch's advantages and old log-probs. */
@@ -117,7 +120,13 @@ export class TrainingRunner {
   ): Promise<TrainingRunner> {
     if (!opts.lora !== !frozen)
       throw new Error('TrainingRunner: LoRA needs the frozen base weights, and only LoRA');
-    const modes: TrainingGraphMode[] = opts.accumulation ? ['accumulate', 'apply'] : ['step'];
+    const held = !!frozen && (opts.frozenResident ?? (opts.provider ?? 'cpu') !== 'cpu');
+    const resident = new Set<TrainingGraphMode>(held ? [opts.accumulation ? 'apply' : 'step'] : []);
+    const modes: TrainingGraphMode[] = !opts.accumulation
+      ? ['step']
+      : held
+        ? ['apply']
+        : ['accumulate', 'apply'];
     if (opts.evaluation) modes.push('loss');
     if (opts.logProbs) modes.push('logprobs');
     // No memory arena and no memory pattern: an arena keeps the most a session ever held for as long
@@ -133,11 +142,6 @@ export class TrainingRunner {
       ...(opts.threads === undefined ? {} : { intraOpNumThreads: opts.threads, interOpNumThreads: 1 }),
     };
     const sessions: Partial<Record<TrainingGraphMode, ort.InferenceSession>> = {};
-    const resident = new Set<TrainingGraphMode>(
-      frozen && (opts.frozenResident ?? (opts.provider ?? 'cpu') !== 'cpu')
-        ? modes.filter((m) => m !== 'logprobs')
-        : [],
-    );
     for (const mode of modes) {
       const graph = buildTrainingGraph(opts.config, {
         batchSize: opts.batchSize,
@@ -271,16 +275,25 @@ export class TrainingRunner {
     let loss = 0;
     // The accumulator starts at zero; each run adds its share over it in place.
     for (const t of this.grads.values()) (t.data as Float32Array).fill(0);
+    // Without an accumulate session (the base held by apply's), apply adds the share the same way
+    // and also outputs a norm and clip factor, which only the last run's are.
+    const [accumulate, mode, written] = this.sessions.accumulate
+      ? [
+          this.sessions.accumulate,
+          'accumulate' as const,
+          (p: string) => TRAIN_IO.updated(TRAIN_IO.gradAcc(p)),
+        ]
+      : [this.sessions.apply!, 'apply' as const, null];
     for (const [i, mb] of micro.slice(0, -1).entries()) {
-      const r = await this.sessions.accumulate!.run(
+      const r = await accumulate.run(
         {
           ...this.data(mb),
-          ...this.weights('accumulate'),
+          ...this.weights(mode),
           ...this.dropout(step, i),
           ...this.gradients(TRAIN_IO.gradAcc),
           [TRAIN_IO.gradScale]: scalar(share(mb)),
         },
-        { [TRAIN_IO.loss]: null, ...this.gradients((p) => TRAIN_IO.updated(TRAIN_IO.gradAcc(p))) },
+        written ? { [TRAIN_IO.loss]: null, ...this.gradients(written) } : fetches,
       );
       loss += share(mb) * Number(r[TRAIN_IO.loss].data[0]);
     }

@@ -301,7 +301,7 @@ describe('activation recomputation per layer', () => {
   });
 });
 
-test('LoRA with the base held by the sessions (as on a device): the same steps, evaluation and log-probs as fed', async () => {
+test('LoRA with the base held by the training session (as on a device; accumulation runs apply only): the same steps, evaluation and log-probs as fed', async () => {
   // On the CPU onnxruntime may pack constant weights for its matrix products: the same products,
   // so the same bits are expected; a difference would show here first.
   const loraConfig: LoraConfig = { rank: 4, alpha: 8, dropout: 0, targetModules: ['q', 'k', 'v', 'o', 'up'] };
