@@ -9,8 +9,9 @@
  *     engine's graph built from its safetensors.
  * Workload: 4 word problems × n = 16 paths × ≤ 32 new tokens at T = 0.7, once without top-k, once
  * with top-k 40 and once with top-p 0.9 (`--top-ks=`, `--top-ps=`; top-p ranks the first 1 024
- * tokens in the graph and sorts the vocabulary only when a row's nucleus is larger). Each repetition times every steps-per-run setting back to back, so all see the same
- * load on a shared machine; the load average is recorded with each. Every setting must draw the same
+ * tokens in the graph and sorts the vocabulary only when a row's nucleus is larger). Each
+ * repetition times every steps-per-run setting back to back, so all see the same load on a shared
+ * machine; the load average is recorded with each. Every setting must draw the same
  * tokens as the one-step loop (sha256 over every path's token ids, recorded): the reproducibility
  * contract of engine/generate/README.md. The peak RSS after each setting's first call shows what its
  * session adds (the decode-steps graph holds a second copy of the weights in onnxruntime).

@@ -54,11 +54,14 @@ export interface TruncationFlags {
 export const NO_TRUNCATIONS: TruncationFlags = { topK: false, topP: false, minP: false };
 
 /**
- * How many tokens top-p ranks first (TopK): a nucleus within them needs no sort of the vocabulary.
- * TopK with k = 1 024 costs a small part of a decode step at 32 rows of 152K tokens; a full sort costs
- * more than the step (engine/generate/README.md), so it runs only when some row's nucleus is larger.
+ * How many tokens top-p ranks (TopK) before it ranks more: a nucleus within the first 1 024 needs
+ * no sort of the vocabulary, and TopK's cost grows with k (at 32 rows of 152K tokens, k = 16 384
+ * costs a few times k = 1 024, a full sort several times more: docs/progress/2026-12-06-real-size.md),
+ * so each stage runs only when some row's nucleus is larger than the stage before it reached, and
+ * the whole vocabulary is sorted last. A later stage above a quarter of the vocabulary is skipped
+ * (it would cost nearly the full sort).
  */
-export const TOP_P_FIRST = 1024;
+export const TOP_P_STAGES: readonly number[] = [1024, 16384];
 
 /**
  * The sampler's processors and draw (engine/generate's untokenizable, temperature, top-k, top-p,
@@ -137,6 +140,13 @@ export function minPInGraph(l: Tensor, max: Tensor, logMinP: Tensor): Tensor {
   return o.where(o.less(o.cast(l, 'float64'), cut), -Infinity, l);
 }
 
+/** The k of each TopK top-p may run at a vocabulary of V, the last V. */
+export function topPStages(V: number): number[] {
+  // A later stage above a quarter of the vocabulary costs nearly a full sort, which follows it.
+  const stages = TOP_P_STAGES.filter((n, i) => n < V && (i === 0 || n <= V / 4));
+  return [...stages, V];
+}
+
 /**
  * top-p (processors/top-p.ts): keeps the smallest set of top-ranked tokens (higher logit, ties to
  * the lower id: TopK's order) whose mass reaches need = p · total, where total is the sum of
@@ -145,11 +155,13 @@ export function minPInGraph(l: Tensor, max: Tensor, logMinP: Tensor): Tensor {
  *
  * Without sorting the vocabulary: TopK ranks the first min(V, 1 024) tokens of every row; a row
  * whose running sum reaches need within them has its nucleus there. Only when some row's does not
- * (a flat distribution) does a second TopK rank all V tokens, its k a runtime value (1 otherwise, a
- * pass like ReduceMax), so no `If` is needed. The nucleus is then the tokens ranked at or before the
- * boundary: kept = 1 + the number of running sums below need, and the boundary's (logit, id) at
- * rank kept - 1; a token stays iff its logit is larger, or equal with an id at most the boundary's.
- * The first ranks of both TopKs are the same tokens in the same order, so their running sums agree.
+ * does a second TopK rank 16 384 (where that is at most a quarter of V), and only when some row's
+ * nucleus is larger still does the last rank all V tokens (a flat distribution); each later TopK's k is a runtime value (1 when every
+ * row is done, a pass like ReduceMax), so no `If` is needed. The nucleus is the tokens ranked at or
+ * before the boundary: kept = 1 + the number of running sums below need, and the boundary's (logit,
+ * id) at rank kept - 1, taken from the first stage that reached need in that row; a token stays iff
+ * its logit is larger, or equal with an id at most the boundary's. The first ranks of every stage
+ * are the same tokens in the same order, so their running sums agree.
  *
  * The host adds the nucleus's mass in quickselect's partition order, this in rank order, and
  * onnxruntime's Exp may differ from Math.exp in the last place: the nuclei can differ only where a
@@ -160,7 +172,6 @@ export function minPInGraph(l: Tensor, max: Tensor, logMinP: Tensor): Tensor {
 export function topPInGraph(k: DrawConstants, l: Tensor, max: Tensor, p: Tensor): Tensor {
   const V = k.vocab;
   const g = l.graph;
-  const first = Math.min(V, TOP_P_FIRST);
   const maxD = o.cast(max, 'float64'); // [B, 1]
   const weight = (x: Tensor) => o.exp(o.sub(o.cast(x, 'float64'), maxD));
   const total = o.slice(o.cumSum(weight(l), 1), [V - 1], [V], [1]); // [B, 1]
@@ -180,16 +191,19 @@ export function topPInGraph(k: DrawConstants, l: Tensor, max: Tensor, p: Tensor)
     const pick = (x: Tensor) => o.reshape(o.gatherElements(x, at, 1), [0, 1]);
     return { below, value: pick(values), id: pick(ids) };
   };
-  const top = ranked(g.ints([first]), g.scalar(first - 1, 'float32'));
+  const stages = topPStages(V);
+  const top = ranked(g.ints([stages[0]]), g.scalar(stages[0] - 1, 'float32'));
   let { value, id } = top;
-  if (first < V) {
-    const enough = o.less(top.below, first); // [B, 1]: the row's nucleus lies in its first ranks
-    // TopK's k is one value for the batch: V when some row needs more, else 1 (a cheap pass).
+  let enough = o.less(top.below, stages[0]); // [B, 1]: the row's nucleus lies in the ranks so far
+  for (const [i, size] of stages.slice(1).entries()) {
+    // TopK's k is one value for the batch: this stage's when some row needs more, else 1.
     const short = o.greater(o.reduceMax(o.cast(o.not(enough), 'float32'), [0, 1], false), 0); // []
-    const n = o.where(short, g.ints([V]), g.ints([1])); // [1]
-    const all = ranked(n, o.sub(o.cast(n, 'float32'), 1));
-    value = o.where(enough, value, all.value);
-    id = o.where(enough, id, all.id);
+    const n = o.where(short, g.ints([size]), g.ints([1])); // [1]
+    const more = ranked(n, o.sub(o.cast(n, 'float32'), 1));
+    value = o.where(enough, value, more.value);
+    id = o.where(enough, id, more.id);
+    // (Where has no bool kernel in onnxruntime: or as not-and-not.)
+    if (i < stages.length - 2) enough = o.not(o.and(o.not(enough), o.not(o.less(more.below, size))));
   }
   const ids = o.reshape(o.range(g.scalar(0, 'float32'), g.scalar(V, 'float32'), g.scalar(1, 'float32')), [V]);
   const after = o.and(o.equal(l, value), o.greater(ids, o.cast(id, 'float32'))); // ties ranked after it

@@ -2,7 +2,7 @@
 jest.mock('onnxruntime-node', () => (globalThis as Record<string, unknown>).__onnxruntimeNode);
 import * as ort from 'onnxruntime-node';
 import { processors } from '../../../engine/generate';
-import { TOP_P_FIRST, drawConstants, processLogits } from '../../../engine/model/draw-in-graph';
+import { drawConstants, processLogits, topPStages } from '../../../engine/model/draw-in-graph';
 import { Graph, createSession } from '../../../engine/onnx';
 import { Rng } from '../../../base/rng';
 
@@ -61,11 +61,14 @@ function nearNucleusBoundary(beforeTopP: Float32Array, p: number, rel = 1e-12): 
 
 /**
  * Rows of random logits (mulberry32 from the test's stream; Math's functions read once, since every
- * global lookup in jest's vm context is slow): every third row spread wide, every fifth quantised to
- * a few values (ties across the nucleus's boundary), every seventh flat (a nucleus past the first
- * 1 024 ranks, so the graph sorts the whole vocabulary), and a few -inf entries in every row.
+ * global lookup in jest's vm context is slow), eight kinds in turn: quantised to a few values (ties
+ * across the nucleus's boundary), uniform over widths 3, 12, 200 and 3 000 (nuclei of most of the
+ * vocabulary down to a few tokens), and flat (a nucleus past every stage of TopK, so the graph
+ * sorts the whole vocabulary); a few -inf entries in every row. At p 0.9 some row's nucleus ends in
+ * each of top-p's stages.
  */
 const { imul, round } = Math;
+const SPREADS = [0, 3, 12, 0.01, 3, 200, 12, 3000];
 function randomLogits(rng: Rng, rows: number, V: number): Float32Array {
   let a = rng.int(1, 2 ** 31 - 1);
   const next = () => {
@@ -76,8 +79,9 @@ function randomLogits(rng: Rng, rows: number, V: number): Float32Array {
   };
   const logits = new Float32Array(rows * V);
   for (let r = 0; r < rows; r++) {
-    const spread = r % 7 === 3 ? 0.01 : r % 3 === 0 ? 12 : 3;
-    for (let i = 0; i < V; i++) logits[r * V + i] = r % 5 === 0 ? round(next() * 4) : (next() - 0.5) * spread;
+    const spread = SPREADS[r % SPREADS.length];
+    for (let i = 0; i < V; i++)
+      logits[r * V + i] = spread === 0 ? round(next() * 4) : (next() - 0.5) * spread;
     for (let j = 0; j < 3; j++) logits[r * V + Math.floor(next() * V)] = -Infinity;
   }
   return logits;
@@ -127,6 +131,7 @@ describe.each([
   { V: 96, tokenizerVocab: 90, rows: 60 },
   { V: 3000, tokenizerVocab: 2990, rows: 24 },
   { V: 32000, tokenizerVocab: 31990, rows: 16 },
+  { V: 151936, tokenizerVocab: 151665, rows: 8 },
 ])('top-p and min-p in the graph, vocabulary $V', ({ V, tokenizerVocab, rows }) => {
   const settings: (Setting & { name: string })[] = [
     { name: 'top-p 0.9', temperature: 1, topK: 0, topP: 0.9, minP: 0 },
@@ -142,6 +147,13 @@ describe.each([
     const kept = await expectHostTruncation(V, tokenizerVocab, rows, s, V + s.topP * 1000 + s.minP * 100);
     if (s.topP === 1e-6) expect(kept.every((n) => n === 1)).toBe(true);
     // The flat rows' nuclei lie past the first ranks TopK orders: the graph sorted the vocabulary.
-    if (s.topP === 0.999 && V > TOP_P_FIRST) expect(Math.max(...kept)).toBeGreaterThan(TOP_P_FIRST);
+    if (s.topP === 0.9 && s.topK === 0) {
+      // Some row's nucleus ends in each stage (within the first 1 024 ranks, the next 16 384 where
+      // that stage runs, the whole vocabulary).
+      const stages = topPStages(V);
+      stages.forEach((size, i) =>
+        expect([size, kept.some((n) => n <= size && (i === 0 || n > stages[i - 1]))]).toEqual([size, true]),
+      );
+    }
   });
 });
