@@ -57,11 +57,17 @@ export const NO_TRUNCATIONS: TruncationFlags = { topK: false, topP: false, minP:
  * How many tokens top-p ranks (TopK) before it ranks more: a nucleus within the first 1 024 needs
  * no sort of the vocabulary, and TopK's cost grows with k (at 32 rows of 152K tokens, k = 16 384
  * costs a few times k = 1 024, a full sort several times more: docs/progress/2026-12-06-real-size.md),
- * so each stage runs only when some row's nucleus is larger than the stage before it reached, and
- * the whole vocabulary is sorted last. A later stage above a quarter of the vocabulary is skipped
- * (it would cost nearly the full sort).
+ * so each stage runs only when some row's nucleus is larger than the stages before it reached. A
+ * later stage above a quarter of the vocabulary is skipped (it would cost nearly the full sort).
  */
 export const TOP_P_STAGES: readonly number[] = [1024, 16384];
+
+/**
+ * The most tokens top-p ranks from the bottom (the tail it removes) before it sorts the whole
+ * vocabulary: at most a quarter of V. A flat distribution's nucleus at p 0.9 is most of the
+ * vocabulary, its tail a tenth.
+ */
+export const TOP_P_TAIL = 16384;
 
 /**
  * The sampler's processors and draw (engine/generate's untokenizable, temperature, top-k, top-p,
@@ -140,11 +146,14 @@ export function minPInGraph(l: Tensor, max: Tensor, logMinP: Tensor): Tensor {
   return o.where(o.less(o.cast(l, 'float64'), cut), -Infinity, l);
 }
 
-/** The k of each TopK top-p may run at a vocabulary of V, the last V. */
-export function topPStages(V: number): number[] {
-  // A later stage above a quarter of the vocabulary costs nearly a full sort, which follows it.
-  const stages = TOP_P_STAGES.filter((n, i) => n < V && (i === 0 || n <= V / 4));
-  return [...stages, V];
+/**
+ * The k of each TopK top-p may run at a vocabulary of V: `top` from the largest logit, then `tail`
+ * from the smallest (null when V is within the first stage), then the whole vocabulary.
+ */
+export function topPStages(V: number): { top: number[]; tail: number | null } {
+  const top = TOP_P_STAGES.filter((n, i) => n < V && (i === 0 || n <= V / 4));
+  if (top.length === 0) return { top: [V], tail: null };
+  return { top, tail: Math.min(TOP_P_TAIL, Math.floor(V / 4)) };
 }
 
 /**
@@ -153,21 +162,25 @@ export function topPStages(V: number): number[] {
  * exp(l - max) in float64 in id order (CumSum, as the host's loop adds) and the mass is the
  * running sum in rank order.
  *
- * Without sorting the vocabulary: TopK ranks the first min(V, 1 024) tokens of every row; a row
- * whose running sum reaches need within them has its nucleus there. Only when some row's does not
- * does a second TopK rank 16 384 (where that is at most a quarter of V), and only when some row's
- * nucleus is larger still does the last rank all V tokens (a flat distribution); each later TopK's k is a runtime value (1 when every
- * row is done, a pass like ReduceMax), so no `If` is needed. The nucleus is the tokens ranked at or
- * before the boundary: kept = 1 + the number of running sums below need, and the boundary's (logit,
- * id) at rank kept - 1, taken from the first stage that reached need in that row; a token stays iff
- * its logit is larger, or equal with an id at most the boundary's. The first ranks of every stage
- * are the same tokens in the same order, so their running sums agree.
+ * Without sorting the vocabulary, in stages, each row taking the first that finds its boundary:
+ * TopK ranks the first min(V, 1 024) tokens of every row, and where the running sum reaches need
+ * within them the row's nucleus is there (kept = 1 + the number of running sums below need; the
+ * boundary, the last token kept, at rank kept - 1). Then, only when some row's nucleus is larger:
+ * the first 16 384 (where that is at most a quarter of V); then the tail from the bottom (TopK of
+ * the smallest of the logits reversed along the vocabulary, so equal logits come higher id first,
+ * the exact reverse of rank order), whose running sum of weights may stay within total - need:
+ * those tokens go, and the next one up is the boundary (a flat distribution's nucleus is most of
+ * the vocabulary, its tail small); and last, where some row's boundary is in neither, the whole
+ * vocabulary ranked. Each later stage's k is a runtime value (1 when every row is done, a pass like
+ * ReduceMax), so no `If` is needed. A token stays iff its logit is above the boundary's, or equal
+ * with an id at most the boundary's.
  *
- * The host adds the nucleus's mass in quickselect's partition order, this in rank order, and
- * onnxruntime's Exp may differ from Math.exp in the last place: the nuclei can differ only where a
- * running sum lies within float64 rounding of need (a boundary the contract allows, like a uniform
- * on the running sum's boundary in the draw). A weight that underflows to 0 adds nothing to a running
- * sum of at least 1 (the top token's weight), so it is never the boundary.
+ * The host adds the nucleus's mass in quickselect's partition order, this in rank order (the tail
+ * stage: total less the tail's mass), and onnxruntime's Exp may differ from Math.exp in the last
+ * place: the nuclei can differ only where a running sum lies within float64 rounding of need (a
+ * boundary the contract allows, like a uniform on the running sum's boundary in the draw). A weight
+ * that underflows to 0 adds nothing to a running sum of at least 1 (the top token's weight), so it
+ * is never the boundary.
  */
 export function topPInGraph(k: DrawConstants, l: Tensor, max: Tensor, p: Tensor): Tensor {
   const V = k.vocab;
@@ -176,34 +189,51 @@ export function topPInGraph(k: DrawConstants, l: Tensor, max: Tensor, p: Tensor)
   const weight = (x: Tensor) => o.exp(o.sub(o.cast(x, 'float64'), maxD));
   const total = o.slice(o.cumSum(weight(l), 1), [V - 1], [V], [1]); // [B, 1]
   const need = o.mul(p, total); // [B, 1]
-  // n: TopK's k (int64 [1]); last: n - 1 as float32.
-  const ranked = (n: Tensor, last: Tensor) => {
+  // n: TopK's k (int64 [1]); last: n - 1 as float32. Counts up to 2^24 are exact in float32.
+  // [B, 1] (the builder cannot tell that GatherElements' output has its indices' shape when k is
+  // a runtime value).
+  const pick = (x: Tensor, at: Tensor) => o.reshape(o.gatherElements(x, at, 1), [0, 1]);
+  const fromTop = (n: Tensor, last: Tensor) => {
     const [values, ids] = o.topK(l, n, 1); // [B, n], largest first, ties to the lower id
     const running = o.cumSum(weight(values), 1); // [B, n]
-    // The number of running sums below need: kept - 1, or n when the mass never reaches it.
-    // Counts up to 2^24 are exact in float32.
+    // The number of running sums below need: kept - 1, or n when the mass never reaches it there.
     const below = o.reduceSum(o.cast(o.less(running, need), 'float32'), [1], true); // [B, 1]
     // The boundary's rank. Where the mass never reaches need (float64 rounding with p near 1) it is
     // the last rank, which keeps every finite token, as the host then keeps them all.
     const at = o.cast(o.min(below, last), 'int64');
-    // [B, 1] (the builder cannot tell that GatherElements' output has its indices' shape when k is
-    // a runtime value).
-    const pick = (x: Tensor) => o.reshape(o.gatherElements(x, at, 1), [0, 1]);
-    return { below, value: pick(values), id: pick(ids) };
+    return { count: below, value: pick(values, at), id: pick(ids, at) };
   };
-  const stages = topPStages(V);
-  const top = ranked(g.ints([stages[0]]), g.scalar(stages[0] - 1, 'float32'));
-  let { value, id } = top;
-  let enough = o.less(top.below, stages[0]); // [B, 1]: the row's nucleus lies in the ranks so far
-  for (const [i, size] of stages.slice(1).entries()) {
-    // TopK's k is one value for the batch: this stage's when some row needs more, else 1.
-    const short = o.greater(o.reduceMax(o.cast(o.not(enough), 'float32'), [0, 1], false), 0); // []
-    const n = o.where(short, g.ints([size]), g.ints([1])); // [1]
-    const more = ranked(n, o.sub(o.cast(n, 'float32'), 1));
-    value = o.where(enough, value, more.value);
-    id = o.where(enough, id, more.id);
+  const fromBottom = (n: Tensor, last: Tensor) => {
+    // Column i holds id V - 1 - i: TopK's ties to the lower index are then ties to the higher id.
+    const reversed = o.slice(l, [V - 1], [-V - 1], [1], [-1]);
+    const [values, rids] = o.topK(reversed, n, 1, false); // [B, n], smallest first (-inf first)
+    const running = o.cumSum(weight(values), 1); // [B, n]
+    // The number of tokens from the bottom whose mass stays within total - need: all removed.
+    const removed = o.reduceSum(o.cast(o.lessOrEqual(running, o.sub(total, need)), 'float32'), [1], true);
+    const at = o.cast(o.min(removed, last), 'int64');
+    return { count: removed, value: pick(values, at), id: o.sub(g.scalar(V - 1, 'int64'), pick(rids, at)) };
+  };
+  const { top, tail } = topPStages(V);
+  const first = fromTop(g.ints([top[0]]), g.scalar(top[0] - 1, 'float32'));
+  let { value, id } = first;
+  let done = o.less(first.count, top[0]); // [B, 1]: the row's boundary is found
+  // TopK's k is one value for the batch: the stage's when some row's boundary is not found yet,
+  // else 1 (a pass like ReduceMax).
+  const gate = (size: number) => {
+    const open = o.greater(o.reduceMax(o.cast(o.not(done), 'float32'), [0, 1], false), 0); // []
+    const n = o.where(open, g.ints([size]), g.ints([1])); // [1]
+    return [n, o.sub(o.cast(n, 'float32'), 1)] as const;
+  };
+  const merge = (stage: { count: Tensor; value: Tensor; id: Tensor }, size: number | null) => {
+    value = o.where(done, value, stage.value);
+    id = o.where(done, id, stage.id);
     // (Where has no bool kernel in onnxruntime: or as not-and-not.)
-    if (i < stages.length - 2) enough = o.not(o.and(o.not(enough), o.not(o.less(more.below, size))));
+    if (size !== null) done = o.not(o.and(o.not(done), o.not(o.less(stage.count, size))));
+  };
+  for (const size of top.slice(1)) merge(fromTop(...gate(size)), size);
+  if (tail !== null) {
+    merge(fromBottom(...gate(tail)), tail);
+    merge(fromTop(...gate(V)), null);
   }
   const ids = o.reshape(o.range(g.scalar(0, 'float32'), g.scalar(V, 'float32'), g.scalar(1, 'float32')), [V]);
   const after = o.and(o.equal(l, value), o.greater(ids, o.cast(id, 'float32'))); // ties ranked after it

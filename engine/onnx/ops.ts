@@ -252,15 +252,21 @@ export const cumSum = (x: Tensor, axis: number): Tensor =>
   one(x, 'CumSum', [x, x.graph.scalar(axis, 'int64')]);
 
 /**
- * The `k` largest values along `axis` (TopK, sorted largest first, ties to the lower index) and
- * their int64 indices; `k` is an int64 [1] tensor (a graph input) or a number.
+ * The `k` largest values along `axis` (TopK, sorted largest first, ties to the lower index), or with
+ * `largest` false the k smallest (smallest first, ties to the lower index), and their int64
+ * indices; `k` is an int64 [1] tensor (a graph input) or a number.
  */
-export function topK(x: Tensor, k: Tensor | number, axis = -1): [values: Tensor, indices: Tensor] {
+export function topK(
+  x: Tensor,
+  k: Tensor | number,
+  axis = -1,
+  largest = true,
+): [values: Tensor, indices: Tensor] {
   const kT = typeof k === 'number' ? x.graph.ints([k]) : k;
   const [values, indices] = x.graph.op(
     'TopK',
     [x, kT],
-    { axis: attr.int(axis), largest: attr.int(1), sorted: attr.int(1) },
+    { axis: attr.int(axis), largest: attr.int(largest ? 1 : 0), sorted: attr.int(1) },
     { outputs: 2 },
   );
   return [values, indices];

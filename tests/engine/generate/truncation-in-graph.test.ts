@@ -136,7 +136,7 @@ describe.each([
   const settings: (Setting & { name: string })[] = [
     { name: 'top-p 0.9', temperature: 1, topK: 0, topP: 0.9, minP: 0 },
     { name: 'top-p 0.5 at T 0.7', temperature: 0.7, topK: 0, topP: 0.5, minP: 0 },
-    { name: 'top-p 0.999 (the whole vocabulary ranked)', temperature: 1.3, topK: 0, topP: 0.999, minP: 0 },
+    { name: 'top-p 0.999 (tails cut inside runs of ties)', temperature: 1.3, topK: 0, topP: 0.999, minP: 0 },
     { name: 'top-p 1e-6 (a nucleus of one)', temperature: 1, topK: 0, topP: 1e-6, minP: 0 },
     { name: 'top-k 40 + top-p 0.8', temperature: 0.8, topK: 40, topP: 0.8, minP: 0 },
     { name: 'min-p 0.05', temperature: 1, topK: 0, topP: 1, minP: 0.05 },
@@ -146,14 +146,24 @@ describe.each([
   it.each(settings)("keeps the host's tokens: $name", async (s) => {
     const kept = await expectHostTruncation(V, tokenizerVocab, rows, s, V + s.topP * 1000 + s.minP * 100);
     if (s.topP === 1e-6) expect(kept.every((n) => n === 1)).toBe(true);
-    // The flat rows' nuclei lie past the first ranks TopK orders: the graph sorted the vocabulary.
+    if (s.topP === 0.999 && V > 1024) {
+      // The quantised rows' tails are a run of equal logits cut in the middle: the bottom stage
+      // ranks ties by higher id first (the reverse of rank order).
+      const { tail } = topPStages(V);
+      kept.forEach((n, r) => {
+        if (r % SPREADS.length === 0) expect([r, V - n < tail!, n < V - 3]).toEqual([r, true, true]);
+      });
+    }
     if (s.topP === 0.9 && s.topK === 0) {
-      // Some row's nucleus ends in each stage (within the first 1 024 ranks, the next 16 384 where
-      // that stage runs, the whole vocabulary).
-      const stages = topPStages(V);
-      stages.forEach((size, i) =>
-        expect([size, kept.some((n) => n <= size && (i === 0 || n > stages[i - 1]))]).toEqual([size, true]),
-      );
+      // Some row's boundary is found by each stage the graph has at this size: the first 1 024
+      // ranks, the first 16 384, the tail from the bottom, the whole vocabulary ranked.
+      const { top, tail } = topPStages(V);
+      const stageOf = (n: number) => {
+        const i = top.findIndex((size) => n <= size);
+        return i >= 0 ? `top ${top[i]}` : tail !== null && V - n < tail ? 'tail' : 'all';
+      };
+      const expected = [...top.map((size) => `top ${size}`), ...(tail !== null ? ['tail', 'all'] : [])];
+      expect([...new Set(kept.map(stageOf))].sort()).toEqual(expected.sort());
     }
   });
 });
