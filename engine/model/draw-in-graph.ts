@@ -71,16 +71,16 @@ export const TOP_P_TAIL = 16384;
 
 /**
  * The sampler's processors and draw (engine/generate's untokenizable, temperature, top-k, top-p,
- * min-p and chooseToken) with the host's arithmetic, so the same logits and uniform choose the
- * same token: untokenizable ids to -inf; logits × (1/T) in float64 rounded to float32; top-k keeps a token when
- * its logit is at least the k-th largest (the least of TopK's values), i.e. when fewer than k logits are
- * strictly larger (ties with the k-th kept); top-p and min-p as `topPInGraph` and `minPInGraph`; then
- * the first token whose running sum of exp(l - max)
- * (float64, id order, CumSum adds one element after another as the host's loop does) exceeds
- * u · total (kept a rounding below the total, so one always does); a negative u takes the first
- * argmax (greedy). Every step but top-p's is linear in the vocabulary: no [V, V] product, so it
- * serves 152K-token vocabularies as well as character-level ones; top-p ranks the top 1 024 tokens
- * and sorts the vocabulary only for a batch where some row's nucleus is larger.
+ * min-p and chooseToken) with the host's arithmetic, so the same logits and uniform choose the same
+ * token: untokenizable ids to -inf; logits × (1/T) in float64 rounded to float32; top-k keeps a
+ * token when its logit is at least the k-th largest (the least of TopK's values), i.e. when fewer
+ * than k logits are strictly larger (ties with the k-th kept); top-p and min-p as `topPInGraph` and
+ * `minPInGraph`; then the first token whose running sum of exp(l - max) (float64, id order, CumSum
+ * adds one element after another as the host's loop does) exceeds u · total (kept a rounding below
+ * the total, so one always does); a negative u takes the first argmax (greedy). No [V, V] product,
+ * and every step but top-p's ranking is linear in the vocabulary (top-p ranks in stages and sorts the
+ * vocabulary only for a batch where some row needs it), so it serves 152K-token vocabularies as
+ * well as character-level ones.
  *
  * logits [B, V] float32, u [B, 1] float64, inverseTemperature [] float64.
  */
@@ -189,10 +189,10 @@ export function topPInGraph(k: DrawConstants, l: Tensor, max: Tensor, p: Tensor)
   const weight = (x: Tensor) => o.exp(o.sub(o.cast(x, 'float64'), maxD));
   const total = o.slice(o.cumSum(weight(l), 1), [V - 1], [V], [1]); // [B, 1]
   const need = o.mul(p, total); // [B, 1]
-  // n: TopK's k (int64 [1]); last: n - 1 as float32. Counts up to 2^24 are exact in float32.
-  // [B, 1] (the builder cannot tell that GatherElements' output has its indices' shape when k is
-  // a runtime value).
+  // x at each row's rank `at`, [B, 1] (the builder cannot tell that GatherElements' output has its
+  // indices' shape when k is a runtime value).
   const pick = (x: Tensor, at: Tensor) => o.reshape(o.gatherElements(x, at, 1), [0, 1]);
+  // Each stage: n, TopK's k (int64 [1]); last, n - 1 as float32 (counts up to 2^24 are exact there).
   const fromTop = (n: Tensor, last: Tensor) => {
     const [values, ids] = o.topK(l, n, 1); // [B, n], largest first, ties to the lower id
     const running = o.cumSum(weight(values), 1); // [B, n]
