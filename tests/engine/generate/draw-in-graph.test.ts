@@ -5,6 +5,7 @@ import { chooseToken, processors } from '../../../engine/generate';
 import { drawConstants, drawToken } from '../../../engine/model/draw-in-graph';
 import { Graph, createSession } from '../../../engine/onnx';
 import { Rng } from '../../../base/rng';
+import { fastUniform } from '../../../testing/fast-uniform';
 
 // The decode-steps graph draws tokens in onnxruntime with the host's formula and float64 arithmetic.
 // onnxruntime's Exp is not Math.exp bit for bit (about 1 value in 9 differs in the last place), so the
@@ -63,18 +64,12 @@ function boundary(logits: Float32Array, i: number): number {
 
 /**
  * Rows of random logits, some with ties and very peaked ones (uniforms that include CDF boundaries
- * are chosen below). mulberry32 seeded from the test's stream, with Math's functions read once: inside
- * jest's vm context every global lookup in a loop of a million values is slow.
+ * are chosen below). fastUniform seeded from the test's stream, Math.round read once: inside jest's
+ * vm context every global lookup in a loop of a million values is slow.
  */
-const { imul, round } = Math;
+const { round } = Math;
 function cases(rng: Rng, rows: number) {
-  let a = rng.int(1, 2 ** 31 - 1);
-  const next = () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = imul(a ^ (a >>> 15), 1 | a);
-    t = (t + imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = fastUniform(rng.int(1, 2 ** 31 - 1));
   const logits = new Float32Array(rows * V);
   for (let r = 0; r < rows; r++)
     for (let i = 0; i < V; i++) {

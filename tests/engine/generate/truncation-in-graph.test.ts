@@ -5,6 +5,7 @@ import { processors } from '../../../engine/generate';
 import { drawConstants, processLogits, topPStages } from '../../../engine/model/draw-in-graph';
 import { Graph, createSession } from '../../../engine/onnx';
 import { Rng } from '../../../base/rng';
+import { fastUniform } from '../../../testing/fast-uniform';
 
 // top-p and min-p inside the decode-steps graph (draw-in-graph.ts) against the host's processors
 // (processors/top-p.ts, min-p.ts), after untokenizable ids, temperature and top-k as the sampler
@@ -60,23 +61,17 @@ function nearNucleusBoundary(beforeTopP: Float32Array, p: number, rel = 1e-12): 
 }
 
 /**
- * Rows of random logits (mulberry32 from the test's stream; Math's functions read once, since every
- * global lookup in jest's vm context is slow), eight kinds in turn: quantised to a few values (ties
+ * Rows of random logits (fastUniform seeded from the test's stream; Math.round read once, since
+ * every global lookup in jest's vm context is slow), eight kinds in turn: quantised to a few values (ties
  * across the nucleus's boundary), uniform over widths 3, 12, 200 and 3 000 (nuclei of most of the
  * vocabulary down to a few tokens), and flat (a nucleus past every stage of TopK, so the graph
  * sorts the whole vocabulary); a few -inf entries in every row. At p 0.9 some row's nucleus ends in
  * each of top-p's stages.
  */
-const { imul, round } = Math;
+const { round } = Math;
 const SPREADS = [0, 3, 12, 0.01, 3, 200, 12, 3000];
 function randomLogits(rng: Rng, rows: number, V: number): Float32Array {
-  let a = rng.int(1, 2 ** 31 - 1);
-  const next = () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = imul(a ^ (a >>> 15), 1 | a);
-    t = (t + imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = fastUniform(rng.int(1, 2 ** 31 - 1));
   const logits = new Float32Array(rows * V);
   for (let r = 0; r < rows; r++) {
     const spread = SPREADS[r % SPREADS.length];
