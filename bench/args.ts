@@ -55,14 +55,15 @@ export function listArg(
   return stringArg(name, undefined, argv)?.split(',') ?? [...fallback];
 }
 
-/** `--name`'s comma-separated numbers, or `fallback` when the flag is absent. */
+/** `--name`'s comma-separated numbers, none for `--name=`, or `fallback` when the flag is absent. */
 export function numberListArg(
   name: string,
   fallback: readonly number[],
   argv: readonly string[] = process.argv,
 ): number[] {
   const text = stringArg(name, undefined, argv);
-  return text === undefined ? [...fallback] : text.split(',').map((item) => toNumber(name, text, item));
+  if (text === undefined) return [...fallback];
+  return text === '' ? [] : text.split(',').map((item) => toNumber(name, text, item));
 }
 
 /** Whether the switch `--name` is given. */

@@ -8,8 +8,9 @@
  *     of bench/real-models/make-checkpoints.sh (tmp/real-models/smollm2-135m), sampled through the
  *     engine's graph built from its safetensors.
  * Workload: 4 word problems × n = 16 paths × ≤ 32 new tokens at T = 0.7, once without top-k, once
- * with top-k 40 and once with top-p 0.9 (`--top-ks=`, `--top-ps=`; top-p ranks the first 1 024
- * tokens in the graph and sorts the vocabulary only when a row's nucleus is larger). Each
+ * with top-k 40 and once with top-p 0.9 (`--top-ks=0,40`, `--top-ps=0.9`; an empty list, e.g.
+ * `--top-ps=`, leaves those settings out; how the graph finds top-p's nucleus in stages, sorting the
+ * vocabulary last: topPStages in engine/model/draw-in-graph.ts). Each
  * repetition times every steps-per-run setting back to back, so all see the same load on a shared
  * machine; the load average is recorded with each. Every setting must draw the same
  * tokens as the one-step loop (sha256 over every path's token ids, recorded): the reproducibility
@@ -125,7 +126,7 @@ async function benchModel(name: string, dir: string, graphCacheDir: string) {
   const tLoad = performance.now();
   const model: GenerationModel = await loadGenerationModel(dir, { threads: THREADS, graphCacheDir });
   const loadSeconds = (performance.now() - tLoad) / 1000;
-  const byTopK: Record<string, Setting[]> = {};
+  const byTruncation: Record<string, Setting[]> = {};
   const cases = [
     ...TOP_KS.map((topK) => ({ key: `topK${topK}`, topK, topP: 1 })),
     ...TOP_PS.map((topP) => ({ key: `topP${topP}`, topK: 0, topP })),
@@ -188,7 +189,7 @@ async function benchModel(name: string, dir: string, graphCacheDir: string) {
       s.medianTokPerSec = round(s.tokens / median(s.seconds));
       s.sameTokensAsOneStep = one ? s.tokenSha256 === one.tokenSha256 : false;
     }
-    byTopK[key] = settings.map((s) => ({ ...s, firstCallSeconds: buildSeconds[s.stepsPerRun] }));
+    byTruncation[key] = settings.map((s) => ({ ...s, firstCallSeconds: buildSeconds[s.stepsPerRun] }));
   }
   return {
     name,
@@ -206,7 +207,7 @@ async function benchModel(name: string, dir: string, graphCacheDir: string) {
       tieEmbeddings: config.tieEmbeddings,
     },
     loadSeconds: round(loadSeconds, 1),
-    byTopK,
+    byTruncation,
     ...(CHAIN && stepsGraphOf(model) === 'decoder-loop' ? { perStep: await chainVsLoop(model) } : {}),
   };
 }
@@ -376,7 +377,7 @@ async function main(): Promise<void> {
       models: models.map((m) => ({
         ...m,
         speedup: Object.fromEntries(
-          Object.entries(m.byTopK).map(([k, settings]) => {
+          Object.entries(m.byTruncation).map(([k, settings]) => {
             const one = settings.find((s) => s.stepsPerRun === 1);
             return [
               k,
@@ -398,7 +399,7 @@ async function main(): Promise<void> {
     };
     console.table(
       result.models.flatMap((m) =>
-        Object.entries(m.byTopK).flatMap(([k, settings]) =>
+        Object.entries(m.byTruncation).flatMap(([k, settings]) =>
           settings.map((s) => ({
             model: m.name,
             truncation: k,

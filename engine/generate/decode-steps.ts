@@ -35,8 +35,13 @@ export const DECODE_STEPS_MAX_WEIGHT_BYTES = 2 ** 31 - 2 ** 26;
  */
 export const DECODE_STEPS_MEMORY_FACTOR = 2;
 
-/** Decoders whose decode-steps session this process has built: their memory was checked before it. */
+/**
+ * The decode-steps sessions this process has built (decoder file and graph name): each one's memory
+ * was checked before it. Each (k, truncations) graph is a session of its own, holding the weights
+ * again, so a second one (greedy evaluation beside top-p sampling) is checked too.
+ */
 const builtFor = new Set<string>();
+const builtKey = (model: GenerationModel, graph: string) => `${model.modelFile}|${graph}`;
 
 /**
  * Which graph runs several decode steps per session.run for a model: `engine`, the engine's k-step
@@ -72,16 +77,16 @@ export function decodeStepsUnavailable(model: GenerationModel, o: SampleOptions)
   if (o.repetitionPenalty !== 1) return 'repetition penalty runs on the host only';
   if (o.mixLengths) return 'mixLengths pads rows; the decode-steps graph is used with equal lengths only';
   if (stepsGraphOf(model) === 'decoder-loop')
-    return decoderLoopUnavailable(model) ?? loopMemoryUnavailable(model);
+    return decoderLoopUnavailable(model) ?? loopMemoryUnavailable(model, stepsGraph(0, truncationsOf(o)));
   if (model.signature.cacheDType !== 'float32')
     return `${model.signature.cacheDType} caches: the decode-steps graph is float32`;
-  return engineGraphUnavailable(model);
+  return engineGraphUnavailable(model, stepsGraph(o.stepsPerRun, truncationsOf(o)));
 }
 
 const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
 
 /** Why the folder's decoder is not a graph the engine builds from its config.json and weights. */
-function engineGraphUnavailable(model: GenerationModel): string | null {
+function engineGraphUnavailable(model: GenerationModel, graph: string): string | null {
   const dir = model.dir;
   const configFile = path.join(dir, CHECKPOINT_FILES.config);
   if (!existsSync(path.join(dir, WEIGHTS_FILE)) && !existsSync(path.join(dir, WEIGHTS_INDEX_FILE)))
@@ -97,7 +102,7 @@ function engineGraphUnavailable(model: GenerationModel): string | null {
   }
   if (weightBytes > DECODE_STEPS_MAX_WEIGHT_BYTES && sharedWeights(model) === null)
     return `${weightBytes} bytes of float32 weights: the decode-steps graph is built in memory, at most ${DECODE_STEPS_MAX_WEIGHT_BYTES}`;
-  return memoryUnavailable(model, weightBytes, 'float32 weights');
+  return memoryUnavailable(model, graph, weightBytes, 'float32 weights');
 }
 
 /**
@@ -106,12 +111,16 @@ function engineGraphUnavailable(model: GenerationModel): string | null {
  */
 function memoryUnavailable(
   model: GenerationModel,
+  graph: string,
   weightBytes: number,
   what: string,
   buildBytes = 0,
 ): string | null {
   const available = freemem();
-  if (!builtFor.has(model.modelFile) && available < DECODE_STEPS_MEMORY_FACTOR * weightBytes + buildBytes)
+  if (
+    !builtFor.has(builtKey(model, graph)) &&
+    available < DECODE_STEPS_MEMORY_FACTOR * weightBytes + buildBytes
+  )
     return (
       `the decode-steps session would hold a second copy of the ${gib(weightBytes)} GiB of ${what}; ` +
       `${gib(available)} GiB of memory is available, ${DECODE_STEPS_MEMORY_FACTOR}x that wanted` +
@@ -120,9 +129,9 @@ function memoryUnavailable(
   return null;
 }
 
-function loopMemoryUnavailable(model: GenerationModel): string | null {
+function loopMemoryUnavailable(model: GenerationModel, graph: string): string | null {
   const bytes = decoderWeightBytes(model.modelFile);
-  return memoryUnavailable(model, bytes.weights, 'weights', 2 * bytes.inline);
+  return memoryUnavailable(model, graph, bytes.weights, 'weights', 2 * bytes.inline);
 }
 
 /** The truncations a sampling's options turn on (processors/index.ts's conditions). */
@@ -162,7 +171,7 @@ export function decodeStepsSession(
       () => decoderLoopBytes(model, truncations),
       decoderLoopSessionConfig(model),
     ).then((x) => {
-      builtFor.add(model.modelFile);
+      builtFor.add(builtKey(model, key.graph));
       return x;
     });
   }
@@ -184,7 +193,7 @@ export function decodeStepsSession(
     return toBytes(graph);
   });
   return session.then((x) => {
-    builtFor.add(model.modelFile);
+    builtFor.add(builtKey(model, key.graph));
     return x;
   });
 }

@@ -111,9 +111,9 @@ function decodeForward(
  * `steps` decode steps in one graph, so the KV cache stays inside onnxruntime between them (and is
  * copied once per run, not once per step). Each step is the decoder for one token per row, then the
  * sampler's processors and draw (draw-in-graph.ts) with the row's host-supplied uniform; its token
- * is the next step's input. The draw is linear in the vocabulary (TopK, CumSum; top-p ranks the
- * first 1 024 tokens, see draw-in-graph.ts), so the logits of a 152K-token vocabulary never leave
- * onnxruntime either.
+ * is the next step's input. The draw needs no [V, V] product (TopK, CumSum; top-p finds its
+ * nucleus in stages and sorts the vocabulary only when they do not, see topPStages in
+ * draw-in-graph.ts), so the logits of a 152K-token vocabulary never leave onnxruntime either.
  *
  * Inputs: input_ids [B, 1], attention_mask [B, P] (the past only), position_ids [B, 1],
  * past_key_values.*, and DECODE_STEPS_IO's uniforms, inverse_temperature and, where the graph is

@@ -60,14 +60,14 @@ export const NO_TRUNCATIONS: TruncationFlags = { topK: false, topP: false, minP:
  * so each stage runs only when some row's nucleus is larger than the stages before it reached. A
  * later stage above a quarter of the vocabulary is skipped (it would cost nearly the full sort).
  */
-export const TOP_P_STAGES: readonly number[] = [1024, 16384];
+const TOP_P_STAGES: readonly number[] = [1024, 16384];
 
 /**
  * The most tokens top-p ranks from the bottom (the tail it removes) before it sorts the whole
  * vocabulary: at most a quarter of V. A flat distribution's nucleus at p 0.9 is most of the
  * vocabulary, its tail a tenth.
  */
-export const TOP_P_TAIL = 16384;
+const TOP_P_TAIL = 16384;
 
 /**
  * The sampler's processors and draw (engine/generate's untokenizable, temperature, top-k, top-p,
@@ -141,7 +141,7 @@ export function processLogits(
  * min-p (processors/min-p.ts): a token stays when its logit is at least max + ln(min_p), the cut
  * in float64 as the host's doubles compute it. l [B, V] float32, max [B, 1] its largest logit.
  */
-export function minPInGraph(l: Tensor, max: Tensor, logMinP: Tensor): Tensor {
+function minPInGraph(l: Tensor, max: Tensor, logMinP: Tensor): Tensor {
   const cut = o.add(o.cast(max, 'float64'), logMinP); // [B, 1]
   return o.where(o.less(o.cast(l, 'float64'), cut), -Infinity, l);
 }
@@ -182,7 +182,7 @@ export function topPStages(V: number): { top: number[]; tail: number | null } {
  * that underflows to 0 adds nothing to a running sum of at least 1 (the top token's weight), so it
  * is never the boundary.
  */
-export function topPInGraph(k: DrawConstants, l: Tensor, max: Tensor, p: Tensor): Tensor {
+function topPInGraph(k: DrawConstants, l: Tensor, max: Tensor, p: Tensor): Tensor {
   const V = k.vocab;
   const g = l.graph;
   const maxD = o.cast(max, 'float64'); // [B, 1]

@@ -400,6 +400,11 @@ export class TrainingRunner {
     };
   }
 
+  /** Each session's inputs, by mode: what its runs are fed (where LoRA's base is held, for tests). */
+  inputNames(): Partial<Record<TrainingGraphMode, readonly string[]>> {
+    return Object.fromEntries(Object.entries(this.sessions).map(([mode, s]) => [mode, s.inputNames]));
+  }
+
   async release(): Promise<void> {
     for (const s of [...Object.values(this.sessions), this.adamw.plain, this.adamw.decay]) await s.release();
   }

@@ -44,6 +44,8 @@ describe("the benchmarks' command-line flags (bench/args.ts)", () => {
     expect(listArg('models', ['m1', 'm2'], a)).toEqual(['m1', 'm2']);
     expect(numberListArg('top-ks', [1], a)).toEqual([0, 40]);
     expect(numberListArg('steps', [1, 4, 8], a)).toEqual([1, 4, 8]);
+    // An empty list turns a case off (--top-ps= : no top-p setting).
+    expect(numberListArg('top-ps', [0.9], argv('--top-ps='))).toEqual([]);
     expect(numberArg('lr', 0, a)).toBe(1e-4);
     expect(flagArg('merge', a)).toBe(true);
     expect(flagArg('table-only', a)).toBe(false);

@@ -222,9 +222,12 @@ describe('what stays on the one-step loop, and why', () => {
       );
       // Once its session is built the check is not repeated (the session is the memory it asked for).
       freemem.mockRestore();
-      await decodeStepsSession(model, 4, NO_TRUNCATIONS);
+      await decodeStepsSession(model, options.stepsPerRun, NO_TRUNCATIONS);
       jest.spyOn(os, 'freemem').mockReturnValue(1024);
       expect(decodeStepsUnavailable(model, options)).toBeNull();
+      // Another graph (top-p's, or another k) would be a session of its own, another copy: checked.
+      expect(decodeStepsUnavailable(model, { ...options, topP: 0.9 })).toMatch(/second copy/);
+      expect(decodeStepsUnavailable(model, { ...options, stepsPerRun: 4 })).toMatch(/second copy/);
     } finally {
       jest.restoreAllMocks();
     }

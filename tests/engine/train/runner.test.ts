@@ -313,6 +313,7 @@ test('LoRA with the base held by the training session (as on a device; accumulat
     [microBatch(30), microBatch(31)],
     [microBatch(32), microBatch(33)],
   ];
+  const base = 'model.embed_tokens.weight';
   const run = async (frozenResident: boolean) => {
     const params = copy(adapters);
     const runner = await TrainingRunner.create(
@@ -331,6 +332,16 @@ test('LoRA with the base held by the training session (as on a device; accumulat
       { expAvg: zeros(adapters), expAvgSq: zeros(adapters) },
       frozen,
     );
+    // Held: apply runs every micro-batch without the base among its inputs; no accumulate session;
+    // evaluation and log-probs are fed it. Fed: every session takes it.
+    const inputs = runner.inputNames();
+    expect(Object.keys(inputs).sort()).toEqual(
+      frozenResident ? ['apply', 'logprobs', 'loss'] : ['accumulate', 'apply', 'logprobs', 'loss'],
+    );
+    expect(inputs.apply).toContain(TRAIN_IO.gradAcc('model.layers.0.self_attn.q_proj.lora_A.weight'));
+    expect(inputs.apply!.includes(base)).toBe(!frozenResident);
+    expect(inputs.loss).toContain(base);
+    expect(inputs.logprobs).toContain(base);
     const losses: number[] = [];
     for (const [k, batches] of micro.entries()) losses.push((await runner.step(batches, 1e-2, k + 1)).loss);
     const evalLoss = await runner.evalLoss([microBatch(34)]);
@@ -352,4 +363,46 @@ test('LoRA with the base held by the training session (as on a device; accumulat
   expect(held.params.get('model.layers.0.self_attn.q_proj.lora_A.weight')).not.toEqual(
     adapters.get('model.layers.0.self_attn.q_proj.lora_A.weight'),
   );
+});
+
+test('LoRA with dropout, one micro-batch a step: the base held by the step session gives the fed bits', async () => {
+  const loraConfig: LoraConfig = {
+    rank: 4,
+    alpha: 8,
+    dropout: 0.1,
+    targetModules: ['q', 'v', 'gate', 'down'],
+  };
+  const frozen = initParams(config, 24, 0.2);
+  const adapters = initLora(config, loraConfig, 25);
+  for (const [name, w] of adapters)
+    if (name.endsWith('lora_B.weight')) w.forEach((_, i) => (w[i] = Math.cos(3 * i + 1) * 0.1));
+  const run = async (frozenResident: boolean) => {
+    const params = copy(adapters);
+    const runner = await TrainingRunner.create(
+      {
+        config,
+        batchSize: B,
+        seqLen: T,
+        adamw,
+        accumulation: false,
+        evaluation: false,
+        frozenResident,
+        lora: loraConfig,
+        dropoutSeed: 7,
+      },
+      params,
+      { expAvg: zeros(adapters), expAvgSq: zeros(adapters) },
+      frozen,
+    );
+    expect(runner.inputNames().step!.includes('model.layers.0.mlp.down_proj.weight')).toBe(!frozenResident);
+    const losses: number[] = [];
+    for (const k of [1, 2, 3]) losses.push((await runner.step([microBatch(40 + k)], 1e-2, k)).loss);
+    const snap = runner.snapshot();
+    await runner.release();
+    return { losses, params: snap.params };
+  };
+  const [fed, held] = [await run(false), await run(true)];
+  expect(held.losses).toEqual(fed.losses);
+  expectSameBits(held.params, fed.params);
+  expect(held.losses[0]).not.toBe(held.losses[2]);
 });
