@@ -31,18 +31,16 @@ export interface DevServer {
 
 export async function devServer(stateDir: string): Promise<DevServer> {
   const port = await freePort();
-  const env = {
-    ...process.env,
-    LMSI_STATE_DIR: stateDir,
-    LMSI_TEMPORAL_PORT: String(port),
-    LMSI_TEMPORAL_UI_PORT: String(await freePort()),
-  };
+  const env = { ...process.env, LMSI_STATE_DIR: stateDir, LMSI_TEMPORAL_PORT: String(port) };
   const pidFile = path.join(stateDir, 'temporal/server.pid');
   return {
     address: `127.0.0.1:${port}`,
     stateDir,
     async start() {
-      await run('bash', [path.join(scripts, 'start')], { env });
+      // The gRPC port is the server's address and stays; the Web UI's is taken afresh on every
+      // start: between a kill and a restart another test's server may have bound the old one.
+      const uiPort = String(await freePort());
+      await run('bash', [path.join(scripts, 'start')], { env: { ...env, LMSI_TEMPORAL_UI_PORT: uiPort } });
     },
     async kill() {
       const pid = Number((await fs.readFile(pidFile, 'utf8')).trim());
