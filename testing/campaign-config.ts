@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { parseCampaignConfig } from '../config';
 import { CampaignConfig, type CampaignConfigInput } from '../config/campaign';
 import type { FineTuneInput } from '../contract';
 
@@ -8,6 +9,19 @@ import type { FineTuneInput } from '../contract';
 /** A unique task queue per test, so suites sharing the server never steal each other's tasks. */
 export function uniqueTaskQueue(prefix: string): string {
   return `${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+/** The parsed training section of a minimal campaign around `training` (parseCampaignConfig's). */
+export function parsedTraining(training: object): CampaignConfig['training'] {
+  return parseCampaignConfig(
+    JSON.stringify({
+      name: 'c',
+      model: { dir: 'm' },
+      task: { name: 'arith' },
+      data: { unlabeledQuestions: 'u.jsonl', evaluation: 'e.jsonl' },
+      training,
+    }),
+  ).training;
 }
 
 /** A campaign config for tests: tiny everything, unique task queues, short heartbeat timeout. */

@@ -44,6 +44,13 @@ describe('training with no examples', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+  /** The model came back untrained, and nothing fetched it from the store or cached it. */
+  const expectUntrainedUnfetched = (result: FineTuneResult, cacheDir: string) => {
+    expect(result).toEqual(untrained);
+    expect(store.treesMaterialized).toBe(0);
+    expect(existsSync(path.join(cacheDir, 'models'))).toBe(false);
+  };
+
   it.each(['auto', 'none', undefined] as const)(
     'fineTune (chatTemplate %s) returns the model untrained without fetching it',
     async (chatTemplate) => {
@@ -63,9 +70,7 @@ describe('training with no examples', () => {
         FineTuneResult,
         typeof fineTune
       >(fineTune, input);
-      expect(result).toEqual(untrained);
-      expect(store.treesMaterialized).toBe(0);
-      expect(existsSync(path.join(cacheDir, 'models'))).toBe(false);
+      expectUntrainedUnfetched(result, cacheDir);
     },
   );
 
@@ -98,9 +103,7 @@ describe('training with no examples', () => {
       FineTuneResult,
       typeof policyUpdate
     >(policyUpdate, input);
-    expect(result).toEqual(untrained);
-    expect(store.treesMaterialized).toBe(0);
-    expect(existsSync(path.join(cacheDir, 'models'))).toBe(false);
+    expectUntrainedUnfetched(result, cacheDir);
   });
 
   it('still fetches (and fails on) a model it needs: one example against an absent model', async () => {

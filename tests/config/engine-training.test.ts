@@ -1,7 +1,7 @@
-import { parseCampaignConfig } from '../../config';
 import { TrainingConfig } from '../../config/campaign';
 import { engineTrainingConfig, withTrainingFlags } from '../../config/engine-training';
 import { FineTuneConfig } from '../../engine/train/config';
+import { parsedTraining } from '../../testing/campaign-config';
 import { trainingForRound } from '../../workflows/round-rules';
 
 // The campaign's training section, every field away from its default, and the engine's name for each.
@@ -28,21 +28,9 @@ const campaignOnly = ['fromRound', 'replayRatio'];
 // Set instead of steps (one of the two): round 2's override below.
 const instead = ['epochs'];
 
-function campaignTraining() {
-  return parseCampaignConfig(
-    JSON.stringify({
-      name: 'c1',
-      model: { dir: 'm' },
-      task: { name: 'arith' },
-      data: { unlabeledQuestions: 'u.jsonl', evaluation: 'e.jsonl' },
-      training: section,
-    }),
-  ).training;
-}
-
 describe('engineTrainingConfig', () => {
   it("carries every field of a round's training section to the engine's config", () => {
-    const { replayRatio: _, ...round1 } = trainingForRound(campaignTraining(), 1);
+    const { replayRatio: _, ...round1 } = trainingForRound(parsedTraining(section), 1);
     const engine = FineTuneConfig.parse(engineTrainingConfig(round1, { seed: 'c1/round-1' }));
     // A field added to the section fails here until the mapping (or campaignOnly) names it.
     const fields = Object.keys(TrainingConfig.shape).filter(
@@ -65,7 +53,7 @@ describe('engineTrainingConfig', () => {
   });
 
   it("takes a later round's overrides, and a policy update's GRPO options", () => {
-    const { replayRatio: _, ...round2 } = trainingForRound(campaignTraining(), 2);
+    const { replayRatio: _, ...round2 } = trainingForRound(parsedTraining(section), 2);
     const grpo = { clipEpsilon: 0.3, klBeta: 0, temperature: 0.9 };
     const engine = FineTuneConfig.parse(engineTrainingConfig(round2, { seed: 's', grpo }));
     expect(engine.epochs).toBe(2);

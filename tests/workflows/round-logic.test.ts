@@ -1,4 +1,4 @@
-import { parseCampaignConfig } from '../../config';
+import { parsedTraining } from '../../testing/campaign-config';
 import { decideGate, trainingForRound } from '../../workflows/round-rules';
 import { shardRanges } from '../../workflows/shard-lanes';
 
@@ -33,22 +33,12 @@ describe('round logic (pure parts of the workflow)', () => {
   });
 
   it('applies training.fromRound overrides from their round on, in round order', () => {
-    const training = (t: object) =>
-      parseCampaignConfig(
-        JSON.stringify({
-          name: 'c',
-          model: { dir: 'm' },
-          task: { name: 'arith' },
-          data: { unlabeledQuestions: 'u.jsonl', evaluation: 'e.jsonl' },
-          training: t,
-        }),
-      ).training;
-    const plain = training({ epochs: 3, learningRate: 3e-4 });
+    const plain = parsedTraining({ epochs: 3, learningRate: 3e-4 });
     // No overrides: the campaign's settings unchanged, for every round (runs recorded before the field).
     expect(trainingForRound(plain, 1)).toEqual(plain);
     expect(trainingForRound(plain, 5)).toEqual(plain);
 
-    const scheduled = training({
+    const scheduled = parsedTraining({
       epochs: 3,
       learningRate: 3e-4,
       // Keys out of order on purpose: 10 must not sort before 2.

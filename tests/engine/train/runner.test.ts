@@ -12,7 +12,7 @@ import {
 import { trainableSpecs } from '../../../engine/model/training-graph';
 import { toBytes } from '../../../engine/onnx';
 import { TrainingRunner } from '../../../engine/train';
-import { ADAMW_PIECE } from '../../../engine/train/runner';
+import { ADAMW_PIECE, type RunnerOptions } from '../../../engine/train/runner';
 import type { MicroBatch } from '../../../engine/train/batches';
 import { Rng } from '../../../base/rng';
 
@@ -53,6 +53,32 @@ const copy = (p: Params): Params => new Map([...p].map(([k, v]) => [k, Float32Ar
 const zeros = (p: Params): Params => new Map([...p].map(([k, v]) => [k, new Float32Array(v.length)]));
 const tensor = (a: Float32Array | BigInt64Array, dims: number[]) =>
   a instanceof Float32Array ? new ort.Tensor('float32', a, dims) : new ort.Tensor('int64', a, dims);
+
+/**
+ * LoRA adapters whose B is `wave(i) * 0.1` instead of PEFT's zeros, so every gradient path is
+ * exercised from the first step.
+ */
+function liveAdapters(lora: LoraConfig, seed: number, wave: (i: number) => number): Params {
+  const adapters = initLora(config, lora, seed);
+  for (const [name, w] of adapters)
+    if (name.endsWith('lora_B.weight')) w.forEach((_, i) => (w[i] = wave(i) * 0.1));
+  return adapters;
+}
+
+/** A LoRA runner on fresh copies of `adapters` (zero moments) and the shared `frozen` base. */
+function loraRunner(
+  lora: LoraConfig,
+  adapters: Params,
+  frozen: Params,
+  opts: Pick<RunnerOptions, 'accumulation' | 'evaluation'> & Partial<RunnerOptions>,
+): Promise<TrainingRunner> {
+  return TrainingRunner.create(
+    { config, batchSize: B, seqLen: T, adamw, lora, ...opts },
+    copy(adapters),
+    { expAvg: zeros(adapters), expAvgSq: zeros(adapters) },
+    frozen,
+  );
+}
 
 /** The reference: the graphs that update inside themselves, outputs fed back as the next inputs. */
 async function referenceSteps(
@@ -210,9 +236,7 @@ test('LoRA: the adapters update in place as the single graph updates them; the b
   const frozen = initParams(config, 13, 0.2);
   const before = copy(frozen);
   // B starts at zero (PEFT): give it values so every gradient path is exercised from the first step.
-  const adapters = initLora(config, loraConfig, 14);
-  for (const [name, w] of adapters)
-    if (name.endsWith('lora_B.weight')) w.forEach((_, i) => (w[i] = Math.sin(i + 1) * 0.1));
+  const adapters = liveAdapters(loraConfig, 14, (i) => Math.sin(i + 1));
   const micro = [[microBatch(10)], [microBatch(11)]];
   const want = await referenceSteps(adapters, micro, { config: loraConfig, frozen });
   const got = await runnerSteps(adapters, micro, { config: loraConfig, frozen });
@@ -287,9 +311,7 @@ describe('activation recomputation per layer', () => {
         dropout: 0,
         targetModules: ['q', 'k', 'o', 'gate'],
       };
-      const adapters = initLora(config, loraConfig, 18);
-      for (const [name, w] of adapters)
-        if (name.endsWith('lora_B.weight')) w.forEach((_, i) => (w[i] = Math.cos(i + 1) * 0.1));
+      const adapters = liveAdapters(loraConfig, 18, (i) => Math.cos(i + 1));
       const lora = { config: loraConfig, frozen: full };
       const wantLora = await referenceSteps(adapters, micro, lora);
       const gotLora = await runnerSteps(adapters, micro, lora, true);
@@ -306,32 +328,19 @@ test('LoRA with the base held by the training session (as on a device; accumulat
   // so the same bits are expected; a difference would show here first.
   const loraConfig: LoraConfig = { rank: 4, alpha: 8, dropout: 0, targetModules: ['q', 'k', 'v', 'o', 'up'] };
   const frozen = initParams(config, 21, 0.2);
-  const adapters = initLora(config, loraConfig, 22);
-  for (const [name, w] of adapters)
-    if (name.endsWith('lora_B.weight')) w.forEach((_, i) => (w[i] = Math.sin(2 * i + 1) * 0.1));
+  const adapters = liveAdapters(loraConfig, 22, (i) => Math.sin(2 * i + 1));
   const micro = [
     [microBatch(30), microBatch(31)],
     [microBatch(32), microBatch(33)],
   ];
   const base = 'model.embed_tokens.weight';
   const run = async (frozenResident: boolean) => {
-    const params = copy(adapters);
-    const runner = await TrainingRunner.create(
-      {
-        config,
-        batchSize: B,
-        seqLen: T,
-        adamw,
-        accumulation: true,
-        evaluation: true,
-        logProbs: true,
-        frozenResident,
-        lora: loraConfig,
-      },
-      params,
-      { expAvg: zeros(adapters), expAvgSq: zeros(adapters) },
-      frozen,
-    );
+    const runner = await loraRunner(loraConfig, adapters, frozen, {
+      accumulation: true,
+      evaluation: true,
+      logProbs: true,
+      frozenResident,
+    });
     // Held: apply runs every micro-batch without the base among its inputs; no accumulate session;
     // evaluation and log-probs are fed it. Fed: every session takes it.
     const inputs = runner.inputNames();
@@ -373,27 +382,14 @@ test('LoRA with dropout, one micro-batch a step: the base held by the step sessi
     targetModules: ['q', 'v', 'gate', 'down'],
   };
   const frozen = initParams(config, 24, 0.2);
-  const adapters = initLora(config, loraConfig, 25);
-  for (const [name, w] of adapters)
-    if (name.endsWith('lora_B.weight')) w.forEach((_, i) => (w[i] = Math.cos(3 * i + 1) * 0.1));
+  const adapters = liveAdapters(loraConfig, 25, (i) => Math.cos(3 * i + 1));
   const run = async (frozenResident: boolean) => {
-    const params = copy(adapters);
-    const runner = await TrainingRunner.create(
-      {
-        config,
-        batchSize: B,
-        seqLen: T,
-        adamw,
-        accumulation: false,
-        evaluation: false,
-        frozenResident,
-        lora: loraConfig,
-        dropoutSeed: 7,
-      },
-      params,
-      { expAvg: zeros(adapters), expAvgSq: zeros(adapters) },
-      frozen,
-    );
+    const runner = await loraRunner(loraConfig, adapters, frozen, {
+      accumulation: false,
+      evaluation: false,
+      frozenResident,
+      dropoutSeed: 7,
+    });
     expect(runner.inputNames().step!.includes('model.layers.0.mlp.down_proj.weight')).toBe(!frozenResident);
     const losses: number[] = [];
     for (const k of [1, 2, 3]) losses.push((await runner.step([microBatch(40 + k)], 1e-2, k)).loss);
