@@ -227,8 +227,7 @@ function topPInGraph(k: DrawConstants, l: Tensor, max: Tensor, p: Tensor): Tenso
   const merge = (stage: { count: Tensor; value: Tensor; id: Tensor }, size: number | null) => {
     value = o.where(done, value, stage.value);
     id = o.where(done, id, stage.id);
-    // (Where has no bool kernel in onnxruntime: or as not-and-not.)
-    if (size !== null) done = o.not(o.and(o.not(done), o.not(o.less(stage.count, size))));
+    if (size !== null) done = o.or(done, o.less(stage.count, size));
   };
   for (const size of top.slice(1)) merge(fromTop(...gate(size)), size);
   if (tail !== null) {

@@ -36,6 +36,7 @@ export const less = (a: Operand, b: Operand): Tensor => binary('Less', a, b);
 export const greater = (a: Operand, b: Operand): Tensor => binary('Greater', a, b);
 export const lessOrEqual = (a: Operand, b: Operand): Tensor => binary('LessOrEqual', a, b);
 export const and = (a: Tensor, b: Tensor): Tensor => binary('And', a, b);
+export const or = (a: Tensor, b: Tensor): Tensor => binary('Or', a, b);
 
 export const neg = (x: Tensor): Tensor => one(x, 'Neg', [x]);
 export const sqrt = (x: Tensor): Tensor => one(x, 'Sqrt', [x]);

@@ -100,8 +100,8 @@ export class TrainingRunner {
     private readonly grads: Tensors,
     /** LoRA's base weights: fed to every run, never updated. */
     private readonly frozen: Tensors,
-    /** The sessions that hold the frozen base themselves (frozenResident). */
-    private readonly resident: ReadonlySet<TrainingGraphMode>,
+    /** The session that holds the frozen base itself (frozenResident), if one does. */
+    private readonly heldBy: TrainingGraphMode | null,
   ) {}
 
   private get specs(): ParamSpec[] {
@@ -121,7 +121,7 @@ export class TrainingRunner {
     if (!opts.lora !== !frozen)
       throw new Error('TrainingRunner: LoRA needs the frozen base weights, and only LoRA');
     const held = !!frozen && (opts.frozenResident ?? (opts.provider ?? 'cpu') !== 'cpu');
-    const resident = new Set<TrainingGraphMode>(held ? [opts.accumulation ? 'apply' : 'step'] : []);
+    const heldBy: TrainingGraphMode | null = held ? (opts.accumulation ? 'apply' : 'step') : null;
     const modes: TrainingGraphMode[] = !opts.accumulation
       ? ['step']
       : held
@@ -154,9 +154,11 @@ export class TrainingRunner {
         loss: opts.loss ?? 'sft',
         ...(opts.grpo ? { grpo: opts.grpo } : {}),
         ...(opts.lora ? { lora: opts.lora } : {}),
-        ...(resident.has(mode) ? { frozenWeights: frozen } : {}),
+        ...(mode === heldBy ? { frozenWeights: frozen } : {}),
       });
-      const { model, externalData } = serializeForSession(graph, resident.has(mode) ? frozen! : new Set());
+      // The base's weights are initializers only in the session that holds it; elsewhere they are
+      // inputs and nothing is left out of the model.
+      const { model, externalData } = serializeForSession(graph, frozen ?? new Map());
       sessions[mode] = await ort.InferenceSession.create(model, {
         ...sessionOptions,
         ...(externalData.length ? { externalData } : {}),
@@ -179,7 +181,7 @@ export class TrainingRunner {
       wrap(specs, optimizer.expAvgSq),
       wrap(specs, grads),
       frozen ? wrap(paramSpecs(opts.config), frozen) : new Map(),
-      resident,
+      heldBy,
     );
   }
 
@@ -212,7 +214,7 @@ export class TrainingRunner {
 
   /** The weights a run of `mode` is fed: the trained ones, and the frozen base unless it holds it. */
   private weights(mode: TrainingGraphMode): Record<string, ort.Tensor> {
-    const frozen = this.resident.has(mode) ? {} : Object.fromEntries(this.frozen);
+    const frozen = mode === this.heldBy ? {} : Object.fromEntries(this.frozen);
     return { ...frozen, ...Object.fromEntries(this.params) };
   }
 
