@@ -20,8 +20,8 @@ import { int64s, node, renameValues, topologicalOrder, valueInfo } from './onnx-
  * Inputs and outputs are the engine's decode-steps graph's (engine/model/decode-graph.ts): input_ids
  * [B, 1], attention_mask [B, P] (the past only), position_ids [B, 1] (when the decoder takes them),
  * past_key_values.*, DECODE_STEPS_IO's uniforms [B, steps] (the run's length is their second axis:
- * one graph serves every k), inverse_temperature and the truncations' (top_k, top_p, log_min_p); out come DECODE_STEPS_IO's per-step
- * tensors and present.* after the run.
+ * one graph serves every k), inverse_temperature and the truncations' (top_k, top_p, log_min_p);
+ * out come DECODE_STEPS_IO's per-step tensors and present.* after the run.
  */
 
 /** Reduce* ops other than ReduceSum take their axes as an attribute before opset 18. */

@@ -117,8 +117,9 @@ function decodeForward(
  *
  * Inputs: input_ids [B, 1], attention_mask [B, P] (the past only), position_ids [B, 1],
  * past_key_values.*, and DECODE_STEPS_IO's uniforms, inverse_temperature and, where the graph is
- * built with them, top_k, top_p and log_min_p. Outputs: DECODE_STEPS_IO's per-step tensors and present.* after all steps ([B, KV, P + steps, D]: the last chosen token is not in it,
- * it is the next run's input).
+ * built with them, top_k, top_p and log_min_p. Outputs: DECODE_STEPS_IO's per-step tensors and
+ * present.* after all steps ([B, KV, P + steps, D]: the last chosen token is not in it, it is the
+ * next run's input).
  */
 export function buildDecodeStepsGraph(c: LlamaConfig, params: Params, opts: DecodeStepsOptions): Graph {
   const { steps } = opts;

@@ -7,9 +7,10 @@ const { exp } = Math;
 /**
  * Nucleus sampling (Holtzman et al. 2020): keeps the smallest set of most likely tokens whose
  * probability mass reaches p. Tokens are ranked by logit, ties by lower id, so the nucleus is
- * unique: the order of probability, except that logits whose exp(l - max) rounds to one float64 keep
- * their logits' order, as TopK ranks them in the decode-steps graph's twin (draw-in-graph.ts). The set is found by quickselect-style partitioning on mass, expected O(vocabulary), because
- * a full sort of a 32K-150K vocabulary per row per token would cost more than the model.
+ * unique: the order of probability, except that logits whose exp(l - max) rounds to one float64
+ * keep their logits' order, as TopK ranks them in the decode-steps graph's twin (draw-in-graph.ts).
+ * The set is found by quickselect-style partitioning on mass, expected O(vocabulary), because a
+ * full sort of a 32K-150K vocabulary per row per token would cost more than the model.
  */
 export function topP(p: number): LogitsProcessor {
   requireParam(Number.isFinite(p) && p > 0 && p <= 1, 'top-p', `must be in (0, 1], got ${p}`);
